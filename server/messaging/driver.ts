@@ -1,0 +1,131 @@
+/**
+ * The driver seam. A driver gives AMQP 0-9-1 "links": one connection with one
+ * confirm channel, exactly what oslo's impl_rabbit.Connection holds (one
+ * channel per connection, publisher confirms on). Everything oslo-specific
+ * (names, flags, envelopes, RPC) is written once above this seam, in
+ * topology.ts / rpc-*.ts / notify-*.ts, and runs unchanged on the `rabbit`
+ * driver (amqplib, a real broker) and the `memory` driver (an in-process
+ * broker with the same semantics).
+ *
+ * A Link never reconnects by itself: when it dies it calls its close
+ * listeners once with the error. Recovery (backoff, failover, re-declare,
+ * re-consume) lives in ResilientLink, written once against this seam.
+ */
+
+export type ExchangeType = 'topic' | 'fanout' | 'direct' | 'headers';
+
+export interface ExchangeOptions {
+  durable: boolean;
+  autoDelete: boolean;
+  internal?: boolean;
+  arguments?: Record<string, unknown>;
+}
+
+export interface QueueOptions {
+  durable: boolean;
+  autoDelete: boolean;
+  exclusive?: boolean;
+  /** x-expires, x-message-ttl, x-max-length, x-overflow, x-queue-type, x-ha-policy ... in insertion order */
+  arguments?: Record<string, unknown>;
+}
+
+export interface QueueInfo {
+  queue: string;
+  messageCount: number;
+  consumerCount: number;
+}
+
+/** AMQP basic properties. Only the ones set are put on the wire. */
+export interface MessageProperties {
+  contentType?: string;
+  contentEncoding?: string;
+  headers?: Record<string, unknown>;
+  deliveryMode?: number;
+  priority?: number;
+  correlationId?: string;
+  replyTo?: string;
+  /** per-message TTL in milliseconds, as a decimal string (oslo: str(int(timeout*1000))) */
+  expiration?: string;
+  messageId?: string;
+  timestamp?: number;
+  type?: string;
+  userId?: string;
+  appId?: string;
+}
+
+export interface PublishOptions extends MessageProperties {
+  /** basic.publish mandatory flag: a message no queue takes is returned and publish() rejects with MessageUndeliverable. */
+  mandatory?: boolean;
+}
+
+export interface Delivery {
+  body: Buffer;
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  deliveryTag: number;
+  consumerTag: string;
+  properties: MessageProperties;
+}
+
+export interface ConsumeOptions {
+  /** oslo uses "1", "2", ... per connection; the broker picks one when absent. */
+  consumerTag?: string;
+  noAck?: boolean;
+  exclusive?: boolean;
+  arguments?: Record<string, unknown>;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => void;
+
+/** One connection + one confirm channel. */
+export interface Link {
+  /** client-provided connection name, `<prog>:<pid>:<uuid>` */
+  readonly connectionName: string;
+  /** `host:port` this link is connected to (for logs; never includes credentials) */
+  readonly endpoint: string;
+
+  assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void>;
+  assertQueue(name: string, options: QueueOptions): Promise<QueueInfo>;
+  /** Passive declare. Rejects with a MessagingError code 404 when the queue does not exist; the link stays usable. */
+  checkQueue(name: string): Promise<QueueInfo>;
+  /** Passive exchange declare; rejects code 404 when missing; the link stays usable. */
+  checkExchange(name: string): Promise<void>;
+  bindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void>;
+  unbindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void>;
+  deleteQueue(name: string): Promise<void>;
+  /** basic.qos(0, count, global=false) */
+  prefetch(count: number): Promise<void>;
+
+  /**
+   * Publish and wait for the broker's confirm. With `mandatory`, a message no
+   * queue takes rejects with MessageUndeliverable (the basic.return that
+   * precedes the ack).
+   */
+  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions): Promise<void>;
+
+  consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<string>;
+  cancel(consumerTag: string): Promise<void>;
+  ack(delivery: Delivery): void;
+  reject(delivery: Delivery, requeue: boolean): void;
+
+  /** True until the link is closed or dies. */
+  readonly isOpen: boolean;
+  /** Called once when the link ends: with an error when it died, undefined on close(). */
+  onClose(listener: (err?: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  connectionName: string;
+  /** zero-based attempt counter, used to pick the failover host (round-robin) */
+  attempt?: number;
+}
+
+export interface Driver {
+  readonly name: 'rabbit' | 'memory';
+  /** Open a link to one host (chosen round-robin by `attempt`). Rejects with MessageDeliveryFailure. */
+  connect(options: ConnectOptions): Promise<Link>;
+  /** Human-readable, credential-free description of where this driver points. */
+  describe(): string;
+}
