@@ -1,0 +1,439 @@
+/**
+ * The rabbit driver: a Link is one amqplib connection with one confirm
+ * channel, as oslo's impl_rabbit.Connection holds one kombu channel with
+ * confirm_publish on. No recovery here: a dead link reports once through
+ * onClose and ResilientLink takes over.
+ */
+import amqplib from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import { MessageDeliveryFailure, MessageUndeliverable, MessagingError } from '../../errors.ts';
+import type {
+  ConnectOptions,
+  ConsumeOptions,
+  Delivery,
+  DeliveryHandler,
+  Driver,
+  ExchangeOptions,
+  ExchangeType,
+  Link,
+  MessageProperties,
+  PublishOptions,
+  QueueInfo,
+  QueueOptions,
+} from '../../driver.ts';
+
+export interface RabbitEndpoint {
+  hostname: string;
+  port: number;
+  username: string;
+  password: string;
+  vhost: string;
+  ssl: boolean;
+  /** `host:port`, never credentials */
+  label: string;
+}
+
+export interface RabbitDriverOptions {
+  /** heartbeat_timeout_threshold (s); 0 disables. oslo default 60. */
+  heartbeat: number;
+  /** kombu_failover_strategy */
+  failoverStrategy: 'round-robin' | 'shuffle';
+  /** socket connect timeout (ms) */
+  connectTimeoutMs: number;
+  ssl?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+export class RabbitDriver implements Driver {
+  readonly name = 'rabbit' as const;
+  private readonly order: RabbitEndpoint[];
+
+  constructor(
+    endpoints: RabbitEndpoint[],
+    private readonly options: RabbitDriverOptions,
+  ) {
+    if (endpoints.length === 0) throw new MessageDeliveryFailure('No RabbitMQ host configured');
+    // impl_rabbit Connection.__init__ shuffles the host list once (random.shuffle(url.hosts)).
+    this.order = [...endpoints];
+    for (let i = this.order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
+    }
+  }
+
+  describe(): string {
+    return `rabbit://${this.order.map((e) => e.label).join(',')}`;
+  }
+
+  async connect({ connectionName, attempt = 0 }: ConnectOptions): Promise<Link> {
+    const endpoint =
+      this.options.failoverStrategy === 'shuffle'
+        ? this.order[Math.floor(Math.random() * this.order.length)]
+        : this.order[attempt % this.order.length];
+    let model: ChannelModel;
+    try {
+      model = await amqplib.connect(
+        {
+          protocol: endpoint.ssl ? 'amqps' : 'amqp',
+          hostname: endpoint.hostname,
+          port: endpoint.port,
+          username: endpoint.username,
+          password: endpoint.password,
+          vhost: endpoint.vhost,
+          heartbeat: this.options.heartbeat,
+        },
+        {
+          // Without TCP_NODELAY a request/reply pays Nagle + delayed ACK (~40 ms).
+          noDelay: true,
+          timeout: this.options.connectTimeoutMs,
+          clientProperties: { connection_name: connectionName },
+          ...(endpoint.ssl && this.options.ssl ? this.options.ssl : {}),
+        },
+      );
+    } catch (cause) {
+      // Never echo the URL: amqplib errors do not carry credentials, but keep our text fixed.
+      throw new MessageDeliveryFailure(
+        `Unable to connect to AMQP server on ${endpoint.label}: ${describeError(cause)}`,
+        { cause, code: codeOf(cause) },
+      );
+    }
+    try {
+      const channel = await model.createConfirmChannel();
+      return new RabbitLink(model, channel, connectionName, endpoint.label);
+    } catch (cause) {
+      await model.close().catch(() => undefined);
+      throw new MessageDeliveryFailure(`Unable to open a channel on ${endpoint.label}: ${describeError(cause)}`, {
+        cause,
+        code: codeOf(cause),
+      });
+    }
+  }
+}
+
+interface PendingReturn {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  returned: boolean;
+}
+
+class RabbitLink implements Link {
+  private open = true;
+  private closing = false;
+  private closeListeners: ((err?: Error) => void)[] = [];
+  private lastError: Error | undefined;
+  /** mandatory publishes awaiting their confirm; a basic.return always precedes the ack of its message */
+  private pendingMandatory: PendingReturn[] = [];
+
+  constructor(
+    private readonly model: ChannelModel,
+    private readonly channel: ConfirmChannel,
+    readonly connectionName: string,
+    readonly endpoint: string,
+  ) {
+    model.on('error', (err: Error) => {
+      this.lastError = wrapAmqpError(err, `Connection to ${endpoint} failed`);
+    });
+    model.on('close', (err?: Error) => {
+      this.finish(err ? wrapAmqpError(err, `Connection to ${endpoint} closed`) : this.lastError);
+    });
+    channel.on('error', (err: Error) => {
+      this.lastError = wrapAmqpError(err, `Channel on ${endpoint} closed`);
+    });
+    channel.on('close', () => {
+      // One channel per link: a closed channel ends the link (as RabbitMQ closing
+      // oslo's only channel makes kombu reconnect).
+      if (!this.closing) void this.model.close().catch(() => undefined);
+      this.finish(this.lastError ?? (this.closing ? undefined : new MessagingError(`Channel on ${endpoint} closed`)));
+    });
+    channel.on('return', (msg: Message) => {
+      const hit = this.pendingMandatory.find(
+        (p) =>
+          !p.returned &&
+          p.exchange === msg.fields.exchange &&
+          p.routingKey === msg.fields.routingKey &&
+          p.body.equals(msg.content),
+      );
+      if (hit) hit.returned = true;
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  onClose(listener: (err?: Error) => void): void {
+    if (!this.open) {
+      queueMicrotask(() => listener(this.lastError));
+      return;
+    }
+    this.closeListeners.push(listener);
+  }
+
+  private finish(err?: Error): void {
+    if (!this.open) return;
+    this.open = false;
+    const error = this.closing ? undefined : (err ?? new MessagingError(`Connection to ${this.endpoint} closed`));
+    this.lastError = error;
+    for (const l of this.closeListeners.splice(0)) l(error);
+  }
+
+  private ensureOpen(): void {
+    if (!this.open) throw this.lastError ?? new MessagingError(`Connection to ${this.endpoint} is closed`);
+  }
+
+  private async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    try {
+      return await fn();
+    } catch (err) {
+      throw wrapAmqpError(err, `${what} failed on ${this.endpoint}`);
+    }
+  }
+
+  assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
+    return this.op(`exchange.declare ${name}`, async () => {
+      await this.channel.assertExchange(name, type, {
+        durable: options.durable,
+        autoDelete: options.autoDelete,
+        internal: options.internal ?? false,
+        arguments: options.arguments ?? {},
+      });
+    });
+  }
+
+  assertQueue(name: string, options: QueueOptions): Promise<QueueInfo> {
+    return this.op(`queue.declare ${name}`, async () => {
+      const r = await this.channel.assertQueue(name, {
+        durable: options.durable,
+        autoDelete: options.autoDelete,
+        exclusive: options.exclusive ?? false,
+        arguments: options.arguments ?? {},
+      });
+      return { queue: r.queue, messageCount: r.messageCount, consumerCount: r.consumerCount };
+    });
+  }
+
+  /** Passive declares close the channel on 404, so they run on a throwaway channel. */
+  private async passive<T>(what: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    let ch: Channel;
+    try {
+      ch = await this.model.createChannel();
+    } catch (err) {
+      throw wrapAmqpError(err, `${what} failed on ${this.endpoint}`);
+    }
+    let chError: Error | undefined;
+    ch.on('error', (e: Error) => {
+      chError = e;
+    });
+    try {
+      return await fn(ch);
+    } catch (err) {
+      throw wrapAmqpError(chError ?? err, `${what} failed on ${this.endpoint}`);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  checkQueue(name: string): Promise<QueueInfo> {
+    return this.passive(`queue.declare(passive) ${name}`, async (ch) => {
+      const r = await ch.checkQueue(name);
+      return { queue: r.queue, messageCount: r.messageCount, consumerCount: r.consumerCount };
+    });
+  }
+
+  checkExchange(name: string): Promise<void> {
+    return this.passive(`exchange.declare(passive) ${name}`, async (ch) => {
+      await ch.checkExchange(name);
+    });
+  }
+
+  bindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void> {
+    return this.op(`queue.bind ${queue}`, async () => {
+      await this.channel.bindQueue(queue, exchange, routingKey, args ?? {});
+    });
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void> {
+    return this.op(`queue.unbind ${queue}`, async () => {
+      await this.channel.unbindQueue(queue, exchange, routingKey, args ?? {});
+    });
+  }
+
+  deleteQueue(name: string): Promise<void> {
+    return this.op(`queue.delete ${name}`, async () => {
+      await this.channel.deleteQueue(name);
+    });
+  }
+
+  prefetch(count: number): Promise<void> {
+    return this.op('basic.qos', async () => {
+      await this.channel.prefetch(count, false);
+    });
+  }
+
+  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions): Promise<void> {
+    this.ensureOpen();
+    const { mandatory, ...props } = options;
+    const pending: PendingReturn | undefined = mandatory
+      ? { exchange, routingKey, body, returned: false }
+      : undefined;
+    if (pending) this.pendingMandatory.push(pending);
+    return new Promise<void>((resolve, reject) => {
+      const done = (err: unknown): void => {
+        if (pending) this.pendingMandatory.splice(this.pendingMandatory.indexOf(pending), 1);
+        if (err) {
+          reject(wrapAmqpError(err, `Publish to ${exchange || '(default)'}/${routingKey} not confirmed by ${this.endpoint}`));
+        } else if (pending?.returned) {
+          reject(
+            new MessageUndeliverable(
+              `Message to exchange '${exchange}' with routing key '${routingKey}' was returned: NO_ROUTE`,
+              exchange,
+              routingKey,
+              { code: 312 },
+            ),
+          );
+        } else {
+          resolve();
+        }
+      };
+      try {
+        this.channel.publish(exchange, routingKey, body, { ...toAmqplibProps(props), mandatory: !!mandatory }, done);
+      } catch (err) {
+        done(err);
+      }
+    });
+  }
+
+  consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+    return this.op(`basic.consume ${queue}`, async () => {
+      const r = await this.channel.consume(
+        queue,
+        (msg: ConsumeMessage | null) => {
+          if (msg === null) {
+            // consumer_cancel_notify: the broker cancelled us (queue deleted, HA failover).
+            // oslo treats it as a recoverable error and reconnects (impl_rabbit Consumer).
+            this.lastError = new MessagingError(`Consumer on queue ${queue} cancelled by the broker`);
+            void this.model.close().catch(() => undefined);
+            return;
+          }
+          handler(toDelivery(msg));
+        },
+        {
+          consumerTag: options.consumerTag,
+          noAck: options.noAck ?? false,
+          exclusive: options.exclusive ?? false,
+          arguments: options.arguments ?? {},
+        },
+      );
+      return r.consumerTag;
+    });
+  }
+
+  cancel(consumerTag: string): Promise<void> {
+    return this.op('basic.cancel', async () => {
+      await this.channel.cancel(consumerTag);
+    });
+  }
+
+  ack(delivery: Delivery): void {
+    if (!this.open) return;
+    this.channel.ack(asMessage(delivery));
+  }
+
+  reject(delivery: Delivery, requeue: boolean): void {
+    if (!this.open) return;
+    this.channel.reject(asMessage(delivery), requeue);
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.closing = true;
+    try {
+      await this.model.close();
+    } catch {
+      // already closing or dead: the close listeners fire either way
+    }
+    this.finish(undefined);
+  }
+}
+
+function toAmqplibProps(p: MessageProperties): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (p.contentType !== undefined) out.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) out.contentEncoding = p.contentEncoding;
+  out.headers = p.headers ?? {};
+  if (p.deliveryMode !== undefined) out.deliveryMode = p.deliveryMode;
+  if (p.priority !== undefined) out.priority = p.priority;
+  if (p.correlationId !== undefined) out.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) out.replyTo = p.replyTo;
+  if (p.expiration !== undefined) out.expiration = p.expiration;
+  if (p.messageId !== undefined) out.messageId = p.messageId;
+  if (p.timestamp !== undefined) out.timestamp = p.timestamp;
+  if (p.type !== undefined) out.type = p.type;
+  if (p.userId !== undefined) out.userId = p.userId;
+  if (p.appId !== undefined) out.appId = p.appId;
+  return out;
+}
+
+const RAW = Symbol('amqplib message');
+
+function toDelivery(msg: ConsumeMessage): Delivery {
+  const p = msg.properties;
+  const properties: MessageProperties = {};
+  if (p.contentType !== undefined) properties.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) properties.contentEncoding = p.contentEncoding;
+  if (p.headers !== undefined) properties.headers = p.headers;
+  if (p.deliveryMode !== undefined) properties.deliveryMode = p.deliveryMode;
+  if (p.priority !== undefined) properties.priority = p.priority;
+  if (p.correlationId !== undefined) properties.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) properties.replyTo = p.replyTo;
+  if (p.expiration !== undefined) properties.expiration = String(p.expiration);
+  if (p.messageId !== undefined) properties.messageId = p.messageId;
+  if (p.timestamp !== undefined) properties.timestamp = p.timestamp;
+  if (p.type !== undefined) properties.type = p.type;
+  if (p.userId !== undefined) properties.userId = p.userId;
+  if (p.appId !== undefined) properties.appId = p.appId;
+  const d: Delivery & { [RAW]?: ConsumeMessage } = {
+    body: msg.content,
+    exchange: msg.fields.exchange,
+    routingKey: msg.fields.routingKey,
+    redelivered: msg.fields.redelivered,
+    deliveryTag: msg.fields.deliveryTag,
+    consumerTag: msg.fields.consumerTag,
+    properties,
+  };
+  Object.defineProperty(d, RAW, { value: msg, enumerable: false });
+  return d;
+}
+
+function asMessage(d: Delivery): Message {
+  const raw = (d as Delivery & { [RAW]?: ConsumeMessage })[RAW];
+  if (raw) return raw;
+  // ack/reject only need the delivery tag
+  return { fields: { deliveryTag: d.deliveryTag } } as unknown as Message;
+}
+
+function codeOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    // Node socket errors carry a string code (ECONNREFUSED) that reads better than an empty message.
+    const sys = (err as { code?: unknown }).code;
+    if (typeof sys === 'string' && !err.message.includes(sys)) return `${sys} ${err.message}`.trim();
+    if (err.message) return err.message;
+    const nested = (err as { errors?: unknown[] }).errors;
+    if (Array.isArray(nested) && nested.length) return describeError(nested[0]);
+    return err.name;
+  }
+  return String(err);
+}
+
+/** Keep MessagingErrors; turn amqplib/socket errors into MessagingError with the AMQP code kept. */
+export function wrapAmqpError(err: unknown, context: string): Error {
+  if (err instanceof MessagingError) return err;
+  return new MessagingError(`${context}: ${describeError(err)}`, { cause: err, code: codeOf(err) });
+}

@@ -1,0 +1,242 @@
+/**
+ * amqpdriver.ReplyWaiter: one reply queue `reply_<hex>` per transport on its
+ * own listen connection, a map of pending calls each with its own timers,
+ * replies acked on receipt. Unlike 14.0.3 (where pending calls just time out
+ * after a connection loss), every pending call is rejected at once with
+ * ConnectionLost when the reply connection drops: the reply queue's consumer
+ * is gone, so waiting longer only hides the failure.
+ *
+ * Late replies (after the caller gave up) and duplicates are counted and
+ * logged, like oslo's "No calling threads waiting for msg_id".
+ */
+import { ConnectionLost, MessagingError, MessagingTimeout, type RemoteError } from './errors.ts';
+import { decodeBody, deserializeFailure } from './envelope.ts';
+import type { Delivery } from './driver.ts';
+import type { ResilientLink } from './resilient-link.ts';
+import { replyQueueName, transientQueue } from './topology.ts';
+import type { Transport } from './transport.ts';
+import { MSG_ID_KEY, UNIQUE_ID_KEY } from './wire.ts';
+
+export interface WaitOptions {
+  /** overall timeout (s): rpc_response_timeout or prepare(timeout=) */
+  timeout: number;
+  /** call_monitor_timeout (s): each reply or heartbeat must come within it */
+  callMonitorTimeout?: number | null;
+  method?: string;
+}
+
+export interface ReplyWaiterStats {
+  replyQueue: string;
+  /** calls waiting for their final reply (the "pending reply waiters") */
+  pending: number;
+  replies: number;
+  heartbeats: number;
+  /** replies for a call that already timed out or was cancelled */
+  late: number;
+  /** replies repeating a `_unique_id` already seen */
+  duplicates: number;
+  /** replies for a msg_id never sent by this transport */
+  unknown: number;
+  malformed: number;
+  timeouts: number;
+  connectionLosses: number;
+}
+
+interface Pending {
+  msgId: string;
+  method: string;
+  startedAt: number;
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+  overall: NodeJS.Timeout;
+  monitor?: NodeJS.Timeout;
+  callMonitorMs?: number;
+  finalResult: unknown;
+  failure?: RemoteError;
+}
+
+/** A bounded set that forgets its oldest entries. */
+class RecentSet {
+  private readonly set = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  add(key: string): void {
+    this.set.delete(key);
+    this.set.add(key);
+    if (this.set.size > this.capacity) this.set.delete(this.set.values().next().value as string);
+  }
+  has(key: string): boolean {
+    return this.set.has(key);
+  }
+}
+
+export class ReplyWaiter {
+  readonly replyQ = replyQueueName();
+  private link: ResilientLink | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private readonly finished = new RecentSet(4096);
+  private readonly seenUnique = new RecentSet(4096);
+  private counters = { replies: 0, heartbeats: 0, late: 0, duplicates: 0, unknown: 0, malformed: 0, timeouts: 0, connectionLosses: 0 };
+  private stopped = false;
+
+  constructor(private readonly transport: Transport) {}
+
+  async start(): Promise<void> {
+    const link = this.transport.createLink('listen');
+    this.link = link;
+    const unsubscribe = this.transport.events.on((e) => {
+      if (e.type === 'connection:state' && e.connection === link.connectionName && e.state === 'disconnected') {
+        this.failAll(new ConnectionLost(`Connection lost while waiting for replies on ${this.replyQ}${e.error ? `: ${e.error}` : ''}`));
+      }
+      if (e.type === 'connection:state' && e.connection === link.connectionName && e.state === 'closed') unsubscribe();
+    });
+    try {
+      // declare_direct_consumer: reply queue on the default exchange, no bind.
+      await link.assertQueue(this.replyQ, transientQueue(this.transport.rabbit));
+      await link.consume(this.replyQ, (d) => this.onDelivery(d), { consumerTag: '1' });
+    } catch (err) {
+      unsubscribe();
+      await link.close();
+      throw err;
+    }
+  }
+
+  stats(): ReplyWaiterStats {
+    return { replyQueue: this.replyQ, pending: this.pending.size, ...this.counters };
+  }
+
+  /** msg_ids of the calls currently waiting, oldest first, with their age. */
+  pendingCalls(now = Date.now()): { msgId: string; method: string; ageMs: number }[] {
+    return [...this.pending.values()].map((p) => ({ msgId: p.msgId, method: p.method, ageMs: now - p.startedAt }));
+  }
+
+  /**
+   * Register a call before it is published (so a fast reply is never missed)
+   * and get the promise of its final result.
+   */
+  wait(msgId: string, options: WaitOptions): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new MessagingError('Reply waiter is stopped'));
+    return new Promise((resolve, reject) => {
+      const timeoutMs = Math.max(0, options.timeout * 1000);
+      const p: Pending = {
+        msgId,
+        method: options.method ?? '',
+        startedAt: Date.now(),
+        resolve,
+        reject,
+        finalResult: null,
+        overall: setTimeout(() => this.timeout(msgId), timeoutMs),
+      };
+      if (options.callMonitorTimeout) {
+        p.callMonitorMs = options.callMonitorTimeout * 1000;
+        p.monitor = setTimeout(() => this.timeout(msgId), p.callMonitorMs);
+      }
+      this.pending.set(msgId, p);
+    });
+  }
+
+  /** Stop waiting for a call (e.g. its publish failed); a reply arriving later counts as late. */
+  cancel(msgId: string, err: Error): void {
+    const p = this.pending.get(msgId);
+    if (!p) return;
+    this.settle(p);
+    p.reject(err);
+  }
+
+  private settle(p: Pending): void {
+    clearTimeout(p.overall);
+    if (p.monitor) clearTimeout(p.monitor);
+    this.pending.delete(p.msgId);
+    this.finished.add(p.msgId);
+  }
+
+  private timeout(msgId: string): void {
+    const p = this.pending.get(msgId);
+    if (!p) return;
+    this.settle(p);
+    this.counters.timeouts += 1;
+    const elapsedMs = Date.now() - p.startedAt;
+    this.transport.events.emit({ type: 'rpc:timeout', msgId, method: p.method, elapsedMs });
+    // amqpdriver.ReplyWaiter._raise_timeout_exception
+    p.reject(new MessagingTimeout(`Timed out waiting for a reply to message ID ${msgId}`, msgId));
+  }
+
+  private onDelivery(d: Delivery): void {
+    // ReplyWaiter acks every reply on receipt.
+    this.link?.ack(d);
+    let data: Record<string, unknown>;
+    try {
+      data = decodeBody(d.body, d.properties.headers).message;
+    } catch (err) {
+      this.counters.malformed += 1;
+      this.transport.log.warn({ queue: this.replyQ, err: (err as Error).message }, 'Dropping malformed reply');
+      this.transport.events.emit({ type: 'message:malformed', where: this.replyQ, error: (err as Error).message, bytes: d.body.length });
+      return;
+    }
+    const msgId = typeof data[MSG_ID_KEY] === 'string' ? (data[MSG_ID_KEY] as string) : undefined;
+    const uniqueId = typeof data[UNIQUE_ID_KEY] === 'string' ? (data[UNIQUE_ID_KEY] as string) : undefined;
+    if (uniqueId) {
+      if (this.seenUnique.has(uniqueId)) {
+        this.counters.duplicates += 1;
+        if (msgId) this.transport.events.emit({ type: 'reply:duplicate', msgId });
+        this.transport.log.info({ msgId, uniqueId }, 'Duplicate reply ignored');
+        return;
+      }
+      this.seenUnique.add(uniqueId);
+    }
+    const p = msgId ? this.pending.get(msgId) : undefined;
+    if (!p) {
+      if (msgId && this.finished.has(msgId)) {
+        this.counters.late += 1;
+        this.transport.events.emit({ type: 'reply:late', msgId });
+      } else {
+        this.counters.unknown += 1;
+      }
+      this.transport.log.info({ msgId }, `No calling threads waiting for msg_id : ${msgId ?? '(none)'}`);
+      return;
+    }
+    this.counters.replies += 1;
+    // amqpdriver.ReplyWaiter._process_reply
+    const failure = data.failure;
+    let reply: unknown = null;
+    if (failure !== undefined && failure !== null && failure !== '' && failure !== false) {
+      p.failure = deserializeFailure(failure);
+      reply = p.failure;
+    } else {
+      reply = data.result ?? null;
+    }
+    const ending = data.ending === true;
+    if (reply !== null) {
+      p.finalResult = reply;
+    } else if (!ending) {
+      // call-monitor heartbeat: renew the call-monitor timer
+      this.counters.heartbeats += 1;
+      if (p.monitor && p.callMonitorMs !== undefined) {
+        clearTimeout(p.monitor);
+        p.monitor = setTimeout(() => this.timeout(p.msgId), p.callMonitorMs);
+      }
+      return;
+    }
+    if (!ending) return;
+    this.settle(p);
+    const elapsedMs = Date.now() - p.startedAt;
+    this.transport.events.emit({ type: 'rpc:reply', msgId: p.msgId, ok: !p.failure, elapsedMs });
+    if (p.finalResult === p.failure && p.failure) p.reject(p.failure);
+    else p.resolve(p.finalResult);
+  }
+
+  private failAll(err: Error): void {
+    if (this.pending.size === 0) return;
+    this.counters.connectionLosses += 1;
+    for (const p of [...this.pending.values()]) {
+      this.settle(p);
+      p.reject(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.failAll(new MessagingError('Transport closed while waiting for a reply'));
+    await this.link?.close();
+  }
+}
+

@@ -1,0 +1,375 @@
+/**
+ * Recovery written once over the driver seam, following
+ * impl_rabbit.Connection.ensure / ensure_connection / _set_current_channel:
+ * every declare, bind, qos and consume is recorded; when the link dies the
+ * next host is tried with kombu's backoff (interval_start, +interval_step per
+ * attempt, capped at interval_max, plus kombu_reconnect_delay) and, once
+ * connected, the whole topology is replayed and consumers re-issued with the
+ * same tags.
+ *
+ * `listen` links recover in the background at once (a consumer must come
+ * back by itself); `send` links recover lazily on their next use, bounded by
+ * the caller's `retry` count like oslo's ensure(retry=...).
+ */
+import { ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
+import type {
+  ConsumeOptions,
+  Delivery,
+  DeliveryHandler,
+  Driver,
+  ExchangeOptions,
+  ExchangeType,
+  Link,
+  PublishOptions,
+  QueueInfo,
+  QueueOptions,
+} from './driver.ts';
+
+export interface RetryPolicy {
+  /** rabbit_retry_interval (s) → ms */
+  intervalStartMs: number;
+  /** rabbit_retry_backoff (s) → ms, added per attempt (kombu interval_step) */
+  intervalStepMs: number;
+  /** rabbit_interval_max (s) → ms */
+  intervalMaxMs: number;
+  /** kombu_reconnect_delay (s) → ms, slept before each reconnect */
+  reconnectDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  intervalStartMs: 1000,
+  intervalStepMs: 2000,
+  intervalMaxMs: 30_000,
+  reconnectDelayMs: 1000,
+};
+
+export type LinkState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface LinkLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ResilientLinkOptions {
+  connectionName: string;
+  purpose: 'send' | 'listen';
+  policy?: RetryPolicy;
+  log?: LinkLogger;
+  /** state changes (connected / disconnected / closed), for status() and the dashboard */
+  onState?: (state: LinkState, detail: { endpoint?: string; error?: Error; attempt?: number }) => void;
+}
+
+interface Binding {
+  queue: string;
+  exchange: string;
+  routingKey: string;
+  args?: Record<string, unknown>;
+}
+
+interface Consumer {
+  queue: string;
+  handler: DeliveryHandler;
+  options: ConsumeOptions;
+  tag: string;
+}
+
+/** Delay before reconnect attempt n (0-based), with ±20% jitter so a fleet does not reconnect in lockstep. */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random = Math.random): number {
+  const base = Math.min(policy.intervalMaxMs, policy.intervalStartMs + policy.intervalStepMs * attempt);
+  const jitter = 0.8 + 0.4 * random();
+  return Math.round(base * jitter) + policy.reconnectDelayMs;
+}
+
+export class ResilientLink {
+  private link: Link | undefined;
+  private connecting: Promise<Link> | undefined;
+  private closed = false;
+  private state: LinkState = 'idle';
+  private readonly policy: RetryPolicy;
+  private readonly exchanges = new Map<string, { type: ExchangeType; options: ExchangeOptions }>();
+  private readonly queues = new Map<string, QueueOptions>();
+  private readonly bindings = new Map<string, Binding>();
+  private readonly consumers = new Map<string, Consumer>();
+  private prefetchCount: number | undefined;
+  private readonly deliveredOn = new WeakMap<Delivery, Link>();
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private recoveryWaiters: ((link: Link | undefined, err?: Error) => void)[] = [];
+  /** times this link came back after a failure */
+  reconnects = 0;
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly options: ResilientLinkOptions,
+  ) {
+    this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  get connectionName(): string {
+    return this.options.connectionName;
+  }
+
+  get endpoint(): string | undefined {
+    return this.link?.endpoint;
+  }
+
+  get currentState(): LinkState {
+    return this.state;
+  }
+
+  get isConnected(): boolean {
+    return !!this.link?.isOpen;
+  }
+
+  private setState(state: LinkState, detail: { endpoint?: string; error?: Error; attempt?: number } = {}): void {
+    this.state = state;
+    this.options.onState?.(state, detail);
+  }
+
+  /**
+   * Connect (or return the live link). `retry` bounds the attempts like
+   * oslo's ensure(retry): null/undefined = forever, 0 = one attempt only.
+   */
+  async connect(retry: number | null = null): Promise<Link> {
+    if (this.closed) throw new MessagingError(`Connection ${this.connectionName} is closed`);
+    if (this.link?.isOpen) return this.link;
+    if (!this.connecting) {
+      this.connecting = this.connectLoop(retry).finally(() => {
+        this.connecting = undefined;
+      });
+    }
+    return this.connecting;
+  }
+
+  private async connectLoop(retry: number | null): Promise<Link> {
+    let attempt = 0;
+    for (;;) {
+      this.setState('connecting', { attempt });
+      try {
+        const link = await this.driver.connect({ connectionName: this.connectionName, attempt });
+        if (this.closed) {
+          await link.close();
+          throw new MessagingError(`Connection ${this.connectionName} is closed`);
+        }
+        try {
+          await this.replay(link);
+        } catch (err) {
+          await link.close().catch(() => undefined);
+          throw err;
+        }
+        this.adopt(link);
+        return link;
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (this.closed) throw error;
+        // A broker-side refusal of our topology (406, 403, ...) will not heal by retrying.
+        if (!isRecoverable(error)) throw error;
+        if (retry !== null && attempt >= retry) {
+          throw new MessageDeliveryFailure(
+            `Unable to connect to AMQP server after ${attempt + 1} tries: ${error.message}`,
+            { cause: error, code: (error as MessagingError).code },
+          );
+        }
+        const delay = backoffDelay(this.policy, attempt);
+        this.options.log?.warn(
+          { connection: this.connectionName, attempt, delayMs: delay, err: error.message },
+          `AMQP server is unreachable: ${error.message}. Trying again in ${(delay / 1000).toFixed(1)} seconds.`,
+        );
+        await sleep(delay);
+        if (this.closed) throw new MessagingError(`Connection ${this.connectionName} is closed`);
+        attempt += 1;
+      }
+    }
+  }
+
+  /** Re-declare everything on a fresh link, in oslo's order: exchanges, queues, bindings, qos, consumers. */
+  private async replay(link: Link): Promise<void> {
+    for (const [name, e] of this.exchanges) await link.assertExchange(name, e.type, e.options);
+    for (const [name, q] of this.queues) await link.assertQueue(name, q);
+    for (const b of this.bindings.values()) await link.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
+    if (this.prefetchCount !== undefined) await link.prefetch(this.prefetchCount);
+    for (const c of this.consumers.values()) {
+      await link.consume(c.queue, this.wrap(link, c.handler), { ...c.options, consumerTag: c.tag });
+    }
+  }
+
+  private adopt(link: Link): void {
+    const recovered = this.hadLink;
+    this.hadLink = true;
+    this.link = link;
+    link.onClose((err) => this.onLinkClosed(link, err));
+    if (recovered) {
+      this.reconnects += 1;
+      this.options.log?.info({ connection: this.connectionName, endpoint: link.endpoint }, 'Reconnected to AMQP server');
+    }
+    this.setState('connected', { endpoint: link.endpoint });
+    for (const w of this.recoveryWaiters.splice(0)) w(link);
+  }
+
+  private hadLink = false;
+
+  private onLinkClosed(link: Link, err?: Error): void {
+    if (this.link !== link) return;
+    this.link = undefined;
+    if (this.closed) return;
+    const error = err ?? new ConnectionLost(`Connection to ${link.endpoint} closed`);
+    this.setState('disconnected', { endpoint: link.endpoint, error });
+    this.options.log?.warn({ connection: this.connectionName, endpoint: link.endpoint, err: error.message }, 'AMQP connection lost');
+    if (this.options.purpose === 'listen') this.scheduleRecovery();
+  }
+
+  private scheduleRecovery(): void {
+    if (this.closed || this.reconnectTimer || this.connecting) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect(null).catch((err: Error) => {
+        // Topology refused: give up loudly rather than loop on a 406.
+        this.options.log?.warn({ connection: this.connectionName, err: err.message }, 'Recovery failed');
+        for (const w of this.recoveryWaiters.splice(0)) w(undefined, err);
+        this.setState('disconnected', { error: err });
+      });
+    }, 0);
+  }
+
+  /** Wait until the link is back (listen links). Resolves false if it was closed instead. */
+  waitForRecovery(): Promise<boolean> {
+    if (this.link?.isOpen) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => this.recoveryWaiters.push((link) => resolve(!!link)));
+  }
+
+  private wrap(link: Link, handler: DeliveryHandler): DeliveryHandler {
+    return (d) => {
+      this.deliveredOn.set(d, link);
+      handler(d);
+    };
+  }
+
+  /** Run an operation on the live link; a connection-level failure is retried after reconnecting. */
+  private async run<T>(fn: (link: Link) => Promise<T>, retry: number | null): Promise<T> {
+    let attempts = 0;
+    for (;;) {
+      const link = await this.connect(retry === null ? null : Math.max(0, retry - attempts));
+      try {
+        return await fn(link);
+      } catch (err) {
+        if (link.isOpen || this.closed || !isRecoverable(err)) throw err;
+        // The link died under the operation: reconnect and try again, like ensure().
+        attempts += 1;
+        if (retry !== null && attempts > retry) {
+          throw new ConnectionLost(`Connection lost during operation: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    }
+  }
+
+  async assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
+    await this.run((l) => l.assertExchange(name, type, options), null);
+    this.exchanges.set(name, { type, options });
+  }
+
+  /** True when the exchange was declared on this connection (replayed after reconnects). */
+  hasExchange(name: string): boolean {
+    return this.exchanges.has(name);
+  }
+
+  hasQueue(name: string): boolean {
+    return this.queues.has(name);
+  }
+
+  async assertQueue(name: string, options: QueueOptions): Promise<QueueInfo> {
+    const info = await this.run((l) => l.assertQueue(name, options), null);
+    this.queues.set(info.queue, options);
+    return info;
+  }
+
+  checkQueue(name: string): Promise<QueueInfo> {
+    return this.run((l) => l.checkQueue(name), 0);
+  }
+
+  checkExchange(name: string): Promise<void> {
+    return this.run((l) => l.checkExchange(name), 0);
+  }
+
+  async bindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void> {
+    await this.run((l) => l.bindQueue(queue, exchange, routingKey, args), null);
+    this.bindings.set(`${queue}\0${exchange}\0${routingKey}`, { queue, exchange, routingKey, args });
+  }
+
+  async unbindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void> {
+    this.bindings.delete(`${queue}\0${exchange}\0${routingKey}`);
+    await this.run((l) => l.unbindQueue(queue, exchange, routingKey, args), 0);
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.forgetQueue(name);
+    await this.run((l) => l.deleteQueue(name), 0);
+  }
+
+  /** Stop replaying a queue (and its bindings/consumers) after reconnects. */
+  forgetQueue(name: string): void {
+    this.queues.delete(name);
+    for (const [k, b] of this.bindings) if (b.queue === name) this.bindings.delete(k);
+    for (const [k, c] of this.consumers) if (c.queue === name) this.consumers.delete(k);
+  }
+
+  async prefetch(count: number): Promise<void> {
+    this.prefetchCount = count;
+    await this.run((l) => l.prefetch(count), null);
+  }
+
+  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, retry: number | null = null): Promise<void> {
+    return this.run((l) => l.publish(exchange, routingKey, body, options), retry);
+  }
+
+  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+    const tag = await this.run((l) => l.consume(queue, this.wrap(l, handler), options), null);
+    this.consumers.set(tag, { queue, handler, options, tag });
+    return tag;
+  }
+
+  async cancel(consumerTag: string): Promise<void> {
+    this.consumers.delete(consumerTag);
+    if (this.link?.isOpen) await this.link.cancel(consumerTag);
+  }
+
+  ack(delivery: Delivery): void {
+    const link = this.deliveredOn.get(delivery);
+    // A delivery from a dead link cannot be acked; the broker redelivers it.
+    if (link?.isOpen) link.ack(delivery);
+  }
+
+  reject(delivery: Delivery, requeue: boolean): void {
+    const link = this.deliveredOn.get(delivery);
+    if (link?.isOpen) link.reject(delivery, requeue);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const link = this.link;
+    this.link = undefined;
+    for (const w of this.recoveryWaiters.splice(0)) w(undefined);
+    if (link) await link.close().catch(() => undefined);
+    this.setState('closed');
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/**
+ * Failures worth reconnecting for: socket errors (no AMQP code), 320
+ * CONNECTION_FORCED (broker restart), 541 INTERNAL_ERROR (oslo sleeps and
+ * retries). A channel refusal (403, 404 on a passive check, 405, 406, 530)
+ * repeats forever if retried, so it is the caller's to see.
+ */
+export function isRecoverable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code !== 'number' || code === 320 || code === 541;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,362 @@
+/**
+ * oslo_messaging RPCServer (rpc/server.py) with the AMQP listener
+ * (amqpdriver.RpcAMQPListener, AMQPIncomingMessage): declares oslo's topic,
+ * topic.server and fanout queues, acks each request on receipt (at-most-once),
+ * drops duplicates by `_unique_id`, runs endpoints with bounded concurrency
+ * (executor_thread_pool_size), sends call-monitor heartbeats only when the
+ * caller set `_timeout`, and replies on a pooled send connection with
+ * mandatory=true, retrying a missing reply queue every 0.25 s until
+ * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
+ */
+import { MalformedMessage, MessageUndeliverable, MessagingError } from './errors.ts';
+import { decodeBody, encodeBody, serializeFailure, unpackContext, type Dict } from './envelope.ts';
+import type { Delivery, PublishOptions } from './driver.ts';
+import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
+import type { ResilientLink } from './resilient-link.ts';
+import { requireTopic, type Target } from './target.ts';
+import {
+  controlExchange,
+  FANOUT_EXCHANGE,
+  fanoutExchangeName,
+  fanoutQueueName,
+  topicQueue,
+  topicRoutingKey,
+  transientQueue,
+} from './topology.ts';
+import type { Transport } from './transport.ts';
+import {
+  CONTENT_ENCODING,
+  CONTENT_TYPE,
+  DELIVERY_MODE_PERSISTENT,
+  DUP_MSG_CHECK_SIZE,
+  MSG_ID_KEY,
+  OBSOLETE_REPLY_QUEUES_SIZE,
+  OBSOLETE_REPLY_QUEUES_TTL_MS,
+  REPLY_RETRY_INTERVAL_MS,
+  UNIQUE_ID_KEY,
+  uuidHex,
+} from './wire.ts';
+
+export interface RpcServerOptions {
+  /** executor_thread_pool_size (oslo default 64) */
+  maxConcurrency?: number;
+  accessPolicy?: AccessPolicy;
+  /** rpc_ping_enabled: answer oslo_rpc_server_ping with "pong" */
+  pingEnabled?: boolean;
+  /** also listen on `<topic>_fanout` (default true) */
+  fanout?: boolean;
+}
+
+export interface RpcServerStats {
+  received: number;
+  calls: number;
+  casts: number;
+  replies: number;
+  failures: number;
+  heartbeats: number;
+  duplicates: number;
+  malformed: number;
+  running: number;
+  queued: number;
+  repliesAbandoned: number;
+}
+
+/** amqpdriver.ObsoleteReplyQueuesCache: reply queues found gone, remembered for 60 s. */
+class ObsoleteReplyQueues {
+  private readonly entries = new Map<string, number>();
+  add(replyQ: string, now = Date.now()): void {
+    this.entries.delete(replyQ);
+    this.entries.set(replyQ, now + OBSOLETE_REPLY_QUEUES_TTL_MS);
+    while (this.entries.size > OBSOLETE_REPLY_QUEUES_SIZE) this.entries.delete(this.entries.keys().next().value as string);
+  }
+  valid(replyQ: string, now = Date.now()): boolean {
+    const until = this.entries.get(replyQ);
+    if (until === undefined) return true;
+    if (until <= now) {
+      this.entries.delete(replyQ);
+      return true;
+    }
+    return false;
+  }
+}
+
+export class RpcServer {
+  private link: ResilientLink | undefined;
+  private readonly dispatcher: RpcDispatcher;
+  private readonly exchange: string;
+  private readonly topic: string;
+  private fanoutQueue: string | undefined;
+  private readonly recentUnique: string[] = [];
+  private readonly obsolete = new ObsoleteReplyQueues();
+  private readonly backlog: (() => Promise<void>)[] = [];
+  private running = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private started = false;
+  private stopping = false;
+  private readonly maxConcurrency: number;
+  private counters = {
+    received: 0,
+    calls: 0,
+    casts: 0,
+    replies: 0,
+    failures: 0,
+    heartbeats: 0,
+    duplicates: 0,
+    malformed: 0,
+    repliesAbandoned: 0,
+  };
+
+  constructor(
+    readonly transport: Transport,
+    readonly target: Target,
+    endpoints: Endpoint[],
+    private readonly options: RpcServerOptions = {},
+  ) {
+    this.topic = requireTopic(target, 'listen');
+    if (!target.server) throw new MessagingError('An RPC server target needs a server name');
+    this.exchange = target.exchange || transport.conf.control_exchange;
+    const all = [...endpoints];
+    if (options.pingEnabled ?? transport.conf.rpc_ping_enabled) all.push(pingEndpoint);
+    this.dispatcher = new RpcDispatcher(all, options.accessPolicy ?? 'default');
+    this.maxConcurrency = options.maxConcurrency ?? transport.conf.executor_thread_pool_size;
+  }
+
+  get queues(): string[] {
+    const q = [this.topic, topicRoutingKey(this.topic, this.target.server)];
+    if (this.fanoutQueue) q.push(this.fanoutQueue);
+    return q;
+  }
+
+  stats(): RpcServerStats {
+    return { ...this.counters, running: this.running, queued: this.backlog.length };
+  }
+
+  /**
+   * Declare oslo's topology and start consuming (impl_rabbit
+   * declare_topic_consumer ×2, declare_fanout_consumer). `retry` bounds the
+   * first connection attempts (null = keep trying).
+   */
+  async start(retry: number | null = null): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const link = this.transport.createLink('listen');
+    this.link = link;
+    const rabbit = this.transport.rabbit;
+    try {
+      await link.connect(retry);
+      const server = topicRoutingKey(this.topic, this.target.server);
+      for (const name of [this.topic, server]) {
+        await link.assertExchange(this.exchange, 'topic', controlExchange(rabbit));
+        await link.assertQueue(name, topicQueue(rabbit));
+        await link.bindQueue(name, this.exchange, name);
+      }
+      if (this.options.fanout !== false) {
+        this.fanoutQueue = fanoutQueueName(this.topic);
+        await link.assertExchange(fanoutExchangeName(this.topic), 'fanout', FANOUT_EXCHANGE);
+        await link.assertQueue(this.fanoutQueue, transientQueue(rabbit));
+        await link.bindQueue(this.fanoutQueue, fanoutExchangeName(this.topic), this.topic);
+      }
+      if (rabbit.rabbit_qos_prefetch_count > 0) await link.prefetch(rabbit.rabbit_qos_prefetch_count);
+      const consumerArgs = rabbit.enable_cancel_on_failover ? { 'x-cancel-on-ha-failover': true } : {};
+      let tag = 1;
+      for (const q of this.queues) {
+        await link.consume(q, (d) => this.onDelivery(d), { consumerTag: String(tag++), arguments: consumerArgs });
+      }
+    } catch (err) {
+      this.started = false;
+      this.link = undefined;
+      await link.close();
+      throw err;
+    }
+  }
+
+  private onDelivery(d: Delivery): void {
+    const link = this.link;
+    if (!link) return;
+    this.counters.received += 1;
+    let message: Dict;
+    try {
+      message = decodeBody(d.body, d.properties.headers).message;
+    } catch (err) {
+      // impl_rabbit Consumer._callback: a body that cannot be deserialized is rejected, not requeued.
+      this.counters.malformed += 1;
+      link.reject(d, false);
+      const error = err instanceof MalformedMessage ? err.message : String(err);
+      this.transport.log.warn({ queue: d.routingKey, err: error }, 'Rejecting malformed RPC request');
+      this.transport.events.emit({ type: 'message:malformed', where: `rpc-server:${this.topic}`, error, bytes: d.body.length });
+      return;
+    }
+    // RpcAMQPListener.__call__: ack on receipt, before dispatch (at-most-once).
+    link.ack(d);
+    const uniqueId = message[UNIQUE_ID_KEY];
+    if (typeof uniqueId === 'string') {
+      if (this.recentUnique.includes(uniqueId)) {
+        this.counters.duplicates += 1;
+        this.transport.log.info({ uniqueId }, `Duplicate message detected and ignored: ${uniqueId}`);
+        return;
+      }
+      this.recentUnique.push(uniqueId);
+      if (this.recentUnique.length > DUP_MSG_CHECK_SIZE) this.recentUnique.shift();
+    }
+    const unpacked = unpackContext(message);
+    if (unpacked.msgId) this.counters.calls += 1;
+    else this.counters.casts += 1;
+    this.schedule(() => this.process(unpacked.message, unpacked.ctxt, unpacked.msgId, unpacked.replyQ, unpacked.clientTimeout));
+  }
+
+  private schedule(job: () => Promise<void>): void {
+    if (this.running < this.maxConcurrency) this.runJob(job);
+    else this.backlog.push(job);
+  }
+
+  private runJob(job: () => Promise<void>): void {
+    this.running += 1;
+    const p = job()
+      .catch((err: unknown) => this.transport.log.error({ err: (err as Error).message }, 'RPC server job failed'))
+      .finally(() => {
+        this.running -= 1;
+        this.inflight.delete(p);
+        const next = this.backlog.shift();
+        if (next) this.runJob(next);
+      });
+    this.inflight.add(p);
+  }
+
+  private async process(message: Dict, ctxt: Dict, msgId: string | null, replyQ: string | null, clientTimeout: unknown): Promise<void> {
+    const req = readRequest(message);
+    const started = performance.now();
+    const method = typeof req.method === 'string' ? req.method : String(req.method);
+    let heartbeat: NodeJS.Timeout | undefined;
+    const isCall = !!msgId && !!replyQ;
+    // RPCDispatcher._watchdog: heartbeats every int(_timeout)/2 s, only when _timeout is truthy and >= 2.
+    if (isCall && clientTimeout) {
+      const interval = pyInt(clientTimeout) / 2;
+      if (interval >= 1) {
+        const beat = (): void => {
+          heartbeat = setTimeout(() => {
+            this.sendReply(msgId, replyQ, null, null, false, 0)
+              .then(() => {
+                this.counters.heartbeats += 1;
+                if (heartbeat) beat();
+              })
+              .catch((err: unknown) => {
+                // a failed heartbeat stops the watchdog; the caller's own timeout takes over
+                this.transport.log.debug({ msgId, err: (err as Error).message }, 'Call-monitor heartbeat failed');
+                heartbeat = undefined;
+              });
+          }, interval * 1000);
+        };
+        beat();
+      } else {
+        this.transport.log.warn({ msgId }, `Client provided an invalid timeout value of ${String(clientTimeout)}`);
+      }
+    }
+    let result: unknown = null;
+    let failure: unknown;
+    try {
+      const { endpoint, fn } = this.dispatcher.resolve(req);
+      result = await fn.call(endpoint, ctxt, req.args);
+      if (result === undefined) result = null;
+    } catch (err) {
+      failure = err;
+    } finally {
+      if (heartbeat) clearTimeout(heartbeat);
+      heartbeat = undefined;
+    }
+    const elapsedMs = performance.now() - started;
+    this.transport.events.emit({ type: 'server:dispatch', topic: this.topic, server: this.target.server ?? undefined, method, ok: failure === undefined, elapsedMs });
+    if (failure !== undefined) {
+      this.counters.failures += 1;
+      this.transport.log.warn({ method, msgId, err: (failure as Error)?.message }, `Exception during message handling`);
+    }
+    if (!isCall) return; // casts never get replies, even on failure
+    const failureText = failure === undefined ? null : serializeFailure(failure, method);
+    try {
+      await this.sendReply(msgId, replyQ, failure === undefined ? result : null, failureText, true, this.transport.rabbit.kombu_missing_consumer_retry_timeout * 1000);
+      this.counters.replies += 1;
+    } catch (err) {
+      this.transport.log.error({ msgId, err: (err as Error).message }, 'Failed to send reply');
+    }
+  }
+
+  /** AMQPIncomingMessage.reply / _send_reply. */
+  private async sendReply(
+    msgId: string,
+    replyQ: string,
+    result: unknown,
+    failure: string | null,
+    ending: boolean,
+    missingQueueRetryMs: number,
+  ): Promise<void> {
+    if (!this.obsolete.valid(replyQ)) {
+      this.transport.log.warn({ msgId, replyQ }, `${replyQ} doesn't exist, drop reply to ${msgId}`);
+      return;
+    }
+    const deadline = Date.now() + missingQueueRetryMs;
+    const mandatory = this.transport.rabbit.direct_mandatory_flag;
+    for (;;) {
+      const reply: Dict = { result, failure, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() };
+      const { body, headers } = encodeBody(reply, {
+        compression: this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null,
+      });
+      const props: PublishOptions = {
+        contentType: CONTENT_TYPE,
+        contentEncoding: CONTENT_ENCODING,
+        headers,
+        deliveryMode: DELIVERY_MODE_PERSISTENT,
+        priority: 0,
+        mandatory,
+      };
+      try {
+        await this.transport.withSendLink((link) => link.publish('', replyQ, body, props));
+        return;
+      } catch (err) {
+        if (!(err instanceof MessageUndeliverable)) throw err;
+        if (!ending) throw new MessagingError('Heartbeat send failed. Missing queue', { cause: err });
+        if (Date.now() >= deadline) {
+          this.obsolete.add(replyQ);
+          this.counters.repliesAbandoned += 1;
+          this.transport.log.error(
+            { msgId, replyQ },
+            `The reply ${msgId} failed to send after ${Math.round(missingQueueRetryMs / 1000)} seconds due to a missing queue (${replyQ}). Abandoning...`,
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, REPLY_RETRY_INTERVAL_MS));
+      }
+    }
+  }
+
+  /**
+   * server.stop() + wait(): stop consuming, let running requests finish and
+   * reply, then close the listen connection. A clean close deletes the
+   * fanout queue (impl_rabbit Connection.close).
+   */
+  async stop(): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.stopping = true;
+    const link = this.link;
+    if (link) {
+      for (let tag = 1; tag <= this.queues.length; tag++) await link.cancel(String(tag)).catch(() => undefined);
+    }
+    while (this.inflight.size > 0 || this.backlog.length > 0) {
+      await Promise.allSettled([...this.inflight]);
+    }
+    if (link) {
+      if (this.fanoutQueue && link.isConnected) await link.deleteQueue(this.fanoutQueue).catch(() => undefined);
+      await link.close();
+    }
+    this.link = undefined;
+    this.started = false;
+    this.stopping = false;
+  }
+}
+
+/** Python int(): truncates floats, parses integer strings; anything else counts as 0 (ValueError path). */
+function pyInt(v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v)) return Number.parseInt(v, 10);
+  return 0;
+}

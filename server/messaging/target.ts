@@ -1,0 +1,63 @@
+/**
+ * oslo_messaging/target.py Target: where a message goes / what a server listens on.
+ */
+import { ExpectedFailure, InvalidTarget } from './errors.ts';
+
+export interface Target {
+  exchange?: string | null;
+  topic?: string | null;
+  namespace?: string | null;
+  version?: string | null;
+  server?: string | null;
+  fanout?: boolean | null;
+  legacyNamespaces?: string[];
+}
+
+/** Target.__call__: a copy with some attributes overridden (undefined keeps the original). */
+export function overrideTarget(base: Target, overrides: Partial<Target>): Target {
+  const out: Target = { ...base };
+  for (const [key, value] of Object.entries(overrides) as [keyof Target, Target[keyof Target]][]) {
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+export function requireTopic(target: Target, what: string): string {
+  if (!target.topic) throw new InvalidTarget(`A topic is required to ${what}`);
+  return target.topic;
+}
+
+/**
+ * _utils.version_is_compatible(imp_version, version): same major, requested
+ * minor <= implemented, equal minors compare the revision. Errors mirror the
+ * Python ones (a version without a minor raises IndexError, a non-integer part
+ * ValueError), so a TS server fails exactly like a Python one.
+ */
+export function versionIsCompatible(impVersion: string | null | undefined, version: string | null | undefined): boolean {
+  if (impVersion == null) return true;
+  if (version == null) return false;
+  const req = version.split('.');
+  const imp = impVersion.split('.');
+  const int = (s: string | undefined): number => {
+    if (s === undefined) throw new ExpectedFailure('IndexError', 'builtins', 'list index out of range');
+    const t = s.trim();
+    if (!/^[+-]?\d+$/.test(t)) throw new ExpectedFailure('ValueError', 'builtins', `invalid literal for int() with base 10: '${s}'`);
+    return Number.parseInt(t, 10);
+  };
+  const rev = req.length > 2 ? req[2] : '0';
+  const impRev = imp.length > 2 ? imp[2] : '0';
+  if (int(req[0]) !== int(imp[0])) return false;
+  if (int(req[1]) > int(imp[1])) return false;
+  if (int(req[1]) === int(imp[1]) && int(rev) > int(impRev)) return false;
+  return true;
+}
+
+export function describeTarget(t: Target): string {
+  const parts = [`topic=${t.topic ?? ''}`];
+  if (t.server) parts.push(`server=${t.server}`);
+  if (t.exchange) parts.push(`exchange=${t.exchange}`);
+  if (t.namespace) parts.push(`namespace=${t.namespace}`);
+  if (t.version) parts.push(`version=${t.version}`);
+  if (t.fanout) parts.push('fanout');
+  return `<Target ${parts.join(', ')}>`;
+}

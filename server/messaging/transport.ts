@@ -1,0 +1,239 @@
+/**
+ * oslo_messaging.Transport + the AMQP driver state it owns
+ * (amqpdriver.AMQPDriverBase): the driver, the send-connection pool, the
+ * lazily created ReplyWaiter, and every listen link, with a status() that
+ * callers (CLI, dashboard) can watch.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, MessagingError } from './errors.ts';
+import type { Driver, ExchangeOptions, ExchangeType } from './driver.ts';
+import { RabbitDriver } from './drivers/rabbit/rabbit-driver.ts';
+import { MemoryBroker, MemoryDriver } from './drivers/memory/index.ts';
+import { CoreEvents, silentLogger, type Logger } from './events.ts';
+import { messagingDefaults, type MessagingOptions, type RabbitOptions } from './options.ts';
+import { ConnectionPool, type PoolStats } from './pool.ts';
+import { DEFAULT_RETRY_POLICY, ResilientLink, type LinkState, type RetryPolicy } from './resilient-link.ts';
+import { TransportURL } from './transport-url.ts';
+import { ReplyWaiter, type ReplyWaiterStats } from './reply-waiter.ts';
+import { connectionName } from './wire.ts';
+
+export interface TransportOptions {
+  /** DEFAULT options: control_exchange, rpc_response_timeout, ... */
+  conf?: Partial<MessagingOptions>;
+  /** [oslo_messaging_rabbit] overrides applied over the URL query */
+  rabbit?: Partial<RabbitOptions>;
+  log?: Logger;
+  /** `<prog>` part of connection names (`<prog>:<pid>:<uuid>`) */
+  programName?: string;
+  /** reconnect backoff; defaults from rabbit_retry_interval / _backoff / _interval_max / kombu_reconnect_delay */
+  retryPolicy?: RetryPolicy;
+  /** memory transports: the broker to use (default: the process-wide one for the URL's vhost) */
+  memoryBroker?: MemoryBroker;
+}
+
+export interface LinkStatus {
+  name: string;
+  purpose: 'send' | 'listen';
+  state: LinkState;
+  endpoint?: string;
+  reconnects: number;
+}
+
+export interface TransportStatus {
+  driver: 'rabbit' | 'memory';
+  /** credential-free description of where the transport points */
+  url: string;
+  /** connected when every live link is connected, degraded when some are not */
+  state: 'idle' | 'connected' | 'degraded' | 'disconnected' | 'closed';
+  links: LinkStatus[];
+  pool: PoolStats;
+  replyWaiter: ReplyWaiterStats | null;
+}
+
+export class Transport {
+  readonly url: TransportURL;
+  readonly driver: Driver;
+  readonly rabbit: RabbitOptions;
+  readonly conf: MessagingOptions;
+  readonly events = new CoreEvents();
+  readonly log: Logger;
+  readonly pool: ConnectionPool<ResilientLink>;
+  readonly retryPolicy: RetryPolicy;
+  readonly memoryBroker: MemoryBroker | undefined;
+  private readonly programName: string | undefined;
+  private readonly links = new Set<ResilientLink>();
+  private readonly purposes = new WeakMap<ResilientLink, 'send' | 'listen'>();
+  private replyWaiter: ReplyWaiter | undefined;
+  private replyWaiterStarting: Promise<ReplyWaiter> | undefined;
+  private closed = false;
+
+  constructor(url: string | TransportURL, options: TransportOptions = {}) {
+    this.url = typeof url === 'string' ? TransportURL.parse(url, options.rabbit) : url;
+    this.rabbit = { ...this.url.options, ...(options.rabbit ?? {}) };
+    this.conf = { ...messagingDefaults(), ...(options.conf ?? {}) };
+    this.log = options.log ?? silentLogger;
+    this.programName = options.programName;
+    this.retryPolicy = options.retryPolicy ?? {
+      intervalStartMs: this.rabbit.rabbit_retry_interval * 1000,
+      intervalStepMs: this.rabbit.rabbit_retry_backoff * 1000,
+      intervalMaxMs: this.rabbit.rabbit_interval_max * 1000,
+      reconnectDelayMs: this.rabbit.kombu_reconnect_delay * 1000,
+    };
+    if (this.url.driver === 'memory') {
+      this.memoryBroker = options.memoryBroker ?? MemoryBroker.shared(this.url.virtualHost || '/');
+      this.driver = new MemoryDriver(this.memoryBroker);
+    } else {
+      this.memoryBroker = undefined;
+      this.driver = new RabbitDriver(this.url.amqpEndpoints(), {
+        heartbeat: this.rabbit.heartbeat_timeout_threshold,
+        failoverStrategy: this.rabbit.kombu_failover_strategy === 'shuffle' ? 'shuffle' : 'round-robin',
+        connectTimeoutMs: 10_000,
+        ssl: this.sslFiles(),
+      });
+    }
+    this.pool = new ConnectionPool<ResilientLink>({
+      maxSize: this.rabbit.rpc_conn_pool_size,
+      minSize: this.rabbit.conn_pool_min_size,
+      ttlMs: this.rabbit.conn_pool_ttl * 1000,
+      create: async () => this.createLink('send'),
+      destroy: async (link) => {
+        this.links.delete(link);
+        await link.close();
+      },
+      onLimit: (stats) => {
+        this.log.warn(
+          { size: stats.created, max: stats.max },
+          `Connection pool limit exceeded: current size ${stats.created} surpasses max configured rpc_conn_pool_size ${stats.max}`,
+        );
+        this.events.emit({ type: 'pool:limit', stats });
+      },
+    });
+  }
+
+  private sslFiles(): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+    if (!this.rabbit.ssl) return undefined;
+    const read = (opt: string, path: string | null | undefined): Buffer | undefined => {
+      if (!path) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (cause) {
+        throw new ConfigError(`Cannot read ${opt} ${path}: ${(cause as Error).message}`, opt, { cause });
+      }
+    };
+    return {
+      ca: read('ssl_ca_file', this.rabbit.ssl_ca_file),
+      cert: read('ssl_cert_file', this.rabbit.ssl_cert_file),
+      key: read('ssl_key_file', this.rabbit.ssl_key_file),
+    };
+  }
+
+  /** A new link with recovery; `listen` links come back by themselves after a failure. */
+  createLink(purpose: 'send' | 'listen'): ResilientLink {
+    if (this.closed) throw new MessagingError('Transport is closed');
+    const name = connectionName(this.programName);
+    const link: ResilientLink = new ResilientLink(this.driver, {
+      connectionName: name,
+      purpose,
+      policy: this.retryPolicy,
+      log: this.log,
+      onState: (state, detail) => {
+        this.events.emit({
+          type: 'connection:state',
+          connection: name,
+          purpose,
+          state,
+          endpoint: detail.endpoint,
+          error: detail.error?.message,
+        });
+        if (state === 'closed') this.links.delete(link);
+      },
+    });
+    this.links.add(link);
+    this.purposes.set(link, purpose);
+    return link;
+  }
+
+  /**
+   * Borrow a pooled send link for one operation (rpc_common.ConnectionContext
+   * with purpose='send'). A link that died under the operation is dropped from
+   * the pool rather than put back.
+   */
+  withSendLink<R>(fn: (link: ResilientLink) => Promise<R>): Promise<R> {
+    if (this.closed) return Promise.reject(new MessagingError('Transport is closed'));
+    return this.pool.use(fn, (link) => link.isClosed);
+  }
+
+  /** Declare an exchange on a send link once per connection (kombu declares before the first publish). */
+  async ensureExchange(link: ResilientLink, name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
+    if (link.hasExchange(name)) return;
+    await link.assertExchange(name, type, options);
+  }
+
+  /** The transport's one ReplyWaiter, created on the first call (amqpdriver._get_reply_q). */
+  async getReplyWaiter(): Promise<ReplyWaiter> {
+    if (this.replyWaiter) return this.replyWaiter;
+    if (!this.replyWaiterStarting) {
+      const waiter = new ReplyWaiter(this);
+      this.replyWaiterStarting = waiter.start().then(
+        () => {
+          this.replyWaiter = waiter;
+          return waiter;
+        },
+        (err: unknown) => {
+          this.replyWaiterStarting = undefined;
+          throw err;
+        },
+      );
+    }
+    return this.replyWaiterStarting;
+  }
+
+  status(): TransportStatus {
+    const links: LinkStatus[] = [...this.links].map((l) => ({
+      name: l.connectionName,
+      purpose: this.purposes.get(l) ?? 'send',
+      state: l.currentState,
+      endpoint: l.endpoint,
+      reconnects: l.reconnects,
+    }));
+    let state: TransportStatus['state'];
+    if (this.closed) state = 'closed';
+    else {
+      const live = links.filter((l) => l.state !== 'closed' && l.state !== 'idle');
+      const up = live.filter((l) => l.state === 'connected').length;
+      if (live.length === 0) state = 'idle';
+      else if (up === live.length) state = 'connected';
+      else if (up === 0) state = 'disconnected';
+      else state = 'degraded';
+    }
+    return {
+      driver: this.driver.name,
+      url: this.url.describe(),
+      state,
+      links,
+      pool: this.pool.stats(),
+      replyWaiter: this.replyWaiter?.stats() ?? null,
+    };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** transport.cleanup(): stop the reply waiter, drain the pool, close every link. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.replyWaiter?.stop();
+    await this.pool.close();
+    await Promise.all([...this.links].map((l) => l.close()));
+    this.links.clear();
+  }
+}
+
+/** oslo_messaging.get_rpc_transport(conf, url) */
+export function getTransport(url: string | TransportURL, options?: TransportOptions): Transport {
+  return new Transport(url, options);
+}
+
+export { DEFAULT_RETRY_POLICY };

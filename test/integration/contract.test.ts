@@ -1,0 +1,373 @@
+/**
+ * The contract battery: the same RPC and notification behaviour on the
+ * memory driver and on the real RabbitMQ.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConnectionLost,
+  ExpectedFailure,
+  InvalidTarget,
+  MessagingTimeout,
+  NotificationFilter,
+  NotificationListener,
+  NotificationResult,
+  Notifier,
+  PyFloat,
+  RemoteError,
+  RpcClient,
+  RpcServer,
+  type Endpoint,
+  type NotificationMessage,
+  type Transport,
+} from '../../server/messaging/index.ts';
+import { eventually, memoryHarness, rabbitHarness, uniqueName, type BrokerHarness } from '../support/brokers.ts';
+
+interface Invocation {
+  server: string;
+  method: string;
+  args: Record<string, unknown>;
+  ctxt: Record<string, unknown>;
+}
+
+function testEndpoints(server: string, log: Invocation[]): Endpoint[] {
+  const record = (method: string, ctxt: Record<string, unknown>, args: Record<string, unknown>) => log.push({ server, method, args, ctxt });
+  return [
+    {
+      target: { version: '1.3' },
+      echo(ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        record('echo', ctxt, args);
+        return args.value;
+      },
+      whoami(ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        record('whoami', ctxt, args);
+        return server;
+      },
+      echo_ctxt(ctxt: Record<string, unknown>) {
+        return ctxt;
+      },
+      add(_ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        return (args.a as number) + (args.b as number);
+      },
+      async sleep(_ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        await new Promise((r) => setTimeout(r, (args.secs as number) * 1000));
+        return args.secs;
+      },
+      fail_custom(_ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        throw new ExpectedFailure('InstanceNotFound', 'nova.exception', `Instance ${String(args.name)} could not be found.`, {
+          kwargs: { code: 404, instance_id: args.name },
+        });
+      },
+      _hidden() {
+        return 'secret';
+      },
+    },
+    {
+      target: { namespace: 'ns1', version: '2.1' },
+      ns_method(_ctxt: Record<string, unknown>, args: Record<string, unknown>) {
+        return { ns: 'ns1', x: args.x };
+      },
+    },
+  ];
+}
+
+const harnesses: [string, () => BrokerHarness][] = [
+  ['memory', memoryHarness],
+  ['rabbit', rabbitHarness],
+];
+
+describe.each(harnesses)('contract on %s', (_name, make) => {
+  let h: BrokerHarness;
+  let serverTransport: Transport;
+  let clientTransport: Transport;
+  let topic: string;
+  let exchange: string;
+  const log: Invocation[] = [];
+  const servers: RpcServer[] = [];
+
+  beforeAll(async () => {
+    h = make();
+    topic = uniqueName('contract');
+    exchange = uniqueName('ex');
+    serverTransport = h.transport({ conf: { control_exchange: exchange } });
+    clientTransport = h.transport({ conf: { control_exchange: exchange } });
+    for (const name of ['s1', 's2']) {
+      const s = new RpcServer(serverTransport, { topic, server: name }, testEndpoints(name, log));
+      await s.start(0);
+      servers.push(s);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await h.cleanup();
+  });
+
+  afterEach(() => {
+    log.length = 0;
+  });
+
+  const client = (o: Parameters<RpcClient['prepare']>[0] = {}) =>
+    new RpcClient(clientTransport, { topic, version: '1.3' }, { timeout: 10 }).prepare(o);
+
+  it('calls and gets results of every JSON type back', async () => {
+    const value = { s: 'é中😀', n: 42, f: 1.5, pf: new PyFloat(2), t: true, nul: null, list: [1, [2, { x: 'y' }]], big: 2n ** 64n };
+    const got = (await client().call({ user_id: 'u1' }, 'echo', { value })) as Record<string, unknown>;
+    expect(got).toEqual({ s: 'é中😀', n: 42, f: 1.5, pf: 2, t: true, nul: null, list: [1, [2, { x: 'y' }]], big: 2n ** 64n });
+    expect(await client().call(null, 'add', { a: 2, b: 3 })).toBe(5);
+  });
+
+  it('delivers the context with client_timeout to the endpoint', async () => {
+    const ctxt = (await client({ callMonitorTimeout: 4 }).call({ user_id: 'u1', request_id: 'req-1' }, 'echo_ctxt')) as Record<string, unknown>;
+    expect(ctxt).toEqual({ user_id: 'u1', request_id: 'req-1', client_timeout: 4 });
+  });
+
+  it('casts reach exactly one server of the topic', async () => {
+    await client().cast({}, 'echo', { value: 'cast-1' });
+    await eventually(() => log.find((i) => i.args.value === 'cast-1'), 'the cast');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(log.filter((i) => i.args.value === 'cast-1')).toHaveLength(1);
+  });
+
+  it('fanout casts reach every server', async () => {
+    await client({ fanout: true }).cast({}, 'echo', { value: 'fan-1' });
+    await eventually(() => log.filter((i) => i.args.value === 'fan-1').length === 2, 'both servers');
+    expect(new Set(log.filter((i) => i.args.value === 'fan-1').map((i) => i.server))).toEqual(new Set(['s1', 's2']));
+  });
+
+  it('server-targeted calls go to that server only', async () => {
+    for (let i = 0; i < 4; i++) {
+      expect(await client({ server: 's2' }).call({}, 'whoami')).toBe('s2');
+    }
+  });
+
+  it('refuses call() with fanout', async () => {
+    await expect(client({ fanout: true }).call({}, 'echo', { value: 1 })).rejects.toBeInstanceOf(InvalidTarget);
+  });
+
+  it('times out with oslo text when nobody listens', async () => {
+    const started = Date.now();
+    const err = (await client({ topic: uniqueName('nobody'), timeout: 0.5 })
+      .call({}, 'echo', { value: 1 })
+      .catch((e: unknown) => e)) as MessagingTimeout;
+    expect(err).toBeInstanceOf(MessagingTimeout);
+    expect(err.message).toMatch(/^Timed out waiting for a reply to message ID [0-9a-f]{32}$/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(480);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('rebuilds remote failures as RemoteError with class, module, message, traceback and kwargs', async () => {
+    const err = (await client()
+      .call({}, 'fail_custom', { name: 'vm1' })
+      .catch((e: unknown) => e)) as RemoteError;
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err.excType).toBe('InstanceNotFound');
+    expect(err.module).toBe('nova.exception');
+    expect(err.value).toBe('Instance vm1 could not be found.');
+    expect(err.kwargs).toEqual({ code: 404, instance_id: 'vm1' });
+    expect(err.traceback[0]).toBe('Traceback (most recent call last):\n');
+    expect(err.traceback.at(-1)).toBe('nova.exception.InstanceNotFound: Instance vm1 could not be found.\n');
+  });
+
+  it('routes by namespace and version and fails like the Python dispatcher', async () => {
+    expect(await client({ namespace: 'ns1', version: '2.0' }).call({}, 'ns_method', { x: 7 })).toEqual({ ns: 'ns1', x: 7 });
+    expect(await client({ version: '1.2' }).call({}, 'add', { a: 1, b: 1 })).toBe(2);
+    const noMethod = (await client().call({}, 'nosuch').catch((e: unknown) => e)) as RemoteError;
+    expect([noMethod.excType, noMethod.module, noMethod.value]).toEqual([
+      'NoSuchMethod',
+      'oslo_messaging.rpc.dispatcher',
+      'Endpoint does not support RPC method nosuch',
+    ]);
+    const hidden = (await client().call({}, '_hidden').catch((e: unknown) => e)) as RemoteError;
+    expect(hidden.excType).toBe('NoSuchMethod');
+    const badVersion = (await client({ version: '1.4' }).call({}, 'add', { a: 1, b: 1 }).catch((e: unknown) => e)) as RemoteError;
+    expect([badVersion.excType, badVersion.value]).toEqual(['UnsupportedVersion', 'Endpoint does not support RPC version 1.4. Attempted method: add']);
+    const badNs = (await client({ namespace: 'other' }).call({}, 'add', { a: 1, b: 1 }).catch((e: unknown) => e)) as RemoteError;
+    expect(badNs.excType).toBe('UnsupportedVersion');
+  });
+
+  it('keeps a slow call alive with call-monitor heartbeats, and only when _timeout is set', async () => {
+    const before = (await clientTransport.getReplyWaiter()).stats().heartbeats;
+    expect(await client({ callMonitorTimeout: 2, timeout: 10 }).call({}, 'sleep', { secs: 2.5 })).toBe(2.5);
+    const after = (await clientTransport.getReplyWaiter()).stats().heartbeats;
+    expect(after - before).toBe(2);
+    expect(await client({ timeout: 10 }).call({}, 'sleep', { secs: 1.2 })).toBe(1.2);
+    expect((await clientTransport.getReplyWaiter()).stats().heartbeats).toBe(after);
+  });
+
+  it('fails a call whose heartbeats stop within call_monitor_timeout, before the overall timeout', async () => {
+    // A server that acks and never answers: the call-monitor timer (1.5 s) fires long before 20 s.
+    const silentTopic = uniqueName('silent');
+    const silent = new RpcServer(serverTransport, { topic: silentTopic, server: 'x' }, [
+      { target: { version: '1.3' }, hang: () => new Promise(() => undefined) },
+    ]);
+    await silent.start(0);
+    try {
+      const started = Date.now();
+      const err = await client({ topic: silentTopic, timeout: 20, callMonitorTimeout: 1.5 })
+        .call({}, 'hang')
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MessagingTimeout);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      // the hanging endpoint never returns; do not wait for it
+      void silent.stop();
+    }
+  });
+
+  it('limits the send pool and makes callers wait', async () => {
+    const t = h.transport({ conf: { control_exchange: exchange }, rabbit: { rpc_conn_pool_size: 2, conn_pool_min_size: 1 } });
+    const c = new RpcClient(t, { topic, version: '1.3' });
+    let maxWaiters = 0;
+    const off = t.events.on((e) => {
+      if (e.type === 'pool:limit') maxWaiters = Math.max(maxWaiters, e.stats.waiters + 1);
+    });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => c.cast({}, 'echo', { value: `pool-${i}` })));
+    off();
+    const stats = t.pool.stats();
+    expect(stats.max).toBe(2);
+    expect(stats.created).toBeLessThanOrEqual(2);
+    expect(stats.totalCreated).toBe(2);
+    expect(stats.inUse).toBe(0);
+    expect(maxWaiters).toBeGreaterThan(0);
+    await eventually(() => log.filter((i) => String(i.args.value).startsWith('pool-')).length === 12, 'all pooled casts');
+  });
+
+  it('rejects pending calls at once when the reply connection drops, then recovers', async () => {
+    const t = h.transport({ conf: { control_exchange: exchange } });
+    const c = new RpcClient(t, { topic, version: '1.3' }, { timeout: 30 });
+    expect(await c.call({}, 'add', { a: 1, b: 2 })).toBe(3);
+    const pending = c.call({}, 'sleep', { secs: 3 });
+    pending.catch(() => undefined);
+    await eventually(() => t.status().replyWaiter?.pending === 1, 'the pending call');
+    const started = Date.now();
+    expect(await h.killConnections(t)).toBeGreaterThan(0);
+    await expect(pending).rejects.toBeInstanceOf(ConnectionLost);
+    expect(Date.now() - started).toBeLessThan(2500);
+    // the reply queue consumer and send links come back by themselves
+    expect(await eventually(async () => c.call({}, 'add', { a: 2, b: 2 }).catch(() => undefined), 'a call after recovery', 15_000)).toBe(4);
+  });
+
+  it('a server recovers after its connection is killed and keeps serving', async () => {
+    const t = h.transport({ conf: { control_exchange: exchange } });
+    const rtopic = uniqueName('recover');
+    const s = new RpcServer(t, { topic: rtopic, server: 'r1' }, testEndpoints('r1', log));
+    await s.start(0);
+    try {
+      const c = client({ topic: rtopic, timeout: 2 });
+      expect(await c.call({}, 'whoami')).toBe('r1');
+      expect(await h.killConnections(t)).toBeGreaterThan(0);
+      expect(await eventually(async () => c.call({}, 'whoami').catch(() => undefined), 'the server back', 15_000)).toBe('r1');
+      expect(t.status().links.some((l) => l.reconnects > 0)).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  describe('notifications', () => {
+    const received: { listener: string; m: NotificationMessage }[] = [];
+    const listeners: NotificationListener[] = [];
+    let ntopic: string;
+
+    const endpoint = (listener: string, extra: Partial<Record<string, unknown>> = {}) => ({
+      info: (ctxt: Record<string, unknown>, publisher_id: unknown, event_type: unknown, payload: unknown, metadata: { message_id: unknown; timestamp: unknown }) => {
+        received.push({ listener, m: { ctxt, publisher_id, event_type, payload, metadata, priority: 'info' } });
+      },
+      error: (ctxt: Record<string, unknown>, publisher_id: unknown, event_type: unknown, payload: unknown, metadata: { message_id: unknown; timestamp: unknown }) => {
+        received.push({ listener, m: { ctxt, publisher_id, event_type, payload, metadata, priority: 'error' } });
+      },
+      ...extra,
+    });
+
+    beforeAll(async () => {
+      ntopic = uniqueName('notifications');
+      for (const [name, pool] of [
+        ['poolA', 'poolA-' + ntopic],
+        ['poolB', 'poolB-' + ntopic],
+      ]) {
+        const l = new NotificationListener(serverTransport, [{ topic: ntopic }], [endpoint(name)], { pool });
+        await l.start(0);
+        listeners.push(l);
+      }
+    });
+
+    afterAll(async () => {
+      await Promise.all(listeners.map((l) => l.stop()));
+    });
+
+    afterEach(() => {
+      received.length = 0;
+    });
+
+    it('delivers v2 and v1 notifications to every pool with metadata and a sanitized context', async () => {
+      for (const driver of ['messagingv2', 'messaging'] as const) {
+        const n = new Notifier(clientTransport, { publisherId: 'compute.host1', driver, topics: [ntopic] });
+        await n.info({ user_id: 'u1', auth_token: 'SECRET', request_id: 'req-9' }, 'compute.instance.create.end', { driver });
+      }
+      await eventually(() => received.length === 4, 'four copies (2 pools × 2 messages)');
+      for (const pool of ['poolA', 'poolB']) {
+        const mine = received.filter((r) => r.listener === pool).map((r) => r.m);
+        expect(mine.map((m) => (m.payload as { driver: string }).driver).sort()).toEqual(['messaging', 'messagingv2']);
+        for (const m of mine) {
+          expect(m.publisher_id).toBe('compute.host1');
+          expect(m.event_type).toBe('compute.instance.create.end');
+          expect(m.ctxt).toEqual({ user_id: 'u1', request_id: 'req-9' });
+          expect(m.metadata.message_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+          expect(m.metadata.timestamp).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$/);
+        }
+      }
+    });
+
+    it('pool-less listeners on one topic compete for messages', async () => {
+      const ctopic = uniqueName('compete');
+      const a = new NotificationListener(serverTransport, [{ topic: ctopic }], [endpoint('a')]);
+      const b = new NotificationListener(serverTransport, [{ topic: ctopic }], [endpoint('b')]);
+      await a.start(0);
+      await b.start(0);
+      try {
+        const n = new Notifier(clientTransport, { publisherId: 'p', topics: [ctopic] });
+        for (let i = 0; i < 6; i++) await n.error({}, 'x.y', { i });
+        await eventually(() => received.length === 6, 'six notifications');
+        await new Promise((r) => setTimeout(r, 100));
+        expect(received).toHaveLength(6);
+        expect(new Set(received.map((r) => (r.m.payload as { i: number }).i)).size).toBe(6);
+        expect(new Set(received.map((r) => r.listener))).toEqual(new Set(['a', 'b']));
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    });
+
+    it('batches, filters, and requeues when allowed', async () => {
+      const btopic = uniqueName('batch');
+      const batches: NotificationMessage[][] = [];
+      let seen = 0;
+      const batch = new NotificationListener(
+        serverTransport,
+        [{ topic: btopic }],
+        [
+          {
+            filterRule: new NotificationFilter({ eventType: '^keep\\.' }),
+            info: (messages: NotificationMessage[]) => {
+              seen += 1;
+              // the first batch is refused once, then handled
+              if (seen === 1) return NotificationResult.REQUEUE;
+              batches.push(messages);
+              return NotificationResult.HANDLED;
+            },
+          },
+        ],
+        { batchSize: 3, batchTimeout: 0.3, allowRequeue: true },
+      );
+      await batch.start(0);
+      try {
+        const n = new Notifier(clientTransport, { publisherId: 'p', topics: [btopic] });
+        for (const et of ['keep.a', 'drop.b', 'keep.c']) await n.info({}, et, {});
+        await eventually(() => batches.flat().length >= 2, 'the filtered batch after a requeue');
+        expect(batches.flat().map((m) => m.event_type).sort()).toEqual(['keep.a', 'keep.c']);
+        expect(batch.counters.requeued).toBeGreaterThan(0);
+      } finally {
+        await batch.stop();
+      }
+    });
+  });
+});
