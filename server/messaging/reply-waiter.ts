@@ -80,7 +80,8 @@ export class ReplyWaiter {
 
   constructor(private readonly transport: Transport) {}
 
-  async start(): Promise<void> {
+  /** `retry` bounds the first connection attempts (null = keep trying, oslo's default). */
+  async start(retry: number | null = null): Promise<void> {
     const link = this.transport.createLink('listen');
     this.link = link;
     const unsubscribe = this.transport.events.on((e) => {
@@ -90,6 +91,7 @@ export class ReplyWaiter {
       if (e.type === 'connection:state' && e.connection === link.connectionName && e.state === 'closed') unsubscribe();
     });
     try {
+      await link.connect(retry);
       // declare_direct_consumer: reply queue on the default exchange, no bind.
       await link.assertQueue(this.replyQ, transientQueue(this.transport.rabbit));
       await link.consume(this.replyQ, (d) => this.onDelivery(d), { consumerTag: '1' });

@@ -170,11 +170,11 @@ export class Transport {
   }
 
   /** The transport's one ReplyWaiter, created on the first call (amqpdriver._get_reply_q). */
-  async getReplyWaiter(): Promise<ReplyWaiter> {
+  async getReplyWaiter(retry: number | null = null): Promise<ReplyWaiter> {
     if (this.replyWaiter) return this.replyWaiter;
     if (!this.replyWaiterStarting) {
       const waiter = new ReplyWaiter(this);
-      this.replyWaiterStarting = waiter.start().then(
+      this.replyWaiterStarting = waiter.start(retry).then(
         () => {
           this.replyWaiter = waiter;
           return waiter;

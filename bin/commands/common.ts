@@ -1,0 +1,117 @@
+/**
+ * Shared plumbing of the osloscope CLI: argument parsing with node:util,
+ * the exit-code contract (product.md: 0 ok, 2 usage, 3 remote error,
+ * 4 timeout, 5 cannot connect) and one-line errors on stderr.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import pino from 'pino';
+import {
+  ConfigError,
+  exitCodeFor,
+  MessageDeliveryFailure,
+  MessagingTimeout,
+  pyLoads,
+  RemoteError,
+  Transport,
+  type Logger,
+} from '../../server/messaging/index.ts';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, remote: 3, timeout: 4, connect: 5 } as const;
+
+export const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
+
+/** A usage problem: exit 2 with this line. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const commonOptions = {
+  url: { type: 'string' },
+  'control-exchange': { type: 'string' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function makeLogger(io: Io, debug: boolean | undefined): Logger {
+  // Logs go to stderr: stdout carries only JSON results.
+  return pino({ level: debug ? 'debug' : 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+}
+
+export function openTransport(values: { url?: string; 'control-exchange'?: string; debug?: boolean }, io: Io, extra: { rpc_response_timeout?: number } = {}): Transport {
+  const url = values.url ?? io.env.TRANSPORT_URL ?? DEFAULT_URL;
+  const conf: Record<string, unknown> = { control_exchange: values['control-exchange'] ?? io.env.CONTROL_EXCHANGE ?? 'openstack' };
+  if (extra.rpc_response_timeout !== undefined) conf.rpc_response_timeout = extra.rpc_response_timeout;
+  return new Transport(url, { conf, log: makeLogger(io, values.debug), programName: 'osloscope' });
+}
+
+/** Parse a JSON option (Python-tolerant: NaN, big ints) that must be an object. */
+export function jsonObject(text: string | undefined, name: string): Record<string, unknown> {
+  if (text === undefined || text === '') return {};
+  let v: unknown;
+  try {
+    v = pyLoads(text);
+  } catch (err) {
+    throw new UsageError(`--${name} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--${name} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+export function numberOption(text: string | undefined, name: string, { min = 0 }: { min?: number } = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, got '${text}'`);
+  return n;
+}
+
+export function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** One line on stderr, exit code per the contract. */
+export function reportError(err: unknown, io: Io, opts: { traceback?: boolean } = {}): number {
+  const line = (s: string) => io.stderr.write(`${s.replace(/\s*\n\s*/g, ' ').trim()}\n`);
+  if (err instanceof UsageError) {
+    line(`osloscope: ${err.message} (see --help)`);
+    return EXIT.usage;
+  }
+  if (err instanceof RemoteError) {
+    line(`RemoteError: ${err.module}.${err.excType}: ${err.value}`);
+    if (opts.traceback) io.stderr.write(err.traceback.join(''));
+    return EXIT.remote;
+  }
+  if (err instanceof MessagingTimeout) {
+    line(`MessagingTimeout: ${err.message}`);
+    return EXIT.timeout;
+  }
+  if (err instanceof MessageDeliveryFailure) {
+    line(`Cannot connect: ${err.message}`);
+    return EXIT.connect;
+  }
+  if (err instanceof ConfigError) {
+    line(`osloscope: ${err.message}`);
+    return EXIT.usage;
+  }
+  line(`osloscope: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  const code = exitCodeFor(err);
+  return code === 1 ? EXIT.failure : code;
+}
+
+export function writeJson(io: Io, value: unknown, jsonText: (v: unknown) => string): void {
+  io.stdout.write(`${jsonText(value)}\n`);
+}

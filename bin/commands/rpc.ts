@@ -1,0 +1,88 @@
+/**
+ * `osloscope call` / `osloscope cast`: one RPC through the oslo-compatible
+ * client, result as JSON on stdout.
+ */
+import { pyDumps, RpcClient, type Transport } from '../../server/messaging/index.ts';
+import { EXIT, jsonObject, numberOption, openTransport, parse, reportError, required, UsageError, writeJson, type Io } from './common.ts';
+
+export const RPC_HELP = `usage: osloscope call|cast --topic T --method M [options]
+
+  --topic T                  target topic (required)
+  --server S                 send to <topic>.<server> only
+  --exchange X               exchange (default: the control exchange)
+  --namespace N, --version V target namespace / version (version is sent as given)
+  --fanout                   cast to every server of the topic (<topic>_fanout)
+  --method M                 method name (required)
+  --args JSON                method arguments as a JSON object (default {})
+  --context JSON             request context as a JSON object (default {})
+  --timeout S                call timeout in seconds (default rpc_response_timeout, 60)
+  --call-monitor-timeout S   ask the server for heartbeats; fail if none for S seconds
+  --retry N                  connection attempts beyond the first (default 0)
+  --url URL                  transport URL (default $TRANSPORT_URL or ${'rabbit://guest:guest@127.0.0.1:5672/'})
+  --control-exchange X       default exchange (default $CONTROL_EXCHANGE or openstack)
+  --traceback                print a remote traceback on stderr
+  --debug                    log to stderr
+
+exit: 0 ok, 2 usage, 3 remote error, 4 timeout, 5 cannot connect`;
+
+const options = {
+  topic: { type: 'string' },
+  server: { type: 'string' },
+  exchange: { type: 'string' },
+  namespace: { type: 'string' },
+  version: { type: 'string' },
+  fanout: { type: 'boolean' },
+  method: { type: 'string' },
+  args: { type: 'string' },
+  context: { type: 'string' },
+  timeout: { type: 'string' },
+  'call-monitor-timeout': { type: 'string' },
+  retry: { type: 'string' },
+  traceback: { type: 'boolean' },
+} as const;
+
+export async function runRpcCommand(kind: 'call' | 'cast', argv: string[], io: Io): Promise<number> {
+  let transport: Transport | undefined;
+  let traceback = false;
+  try {
+    const { values } = parse(argv, options);
+    if (values.help) {
+      io.stdout.write(`${RPC_HELP}\n`);
+      return EXIT.ok;
+    }
+    traceback = !!values.traceback;
+    const topic = required(values.topic, 'topic');
+    const method = required(values.method, 'method');
+    const args = jsonObject(values.args, 'args');
+    const context = jsonObject(values.context, 'context');
+    const timeout = numberOption(values.timeout, 'timeout');
+    const cmt = numberOption(values['call-monitor-timeout'], 'call-monitor-timeout');
+    const retry = numberOption(values.retry, 'retry') ?? 0;
+    if (kind === 'call' && values.fanout) throw new UsageError('a call cannot be used with --fanout (use cast)');
+    transport = openTransport(values, io);
+    const client = new RpcClient(
+      transport,
+      {
+        topic,
+        server: values.server ?? null,
+        exchange: values.exchange ?? null,
+        namespace: values.namespace ?? null,
+        version: values.version ?? null,
+        fanout: !!values.fanout,
+      },
+      { timeout: timeout ?? null, callMonitorTimeout: cmt ?? null, retry },
+    );
+    if (kind === 'call') {
+      const r = await client.callDetailed(context, method, args);
+      writeJson(io, r.result, pyDumps);
+    } else {
+      const info = await client.cast(context, method, args);
+      writeJson(io, { ok: true, exchange: info.exchange, routing_key: info.routingKey, unique_id: info.uniqueId }, pyDumps);
+    }
+    return EXIT.ok;
+  } catch (err) {
+    return reportError(err, io, { traceback });
+  } finally {
+    await transport?.close();
+  }
+}
