@@ -141,14 +141,19 @@ export class Notifier {
         priority: 0,
       };
       const rabbit = this.transport.rabbit;
-      await this.transport.withSendLink(async (link) => {
-        await this.transport.ensureExchange(link, exchange, 'topic', controlExchange(rabbit));
+      await this.transport.send({
+        exchange,
+        routingKey,
+        body,
+        options: props,
+        retry: this.retry,
+        declare: { type: 'topic', options: controlExchange(rabbit) },
         // _publish_and_creates_default_queue: the publisher declares and binds <topic>.<priority>, once per channel.
-        if (!link.hasQueue(routingKey)) {
+        prepare: async (link) => {
+          if (link.hasQueue(routingKey)) return;
           await link.assertQueue(routingKey, notificationQueue(rabbit));
           await link.bindQueue(routingKey, exchange, routingKey);
-        }
-        await link.publish(exchange, routingKey, body, props, this.retry);
+        },
       });
       routingKeys.push(routingKey);
       this.transport.events.emit({ type: 'notification:sent', exchange, routingKey, eventType, priority });

@@ -94,7 +94,10 @@ export class ReplyWaiter {
       await link.connect(retry);
       // declare_direct_consumer: reply queue on the default exchange, no bind.
       await link.assertQueue(this.replyQ, transientQueue(this.transport.rabbit));
-      await link.consume(this.replyQ, (d) => this.onDelivery(d), { consumerTag: '1' });
+      // oslo acks each reply the moment it arrives; a no-ack consumer is the
+      // same contract (a reply is only ever useful to this process) without
+      // one ack frame per call for the client and the broker.
+      await link.consume(this.replyQ, (d) => this.onDelivery(d), { consumerTag: '1', noAck: true });
     } catch (err) {
       unsubscribe();
       await link.close();
@@ -163,8 +166,6 @@ export class ReplyWaiter {
   }
 
   private onDelivery(d: Delivery): void {
-    // ReplyWaiter acks every reply on receipt.
-    this.link?.ack(d);
     let data: Record<string, unknown>;
     try {
       data = decodeBody(d.body, d.properties.headers).message;

@@ -161,18 +161,12 @@ export class RpcClient {
     if (this.target.fanout) {
       exchange = fanoutExchangeName(topic);
       routingKey = '';
-      await this.transport.withSendLink(async (link) => {
-        await this.transport.ensureExchange(link, exchange, 'fanout', FANOUT_EXCHANGE);
-        await link.publish(exchange, routingKey, body, props, retry);
-      });
+      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'fanout', options: FANOUT_EXCHANGE } });
     } else {
       exchange = this.target.exchange || this.transport.conf.control_exchange;
       routingKey = topicRoutingKey(topic, this.target.server);
       if (this.options.atLeastOnce) props.mandatory = true;
-      await this.transport.withSendLink(async (link) => {
-        await this.transport.ensureExchange(link, exchange, 'topic', controlExchange(rabbit));
-        await link.publish(exchange, routingKey, body, props, retry);
-      });
+      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'topic', options: controlExchange(rabbit) } });
     }
     return { uniqueId, exchange, routingKey, bytes: body.length };
   }

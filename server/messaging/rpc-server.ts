@@ -308,7 +308,7 @@ export class RpcServer {
         mandatory,
       };
       try {
-        await this.transport.withSendLink((link) => link.publish('', replyQ, body, props));
+        await this.transport.send({ exchange: '', routingKey: replyQ, body, options: props });
         return;
       } catch (err) {
         if (!(err instanceof MessageUndeliverable)) throw err;

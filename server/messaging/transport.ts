@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, MessagingError } from './errors.ts';
-import type { Driver, ExchangeOptions, ExchangeType } from './driver.ts';
+import type { Driver, ExchangeOptions, ExchangeType, PublishOptions } from './driver.ts';
 import { RabbitDriver } from './drivers/rabbit/rabbit-driver.ts';
 import { MemoryBroker, MemoryDriver } from './drivers/memory/index.ts';
 import { CoreEvents, silentLogger, type Logger } from './events.ts';
@@ -29,6 +29,19 @@ export interface TransportOptions {
   retryPolicy?: RetryPolicy;
   /** memory transports: the broker to use (default: the process-wide one for the URL's vhost) */
   memoryBroker?: MemoryBroker;
+}
+
+export interface SendSpec {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  options: PublishOptions;
+  /** declare the exchange first (once per connection) */
+  declare?: { type: ExchangeType; options: ExchangeOptions };
+  /** more declares with the link held, e.g. notification queues */
+  prepare?: (link: ResilientLink) => Promise<void>;
+  /** reconnect attempts (null = forever) */
+  retry?: number | null;
 }
 
 export interface LinkStatus {
@@ -167,6 +180,32 @@ export class Transport {
   async ensureExchange(link: ResilientLink, name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
     if (link.hasExchange(name)) return;
     await link.assertExchange(name, type, options);
+  }
+
+  /**
+   * One publish on a pooled send connection. `prepare` runs with the link held
+   * (exchange / queue declares, once per connection). The link goes back to
+   * the pool as soon as the publish is handed to it, and the broker's confirm
+   * is awaited without holding it: py-amqp blocks its connection until the
+   * confirm, amqplib confirm channels pipeline, so holding the link would only
+   * make concurrent senders queue for connections (rpc_conn_pool_size) while
+   * the broker already has their messages.
+   */
+  async send(send: SendSpec): Promise<void> {
+    if (this.closed) throw new MessagingError('Transport is closed');
+    const link = await this.pool.get();
+    let confirmed: Promise<void>;
+    try {
+      if (send.declare) await this.ensureExchange(link, send.exchange, send.declare.type, send.declare.options);
+      if (send.prepare) await send.prepare(link);
+      confirmed = link.publish(send.exchange, send.routingKey, send.body, send.options, send.retry ?? null);
+    } catch (err) {
+      if (link.isClosed) this.pool.discard(link);
+      else this.pool.put(link);
+      throw err;
+    }
+    this.pool.put(link);
+    await confirmed;
   }
 
   /** The transport's one ReplyWaiter, created on the first call (amqpdriver._get_reply_q). */

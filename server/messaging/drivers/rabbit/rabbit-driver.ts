@@ -96,6 +96,7 @@ export class RabbitDriver implements Driver {
         { cause, code: codeOf(cause) },
       );
     }
+    coalesceWrites(model);
     try {
       const channel = await model.createConfirmChannel();
       return new RabbitLink(model, channel, connectionName, endpoint.label);
@@ -356,6 +357,32 @@ class RabbitLink implements Link {
     }
     this.finish(undefined);
   }
+}
+
+/**
+ * With TCP_NODELAY every frame amqplib hands the socket becomes its own
+ * segment and syscall. amqplib's muxer writes the frames of all channels in
+ * one synchronous pass, so corking the socket for the rest of the tick turns
+ * that pass into one writev without adding latency (uncork runs before the
+ * event loop moves on). Measured: about a quarter of the CPU of a loaded
+ * request/reply process was spent in per-frame socket writes.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const stream = (model.connection as unknown as { stream?: NodeJS.WritableStream & { cork?: () => void; uncork?: () => void } }).stream;
+  if (!stream || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return;
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  let corked = false;
+  stream.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      stream.cork!();
+      process.nextTick(() => {
+        corked = false;
+        stream.uncork!();
+      });
+    }
+    return write(...args);
+  }) as typeof stream.write;
 }
 
 function toAmqplibProps(p: MessageProperties): Record<string, unknown> {
