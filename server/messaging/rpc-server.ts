@@ -8,7 +8,7 @@
  * mandatory=true, retrying a missing reply queue every 0.25 s until
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
-import { MalformedMessage, MessageUndeliverable, MessagingError } from './errors.ts';
+import { ExpectedFailure, MalformedMessage, MessageUndeliverable, MessagingError, SerializationError } from './errors.ts';
 import { decodeBody, encodeBody, serializeFailure, unpackContext, type Dict } from './envelope.ts';
 import type { Delivery, PublishOptions } from './driver.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
@@ -296,9 +296,18 @@ export class RpcServer {
     const mandatory = this.transport.rabbit.direct_mandatory_flag;
     for (;;) {
       const reply: Dict = { result, failure, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() };
-      const { body, headers } = encodeBody(reply, {
-        compression: this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null,
-      });
+      let encoded: { body: Buffer; headers: Dict };
+      try {
+        encoded = encodeBody(reply, { compression: this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null });
+      } catch (err) {
+        // A result that cannot be serialized becomes a failure reply, so the caller
+        // learns why instead of timing out (Python raises in the same place).
+        if (!(err instanceof SerializationError) || failure !== null) throw err;
+        result = null;
+        failure = serializeFailure(new ExpectedFailure('TypeError', 'builtins', err.message), 'reply');
+        continue;
+      }
+      const { body, headers } = encoded;
       const props: PublishOptions = {
         contentType: CONTENT_TYPE,
         contentEncoding: CONTENT_ENCODING,

@@ -60,6 +60,9 @@ function testEndpoints(server: string, log: Invocation[]): Endpoint[] {
       _hidden() {
         return 'secret';
       },
+      unserializable() {
+        return { callback: () => 1 };
+      },
     },
     {
       target: { namespace: 'ns1', version: '2.1' },
@@ -166,6 +169,13 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
     expect(err.kwargs).toEqual({ code: 404, instance_id: 'vm1' });
     expect(err.traceback[0]).toBe('Traceback (most recent call last):\n');
     expect(err.traceback.at(-1)).toBe('nova.exception.InstanceNotFound: Instance vm1 could not be found.\n');
+  });
+
+  it('answers a result that cannot be serialized with a TypeError failure instead of silence', async () => {
+    const err = (await client().call({}, 'unserializable').catch((e: unknown) => e)) as RemoteError;
+    expect(err).toBeInstanceOf(RemoteError);
+    expect([err.excType, err.module]).toEqual(['TypeError', 'builtins']);
+    expect(err.value).toContain('callback');
   });
 
   it('routes by namespace and version and fails like the Python dispatcher', async () => {
