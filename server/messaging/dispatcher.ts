@@ -33,7 +33,8 @@ export interface DispatchRequest {
   method: unknown;
   args: Dict;
   namespace: string | null;
-  version: string;
+  /** null for an explicit `"version": null` (Python None, which no endpoint accepts) */
+  version: string | null;
 }
 
 /** Read a request the way RPCDispatcher.dispatch does (defaults: args {}, namespace None, version "1.0"). */
@@ -43,7 +44,7 @@ export function readRequest(message: Dict): DispatchRequest {
     method: message.method,
     args: args && typeof args === 'object' && !Array.isArray(args) ? (args as Dict) : {},
     namespace: typeof message.namespace === 'string' ? message.namespace : null,
-    version: message.version === undefined || message.version === null ? '1.0' : String(message.version),
+    version: message.version === undefined ? '1.0' : message.version === null ? null : String(message.version),
   };
 }
 
@@ -60,29 +61,42 @@ export class RpcDispatcher {
 
   /** Find the function to run; throws the failure Python would send. */
   resolve(req: DispatchRequest): { endpoint: Endpoint; fn: EndpointMethod } {
-    if (typeof req.method !== 'string') {
-      // hasattr(endpoint, None) in Python 3.11
-      const pyType = req.method === null || req.method === undefined ? 'NoneType' : typeof req.method === 'number' ? 'int' : typeof req.method;
-      throw new ExpectedFailure('TypeError', 'builtins', `attribute name must be string, not '${pyType}'`);
-    }
-    const method = req.method;
     let foundCompatible = false;
     for (const endpoint of this.endpoints) {
       const target = endpoint.target ?? {};
       const accepted = [target.namespace ?? null, ...(target.legacyNamespaces ?? [])];
       if (!accepted.includes(req.namespace)) continue;
       if (!versionIsCompatible(target.version || '1.0', req.version)) continue;
+      // hasattr(endpoint, method) is only reached for a compatible endpoint; a non-string name raises there.
+      const method = methodName(req.method);
       const fn = lookupMethod(endpoint, method);
       if (fn && this.isAllowed(method)) return { endpoint, fn };
       foundCompatible = true;
     }
-    if (foundCompatible) throw new NoSuchMethod(method);
-    throw new UnsupportedVersion(req.version, method);
+    if (foundCompatible) throw new NoSuchMethod(req.method as string);
+    // UnsupportedVersion(version, method=method): "Attempted method" only when the method is truthy.
+    const m = req.method;
+    const attempted = m === null || m === undefined || m === '' || m === false || m === 0 ? undefined : m === true ? 'True' : String(m);
+    throw new UnsupportedVersion(req.version ?? 'None', attempted);
   }
 
   private isAllowed(method: string): boolean {
     return this.policy === 'legacy' || !method.startsWith('_');
   }
+}
+
+/** The name hasattr() accepts, or its TypeError (Python 3.11 text, Python type names). */
+function methodName(method: unknown): string {
+  if (typeof method === 'string') return method;
+  let pyType: string;
+  if (method === null || method === undefined) pyType = 'NoneType';
+  else if (typeof method === 'boolean') pyType = 'bool';
+  else if (typeof method === 'number') pyType = Number.isInteger(method) ? 'int' : 'float';
+  else if (typeof method === 'bigint') pyType = 'int';
+  else if (Array.isArray(method)) pyType = 'list';
+  else if (typeof method === 'object') pyType = 'dict';
+  else pyType = typeof method;
+  throw new ExpectedFailure('TypeError', 'builtins', `attribute name must be string, not '${pyType}'`);
 }
 
 /** hasattr(endpoint, method) for JS objects: own or class methods, never Object.prototype's or `target`. */

@@ -7,6 +7,7 @@
 import { deflateSync, inflateSync } from 'node:zlib';
 import { MalformedMessage, RemoteError, ServerFailure, UnsupportedRpcEnvelopeVersion } from './errors.ts';
 import { pyDumps, pyLoads } from './json.ts';
+import { versionIsCompatible } from './target.ts';
 import {
   COMPRESSION_HEADER,
   COMPRESSION_TYPES,
@@ -87,7 +88,8 @@ export function decodeBody(body: Buffer, headers?: Dict): DecodedBody {
   if (!(VERSION_KEY in outer) || !(MESSAGE_KEY in outer)) return { message: outer, enveloped: false };
   const version = outer[VERSION_KEY];
   if (typeof version !== 'string' || !envelopeCompatible(version)) {
-    throw new UnsupportedRpcEnvelopeVersion(`Version ${String(version)} of the RPC envelope is not supported`);
+    // common.UnsupportedRpcEnvelopeVersion.msg_fmt
+    throw new UnsupportedRpcEnvelopeVersion(`Specified RPC envelope version, ${String(version)}, not supported by this endpoint.`);
   }
   const inner = outer[MESSAGE_KEY];
   if (typeof inner !== 'string') throw new MalformedMessage('oslo.message is not a string');
@@ -101,12 +103,17 @@ export function decodeBody(body: Buffer, headers?: Dict): DecodedBody {
   return { message, enveloped: true, envelopeVersion: version };
 }
 
-/** version_is_compatible('2.0', v): major 2, minor 0, revision 0. */
+/**
+ * version_is_compatible('2.0', v): major 2, minor 0, revision 0, with
+ * Python's int() parsing. A version Python cannot parse raises there; the
+ * message is rejected either way.
+ */
 function envelopeCompatible(version: string): boolean {
-  const parts = version.split('.');
-  if (parts.length < 2 || !parts.every((p) => /^\d+$/.test(p))) return false;
-  const [major, minor, rev = '0'] = parts;
-  return Number(major) === 2 && Number(minor) === 0 && Number(rev) === 0;
+  try {
+    return versionIsCompatible(ENVELOPE_VERSION, version);
+  } catch {
+    return false;
+  }
 }
 
 export function isDict(v: unknown): v is Dict {

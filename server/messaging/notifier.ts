@@ -42,7 +42,7 @@ export function sanitizeContext(ctxt: Dict | null | undefined): Dict {
 /** str(timeutils.utcnow()): "YYYY-MM-DD HH:MM:SS.ffffff", fraction omitted when it is zero. */
 export function pyUtcTimestamp(date = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  const base = `${date.getUTCFullYear()}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())} ${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())}`;
+  const base = `${p(date.getUTCFullYear(), 4)}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())} ${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())}`;
   const micros = date.getUTCMilliseconds() * 1000;
   return micros === 0 ? base : `${base}.${p(micros, 6)}`;
 }
@@ -115,6 +115,8 @@ export class Notifier {
     const pub = publisherId ?? this.publisherId;
     if (!pub) throw new MessagingError('A notification needs a publisher_id');
     const safe = sanitizeContext(ctxt);
+    // Notifier._notify stamps the message once; every topic gets the same timestamp.
+    const timestamp = pyUtcTimestamp();
     const routingKeys: string[] = [];
     for (const topic of this.topics) {
       // each topic gets its own copy: _send adds _unique_id and the context per send
@@ -124,7 +126,7 @@ export class Notifier {
         event_type: eventType,
         priority: priority.toUpperCase(),
         payload,
-        timestamp: pyUtcTimestamp(),
+        timestamp,
       };
       msg[UNIQUE_ID_KEY] = uuidHex();
       packContext(msg, safe);

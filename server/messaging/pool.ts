@@ -131,9 +131,10 @@ export class ConnectionPool<T> {
 
   private expireStale(): void {
     const now = this.now();
-    while (this.items.length > 0 && this.currentSize > this.options.minSize) {
+    // Pool.expire: `while len(self._items) > self._min_size`, and StopWatch.expired() is `elapsed > ttl`.
+    while (this.items.length > this.options.minSize) {
       const oldest = this.items[0];
-      if (now - oldest.since < this.options.ttlMs) break;
+      if (now - oldest.since <= this.options.ttlMs) break;
       this.items.shift();
       this.currentSize -= 1;
       this.totals.expired += 1;

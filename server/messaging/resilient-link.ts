@@ -127,9 +127,10 @@ export class ResilientLink {
 
   /**
    * Connect (or return the live link). `retry` bounds the attempts like
-   * oslo's ensure(retry): null/undefined = forever, 0 = one attempt only.
+   * oslo's ensure(retry): null/undefined or negative = forever, 0 = one attempt only.
    */
   async connect(retry: number | null = null): Promise<Link> {
+    if (retry !== null && retry < 0) retry = null;
     if (this.closed) throw new MessagingError(`Connection ${this.connectionName} is closed`);
     if (this.link?.isOpen) return this.link;
     if (!this.connecting) {
@@ -246,6 +247,7 @@ export class ResilientLink {
 
   /** Run an operation on the live link; a connection-level failure is retried after reconnecting. */
   private async run<T>(fn: (link: Link) => Promise<T>, retry: number | null): Promise<T> {
+    if (retry !== null && retry < 0) retry = null; // ensure(): `retry is None or retry < 0` means forever
     let attempts = 0;
     for (;;) {
       const link = await this.connect(retry === null ? null : Math.max(0, retry - attempts));

@@ -133,7 +133,7 @@ export class RpcClient {
     if (this.target.version != null) msg.version = this.target.version;
     if (this.options.versionCap != null && !versionIsCompatible(this.options.versionCap, (msg.version as string) ?? null)) {
       throw new RPCVersionCapError(
-        `Requested message version, ${String(msg.version)} is incompatible.  It needs to be equal in major version and less than or equal in minor version as the specified version cap ${this.options.versionCap}.`,
+        `Requested message version, ${String(msg.version ?? 'None')} is incompatible.  It needs to be equal in major version and less than or equal in minor version as the specified version cap ${this.options.versionCap}.`,
       );
     }
     return msg;

@@ -40,9 +40,10 @@ export function versionIsCompatible(impVersion: string | null | undefined, versi
   const imp = impVersion.split('.');
   const int = (s: string | undefined): number => {
     if (s === undefined) throw new ExpectedFailure('IndexError', 'builtins', 'list index out of range');
-    const t = s.trim();
-    if (!/^[+-]?\d+$/.test(t)) throw new ExpectedFailure('ValueError', 'builtins', `invalid literal for int() with base 10: '${s}'`);
-    return Number.parseInt(t, 10);
+    const t = s.replace(PY_STRIP, '');
+    if (/^[+-]?\d+$/.test(t)) return Number.parseInt(t, 10);
+    if (!PY_INT.test(t)) throw new ExpectedFailure('ValueError', 'builtins', `invalid literal for int() with base 10: '${s}'`);
+    return Number.parseInt(t.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d))), 10);
   };
   const rev = req.length > 2 ? req[2] : '0';
   const impRev = imp.length > 2 ? imp[2] : '0';
@@ -50,6 +51,18 @@ export function versionIsCompatible(impVersion: string | null | undefined, versi
   if (int(req[1]) > int(imp[1])) return false;
   if (int(req[1]) === int(imp[1]) && int(rev) > int(impRev)) return false;
   return true;
+}
+
+/** What Python's int(str) accepts: ASCII or Unicode whitespace around (not \x1c-\x1f), a sign, any Unicode decimal digits, single `_` between digits. */
+const PY_STRIP = /^[\t\n\v\f\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+const PY_INT = /^[+-]?\p{Nd}+(?:_\p{Nd}+)*$/u;
+
+/** Unicode encodes decimal digits in contiguous runs 0..9, so a digit's value is its distance from the run start, mod 10. */
+function digitValue(d: string): number {
+  const cp = d.codePointAt(0) as number;
+  let n = 0;
+  while (/\p{Nd}/u.test(String.fromCodePoint(cp - n - 1))) n += 1;
+  return n % 10;
 }
 
 export function describeTarget(t: Target): string {

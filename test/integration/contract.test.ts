@@ -246,7 +246,7 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
     const t = h.transport({ conf: { control_exchange: exchange } });
     const c = new RpcClient(t, { topic, version: '1.3' }, { timeout: 30 });
     expect(await c.call({}, 'add', { a: 1, b: 2 })).toBe(3);
-    const pending = c.call({}, 'sleep', { secs: 3 });
+    const pending = c.call({}, 'sleep', { secs: 8 });
     pending.catch(() => undefined);
     await eventually(() => t.status().replyWaiter?.pending === 1, 'the pending call');
     const started = Date.now();

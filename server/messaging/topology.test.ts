@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import {
+  controlExchange,
+  DEFAULT_TOPOLOGY,
+  durable,
+  FANOUT_EXCHANGE,
+  fanoutExchangeName,
+  fanoutQueueName,
+  notificationQueue,
+  notificationRoutingKey,
+  queueArguments,
+  replyQueueName,
+  topicQueue,
+  topicRoutingKey,
+  transientQueue,
+  type TopologyOptions,
+} from './topology.ts';
+
+const opts = (o: Partial<TopologyOptions> = {}): TopologyOptions => ({ ...DEFAULT_TOPOLOGY, ...o });
+
+/** Arguments with their insertion order made visible (order is what goes on the wire). */
+const entries = (args: Record<string, unknown> | undefined) => Object.entries(args ?? {});
+
+describe('queueArguments (impl_rabbit._get_queue_arguments)', () => {
+  // Each expectation is what Python's _get_queue_arguments returns for the same inputs.
+  it('is empty by default and adds x-expires only for a positive ttl', () => {
+    expect(entries(queueArguments(opts(), 0, false))).toEqual([]);
+    expect(entries(queueArguments(opts(), 1800, false))).toEqual([['x-expires', 1_800_000]]);
+    expect(entries(queueArguments(opts(), 1, false))).toEqual([['x-expires', 1000]]);
+  });
+
+  it('puts x-ha-policy first', () => {
+    expect(entries(queueArguments(opts({ rabbit_ha_queues: true }), 1800, false))).toEqual([
+      ['x-ha-policy', 'all'],
+      ['x-expires', 1_800_000],
+    ]);
+  });
+
+  it('adds the quorum keys in order, each only when its option is non-zero', () => {
+    expect(entries(queueArguments(opts(), 0, true))).toEqual([['x-queue-type', 'quorum']]);
+    const all = opts({ rabbit_quorum_delivery_limit: 5, rabbit_quroum_max_memory_length: 1000, rabbit_quroum_max_memory_bytes: 2048 });
+    expect(entries(queueArguments(all, 60, true))).toEqual([
+      ['x-queue-type', 'quorum'],
+      ['x-delivery-limit', 5],
+      ['x-max-in-memory-length', 1000],
+      ['x-max-in-memory-bytes', 2048],
+      ['x-expires', 60_000],
+    ]);
+    expect(entries(queueArguments(opts({ rabbit_quroum_max_memory_bytes: 7 }), 0, true))).toEqual([
+      ['x-queue-type', 'quorum'],
+      ['x-max-in-memory-bytes', 7],
+    ]);
+    // the quorum settings mean nothing for a queue that is not quorum
+    expect(entries(queueArguments(all, 60, false))).toEqual([['x-expires', 60_000]]);
+  });
+
+  it('refuses HA together with quorum, but only for a quorum queue', () => {
+    const both = opts({ rabbit_ha_queues: true, rabbit_quorum_queue: true });
+    expect(() => queueArguments(both, 0, true)).toThrow(RangeError);
+    expect(entries(queueArguments(both, 1800, false))).toEqual([
+      ['x-ha-policy', 'all'],
+      ['x-expires', 1_800_000],
+    ]);
+  });
+});
+
+describe('oslo-wire.md §2 flags per use and option combination', () => {
+  it('defaults: non-durable topic exchange, plain topic queues, transient queues with x-expires 1800 s', () => {
+    const o = opts();
+    expect(durable(o)).toBe(false);
+    expect(controlExchange(o)).toEqual({ durable: false, autoDelete: false });
+    expect(topicQueue(o)).toEqual({ durable: false, autoDelete: false, arguments: {} });
+    expect(notificationQueue(o)).toEqual({ durable: false, autoDelete: false, arguments: {} });
+    expect(transientQueue(o)).toEqual({ durable: false, autoDelete: false, arguments: { 'x-expires': 1_800_000 } });
+    expect(FANOUT_EXCHANGE).toEqual({ durable: false, autoDelete: true });
+  });
+
+  it('amqp_durable_queues makes the control exchange, topic and notification queues durable, never transient ones', () => {
+    const o = opts({ amqp_durable_queues: true });
+    expect(controlExchange(o)).toEqual({ durable: true, autoDelete: false });
+    expect(topicQueue(o)).toEqual({ durable: true, autoDelete: false, arguments: {} });
+    expect(notificationQueue(o)).toEqual({ durable: true, autoDelete: false, arguments: {} });
+    expect(transientQueue(o)).toEqual({ durable: false, autoDelete: false, arguments: { 'x-expires': 1_800_000 } });
+  });
+
+  it('amqp_auto_delete applies to the control exchange, topic and notification queues only', () => {
+    const o = opts({ amqp_auto_delete: true });
+    expect(controlExchange(o)).toEqual({ durable: false, autoDelete: true });
+    expect(topicQueue(o)).toMatchObject({ autoDelete: true });
+    expect(notificationQueue(o)).toMatchObject({ autoDelete: true });
+    expect(transientQueue(o)).toMatchObject({ autoDelete: false });
+  });
+
+  it('rabbit_quorum_queue implies durable and makes topic and notification queues quorum, not transient ones (14.0.3)', () => {
+    const o = opts({ rabbit_quorum_queue: true, rabbit_quorum_delivery_limit: 3 });
+    expect(durable(o)).toBe(true);
+    expect(controlExchange(o)).toEqual({ durable: true, autoDelete: false });
+    expect(entries(topicQueue(o).arguments)).toEqual([
+      ['x-queue-type', 'quorum'],
+      ['x-delivery-limit', 3],
+    ]);
+    expect(topicQueue(o)).toMatchObject({ durable: true });
+    expect(notificationQueue(o)).toEqual(topicQueue(o));
+    expect(transientQueue(o)).toEqual({ durable: false, autoDelete: false, arguments: { 'x-expires': 1_800_000 } });
+  });
+
+  it('rabbit_ha_queues adds x-ha-policy everywhere, before x-expires', () => {
+    const o = opts({ rabbit_ha_queues: true, rabbit_transient_queues_ttl: 60 });
+    expect(topicQueue(o).arguments).toEqual({ 'x-ha-policy': 'all' });
+    expect(notificationQueue(o).arguments).toEqual({ 'x-ha-policy': 'all' });
+    expect(entries(transientQueue(o).arguments)).toEqual([
+      ['x-ha-policy', 'all'],
+      ['x-expires', 60_000],
+    ]);
+  });
+
+  it('HA with quorum fails for topic and notification queues', () => {
+    const o = opts({ rabbit_ha_queues: true, rabbit_quorum_queue: true });
+    expect(() => topicQueue(o)).toThrow(RangeError);
+    expect(() => notificationQueue(o)).toThrow(RangeError);
+  });
+
+  it('never puts x-expires on topic or notification queues', () => {
+    const o = opts({ rabbit_transient_queues_ttl: 5 });
+    expect(topicQueue(o).arguments).toEqual({});
+    expect(notificationQueue(o).arguments).toEqual({});
+    expect(transientQueue(o).arguments).toEqual({ 'x-expires': 5000 });
+  });
+});
+
+describe('names and routing keys', () => {
+  it('names fanout exchanges and queues, and reply queues, with uuid4 hex', () => {
+    expect(fanoutExchangeName('compute')).toBe('compute_fanout');
+    expect(fanoutQueueName('compute')).toMatch(/^compute_fanout_[0-9a-f]{32}$/);
+    expect(replyQueueName()).toMatch(/^reply_[0-9a-f]{32}$/);
+    expect(replyQueueName()).not.toBe(replyQueueName());
+  });
+
+  it('routes to <topic> or <topic>.<server>', () => {
+    expect(topicRoutingKey('compute')).toBe('compute');
+    expect(topicRoutingKey('compute', null)).toBe('compute');
+    expect(topicRoutingKey('compute', '')).toBe('compute');
+    expect(topicRoutingKey('compute', 'host1')).toBe('compute.host1');
+  });
+
+  it('routes notifications to <topic>.<priority lowercase>', () => {
+    expect(notificationRoutingKey('notifications', 'INFO')).toBe('notifications.info');
+    expect(notificationRoutingKey('versioned_notifications', 'warn')).toBe('versioned_notifications.warn');
+  });
+});
