@@ -1,0 +1,471 @@
+/**
+ * What the traffic tap (server/tap) hands to the outside world: decoded
+ * messages, call records, stuck-call causes, tap status, rate snapshots,
+ * latency histograms and the broker view. Shared by the server, the CLI and
+ * the browser, so zod only: no Node, React, socket.io or amqplib here.
+ *
+ * Every value that crosses this boundary is JSON-safe (Python big ints arrive
+ * as decimal strings, NaN/Infinity as the strings "NaN"/"Infinity") and has
+ * already been redacted (secrets replaced by REDACTED).
+ */
+import { z } from 'zod';
+
+/** The placeholder every redacted secret is replaced with. */
+export const REDACTED = '***';
+
+// ---------------------------------------------------------------------------
+// Decoded messages
+// ---------------------------------------------------------------------------
+
+/**
+ * call: RPC request with `_msg_id` + `_reply_q`; cast: RPC request without;
+ * fanout: RPC request on a `<topic>_fanout` exchange; reply: final reply (or
+ * old-style partial reply); heartbeat: call-monitor reply (`ending:false`,
+ * `result` and `failure` null); notification: `event_type` + `publisher_id` +
+ * `priority`; unknown: anything else, including undecodable bodies.
+ */
+export const messageKindSchema = z.enum(['call', 'cast', 'fanout', 'reply', 'heartbeat', 'notification', 'unknown']);
+export type MessageKind = z.infer<typeof messageKindSchema>;
+export const MESSAGE_KINDS = messageKindSchema.options;
+
+/** oslo's serialized remote exception (common.serialize_remote_exception), parsed from the `failure` string. */
+export const remoteFailureSchema = z.object({
+  class: z.string(),
+  module: z.string(),
+  message: z.string(),
+  tb: z.array(z.string()),
+  args: z.array(z.unknown()),
+  kwargs: z.record(z.string(), z.unknown()),
+});
+export type RemoteFailure = z.infer<typeof remoteFailureSchema>;
+
+/** AMQP basic properties as published (camelCase, only those present). */
+export const messagePropertiesSchema = z.object({
+  contentType: z.string().optional(),
+  contentEncoding: z.string().optional(),
+  headers: z.record(z.string(), z.unknown()).optional(),
+  deliveryMode: z.number().optional(),
+  priority: z.number().optional(),
+  correlationId: z.string().optional(),
+  replyTo: z.string().optional(),
+  expiration: z.string().optional(),
+  messageId: z.string().optional(),
+  timestamp: z.number().optional(),
+  type: z.string().optional(),
+  userId: z.string().optional(),
+  appId: z.string().optional(),
+});
+export type MessageProperties = z.infer<typeof messagePropertiesSchema>;
+
+/** Firehose (`amq.rabbitmq.trace`) information; null in bindings mode. */
+export const traceInfoSchema = z.object({
+  /** `publish.<exchange>` or `deliver.<queue>` */
+  event: z.enum(['publish', 'deliver']),
+  /** publish: the queues the broker routed to (empty = unroutable); deliver: null */
+  routedQueues: z.array(z.string()).nullable(),
+  /** the broker's own connection name, `<peer ip:port> -> <server ip:port>` */
+  connection: z.string().nullable(),
+  /** the client-provided `connection_name` (`<prog>:<pid>:<uuid>`) when it could be resolved */
+  connectionName: z.string().nullable(),
+  channel: z.number().nullable(),
+  /** deliver: the queue the message was delivered from */
+  queue: z.string().nullable(),
+  /** deliver: the broker's redelivered flag */
+  redelivered: z.boolean().nullable(),
+  node: z.string().nullable(),
+  vhost: z.string().nullable(),
+  user: z.string().nullable(),
+});
+export type TraceInfo = z.infer<typeof traceInfoSchema>;
+
+export const decodedMessageSchema = z.object({
+  /** tap-local id, unique for the life of the tap (monotonic) */
+  id: z.string(),
+  /** observation time, ms since the epoch */
+  ts: z.number(),
+  kind: messageKindSchema,
+  exchange: z.string(),
+  routingKey: z.string(),
+  /** RPC: `<topic>` of `<topic>[.<server>]` or of `<topic>_fanout`; notification: `<topic>` of `<topic>.<priority>` */
+  topic: z.string().nullable(),
+  server: z.string().nullable(),
+  method: z.string().nullable(),
+  namespace: z.string().nullable(),
+  version: z.string().nullable(),
+  msgId: z.string().nullable(),
+  replyQ: z.string().nullable(),
+  uniqueId: z.string().nullable(),
+  /** `_timeout` of a call: the caller's call_monitor_timeout in seconds (null when unset) */
+  callMonitorTimeout: z.number().nullable(),
+  /** the `expiration` property in ms (calls only, = the caller's timeout) */
+  timeoutMs: z.number().nullable(),
+  args: z.unknown().nullable(),
+  /** `_context_*` items without the prefix, redacted */
+  context: z.record(z.string(), z.unknown()),
+  /** `_context_request_id` / `global_request_id`, for filtering */
+  requestId: z.string().nullable(),
+  result: z.unknown().nullable(),
+  failure: remoteFailureSchema.nullable(),
+  ending: z.boolean().nullable(),
+  eventType: z.string().nullable(),
+  /** notification priority as sent (uppercase: INFO, ERROR, ...) */
+  priority: z.string().nullable(),
+  publisherId: z.string().nullable(),
+  /** notification message_id (uuid4 with dashes) */
+  messageId: z.string().nullable(),
+  /** notification timestamp text as Python wrote it */
+  timestamp: z.string().nullable(),
+  payload: z.unknown().nullable(),
+  properties: messagePropertiesSchema,
+  trace: traceInfoSchema.nullable(),
+  /** body size on the wire (compressed size when compressed) */
+  bytes: z.number(),
+  /** true for the v2 `oslo.version`/`oslo.message` envelope, false for v1 bodies */
+  enveloped: z.boolean(),
+  /** the `compression` header when present (`application/x-gzip`, `application/x-bz2`, ...) */
+  compression: z.string().nullable(),
+  /** why the body could not be decoded; null when it was */
+  error: z.string().nullable(),
+  /** undecodable bodies only: the first bytes of the body (capped) */
+  raw: z.string().nullable(),
+  rawEncoding: z.enum(['utf8', 'base64']).nullable(),
+  rawTruncated: z.boolean(),
+});
+export type DecodedMessage = z.infer<typeof decodedMessageSchema>;
+
+// ---------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------
+
+/**
+ * Why a call got no (timely) final reply:
+ * unroutable — the request publish was routed to no queue;
+ * no_consumer — the target queue has no consumer;
+ * expired_in_queue — the request sat in a consumed queue until its expiration and was never delivered;
+ * no_reply — delivered, the server never answered (heartbeats tell whether it was still working);
+ * reply_queue_gone — the reply was published but no queue took it (caller's reply queue gone) or it sat in a queue nobody consumes;
+ * late_reply — the reply came after the caller's timeout.
+ */
+export const stuckCauseSchema = z.enum(['unroutable', 'no_consumer', 'expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply']);
+export type StuckCause = z.infer<typeof stuckCauseSchema>;
+export const STUCK_CAUSES = stuckCauseSchema.options;
+
+export const callStateSchema = z.enum(['inflight', 'stuck', 'done']);
+export type CallState = z.infer<typeof callStateSchema>;
+
+/** result / failure: the caller got a final reply in time; unobserved: replies are invisible (bindings mode), outcome unknown. */
+export const callOutcomeSchema = z.enum(['result', 'failure', 'unobserved']);
+export type CallOutcome = z.infer<typeof callOutcomeSchema>;
+
+export const callEventSchema = z.enum([
+  'published',
+  'routed',
+  'unroutable',
+  'delivered',
+  'redelivered',
+  'heartbeat',
+  'reply_published',
+  'reply_unroutable',
+  'reply_delivered',
+  'timeout',
+  'classified',
+]);
+export type CallEvent = z.infer<typeof callEventSchema>;
+
+export const callTimelineEntrySchema = z.object({
+  ts: z.number(),
+  event: callEventSchema,
+  detail: z.string(),
+});
+export type CallTimelineEntry = z.infer<typeof callTimelineEntrySchema>;
+
+export const callTargetSchema = z.object({
+  exchange: z.string(),
+  topic: z.string().nullable(),
+  server: z.string().nullable(),
+  namespace: z.string().nullable(),
+  version: z.string().nullable(),
+  routingKey: z.string(),
+});
+export type CallTarget = z.infer<typeof callTargetSchema>;
+
+export const callerSchema = z.object({
+  replyQ: z.string().nullable(),
+  /** `<prog>:<pid>` of the process consuming the reply queue, when known */
+  process: z.string().nullable(),
+  /** full client connection name `<prog>:<pid>:<uuid>`, when known */
+  connectionName: z.string().nullable(),
+});
+export type Caller = z.infer<typeof callerSchema>;
+
+export const callRecordSchema = z.object({
+  msgId: z.string(),
+  method: z.string(),
+  target: callTargetSchema,
+  caller: callerSchema,
+  /** `<prog>:<pid>` of the server process the request was delivered to (firehose mode) */
+  serverProcess: z.string().nullable(),
+  requestId: z.string().nullable(),
+  publishedAt: z.number(),
+  /** the caller's timeout: the `expiration` property, or rpc_response_timeout when absent */
+  timeoutMs: z.number(),
+  timeoutSource: z.enum(['expiration', 'default']),
+  /** publishedAt + timeoutMs */
+  deadline: z.number(),
+  /** `_timeout`: call_monitor_timeout in seconds, null when unset (no heartbeats expected) */
+  callMonitorTimeout: z.number().nullable(),
+  state: callStateSchema,
+  outcome: callOutcomeSchema.nullable(),
+  cause: stuckCauseSchema.nullable(),
+  causeDetail: z.string().nullable(),
+  /** false when the tap's view (bindings mode) cannot rule out the causes in `indistinguishable` */
+  causeCertain: z.boolean(),
+  /** causes the tap cannot tell apart for this call (bindings mode) */
+  indistinguishable: z.array(stuckCauseSchema),
+  heartbeats: z.number(),
+  lastHeartbeatAt: z.number().nullable(),
+  /** class and message of the remote failure, when the final reply carried one */
+  failure: z.object({ class: z.string(), module: z.string(), message: z.string() }).nullable(),
+  timeline: z.array(callTimelineEntrySchema),
+  /** request publish → final reply publish, when both were seen */
+  latencyMs: z.number().nullable(),
+  updatedAt: z.number(),
+});
+export type CallRecord = z.infer<typeof callRecordSchema>;
+
+export const callGroupSchema = z.object({
+  /** `<prog>:<pid>` or null when the caller could not be resolved */
+  process: z.string().nullable(),
+  replyQueues: z.array(z.string()),
+  calls: z.array(callRecordSchema),
+});
+export type CallGroup = z.infer<typeof callGroupSchema>;
+
+// ---------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------
+
+export const tapModeSchema = z.enum(['bindings', 'firehose', 'off']);
+export type TapMode = z.infer<typeof tapModeSchema>;
+export const tapModeSettingSchema = z.enum(['auto', 'bindings', 'firehose', 'off']);
+export type TapModeSetting = z.infer<typeof tapModeSettingSchema>;
+
+export const tapCountersSchema = z.object({
+  /** deliveries taken from the tap's queues (firehose: publish + deliver traces) */
+  received: z.number(),
+  decoded: z.number(),
+  undecodable: z.number(),
+  /** deliveries the tap could not keep (local backlog full, or broker-side drop-head when the broker reports it) */
+  dropped: z.number(),
+  evictedMessages: z.number(),
+  evictedCalls: z.number(),
+  evictedRateKeys: z.number(),
+});
+export type TapCounters = z.infer<typeof tapCountersSchema>;
+
+export const tapStatusSchema = z.object({
+  requestedMode: tapModeSettingSchema,
+  mode: tapModeSchema,
+  state: z.enum(['starting', 'running', 'recovering', 'stopped', 'error']),
+  error: z.string().nullable(),
+  vhost: z.string(),
+  /** replies only travel through the default exchange: visible in firehose mode only */
+  canSeeReplies: z.boolean(),
+  firehose: z.object({
+    /** tracing is on for the vhost (null: unknown) */
+    on: z.boolean().nullable(),
+    /** how `on` was found out */
+    detectedBy: z.enum(['management', 'probe', 'memory', 'none']),
+    /** enableFirehose() can turn it on (management credentials allow it, or memory broker) */
+    canEnable: z.boolean(),
+  }),
+  /** what the operator should do to see more, e.g. how to turn the firehose on */
+  hint: z.string().nullable(),
+  tappedExchanges: z.array(z.string()),
+  fanoutExchanges: z.array(z.string()),
+  /** the tap's own (exclusive, capped) queues */
+  tapQueues: z.array(z.string()),
+  /** which broker inspector backs the broker view */
+  inspector: z.enum(['management', 'memory', 'passive']),
+  counters: tapCountersSchema,
+  startedAt: z.number().nullable(),
+});
+export type TapStatus = z.infer<typeof tapStatusSchema>;
+
+// ---------------------------------------------------------------------------
+// Rates
+// ---------------------------------------------------------------------------
+
+export const rateDimensionSchema = z.enum(['exchange', 'topic', 'server', 'method']);
+export type RateDimension = z.infer<typeof rateDimensionSchema>;
+
+export const rateSeriesSchema = z.object({
+  /** unique within its dimension (method series: `<topic>:<method>`) */
+  key: z.string(),
+  topic: z.string().nullable(),
+  method: z.string().nullable(),
+  /** messages in the window */
+  total: z.number(),
+  /** one count per 1 s bucket, oldest first, `buckets.length === windowMs / bucketMs` */
+  buckets: z.array(z.number()),
+});
+export type RateSeries = z.infer<typeof rateSeriesSchema>;
+
+export const topMethodSchema = z.object({
+  key: z.string(),
+  topic: z.string().nullable(),
+  method: z.string(),
+  count: z.number(),
+  perSecond: z.number(),
+});
+export type TopMethod = z.infer<typeof topMethodSchema>;
+
+export const rateSnapshotSchema = z.object({
+  nowMs: z.number(),
+  bucketMs: z.number(),
+  windowMs: z.number(),
+  /** start of the first (oldest) bucket */
+  startMs: z.number(),
+  /** all messages, per bucket */
+  total: z.array(z.number()),
+  /** per kind, per bucket */
+  byKind: z.record(messageKindSchema, z.array(z.number())),
+  /** totals by kind over the window */
+  totalsByKind: z.record(messageKindSchema, z.number()),
+  series: z.object({
+    exchange: z.array(rateSeriesSchema),
+    topic: z.array(rateSeriesSchema),
+    server: z.array(rateSeriesSchema),
+    method: z.array(rateSeriesSchema),
+  }),
+  topMethods: z.array(topMethodSchema),
+});
+export type RateSnapshot = z.infer<typeof rateSnapshotSchema>;
+
+// ---------------------------------------------------------------------------
+// Latency histograms (oslo.metrics names and bucket edges)
+// ---------------------------------------------------------------------------
+
+/** oslo_metrics/metrics/oslo_messaging.py rpc_processing_seconds_buckets */
+export const RPC_PROCESSING_SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, 100] as const;
+/** what the tap measures is the caller's view: request publish → reply publish */
+export const RPC_CLIENT_PROCESSING_SECONDS = 'oslo_messaging_rpc_client_processing_seconds';
+
+export const latencyHistogramSeriesSchema = z.object({
+  /** oslo.metrics rpc_client_common_labels that the wire shows */
+  labels: z.object({
+    call_type: z.literal('call'),
+    exchange: z.string(),
+    topic: z.string(),
+    namespace: z.string(),
+    version: z.string(),
+    server: z.string(),
+    fanout: z.literal('False'),
+    process: z.string(),
+    method: z.string(),
+    timeout: z.string(),
+  }),
+  /** non-cumulative count per bucket; the last entry is the +Inf bucket (length = buckets.length + 1) */
+  counts: z.array(z.number()),
+  sum: z.number(),
+  count: z.number(),
+});
+export type LatencyHistogramSeries = z.infer<typeof latencyHistogramSeriesSchema>;
+
+export const latencyHistogramSchema = z.object({
+  name: z.string(),
+  help: z.string(),
+  /** upper bucket edges in seconds (Prometheus `le`), without +Inf */
+  buckets: z.array(z.number()),
+  series: z.array(latencyHistogramSeriesSchema),
+});
+export type LatencyHistogram = z.infer<typeof latencyHistogramSchema>;
+
+// ---------------------------------------------------------------------------
+// Broker view
+// ---------------------------------------------------------------------------
+
+export const brokerQueueKindSchema = z.enum(['topic', 'server', 'fanout', 'notification', 'reply', 'other']);
+export type BrokerQueueKind = z.infer<typeof brokerQueueKindSchema>;
+
+export const brokerQueueSchema = z.object({
+  name: z.string(),
+  kind: brokerQueueKindSchema,
+  topic: z.string().nullable(),
+  server: z.string().nullable(),
+  /** ready + unacknowledged */
+  depth: z.number(),
+  consumers: z.number(),
+  /** `<prog>:<pid>` of the consuming processes, when known */
+  consumerProcesses: z.array(z.string()),
+});
+export type BrokerQueue = z.infer<typeof brokerQueueSchema>;
+
+export const processConnectionsSchema = z.object({
+  /** `<prog>:<pid>` from the client connection_name `<prog>:<pid>:<uuid>` */
+  process: z.string(),
+  connections: z.number(),
+  /** connections with at least one consumer (RPC servers, listeners, reply waiters) */
+  listen: z.number(),
+  /** connections without consumers: oslo's pooled send connections */
+  send: z.number(),
+  /** send connections above rpc_conn_pool_size */
+  overPoolLimit: z.boolean(),
+});
+export type ProcessConnections = z.infer<typeof processConnectionsSchema>;
+
+export const brokerViewSchema = z.object({
+  source: z.enum(['management', 'memory', 'passive']),
+  at: z.number(),
+  vhost: z.string(),
+  /** false when some parts could not be read (passive mode knows only the queues it has seen named) */
+  complete: z.boolean(),
+  error: z.string().nullable(),
+  queues: z.array(brokerQueueSchema),
+  replyQueuesWithoutConsumers: z.array(z.object({ name: z.string(), depth: z.number() })),
+  connections: z.object({
+    /** rpc_conn_pool_size the processes are compared against */
+    poolSize: z.number(),
+    processes: z.array(processConnectionsSchema),
+    /** connections without a `<prog>:<pid>:<uuid>` name */
+    unnamed: z.number(),
+  }),
+});
+export type BrokerView = z.infer<typeof brokerViewSchema>;
+
+// ---------------------------------------------------------------------------
+// Queries and events
+// ---------------------------------------------------------------------------
+
+/** `recent()` / GET /api/messages query; `filter` uses the live-stream grammar (kind:call topic:compute method:get_* ...). */
+export const recentQuerySchema = z.object({
+  filter: z.string().max(1000).optional(),
+  limit: z.number().int().min(1).max(10_000).optional(),
+  /** only messages with a larger id sequence than this one */
+  afterId: z.string().optional(),
+});
+export type RecentQuery = z.infer<typeof recentQuerySchema>;
+
+/** `snapshot(nowMs)`: everything the overview page needs in one object. */
+export const tapSnapshotSchema = z.object({
+  nowMs: z.number(),
+  status: tapStatusSchema,
+  rates: rateSnapshotSchema,
+  calls: z.object({
+    inflight: z.number(),
+    stuck: z.number(),
+    done: z.number(),
+    byCause: z.record(stuckCauseSchema, z.number()),
+  }),
+});
+export type TapSnapshot = z.infer<typeof tapSnapshotSchema>;
+
+/** What the tap emits; the realtime gateway batches these. */
+export const tapEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('tap:message'), message: decodedMessageSchema }),
+  z.object({ type: z.literal('tap:call'), call: callRecordSchema }),
+  z.object({ type: z.literal('tap:status'), status: tapStatusSchema }),
+  z.object({ type: z.literal('tap:exchange'), exchange: z.string(), action: z.enum(['bound', 'unbound']) }),
+  z.object({ type: z.literal('tap:error'), message: z.string() }),
+]);
+export type TapEvent = z.infer<typeof tapEventSchema>;

@@ -1,0 +1,672 @@
+/**
+ * Call ↔ reply correlation and the stuck-call classifier.
+ *
+ * A call is keyed by `_msg_id` (uuid4 hex, amqpdriver._send); its reply
+ * carries the same `_msg_id` and travels to the default exchange with
+ * routing key `_reply_q` (amqpdriver direct_send). In firehose mode every
+ * step is visible — request publish (with `routed_queues`), delivery to a
+ * server's connection, call-monitor heartbeats, reply publish (with its own
+ * `routed_queues`), reply delivery to the caller — and a call past its
+ * deadline gets exactly one cause. In bindings mode only the request is
+ * visible and the answer is weaker (see classifyBindings).
+ *
+ * The deadline is what the caller itself waits: the `expiration` property
+ * oslo puts on every call (str(int(timeout*1000)), oslo-wire.md §3), or
+ * rpc_response_timeout when a non-oslo sender left it out.
+ *
+ * Pure: time comes in as arguments, broker facts (queue consumers) through
+ * `QueueFacts`, so unit tests drive it with a fake clock.
+ */
+import type {
+  CallEvent,
+  CallOutcome,
+  CallRecord,
+  CallState,
+  CallTarget,
+  CallTimelineEntry,
+  DecodedMessage,
+  StuckCause,
+} from '../../lib/tap-contracts.ts';
+import { LatencyHistograms, pyLabel } from './histogram.ts';
+
+/** What the broker says about a queue at classification time (passive declare / API). */
+export interface QueueFact {
+  exists: boolean;
+  consumers: number;
+  depth: number;
+}
+
+/** null/undefined = unknown (not asked, or the broker did not answer). */
+export type QueueFacts = (queue: string) => QueueFact | null | undefined;
+
+export interface CallerInfo {
+  process: string | null;
+  connectionName: string | null;
+}
+
+export interface CallTrackerOptions {
+  /** calls kept (default 20 000); finished calls are evicted first */
+  maxCalls?: number;
+  /** timeline entries per call (default 64; repeated events are collapsed) */
+  maxTimeline?: number;
+  /** rpc_response_timeout in ms for calls without `expiration` (default 60 000) */
+  defaultTimeoutMs?: number;
+  /** latency histogram series cap */
+  maxHistogramSeries?: number;
+  /** `_reply_q` → the caller (consumer of the reply queue) */
+  resolveCaller?: (replyQ: string) => CallerInfo | null;
+  /** broker connection name (`ip:port -> ip:port`) → client connection_name */
+  resolveConnection?: (brokerConnection: string) => string | null;
+}
+
+interface Entry {
+  msgId: string;
+  method: string;
+  target: CallTarget;
+  replyQ: string | null;
+  requestId: string | null;
+  publishedAt: number;
+  timeoutMs: number;
+  timeoutSource: 'expiration' | 'default';
+  deadline: number;
+  callMonitorTimeout: number | null;
+  /** the request was seen through the firehose: replies and deliveries are visible */
+  firehose: boolean;
+  routedQueues: string[] | null;
+  deliveredAt: number | null;
+  serverConnection: string | null;
+  serverProcess: string | null;
+  heartbeats: number;
+  lastHeartbeatAt: number | null;
+  replyAt: number | null;
+  replyRouted: boolean | null;
+  replyUnroutable: number;
+  replyDeliveredAt: number | null;
+  callerConnection: string | null;
+  caller: CallerInfo;
+  state: CallState;
+  outcome: CallOutcome | null;
+  failure: { class: string; module: string; message: string } | null;
+  cause: StuckCause | null;
+  causeDetail: string | null;
+  causeCertain: boolean;
+  indistinguishable: StuckCause[];
+  timeline: CallTimelineEntry[];
+  latencyMs: number | null;
+  updatedAt: number;
+}
+
+/** Causes bindings mode cannot see: they all need the reply path or the deliveries. */
+export const BINDINGS_BLIND_CAUSES: readonly StuckCause[] = ['expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply'];
+
+/** `<prog>:<pid>` of a py-amqp / osloscope connection_name `<prog>:<pid>:<uuid4>`; null for other names. */
+export function processOf(connectionName: string | null | undefined): string | null {
+  if (!connectionName) return null;
+  const m = /^(.+):(\d+):[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.exec(connectionName);
+  return m ? `${m[1]}:${m[2]}` : null;
+}
+
+/** A call that changed; `record` is built on first access (most changes have no listener). */
+export interface CallChange {
+  readonly record: CallRecord;
+  readonly reason: 'new' | 'state' | 'cause';
+}
+
+export class CallTracker {
+  private readonly calls = new Map<string, Entry>();
+  /** ids of finished calls, oldest first: evicted before anything in flight or stuck */
+  private readonly doneOrder = new Set<string>();
+  /**
+   * Deliver traces that overtook their publish trace. RabbitMQ traces a
+   * publish in the publisher's channel and a delivery in the consumer's, so
+   * the two can reach the trace queue in either order.
+   */
+  private readonly early = new Map<string, DecodedMessage[]>();
+  private readonly maxCalls: number;
+  private readonly maxTimeline: number;
+  private readonly defaultTimeoutMs: number;
+  readonly latency: LatencyHistograms;
+  evicted = 0;
+  /** replies/heartbeats whose call was never seen (sent before the tap started, or evicted) */
+  orphanReplies = 0;
+
+  constructor(private readonly options: CallTrackerOptions = {}) {
+    this.maxCalls = options.maxCalls ?? 20_000;
+    this.maxTimeline = options.maxTimeline ?? 64;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
+    this.latency = new LatencyHistograms(options.maxHistogramSeries ?? 1000);
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  /**
+   * Feed one decoded message. Returns the call whose state or cause changed
+   * (for `tap:call` events), or null.
+   */
+  observe(m: DecodedMessage): CallChange | null {
+    if (m.msgId === null) return null;
+    if (m.kind === 'call') return this.onCall(m);
+    if (m.kind === 'reply' || m.kind === 'heartbeat') return this.onReply(m);
+    return null;
+  }
+
+  private onCall(m: DecodedMessage): CallChange | null {
+    const msgId = m.msgId as string;
+    const t = m.trace;
+    if (t?.event === 'deliver') {
+      const e = this.calls.get(msgId);
+      if (!e) {
+        this.keepEarly(msgId, m);
+        return null;
+      }
+      const redelivered = t.redelivered === true;
+      if (e.deliveredAt === null) e.deliveredAt = m.ts;
+      e.serverConnection = t.connection;
+      const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
+      if (name) e.serverProcess = processOf(name) ?? name;
+      this.push(e, m.ts, redelivered ? 'redelivered' : 'delivered', `from queue ${t.queue ?? '?'} to ${name ?? t.connection ?? 'a consumer'}`);
+      return null;
+    }
+    if (this.calls.has(msgId)) {
+      // the same request published again (a retried send): keep the first, note the repeat
+      const e = this.calls.get(msgId) as Entry;
+      this.push(e, m.ts, 'published', 'published again');
+      return null;
+    }
+    const timeoutMs = m.timeoutMs ?? this.defaultTimeoutMs;
+    const e: Entry = {
+      msgId,
+      method: m.method ?? '',
+      target: {
+        exchange: m.exchange,
+        topic: m.topic,
+        server: m.server,
+        namespace: m.namespace,
+        version: m.version,
+        routingKey: m.routingKey,
+      },
+      replyQ: m.replyQ,
+      requestId: m.requestId,
+      publishedAt: m.ts,
+      timeoutMs,
+      timeoutSource: m.timeoutMs === null ? 'default' : 'expiration',
+      deadline: m.ts + timeoutMs,
+      callMonitorTimeout: m.callMonitorTimeout,
+      firehose: t !== null,
+      routedQueues: t?.routedQueues ?? null,
+      deliveredAt: null,
+      serverConnection: null,
+      serverProcess: null,
+      heartbeats: 0,
+      lastHeartbeatAt: null,
+      replyAt: null,
+      replyRouted: null,
+      replyUnroutable: 0,
+      replyDeliveredAt: null,
+      callerConnection: null,
+      caller: { process: null, connectionName: null },
+      state: 'inflight',
+      outcome: null,
+      failure: null,
+      cause: null,
+      causeDetail: null,
+      causeCertain: true,
+      indistinguishable: [],
+      timeline: [],
+      latencyMs: null,
+      updatedAt: m.ts,
+    };
+    this.resolveCaller(e);
+    const where = `${m.exchange || '(default)'} / ${m.routingKey}`;
+    this.push(
+      e,
+      m.ts,
+      'published',
+      `${where}, timeout ${timeoutMs} ms${e.timeoutSource === 'default' ? ' (no expiration: rpc_response_timeout)' : ''}` +
+        (m.callMonitorTimeout ? `, call_monitor_timeout ${m.callMonitorTimeout} s` : ''),
+    );
+    if (t) {
+      const routed = t.routedQueues ?? [];
+      if (routed.length === 0) this.push(e, m.ts, 'unroutable', `no queue is bound to ${where}`);
+      else this.push(e, m.ts, 'routed', `to ${routed.join(', ')}`);
+    }
+    this.insert(e);
+    const early = this.early.get(msgId);
+    if (early) {
+      this.early.delete(msgId);
+      for (const d of early) this.observe(d);
+    }
+    return this.change(e, 'new');
+  }
+
+  private keepEarly(msgId: string, m: DecodedMessage): void {
+    let list = this.early.get(msgId);
+    if (!list) {
+      if (this.early.size >= 1000) this.early.delete(this.early.keys().next().value as string);
+      this.early.set(msgId, (list = []));
+    }
+    if (list.length < 8) list.push(m);
+  }
+
+  private onReply(m: DecodedMessage): CallChange | null {
+    const e = this.calls.get(m.msgId as string);
+    const t = m.trace;
+    if (!e) {
+      if (t?.event === 'deliver') this.keepEarly(m.msgId as string, m);
+      else this.orphanReplies++;
+      return null;
+    }
+    if (t?.event === 'deliver') {
+      if (m.kind === 'heartbeat') return null;
+      e.replyDeliveredAt = m.ts;
+      e.callerConnection = t.connection;
+      const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
+      if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
+      this.push(e, m.ts, 'reply_delivered', `to ${name ?? t.connection ?? 'the caller'}`);
+      // the reply reached the caller in time: done (the publish trace may come before or after this one)
+      if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= e.deadline) return this.finish(e, m.ts);
+      return null;
+    }
+    // Unroutable: the memory broker traces an empty routed_queues; RabbitMQ routes default-exchange publishes by
+    // name without checking the queue exists, so its trace still lists the missing reply queue (see replyGone).
+    const routed = t ? (t.routedQueues ?? []).length > 0 : null;
+    if (m.kind === 'heartbeat') {
+      e.heartbeats++;
+      e.lastHeartbeatAt = m.ts;
+      if (routed === false) {
+        e.replyUnroutable++;
+        this.push(e, m.ts, 'reply_unroutable', `heartbeat to ${m.routingKey} routed to no queue`);
+      } else this.push(e, m.ts, 'heartbeat', `call-monitor heartbeat #${e.heartbeats}`);
+      return null;
+    }
+    // kind reply: final when ending is true; the pre-ending two-message scheme sends a result with ending false first
+    if (m.ending !== true) {
+      this.push(e, m.ts, 'reply_published', 'partial reply (ending=false), final message still to come');
+      return null;
+    }
+    if (routed === false || e.replyAt !== null) {
+      // A final reply published again is the server's retry after a basic.return (NO_ROUTE): it resends every
+      // 0.25 s until kombu_missing_consumer_retry_timeout (amqpdriver AMQPIncomingMessage._send_reply).
+      e.replyUnroutable++;
+      this.push(
+        e,
+        m.ts,
+        'reply_unroutable',
+        routed === false
+          ? `reply to ${m.routingKey} routed to no queue: the caller's reply queue is gone`
+          : `reply to ${m.routingKey} published again: the broker returned it (NO_ROUTE), the caller's reply queue is gone`,
+      );
+      if (e.replyAt === null) e.replyAt = m.ts;
+      if (e.state === 'stuck' && e.cause !== 'reply_queue_gone' && e.cause !== 'late_reply') return this.setCause(e, m.ts, ...this.replyGone(e));
+      return null;
+    }
+    e.replyAt = m.ts;
+    e.replyRouted = routed;
+    e.failure = m.failure ? { class: m.failure.class, module: m.failure.module, message: m.failure.message } : null;
+    e.outcome = m.failure ? 'failure' : 'result';
+    e.latencyMs = m.ts - e.publishedAt;
+    this.push(e, m.ts, 'reply_published', `${m.failure ? `failure ${m.failure.class}` : 'result'} after ${e.latencyMs} ms`);
+    this.observeLatency(e);
+    if (m.ts > e.deadline) {
+      return this.setCause(
+        e,
+        m.ts,
+        'late_reply',
+        `reply published ${m.ts - e.deadline} ms after the caller's ${e.timeoutMs} ms timeout: the caller had already raised MessagingTimeout and drops it`,
+        true,
+        [],
+      );
+    }
+    // firehose: done once the caller's delivery is seen (or it was seen already); otherwise done now
+    if (t && e.replyDeliveredAt === null) return null;
+    return this.finish(e, m.ts);
+  }
+
+  private finish(e: Entry, ts: number): CallChange | null {
+    if (e.state === 'done') return null;
+    this.markDone(e);
+    e.updatedAt = Math.max(e.updatedAt, ts);
+    return this.change(e, 'state');
+  }
+
+  private markDone(e: Entry): void {
+    e.state = 'done';
+    this.doneOrder.add(e.msgId);
+  }
+
+  private change(e: Entry, reason: CallChange['reason']): CallChange {
+    let built: CallRecord | undefined;
+    const build = (): CallRecord => (built ??= this.record(e));
+    return {
+      reason,
+      get record(): CallRecord {
+        return build();
+      },
+    };
+  }
+
+  private observeLatency(e: Entry): void {
+    if (e.latencyMs === null) return;
+    this.latency.observe(
+      {
+        call_type: 'call',
+        exchange: e.target.exchange,
+        topic: pyLabel(e.target.topic),
+        namespace: pyLabel(e.target.namespace),
+        version: pyLabel(e.target.version),
+        server: pyLabel(e.target.server),
+        fanout: 'False',
+        process: e.caller.process ?? '',
+        method: e.method,
+        timeout: pyLabel(e.timeoutSource === 'expiration' ? e.timeoutMs / 1000 : null),
+      },
+      e.latencyMs / 1000,
+    );
+  }
+
+  /** Queues whose facts the next tick() needs (routed / target queues and reply queues of calls past their deadline). */
+  dueQueues(nowMs: number): string[] {
+    const out = new Set<string>();
+    for (const e of this.calls.values()) {
+      if (e.state !== 'inflight' || nowMs < e.deadline) continue;
+      for (const q of this.targetQueues(e)) out.add(q);
+      if (e.replyQ) out.add(e.replyQ);
+    }
+    return [...out];
+  }
+
+  /** The queues the request went to; bindings mode guesses oslo's naming (queue name = routing key). */
+  private targetQueues(e: Entry): string[] {
+    if (e.routedQueues !== null) return e.routedQueues;
+    return e.target.routingKey ? [e.target.routingKey] : [];
+  }
+
+  /** Classify every in-flight call past its deadline. Returns the calls that changed. */
+  tick(nowMs: number, facts: QueueFacts = () => null): CallChange[] {
+    const changed: CallChange[] = [];
+    for (const e of this.calls.values()) {
+      if (e.state !== 'inflight' || nowMs < e.deadline) continue;
+      this.push(e, e.deadline, 'timeout', `no final reply within ${e.timeoutMs} ms`);
+      const verdict = e.firehose ? this.classifyFirehose(e, facts) : this.classifyBindings(e, facts);
+      if (verdict === null && e.firehose) {
+        this.push(e, nowMs, 'classified', 'reply published in time; its delivery was not traced');
+        const c = this.finish(e, nowMs);
+        if (c) changed.push(c);
+        continue;
+      }
+      if (verdict === null) {
+        this.markDone(e);
+        e.outcome = 'unobserved';
+        e.causeCertain = false;
+        e.indistinguishable = [...BINDINGS_BLIND_CAUSES];
+        e.causeDetail =
+          'replies are invisible in bindings mode (they go through the default exchange): the call may have succeeded, or be stuck for one of: ' +
+          BINDINGS_BLIND_CAUSES.join(', ') +
+          '. Turn the firehose on to tell them apart.';
+        e.updatedAt = nowMs;
+        this.push(e, nowMs, 'classified', 'outcome not observable in bindings mode');
+        changed.push(this.change(e, 'state'));
+        continue;
+      }
+      const c = this.setCause(e, nowMs, ...verdict);
+      if (c) changed.push(c);
+    }
+    return changed;
+  }
+
+  private replyGone(e: Entry): [StuckCause, string, boolean, StuckCause[]] {
+    return [
+      'reply_queue_gone',
+      `the server answered but the reply to ${e.replyQ ?? '?'} was routed to no queue (${e.replyUnroutable} unroutable or retried publish${e.replyUnroutable === 1 ? '' : 'es'}): the caller's reply queue is gone (caller died or reconnected)`,
+      true,
+      [],
+    ];
+  }
+
+  private classifyFirehose(e: Entry, facts: QueueFacts): [StuckCause, string, boolean, StuckCause[]] | null {
+    if (e.replyAt !== null) {
+      // answered in time but the reply never reached the caller
+      if (e.replyUnroutable > 0) return this.replyGone(e);
+      const f = e.replyQ ? facts(e.replyQ) : null;
+      if (f && (!f.exists || f.consumers === 0)) {
+        return [
+          'reply_queue_gone',
+          f.exists
+            ? `the server answered but the reply sits in ${e.replyQ}, which has no consumer (${f.depth} message${f.depth === 1 ? '' : 's'}): the caller is gone`
+            : `the server answered but ${e.replyQ} no longer exists: the caller is gone`,
+          true,
+          [],
+        ];
+      }
+      // the caller is there: its delivery trace was just not seen
+      return null;
+    }
+    if (e.routedQueues !== null && e.routedQueues.length === 0) {
+      return ['unroutable', `the request to ${e.target.exchange || '(default)'} / ${e.target.routingKey} was routed to no queue: nothing is bound for that topic/server`, true, []];
+    }
+    if (e.replyUnroutable > 0) return this.replyGone(e);
+    if (e.deliveredAt === null) {
+      const queues = this.targetQueues(e);
+      const known = queues.map((q) => ({ q, f: facts(q) }));
+      const consumers = known.reduce((n, k) => n + (k.f?.exists ? k.f.consumers : 0), 0);
+      const allKnown = known.every((k) => k.f);
+      if (allKnown && consumers === 0) {
+        const gone = known.filter((k) => !k.f?.exists).map((k) => k.q);
+        return [
+          'no_consumer',
+          `never delivered: ${queues.join(', ')} ${queues.length === 1 ? 'has' : 'have'} no consumer` +
+            (gone.length ? ` (${gone.join(', ')} no longer exists)` : '') +
+            ' — the server is down or stopped listening',
+          true,
+          [],
+        ];
+      }
+      const depth = known.reduce((n, k) => n + (k.f?.depth ?? 0), 0);
+      return [
+        'expired_in_queue',
+        `never delivered before its ${e.timeoutMs} ms expiration although ${queues.join(', ')} ${allKnown ? `has ${consumers} consumer${consumers === 1 ? '' : 's'}` : 'may have consumers'}` +
+          (depth > 0 ? ` and ${depth} message${depth === 1 ? '' : 's'} waiting` : '') +
+          ': the server is paused, overloaded or blocked by prefetch',
+        allKnown,
+        allKnown ? [] : ['no_consumer'],
+      ];
+    }
+    // delivered, no final reply
+    let hb: string;
+    if (e.callMonitorTimeout === null) hb = 'no call-monitor heartbeats expected (call_monitor_timeout unset)';
+    else if (e.heartbeats === 0) hb = `no heartbeat ever arrived although call_monitor_timeout=${e.callMonitorTimeout} s was set`;
+    else {
+      const since = e.deadline - (e.lastHeartbeatAt as number);
+      const interval = Math.max(1, Math.trunc(e.callMonitorTimeout / 2)) * 1000;
+      hb =
+        since > 2 * interval
+          ? `heartbeats stopped ${since} ms before the deadline after ${e.heartbeats}: the server thread died or hangs`
+          : `${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'}, the last ${since} ms before the deadline: the server is still working`;
+    }
+    return [
+      'no_reply',
+      `delivered to ${e.serverProcess ?? e.serverConnection ?? 'a server'} ${(e.deliveredAt as number) - e.publishedAt} ms after publish, no reply within ${e.timeoutMs} ms; ${hb}`,
+      true,
+      [],
+    ];
+  }
+
+  /**
+   * Bindings mode sees the request only. The target queue (oslo names it
+   * like the routing key: `<topic>` / `<topic>.<server>`) tells unroutable
+   * (missing) and no_consumer (no consumer); anything else is null: the
+   * outcome is unobservable.
+   */
+  private classifyBindings(e: Entry, facts: QueueFacts): [StuckCause, string, boolean, StuckCause[]] | null {
+    const q = e.target.routingKey;
+    const f = q ? facts(q) : null;
+    if (f && !f.exists) {
+      return [
+        'unroutable',
+        `no queue named ${q} exists, so nothing (following oslo's naming) is bound for that routing key; bindings mode cannot see the routed queues to be sure`,
+        false,
+        [],
+      ];
+    }
+    if (f && f.consumers === 0) {
+      return [
+        'no_consumer',
+        `${q} has no consumer (depth ${f.depth}); bindings mode cannot tell whether it expired there or was taken before the server went away`,
+        false,
+        ['expired_in_queue'],
+      ];
+    }
+    return null;
+  }
+
+  private setCause(
+    e: Entry,
+    nowMs: number,
+    cause: StuckCause,
+    detail: string,
+    certain: boolean,
+    indistinguishable: StuckCause[],
+  ): CallChange | null {
+    const before = { state: e.state, cause: e.cause };
+    e.state = 'stuck';
+    e.cause = cause;
+    e.causeDetail = detail;
+    e.causeCertain = certain;
+    e.indistinguishable = indistinguishable;
+    e.updatedAt = nowMs;
+    this.push(e, nowMs, 'classified', cause);
+    if (before.state === 'done') this.doneOrder.delete(e.msgId);
+    if (before.state !== 'stuck') return this.change(e, 'state');
+    if (before.cause !== cause) return this.change(e, 'cause');
+    return null;
+  }
+
+  private push(e: Entry, ts: number, event: CallEvent, detail: string): void {
+    e.updatedAt = Math.max(e.updatedAt, ts);
+    const last = e.timeline[e.timeline.length - 1];
+    if (last && last.event === event && (event === 'heartbeat' || event === 'reply_unroutable' || event === 'published')) {
+      // collapse repeats (heartbeats every _timeout/2 s, unroutable reply retries every 0.25 s)
+      const m = /^(.*) \(×(\d+)\)$/.exec(last.detail);
+      const n = m ? Number(m[2]) + 1 : 2;
+      last.detail = `${detail} (×${n})`;
+      last.ts = ts;
+      return;
+    }
+    if (e.timeline.length >= this.maxTimeline) {
+      // keep the start of the story and the newest entry
+      e.timeline[e.timeline.length - 1] = { ts, event, detail };
+      return;
+    }
+    e.timeline.push({ ts, event, detail });
+  }
+
+  private insert(e: Entry): void {
+    if (this.calls.size >= this.maxCalls) this.evictOne();
+    this.calls.set(e.msgId, e);
+  }
+
+  /** Evict the oldest finished call, else the oldest call. */
+  private evictOne(): void {
+    let victim: string | undefined = this.doneOrder.values().next().value;
+    if (victim === undefined) victim = this.calls.keys().next().value;
+    if (victim === undefined) return;
+    this.calls.delete(victim);
+    this.doneOrder.delete(victim);
+    this.evicted++;
+  }
+
+  private resolveCaller(e: Entry): void {
+    if (e.caller.connectionName || !e.replyQ) return;
+    const c = this.options.resolveCaller?.(e.replyQ);
+    if (c) e.caller = c;
+  }
+
+  private record(e: Entry): CallRecord {
+    this.resolveCaller(e);
+    if (!e.caller.connectionName && e.callerConnection) {
+      const name = this.options.resolveConnection?.(e.callerConnection) ?? null;
+      if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
+    }
+    if (!e.serverProcess && e.serverConnection) {
+      const name = this.options.resolveConnection?.(e.serverConnection) ?? null;
+      if (name) e.serverProcess = processOf(name) ?? name;
+    }
+    return {
+      msgId: e.msgId,
+      method: e.method,
+      target: { ...e.target },
+      caller: { replyQ: e.replyQ, process: e.caller.process, connectionName: e.caller.connectionName },
+      serverProcess: e.serverProcess,
+      requestId: e.requestId,
+      publishedAt: e.publishedAt,
+      timeoutMs: e.timeoutMs,
+      timeoutSource: e.timeoutSource,
+      deadline: e.deadline,
+      callMonitorTimeout: e.callMonitorTimeout,
+      state: e.state,
+      outcome: e.outcome,
+      cause: e.cause,
+      causeDetail: e.causeDetail,
+      causeCertain: e.causeCertain,
+      indistinguishable: [...e.indistinguishable],
+      heartbeats: e.heartbeats,
+      lastHeartbeatAt: e.lastHeartbeatAt,
+      failure: e.failure ? { ...e.failure } : null,
+      timeline: e.timeline.map((t) => ({ ...t })),
+      latencyMs: e.latencyMs,
+      updatedAt: e.updatedAt,
+    };
+  }
+
+  get(msgId: string): CallRecord | null {
+    const e = this.calls.get(msgId);
+    return e ? this.record(e) : null;
+  }
+
+  /** Calls, newest first; `state` filters. */
+  list(query: { state?: CallState; limit?: number } = {}): CallRecord[] {
+    const limit = query.limit ?? 500;
+    const out: CallRecord[] = [];
+    const all = [...this.calls.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = all[i];
+      if (query.state && e.state !== query.state) continue;
+      out.push(this.record(e));
+    }
+    return out;
+  }
+
+  counts(): { inflight: number; stuck: number; done: number; byCause: Record<StuckCause, number> } {
+    const byCause: Record<StuckCause, number> = {
+      unroutable: 0,
+      no_consumer: 0,
+      expired_in_queue: 0,
+      no_reply: 0,
+      reply_queue_gone: 0,
+      late_reply: 0,
+    };
+    let inflight = 0;
+    let stuck = 0;
+    let done = 0;
+    for (const e of this.calls.values()) {
+      if (e.state === 'inflight') inflight++;
+      else if (e.state === 'done') done++;
+      else {
+        stuck++;
+        if (e.cause) byCause[e.cause]++;
+      }
+    }
+    return { inflight, stuck, done, byCause };
+  }
+
+  /** Reply queues of in-flight calls whose caller is not known yet (to look up). */
+  unresolvedReplyQueues(): string[] {
+    const out = new Set<string>();
+    for (const e of this.calls.values()) {
+      if (e.state === 'inflight' && !e.caller.connectionName && e.replyQ) out.add(e.replyQ);
+    }
+    return [...out];
+  }
+}

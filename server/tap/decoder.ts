@@ -1,0 +1,374 @@
+/**
+ * The shadow consumer's decoder (oslo-wire.md §11): pure and synchronous,
+ * one AMQP message in, one redacted DecodedMessage out, never a throw.
+ *
+ * (1) undo kombu compression (`compression` header), (2) parse the JSON
+ * tolerantly (NaN, big ints), (3) unwrap the v2 envelope or take a v1 body
+ * as it is, (4) classify by the keys oslo writes (rpc/client.py
+ * _make_message, amqpdriver _send / _send_reply, notify/notifier.py _notify),
+ * (5) split `_context_*` from the message and redact everything.
+ *
+ * Also parses RabbitMQ 3.10 firehose deliveries (`amq.rabbitmq.trace`, see
+ * the header table in server/messaging/drivers/memory/firehose.ts) back into
+ * the original message plus its trace information.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
+import { decodeBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
+import { decompressBody } from './compression.ts';
+import { isSecretKey, REDACTED, redact, redactObject, redactUrlPasswords } from './redact.ts';
+
+/** Undecodable bodies are kept raw up to this many bytes. */
+export const RAW_KEEP_BYTES = 4096;
+
+export const TRACE_EXCHANGE = 'amq.rabbitmq.trace';
+
+/** One message as the tap saw it, before decoding. */
+export interface Observation {
+  id: string;
+  /** observation time, ms since the epoch */
+  ts: number;
+  body: Buffer;
+  /** the exchange it was published to ('' = default exchange) */
+  exchange: string;
+  routingKey: string;
+  /** the publisher's basic properties */
+  properties: MessageProperties;
+  /** firehose information, null in bindings mode */
+  trace: TraceInfo | null;
+}
+
+export type ObservedMessage = Omit<Observation, 'id' | 'ts'>;
+
+/** A delivery from one of the tap's bound queues (bindings mode): the message as published. */
+export function fromDelivery(d: Delivery): ObservedMessage {
+  return { body: d.body, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, trace: null };
+}
+
+/**
+ * A delivery from `amq.rabbitmq.trace`: the original message and its trace
+ * headers. Null when the routing key is neither `publish.*` nor `deliver.*`.
+ */
+export function fromTraceDelivery(d: Delivery): ObservedMessage | null {
+  const rk = d.routingKey;
+  let event: 'publish' | 'deliver';
+  let queue: string | null = null;
+  if (rk.startsWith('publish.')) event = 'publish';
+  else if (rk.startsWith('deliver.')) {
+    event = 'deliver';
+    queue = rk.slice('deliver.'.length);
+  } else return null;
+  const h = d.properties.headers ?? {};
+  const routingKeys = h.routing_keys;
+  const routingKey = Array.isArray(routingKeys) && routingKeys.length > 0 ? String(routingKeys[0]) : '';
+  const exchange = h.exchange_name === undefined ? (event === 'publish' ? rk.slice('publish.'.length) : '') : str(h.exchange_name);
+  const routed = h.routed_queues;
+  const trace: TraceInfo = {
+    event,
+    routedQueues: event === 'publish' ? (Array.isArray(routed) ? routed.map((q) => str(q)) : []) : null,
+    connection: h.connection === undefined ? null : str(h.connection),
+    connectionName: null,
+    channel: typeof h.channel === 'number' ? h.channel : null,
+    queue,
+    // RabbitMQ sends redelivered as an integer 0/1 (firehose.ts)
+    redelivered: event === 'deliver' ? h.redelivered === 1 || h.redelivered === true : null,
+    node: h.node === undefined ? null : str(h.node),
+    vhost: h.vhost === undefined ? null : str(h.vhost),
+    user: h.user === undefined ? null : str(h.user),
+  };
+  return { body: d.body, exchange, routingKey, properties: traceProperties(h.properties), trace };
+}
+
+function str(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return String(v);
+}
+
+/** The trace `properties` table (AMQP snake_case names) back to basic properties. */
+function traceProperties(p: unknown): MessageProperties {
+  const out: MessageProperties = {};
+  if (!p || typeof p !== 'object') return out;
+  const t = p as Record<string, unknown>;
+  if (t.content_type !== undefined) out.contentType = str(t.content_type);
+  if (t.content_encoding !== undefined) out.contentEncoding = str(t.content_encoding);
+  if (t.headers && typeof t.headers === 'object') out.headers = t.headers as Record<string, unknown>;
+  if (typeof t.delivery_mode === 'number') out.deliveryMode = t.delivery_mode;
+  if (typeof t.priority === 'number') out.priority = t.priority;
+  if (t.correlation_id !== undefined) out.correlationId = str(t.correlation_id);
+  if (t.reply_to !== undefined) out.replyTo = str(t.reply_to);
+  if (t.expiration !== undefined) out.expiration = str(t.expiration);
+  if (t.message_id !== undefined) out.messageId = str(t.message_id);
+  if (typeof t.timestamp === 'number') out.timestamp = t.timestamp;
+  if (t.type !== undefined) out.type = str(t.type);
+  if (t.user_id !== undefined) out.userId = str(t.user_id);
+  if (t.app_id !== undefined) out.appId = str(t.app_id);
+  return out;
+}
+
+const NOTIFICATION_PRIORITIES: ReadonlySet<string> = new Set(wire.NOTIFICATION_PRIORITIES);
+
+// Wire constants and helpers bound once: the hot path runs per message, and
+// module namespace lookups (`wire.X`) cost a property get each time.
+const CONTEXT_PREFIX = wire.CONTEXT_PREFIX;
+const CONTEXT_PREFIX_LEN = CONTEXT_PREFIX.length;
+const MSG_ID_KEY = wire.MSG_ID_KEY;
+const REPLY_Q_KEY = wire.REPLY_Q_KEY;
+const TIMEOUT_KEY = wire.TIMEOUT_KEY;
+const UNIQUE_ID_KEY = wire.UNIQUE_ID_KEY;
+const COMPRESSION_HEADER = wire.COMPRESSION_HEADER;
+const REDACTED_TEXT = REDACTED;
+const secretKey = isSecretKey;
+const redactValue = redact;
+const decodeOsloBody = decodeBody;
+
+const FANOUT_SUFFIX = '_fanout';
+
+/** Decode one observation. Never throws: failures give kind `unknown` with `error` and `raw`. */
+export function decodeObservation(o: Observation): DecodedMessage {
+  const props = o.properties;
+  const headers = props.headers;
+  const compressionHeader = headers ? headers[COMPRESSION_HEADER] : undefined;
+  const compression = compressionHeader === undefined || compressionHeader === null ? null : str(compressionHeader);
+  const base = baseMessage(o, compression);
+  let message: Record<string, unknown>;
+  try {
+    const raw = compression === null ? o.body : decompressBody(o.body, compression);
+    const decoded = decodeOsloBody(raw);
+    message = decoded.message;
+    base.enveloped = decoded.enveloped;
+  } catch (err) {
+    return undecodable(base, o.body, err);
+  }
+  try {
+    classify(base, message, o);
+  } catch (err) {
+    // classify only reads plain JSON values; a throw here is a bug, but still never crashes the tap
+    return undecodable(base, o.body, err);
+  }
+  return base;
+}
+
+function baseMessage(o: Observation, compression: string | null): DecodedMessage {
+  return {
+    id: o.id,
+    ts: o.ts,
+    kind: 'unknown',
+    exchange: o.exchange,
+    routingKey: o.routingKey,
+    topic: null,
+    server: null,
+    method: null,
+    namespace: null,
+    version: null,
+    msgId: null,
+    replyQ: null,
+    uniqueId: null,
+    callMonitorTimeout: null,
+    timeoutMs: expirationMs(o.properties.expiration),
+    args: null,
+    context: {},
+    requestId: null,
+    result: null,
+    failure: null,
+    ending: null,
+    eventType: null,
+    priority: null,
+    publisherId: null,
+    messageId: null,
+    timestamp: null,
+    payload: null,
+    properties: publicProperties(o.properties),
+    trace: o.trace,
+    bytes: o.body.length,
+    enveloped: false,
+    compression,
+    error: null,
+    raw: null,
+    rawEncoding: null,
+    rawTruncated: false,
+  };
+}
+
+/** The `expiration` property oslo sets on calls: str(int(timeout*1000)). */
+function expirationMs(expiration: string | undefined): number | null {
+  if (expiration === undefined) return null;
+  const n = Number(expiration);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+function publicProperties(p: MessageProperties): DecodedMessage['properties'] {
+  const out: DecodedMessage['properties'] = {};
+  for (const key in p) {
+    const v = (p as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    (out as Record<string, unknown>)[key] = key === 'headers' ? redact(v) : typeof v === 'string' ? redactUrlPasswords(v) : v;
+  }
+  return out;
+}
+
+function undecodable(m: DecodedMessage, body: Buffer, err: unknown): DecodedMessage {
+  m.kind = 'unknown';
+  m.error = err instanceof Error ? err.message : String(err);
+  const head = body.subarray(0, RAW_KEEP_BYTES);
+  m.rawTruncated = body.length > RAW_KEEP_BYTES;
+  // A cut may split a UTF-8 sequence: only the complete prefix counts as text.
+  if (isUtf8(head) || (m.rawTruncated && isUtf8(trimPartialUtf8(head)))) {
+    m.raw = redactUrlPasswords(head.toString('utf8'));
+    m.rawEncoding = 'utf8';
+  } else {
+    m.raw = head.toString('base64');
+    m.rawEncoding = 'base64';
+  }
+  return m;
+}
+
+function trimPartialUtf8(b: Buffer): Buffer {
+  let end = b.length;
+  // drop up to 3 trailing continuation bytes and their lead byte
+  for (let i = 0; i < 4 && end > 0; i++) {
+    const c = b[end - 1];
+    if ((c & 0xc0) === 0x80) end--;
+    else {
+      if (c >= 0xc0) end--;
+      break;
+    }
+  }
+  return b.subarray(0, end);
+}
+
+function classify(m: DecodedMessage, msg: Record<string, unknown>, o: Observation): void {
+  const method = msg.method;
+  if (typeof method === 'string') {
+    request(m, msg, method, o);
+    return;
+  }
+  if ('event_type' in msg && 'publisher_id' in msg && 'priority' in msg) {
+    notification(m, msg, o);
+    return;
+  }
+  const msgId = msg[MSG_ID_KEY];
+  if (typeof msgId === 'string' && ('ending' in msg || 'failure' in msg || 'result' in msg)) {
+    reply(m, msg, msgId, o);
+    return;
+  }
+  // JSON, but not an oslo shape: keep it visible, redacted.
+  m.payload = redactObject(msg);
+}
+
+/** amqp.py unpack_context: `_context_<key>` items, prefix stripped, secrets redacted. */
+function splitContext(m: DecodedMessage, msg: Record<string, unknown>): void {
+  const ctx: Record<string, unknown> = {};
+  for (const key in msg) {
+    // `_context_` keys come last (amqp.py pack_context appends them)
+    if (key.charCodeAt(0) !== 95 || !key.startsWith(CONTEXT_PREFIX)) continue;
+    const name = key.slice(CONTEXT_PREFIX_LEN);
+    // `_context___proto__` must not reach the object's prototype
+    if (name === '__proto__') continue;
+    const v = msg[key];
+    if (secretKey(name)) ctx[name] = v === null || v === undefined ? null : v === '' ? '' : REDACTED_TEXT;
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') ctx[name] = v !== v || v === Infinity || v === -Infinity ? String(v) : v;
+    else ctx[name] = redactValue(v, 1);
+  }
+  m.context = ctx;
+  const rid = ctx.request_id ?? ctx.global_request_id;
+  m.requestId = typeof rid === 'string' ? rid : null;
+}
+
+function request(m: DecodedMessage, msg: Record<string, unknown>, method: string, o: Observation): void {
+  const msgId = msg[MSG_ID_KEY];
+  const replyQ = msg[REPLY_Q_KEY];
+  const isCall = typeof msgId === 'string' && typeof replyQ === 'string';
+  const exchange = o.exchange;
+  let kind: MessageKind;
+  if (isCall) kind = 'call';
+  else if (exchange.endsWith(FANOUT_SUFFIX)) kind = 'fanout';
+  else kind = 'cast';
+  m.kind = kind;
+  m.method = method;
+  if (kind === 'fanout') {
+    // fanout casts go to `<topic>_fanout` with routing key "" (amqpdriver fanout_send)
+    m.topic = exchange.slice(0, -FANOUT_SUFFIX.length);
+  } else {
+    const rk = o.routingKey;
+    const dot = rk.indexOf('.');
+    // `<topic>` or `<topic>.<server>`: topics are plain names, a server may hold dots (host names)
+    m.topic = dot < 0 ? rk : rk.slice(0, dot);
+    m.server = dot < 0 ? null : rk.slice(dot + 1);
+  }
+  m.namespace = typeof msg.namespace === 'string' ? msg.namespace : null;
+  m.version = typeof msg.version === 'string' ? msg.version : msg.version === undefined || msg.version === null ? null : String(msg.version);
+  m.args = msg.args === undefined ? {} : redactValue(msg.args);
+  if (isCall) {
+    m.msgId = msgId as string;
+    m.replyQ = replyQ as string;
+    const t = msg[TIMEOUT_KEY];
+    m.callMonitorTimeout = typeof t === 'number' && Number.isFinite(t) ? t : null;
+  }
+  const uid = msg[UNIQUE_ID_KEY];
+  m.uniqueId = typeof uid === 'string' ? uid : null;
+  splitContext(m, msg);
+}
+
+function notification(m: DecodedMessage, msg: Record<string, unknown>, o: Observation): void {
+  m.kind = 'notification';
+  m.eventType = msg.event_type === null || msg.event_type === undefined ? null : String(msg.event_type);
+  m.publisherId = msg.publisher_id === null || msg.publisher_id === undefined ? null : String(msg.publisher_id);
+  m.priority = msg.priority === null || msg.priority === undefined ? null : String(msg.priority);
+  m.messageId = typeof msg.message_id === 'string' ? msg.message_id : null;
+  m.timestamp = typeof msg.timestamp === 'string' ? msg.timestamp : null;
+  m.payload = redact(msg.payload);
+  const uid = msg[UNIQUE_ID_KEY];
+  m.uniqueId = typeof uid === 'string' ? uid : null;
+  // routing key `<topic>.<priority lowercase>` (notify/messaging.py MessagingDriver.notify)
+  const rk = o.routingKey;
+  const dot = rk.lastIndexOf('.');
+  m.topic = dot > 0 && NOTIFICATION_PRIORITIES.has(rk.slice(dot + 1)) ? rk.slice(0, dot) : rk;
+  splitContext(m, msg);
+}
+
+function reply(m: DecodedMessage, msg: Record<string, unknown>, msgId: string, o: Observation): void {
+  m.msgId = msgId;
+  // replies go to the default exchange with routing key = the caller's _reply_q (amqpdriver direct_send)
+  m.replyQ = o.routingKey || null;
+  const uid = msg[UNIQUE_ID_KEY];
+  m.uniqueId = typeof uid === 'string' ? uid : null;
+  const ending = msg.ending;
+  m.ending = typeof ending === 'boolean' ? ending : null;
+  const result = msg.result;
+  const failure = msg.failure;
+  m.result = result === undefined ? null : redact(result);
+  m.failure = failure === undefined || failure === null ? null : parseFailure(failure);
+  // AMQPIncomingMessage.heartbeat → _send_reply(None, None, ending=False)
+  const heartbeat = ending === false && (result === null || result === undefined) && (failure === null || failure === undefined);
+  m.kind = heartbeat ? 'heartbeat' : 'reply';
+}
+
+/** common.serialize_remote_exception's JSON string (or, tolerated, an object) → its fields, redacted. */
+export function parseFailure(failure: unknown): RemoteFailure {
+  let data: unknown = failure;
+  if (typeof failure === 'string') {
+    try {
+      data = pyLoads(failure);
+    } catch {
+      return { class: 'Exception', module: 'builtins', message: redactUrlPasswords(failure), tb: [], args: [], kwargs: {} };
+    }
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    return { class: 'Exception', module: 'builtins', message: redactUrlPasswords(String(data)), tb: [], args: [], kwargs: {} };
+  }
+  const d = data as Record<string, unknown>;
+  return {
+    class: d.class === undefined || d.class === null ? 'Exception' : String(d.class),
+    module: d.module === undefined || d.module === null ? 'builtins' : String(d.module),
+    message: redactUrlPasswords(d.message === undefined || d.message === null ? '' : String(d.message)),
+    tb: Array.isArray(d.tb) ? d.tb.map((l) => redactUrlPasswords(String(l))) : [],
+    args: Array.isArray(d.args) ? (redact(d.args) as unknown[]) : [],
+    kwargs: d.kwargs && typeof d.kwargs === 'object' && !Array.isArray(d.kwargs) ? redactObject(d.kwargs as Record<string, unknown>) : {},
+  };
+}
+
+/** The `<topic>` a message belongs to, for fanout discovery (`<topic>_fanout`). */
+export function fanoutExchangeOf(topic: string): string {
+  return `${topic}${FANOUT_SUFFIX}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * The traffic tap's one public face: the Tap (shadow consumer + traffic
+ * model), its pure parts (decoder, redaction, filter grammar, rates, call
+ * tracker), the broker inspectors, the `osloscope tap` command and the
+ * benchmarks. Wire types are in lib/tap-contracts.ts.
+ */
+export { Tap, DEFAULT_CONTROL_EXCHANGES, TAP_QUEUE_PREFIX, type TapOptions, type TapIntervals } from './tap.ts';
+export { TrafficModel, Ring, type TrafficModelOptions, type RecentOptions, type IngestResult } from './model.ts';
+export {
+  decodeObservation,
+  fromDelivery,
+  fromTraceDelivery,
+  parseFailure,
+  RAW_KEEP_BYTES,
+  TRACE_EXCHANGE,
+  type Observation,
+  type ObservedMessage,
+} from './decoder.ts';
+export { bunzip2, decompressBody, registerTapDecompressors, MAX_DECOMPRESSED_BYTES } from './compression.ts';
+export { redact, redactObject, redactUrlPasswords, isSecretKey, REDACTED } from './redact.ts';
+export { parseFilter, tryParseFilter, globMatch, FilterSyntaxError, FILTER_FIELDS, type ParsedFilter, type FilterTerm } from './filter.ts';
+export { RateModel, SecondCounter, clampWindow, BUCKET_MS, MIN_WINDOW_MS, MAX_WINDOW_MS, type RateQuery, type RateSample, type RateLimits } from './rates.ts';
+export {
+  CallTracker,
+  processOf,
+  BINDINGS_BLIND_CAUSES,
+  type CallTrackerOptions,
+  type CallChange,
+  type CallerInfo,
+  type QueueFact,
+  type QueueFacts,
+} from './calls.ts';
+export { LatencyHistograms, bucketIndex, type LatencyLabels } from './histogram.ts';
+export {
+  ManagementInspector,
+  MemoryInspector,
+  PassiveInspector,
+  InspectorError,
+  type BrokerInspector,
+  type InspectorSource,
+  type InspectedExchange,
+  type InspectedQueue,
+  type InspectedConsumer,
+  type InspectedConnection,
+  type ManagementOptions,
+} from './inspector.ts';
+export { buildBrokerView, queueKind, topicsFromExchanges, type BrokerViewInput } from './broker-view.ts';
+export { runTapCommand, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
+export {
+  benchDecoder,
+  benchModelMemory,
+  benchTapThroughput,
+  sampleEnvelopes,
+  type DecoderBenchResult,
+  type MemoryBenchResult,
+  type ThroughputBenchResult,
+} from './bench-tap.ts';

@@ -1,0 +1,325 @@
+/**
+ * BrokerInspector: what the tap asks the broker besides AMQP — is tracing
+ * on, which exchanges, queues, consumers and connections exist. One small
+ * interface, three implementations:
+ *
+ * - ManagementInspector: the RabbitMQ management HTTP API (rabbitmq_management
+ *   plugin). Note its queue/consumer numbers come from the stats database,
+ *   refreshed every collect_statistics_interval (5 s by default), so they lag.
+ * - MemoryInspector: the in-process MemoryBroker's list* views (embedded demo).
+ * - PassiveInspector: no API at all; passive queue.declare on the queue names
+ *   the tap has seen in traffic (topic, topic.server, notification and reply
+ *   queues). Knows no connections and cannot tell whether tracing is on.
+ */
+import type { MemoryBroker } from '../messaging/index.ts';
+
+export interface InspectedExchange {
+  name: string;
+  type: string;
+  internal: boolean;
+}
+
+export interface InspectedQueue {
+  name: string;
+  /** ready + unacknowledged */
+  messages: number;
+  consumers: number;
+  exclusive: boolean;
+}
+
+export interface InspectedConsumer {
+  queue: string;
+  /** the broker's connection name `<peer> -> <server>` (firehose `connection` header) */
+  connection: string | null;
+  /** the client-provided connection_name, when known */
+  connectionName: string | null;
+}
+
+export interface InspectedConnection {
+  /** the broker's connection name `<peer> -> <server>` */
+  name: string;
+  /** client-provided connection_name (`<prog>:<pid>:<uuid>` for oslo and osloscope) */
+  connectionName: string | null;
+}
+
+export type InspectorSource = 'management' | 'memory' | 'passive';
+
+export interface BrokerInspector {
+  readonly source: InspectorSource;
+  /** the virtual host inspected */
+  readonly vhost: string;
+  /** Tracing (firehose) on for the vhost; null when this inspector cannot tell. */
+  tracing(): Promise<boolean | null>;
+  /** Whether enableTracing() is allowed (management: the user is an administrator). */
+  canEnableTracing(): Promise<boolean>;
+  /** `rabbitmqctl trace_on -p <vhost>`. */
+  enableTracing(): Promise<void>;
+  /** null = cannot list */
+  exchanges(): Promise<InspectedExchange[] | null>;
+  queues(): Promise<InspectedQueue[] | null>;
+  consumers(): Promise<InspectedConsumer[] | null>;
+  connections(): Promise<InspectedConnection[] | null>;
+  /** Credential-free description for status and logs. */
+  describe(): string;
+}
+
+export class InspectorError extends Error {
+  override name = 'InspectorError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Management API
+// ---------------------------------------------------------------------------
+
+export interface ManagementOptions {
+  /** `http://user:pass@host:15672` (credentials in the URL, as operators write RABBITMQ_MANAGEMENT_URL) */
+  url: string;
+  vhost: string;
+  /** per request (default 5 s) */
+  timeoutMs?: number;
+  /** credentials when the URL has none */
+  username?: string;
+  password?: string;
+}
+
+export class ManagementInspector implements BrokerInspector {
+  readonly source = 'management' as const;
+  readonly vhost: string;
+  private readonly base: string;
+  private readonly auth: string;
+  private readonly timeoutMs: number;
+  private readonly label: string;
+
+  constructor(options: ManagementOptions) {
+    const u = new URL(options.url);
+    const user = u.username ? decodeURIComponent(u.username) : (options.username ?? 'guest');
+    const pass = u.password ? decodeURIComponent(u.password) : (options.password ?? 'guest');
+    this.auth = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    const path = u.pathname.replace(/\/+$/, '').replace(/\/api$/, '');
+    this.base = `${u.protocol}//${u.host}${path}/api`;
+    this.label = `${u.protocol}//${u.host}${path}`;
+    this.vhost = options.vhost;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  describe(): string {
+    return `management API ${this.label}`;
+  }
+
+  private get vh(): string {
+    return encodeURIComponent(this.vhost);
+  }
+
+  async request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method: init.method ?? 'GET',
+        headers: {
+          authorization: this.auth,
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new InspectorError(`${this.describe()} unreachable: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new InspectorError(`${this.describe()} ${init.method ?? 'GET'} ${path.split('?')[0]}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Reachable and the credentials work for this vhost. */
+  async check(): Promise<void> {
+    await this.request(`/vhosts/${this.vh}?columns=name`);
+  }
+
+  async tracing(): Promise<boolean | null> {
+    const v = await this.request<{ tracing?: boolean }>(`/vhosts/${this.vh}`);
+    return typeof v.tracing === 'boolean' ? v.tracing : null;
+  }
+
+  async canEnableTracing(): Promise<boolean> {
+    try {
+      const me = await this.request<{ tags?: string[] | string }>('/whoami');
+      const tags = Array.isArray(me.tags) ? me.tags : String(me.tags ?? '').split(',');
+      return tags.map((t) => t.trim()).includes('administrator');
+    } catch {
+      return false;
+    }
+  }
+
+  async enableTracing(): Promise<void> {
+    // PUT /api/vhosts/<name> rewrites description and tags too: send the current ones back.
+    const v = await this.request<{ description?: string; tags?: string[] | string; metadata?: { description?: string; tags?: string[] } }>(
+      `/vhosts/${this.vh}`,
+    );
+    const description = v.description ?? v.metadata?.description;
+    const tagList = v.tags ?? v.metadata?.tags;
+    const tags = Array.isArray(tagList) ? tagList.join(',') : tagList;
+    await this.request(`/vhosts/${this.vh}`, {
+      method: 'PUT',
+      body: { tracing: true, ...(description ? { description } : {}), ...(tags ? { tags } : {}) },
+    });
+  }
+
+  async exchanges(): Promise<InspectedExchange[]> {
+    const list = await this.request<{ name: string; type: string; internal?: boolean }[]>(`/exchanges/${this.vh}?columns=name,type,internal`);
+    return list.map((x) => ({ name: x.name, type: x.type, internal: x.internal === true }));
+  }
+
+  async queues(): Promise<InspectedQueue[]> {
+    const list = await this.request<{ name: string; messages?: number; consumers?: number; exclusive?: boolean }[]>(
+      `/queues/${this.vh}?columns=name,messages,consumers,exclusive`,
+    );
+    return list.map((q) => ({ name: q.name, messages: q.messages ?? 0, consumers: q.consumers ?? 0, exclusive: q.exclusive === true }));
+  }
+
+  async consumers(): Promise<InspectedConsumer[]> {
+    const list = await this.request<{ queue?: { name?: string }; channel_details?: { connection_name?: string } }[]>(`/consumers/${this.vh}`);
+    return list
+      .filter((c) => typeof c.queue?.name === 'string')
+      .map((c) => ({ queue: c.queue?.name as string, connection: c.channel_details?.connection_name ?? null, connectionName: null }));
+  }
+
+  async connections(): Promise<InspectedConnection[]> {
+    const list = await this.request<{ name: string; client_properties?: { connection_name?: string } }[]>(
+      `/vhosts/${this.vh}/connections?columns=name,client_properties`,
+    );
+    return list.map((c) => ({ name: c.name, connectionName: c.client_properties?.connection_name ?? null }));
+  }
+
+  /** DELETE /api/connections/<name> (tests use it to simulate a broker-side kill). */
+  async closeConnection(name: string, reason = 'osloscope'): Promise<void> {
+    await fetch(`${this.base}/connections/${encodeURIComponent(name)}`, {
+      method: 'DELETE',
+      headers: { authorization: this.auth, 'x-reason': reason },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Memory broker
+// ---------------------------------------------------------------------------
+
+export class MemoryInspector implements BrokerInspector {
+  readonly source = 'memory' as const;
+  readonly vhost: string;
+
+  constructor(private readonly broker: MemoryBroker) {
+    this.vhost = broker.vhost;
+  }
+
+  describe(): string {
+    return `memory broker ${this.broker.vhost}`;
+  }
+
+  async tracing(): Promise<boolean> {
+    return this.broker.isTracing;
+  }
+
+  async canEnableTracing(): Promise<boolean> {
+    return true;
+  }
+
+  async enableTracing(): Promise<void> {
+    this.broker.setTracing(true);
+  }
+
+  async exchanges(): Promise<InspectedExchange[]> {
+    return this.broker.listExchanges().map((x) => ({ name: x.name, type: x.type, internal: x.internal }));
+  }
+
+  async queues(): Promise<InspectedQueue[]> {
+    return this.broker.listQueues().map((q) => ({ name: q.name, messages: q.messages, consumers: q.consumers, exclusive: q.exclusive }));
+  }
+
+  async consumers(): Promise<InspectedConsumer[]> {
+    const address = new Map(this.broker.listConnections().map((c) => [c.name, c.address]));
+    return this.broker.listConsumers().map((c) => ({
+      queue: c.queue,
+      connection: address.get(c.connectionName) ?? null,
+      connectionName: c.connectionName,
+    }));
+  }
+
+  async connections(): Promise<InspectedConnection[]> {
+    return this.broker.listConnections().map((c) => ({ name: c.address, connectionName: c.name }));
+  }
+
+  /** Messages the broker dropped from a queue (x-max-length drop-head) — the tap's own loss counter. */
+  droppedFrom(queue: string): number {
+    return this.broker.listQueues().find((q) => q.name === queue)?.messagesDropped ?? 0;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Passive declares
+// ---------------------------------------------------------------------------
+
+export interface PassiveQueueCheck {
+  (queue: string): Promise<{ messageCount: number; consumerCount: number } | null>;
+}
+
+export class PassiveInspector implements BrokerInspector {
+  readonly source = 'passive' as const;
+
+  constructor(
+    readonly vhost: string,
+    /** passive queue.declare; null when the queue does not exist */
+    private readonly check: PassiveQueueCheck,
+    /** queue names worth checking (seen in traffic) */
+    private readonly knownQueues: () => string[],
+    private readonly maxChecks = 500,
+  ) {}
+
+  describe(): string {
+    return 'passive declares (no management API)';
+  }
+
+  async tracing(): Promise<null> {
+    return null;
+  }
+
+  async canEnableTracing(): Promise<boolean> {
+    return false;
+  }
+
+  async enableTracing(): Promise<void> {
+    throw new InspectorError('Turning the firehose on needs the management API (or run: rabbitmqctl trace_on -p <vhost>)');
+  }
+
+  async exchanges(): Promise<null> {
+    return null;
+  }
+
+  async queues(): Promise<InspectedQueue[]> {
+    const out: InspectedQueue[] = [];
+    for (const name of this.knownQueues().slice(0, this.maxChecks)) {
+      const r = await this.check(name).catch(() => null);
+      if (r) out.push({ name, messages: r.messageCount, consumers: r.consumerCount, exclusive: false });
+    }
+    return out;
+  }
+
+  async consumers(): Promise<null> {
+    return null;
+  }
+
+  async connections(): Promise<null> {
+    return null;
+  }
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { rateSnapshotSchema } from '../../lib/tap-contracts.ts';
+import { clampWindow, RateModel, SecondCounter, type RateSample } from './rates.ts';
+
+const T0 = 1_700_000_000_000; // a whole second
+
+function sample(ts: number, over: Partial<RateSample> = {}): RateSample {
+  return { ts, kind: 'call', exchange: 'nova', topic: 'compute', server: null, method: 'get', ...over };
+}
+
+describe('SecondCounter', () => {
+  it('counts per second and forgets what falls out of the hour', () => {
+    const c = new SecondCounter();
+    const s = T0 / 1000;
+    c.add(s);
+    c.add(s);
+    c.add(s + 2);
+    const out = [0, 0, 0];
+    expect(c.read(s + 2, 3, out)).toBe(3);
+    expect(out).toEqual([2, 0, 1]);
+    // an hour later the ring slot of `s` is reused and zeroed first
+    c.add(s + 3600);
+    expect(c.sum(s + 3600, 3600)).toBe(2);
+    expect(c.sum(s + 7200, 60)).toBe(0);
+  });
+
+  it('accepts slightly late samples and ignores ones older than the ring', () => {
+    const c = new SecondCounter();
+    const s = T0 / 1000;
+    c.add(s + 10);
+    c.add(s + 5);
+    c.add(s - 4000);
+    expect(c.sum(s + 10, 60)).toBe(2);
+  });
+});
+
+describe('RateModel', () => {
+  it('gives 1 s buckets per dimension, totals by kind and top methods for a window ending at nowMs', () => {
+    const r = new RateModel();
+    for (let i = 0; i < 5; i++) r.add(sample(T0 + 100 * i));
+    r.add(sample(T0 + 1500, { kind: 'cast', method: 'build', server: 'host1' }));
+    r.add(sample(T0 + 2500, { kind: 'notification', exchange: 'nova', topic: 'notifications', method: null }));
+    r.add(sample(T0 + 2600, { kind: 'reply', exchange: '', topic: null, method: null }));
+    const snap = r.snapshot(T0 + 2999, { windowMs: 60_000 });
+    rateSnapshotSchema.parse(snap);
+    expect(snap.bucketMs).toBe(1000);
+    expect(snap.total.length).toBe(60);
+    expect(snap.startMs).toBe(T0 + 2000 - 59_000);
+    expect(snap.total.slice(-3)).toEqual([5, 1, 2]);
+    expect(snap.totalsByKind).toEqual({ call: 5, cast: 1, fanout: 0, reply: 1, heartbeat: 0, notification: 1, unknown: 0 });
+    expect(snap.byKind.call.slice(-3)).toEqual([5, 0, 0]);
+    const topic = Object.fromEntries(snap.series.topic.map((s) => [s.key, s.total]));
+    expect(topic).toEqual({ compute: 6, notifications: 1 });
+    expect(snap.series.exchange.map((s) => [s.key, s.total])).toEqual([
+      ['nova', 7],
+      ['(default)', 1],
+    ]);
+    expect(snap.series.server.map((s) => s.key)).toEqual(['compute.host1']);
+    expect(snap.topMethods[0]).toEqual({ key: 'compute:get', topic: 'compute', method: 'get', count: 5, perSecond: 5 / 60 });
+    expect(snap.series.method.find((s) => s.key === 'compute:get')?.buckets.slice(-3)).toEqual([5, 0, 0]);
+  });
+
+  it('windows are clamped to 1 min .. 1 h and move with nowMs', () => {
+    expect(clampWindow(10)).toBe(60_000);
+    expect(clampWindow(10 * 3_600_000)).toBe(3_600_000);
+    const r = new RateModel();
+    r.add(sample(T0));
+    expect(r.snapshot(T0 + 59_999).total.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(r.snapshot(T0 + 60_000).total.reduce((a, b) => a + b, 0)).toBe(0);
+    const hour = r.snapshot(T0 + 30 * 60_000, { windowMs: 3_600_000 });
+    expect(hour.total.length).toBe(3600);
+    expect(hour.totalsByKind.call).toBe(1);
+  });
+
+  it('keeps a bounded number of keys under a flood of distinct methods and counts evictions', () => {
+    const r = new RateModel({ keysPerDimension: 50 });
+    for (let i = 0; i < 10_000; i++) r.add(sample(T0 + i, { method: `m${i}`, topic: `t${i % 200}` }));
+    expect(r.keyCount).toBeLessThanOrEqual(50 + 50 + 100 + 1);
+    // methods: all distinct, cap 100; topics: 200 cycled through a cap of 50, so every one misses (LRU)
+    expect(r.evictedKeys).toBe(10_000 - 100 + (10_000 - 50));
+    // the most recent keys survive
+    const snap = r.snapshot(T0 + 10_000, { limit: 1000 });
+    expect(snap.series.method.some((s) => s.method === 'm9999')).toBe(true);
+    expect(snap.series.method.some((s) => s.method === 'm0')).toBe(false);
+    // totals are exact whatever the eviction
+    expect(snap.totalsByKind.call).toBe(10_000);
+  });
+});

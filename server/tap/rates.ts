@@ -1,0 +1,216 @@
+/**
+ * Message rates in 1 s buckets over up to one hour, per exchange / topic /
+ * server / method, per kind, and in total. Pure: every call takes the time
+ * (`nowMs` / the message's `ts`), nothing reads a clock.
+ *
+ * Each key owns one ring of 3600 Uint32 counters (14 KB). Keys are capped:
+ * past the cap the least recently counted key is evicted (and counted), so
+ * a flood of distinct topics or methods cannot grow memory.
+ */
+import { MESSAGE_KINDS, type MessageKind, type RateDimension, type RateSeries, type RateSnapshot, type TopMethod } from '../../lib/tap-contracts.ts';
+
+export const BUCKET_MS = 1000;
+/** One hour of 1 s buckets. */
+export const MAX_WINDOW_BUCKETS = 3600;
+export const MIN_WINDOW_MS = 60_000;
+export const MAX_WINDOW_MS = MAX_WINDOW_BUCKETS * BUCKET_MS;
+
+/** A ring of per-second counters. */
+export class SecondCounter {
+  private readonly ring = new Uint32Array(MAX_WINDOW_BUCKETS);
+  /** absolute second of the newest bucket written; -1 = never */
+  private newest = -1;
+
+  add(second: number, n = 1): void {
+    if (second > this.newest) {
+      // zero the slots between the last write and now (all of them after a long pause)
+      const gap = this.newest < 0 ? MAX_WINDOW_BUCKETS : Math.min(second - this.newest, MAX_WINDOW_BUCKETS);
+      for (let i = 0; i < gap; i++) this.ring[(second - i) % MAX_WINDOW_BUCKETS] = 0;
+      this.newest = second;
+    } else if (second <= this.newest - MAX_WINDOW_BUCKETS) {
+      return; // older than the ring holds
+    }
+    this.ring[second % MAX_WINDOW_BUCKETS] += n;
+  }
+
+  /** Counts for the `count` seconds ending with `lastSecond` (oldest first), into `out` (added to it). */
+  read(lastSecond: number, count: number, out: number[]): number {
+    let total = 0;
+    const first = lastSecond - count + 1;
+    const lo = Math.max(first, this.newest - MAX_WINDOW_BUCKETS + 1);
+    const hi = Math.min(lastSecond, this.newest);
+    for (let s = lo; s <= hi; s++) {
+      const v = this.ring[s % MAX_WINDOW_BUCKETS];
+      if (v !== 0) {
+        out[s - first] += v;
+        total += v;
+      }
+    }
+    return total;
+  }
+
+  /** Sum over the window without building a series. */
+  sum(lastSecond: number, count: number): number {
+    let total = 0;
+    const lo = Math.max(lastSecond - count + 1, this.newest - MAX_WINDOW_BUCKETS + 1);
+    const hi = Math.min(lastSecond, this.newest);
+    for (let s = lo; s <= hi; s++) total += this.ring[s % MAX_WINDOW_BUCKETS];
+    return total;
+  }
+
+  get newestSecond(): number {
+    return this.newest;
+  }
+}
+
+interface KeyEntry {
+  counter: SecondCounter;
+  topic: string | null;
+  method: string | null;
+}
+
+/** Counters for one dimension, least-recently-used eviction past `cap`. */
+class Dimension {
+  /** Map order doubles as the LRU order: a counted key is moved to the end. */
+  private readonly keys = new Map<string, KeyEntry>();
+  evicted = 0;
+
+  constructor(private readonly cap: number) {}
+
+  add(key: string, second: number, topic: string | null, method: string | null): void {
+    let e = this.keys.get(key);
+    if (e) {
+      // move to the back only when the second changes: cheap for bursts on one key
+      if (e.counter.newestSecond !== second) {
+        this.keys.delete(key);
+        this.keys.set(key, e);
+      }
+    } else {
+      if (this.keys.size >= this.cap) {
+        const oldest = this.keys.keys().next().value as string;
+        this.keys.delete(oldest);
+        this.evicted++;
+      }
+      e = { counter: new SecondCounter(), topic, method };
+      this.keys.set(key, e);
+    }
+    e.counter.add(second);
+  }
+
+  series(lastSecond: number, buckets: number, limit: number): RateSeries[] {
+    const ranked: { key: string; e: KeyEntry; total: number }[] = [];
+    for (const [key, e] of this.keys) {
+      if (e.counter.newestSecond <= lastSecond - buckets) continue;
+      const total = e.counter.sum(lastSecond, buckets);
+      if (total > 0) ranked.push({ key, e, total });
+    }
+    ranked.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
+    return ranked.slice(0, limit).map(({ key, e, total }) => {
+      const out = new Array<number>(buckets).fill(0);
+      e.counter.read(lastSecond, buckets, out);
+      return { key, topic: e.topic, method: e.method, total, buckets: out };
+    });
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+}
+
+export interface RateLimits {
+  /** distinct keys kept per dimension (default 1000; method keys 2000) */
+  keysPerDimension?: number;
+}
+
+export interface RateSample {
+  ts: number;
+  kind: MessageKind;
+  exchange: string;
+  topic: string | null;
+  server: string | null;
+  method: string | null;
+}
+
+export interface RateQuery {
+  windowMs?: number;
+  /** series per dimension (default 20) */
+  limit?: number;
+  /** top methods (default 10) */
+  top?: number;
+}
+
+export class RateModel {
+  private readonly total = new SecondCounter();
+  private readonly kinds = new Map<MessageKind, SecondCounter>(MESSAGE_KINDS.map((k) => [k, new SecondCounter()]));
+  private readonly dims: Record<RateDimension, Dimension>;
+
+  constructor(limits: RateLimits = {}) {
+    const cap = limits.keysPerDimension ?? 1000;
+    this.dims = { exchange: new Dimension(cap), topic: new Dimension(cap), server: new Dimension(cap), method: new Dimension(cap * 2) };
+  }
+
+  add(s: RateSample): void {
+    const second = Math.floor(s.ts / BUCKET_MS);
+    this.total.add(second);
+    (this.kinds.get(s.kind) as SecondCounter).add(second);
+    this.dims.exchange.add(s.exchange === '' ? '(default)' : s.exchange, second, null, null);
+    if (s.topic !== null) this.dims.topic.add(s.topic, second, s.topic, null);
+    if (s.server !== null) this.dims.server.add(s.topic === null ? s.server : `${s.topic}.${s.server}`, second, s.topic, null);
+    if (s.method !== null) this.dims.method.add(`${s.topic ?? ''}:${s.method}`, second, s.topic, s.method);
+  }
+
+  /** Keys dropped because of the per-dimension cap. */
+  get evictedKeys(): number {
+    return this.dims.exchange.evicted + this.dims.topic.evicted + this.dims.server.evicted + this.dims.method.evicted;
+  }
+
+  get keyCount(): number {
+    return this.dims.exchange.size + this.dims.topic.size + this.dims.server.size + this.dims.method.size;
+  }
+
+  snapshot(nowMs: number, q: RateQuery = {}): RateSnapshot {
+    const windowMs = clampWindow(q.windowMs ?? MIN_WINDOW_MS);
+    const buckets = windowMs / BUCKET_MS;
+    const last = Math.floor(nowMs / BUCKET_MS);
+    const limit = q.limit ?? 20;
+    const total = new Array<number>(buckets).fill(0);
+    this.total.read(last, buckets, total);
+    const byKind = {} as Record<MessageKind, number[]>;
+    const totalsByKind = {} as Record<MessageKind, number>;
+    for (const k of MESSAGE_KINDS) {
+      const arr = new Array<number>(buckets).fill(0);
+      totalsByKind[k] = (this.kinds.get(k) as SecondCounter).read(last, buckets, arr);
+      byKind[k] = arr;
+    }
+    const method = this.dims.method.series(last, buckets, Math.max(limit, q.top ?? 10));
+    const topMethods: TopMethod[] = method.slice(0, q.top ?? 10).map((s) => ({
+      key: s.key,
+      topic: s.topic,
+      method: s.method ?? s.key,
+      count: s.total,
+      perSecond: s.total / (windowMs / 1000),
+    }));
+    return {
+      nowMs,
+      bucketMs: BUCKET_MS,
+      windowMs,
+      startMs: (last - buckets + 1) * BUCKET_MS,
+      total,
+      byKind,
+      totalsByKind,
+      series: {
+        exchange: this.dims.exchange.series(last, buckets, limit),
+        topic: this.dims.topic.series(last, buckets, limit),
+        server: this.dims.server.series(last, buckets, limit),
+        method: method.slice(0, limit),
+      },
+      topMethods,
+    };
+  }
+}
+
+/** Windows are whole seconds between 1 min and 1 h. */
+export function clampWindow(ms: number): number {
+  const s = Math.round(ms / BUCKET_MS) * BUCKET_MS;
+  return Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, s));
+}

@@ -1,0 +1,104 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { decodedMessageSchema } from '../../lib/tap-contracts.ts';
+import { MemoryBroker, RpcClient, RpcServer, Transport } from '../messaging/index.ts';
+import { runTapCommand } from './tap-command.ts';
+import { waitFor } from './test-support.ts';
+
+function sink() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      text += String(chunk);
+      cb();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}, signal?: AbortSignal) {
+  const out = sink();
+  const err = sink();
+  const done = runTapCommand(argv, { stdout: out.stream, stderr: err.stream, env, signal });
+  return { done, out, err };
+}
+
+describe('osloscope tap (runTapCommand)', () => {
+  it.each([
+    [['--bogus']],
+    [['--count', '0']],
+    [['--count', 'x']],
+    [['--seconds', '-1']],
+    [['--kind', 'rpc']],
+    [['--filter', 'colour:red']],
+    [['--firehose', '--bindings']],
+    [['--url', 'nosuchdriver://h/']],
+    [['--management-url', 'not a url']],
+  ])('exits 2 with a one-line error on bad usage %j', async (argv) => {
+    const { done, out, err } = run(argv);
+    expect(await done).toBe(2);
+    expect(out.text()).toBe('');
+    expect(err.text()).toMatch(/^osloscope tap: .+\n$/);
+  });
+
+  it('prints help on --help', async () => {
+    const { done, out } = run(['--help']);
+    expect(await done).toBe(0);
+    expect(out.text()).toMatch(/usage: osloscope tap/);
+  });
+
+  it('exits 5 when the broker cannot be reached', async () => {
+    const { done, out, err } = run(['--url', 'rabbit://guest:guest@127.0.0.1:1/', '--count', '1'], { RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:1' });
+    expect(await done).toBe(5);
+    expect(out.text()).toBe('');
+    expect(err.text()).toMatch(/^osloscope tap: cannot connect to rabbit:\/\/127\.0\.0\.1:1\/: .+\n$/);
+    expect(err.text()).not.toContain('guest:guest');
+  });
+
+  it('prints one redacted JSON object per decoded message, filtered by --kind/--topic, and stops after --count', async () => {
+    // memory:// transports in one process share a broker per vhost: use a vhost of our own
+    const url = `memory:///tapcmd-${process.pid}`;
+    const broker = MemoryBroker.shared(`tapcmd-${process.pid}`);
+    const serverT = new Transport(url, { programName: 'nova-compute', memoryBroker: broker });
+    const clientT = new Transport(url, { programName: 'nova-api', memoryBroker: broker });
+    const server = new RpcServer(serverT, { topic: 'compute', server: 'h1' }, [{ echo: (_c: unknown, a: Record<string, unknown>) => a.value }]);
+    await server.start();
+    try {
+      const { done, out, err } = run(['--kind', 'call,cast', '--topic', 'comp*', '--count', '2'], { TRANSPORT_URL: url });
+      await waitFor(() => err.text().includes('bindings mode'), 'status line');
+      expect(err.text()).toMatch(/replies are invisible — turn the firehose on with: rabbitmqctl trace_on -p tapcmd-/);
+      const client = new RpcClient(clientT, { topic: 'compute' });
+      await client.prepare({ topic: 'other' }).cast({}, 'echo', { value: 0 }).catch(() => undefined);
+      await client.call({ auth_token: 'SECRET-TOKEN', request_id: 'req-cli' }, 'echo', { value: 1 });
+      await client.cast({}, 'echo', { value: 2 });
+      await client.cast({}, 'echo', { value: 3 });
+      expect(await done).toBe(0);
+      const lines = out.text().trim().split('\n');
+      expect(lines).toHaveLength(2);
+      const msgs = lines.map((l) => decodedMessageSchema.parse(JSON.parse(l)));
+      expect(msgs.map((m) => [m.kind, m.topic, m.args])).toEqual([
+        ['call', 'compute', { value: 1 }],
+        ['cast', 'compute', { value: 2 }],
+      ]);
+      expect(msgs[0].context).toMatchObject({ auth_token: '***', request_id: 'req-cli' });
+      expect(out.text()).not.toContain('SECRET-TOKEN');
+    } finally {
+      await server.stop();
+      await serverT.close();
+      await clientT.close();
+    }
+  });
+
+  it('stops after --seconds and on abort', async () => {
+    const url = `memory:///tapcmd2-${process.pid}`;
+    const t0 = Date.now();
+    const a = run(['--seconds', '0.3'], { TRANSPORT_URL: url });
+    expect(await a.done).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    const ac = new AbortController();
+    const b = run([], { TRANSPORT_URL: url }, ac.signal);
+    await waitFor(() => b.err.text().includes('mode'), 'started');
+    ac.abort();
+    expect(await b.done).toBe(0);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * `osloscope tap`: decoded, redacted traffic as NDJSON on stdout, one JSON
+ * object (a DecodedMessage, lib/tap-contracts.ts) per message.
+ *
+ *   osloscope tap [--url URL] [--exchange X]... [--topic T] [--kind K[,K]]
+ *                 [--filter EXPR] [--firehose | --bindings] [--deliveries]
+ *                 [--count N] [--seconds S] [--management-url URL]
+ *
+ * Exit codes follow the CLI contract (product.md): 0 ok, 2 usage, 5 cannot
+ * connect. Errors are one line on stderr; so is the one status line that
+ * says which mode the tap runs in (and, in bindings mode, that replies are
+ * invisible and how to turn the firehose on).
+ */
+import { parseArgs } from 'node:util';
+import { MESSAGE_KINDS, type DecodedMessage, type TapModeSetting } from '../../lib/tap-contracts.ts';
+import { ConfigError, MessageDeliveryFailure, Transport } from '../messaging/index.ts';
+import { FilterSyntaxError, globMatch, parseFilter } from './filter.ts';
+import { Tap } from './tap.ts';
+
+export interface TapCommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+  /** stops the command like Ctrl-C (tests); SIGINT/SIGTERM do the same */
+  signal?: AbortSignal;
+}
+
+export const TAP_EXIT = { ok: 0, failure: 1, usage: 2, connect: 5 } as const;
+
+const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
+
+/** stdout backlog beyond which lines are dropped (and counted) rather than buffered without bound. */
+const MAX_STDOUT_BACKLOG = 8 * 1024 * 1024;
+
+const USAGE = `usage: osloscope tap [--url URL] [--exchange X]... [--topic T] [--kind call,cast,...]
+                     [--filter EXPR] [--firehose | --bindings] [--deliveries]
+                     [--count N] [--seconds S] [--management-url URL]
+
+Prints every decoded oslo.messaging message as one JSON object per line (secrets redacted).
+  --url              transport URL (default $TRANSPORT_URL or ${DEFAULT_URL})
+  --exchange X       control exchange to tap (repeatable; default openstack + the usual service exchanges)
+  --topic T          only messages of this topic (wildcards: compute*)
+  --kind K           only these kinds: ${MESSAGE_KINDS.join(', ')}
+  --filter EXPR      live-stream filter, e.g. 'method:get_* request_id:req-1 error'
+  --firehose         use the RabbitMQ firehose (amq.rabbitmq.trace): replies and deliveries visible
+  --bindings         use bindings mode even when the firehose is on
+  --deliveries       firehose mode: also print deliver.* traces (one line per delivery)
+  --count N          stop after N messages
+  --seconds S        stop after S seconds
+  --management-url   RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672`;
+
+class UsageError extends Error {}
+
+function positiveNumber(text: string | undefined, name: string, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
+  }
+  return n;
+}
+
+export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<number> {
+  const err = (line: string): void => {
+    io.stderr.write(`osloscope tap: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
+  };
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        exchange: { type: 'string', multiple: true },
+        topic: { type: 'string' },
+        kind: { type: 'string' },
+        filter: { type: 'string' },
+        firehose: { type: 'boolean' },
+        bindings: { type: 'boolean' },
+        deliveries: { type: 'boolean' },
+        count: { type: 'string' },
+        seconds: { type: 'string' },
+        'management-url': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    err(`${(e as Error).message} (see osloscope tap --help)`);
+    return TAP_EXIT.usage;
+  }
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return TAP_EXIT.ok;
+  }
+
+  let count: number | undefined;
+  let seconds: number | undefined;
+  let kinds: Set<string> | null = null;
+  let filter: ((m: DecodedMessage) => boolean) | null = null;
+  let transport: Transport;
+  try {
+    count = positiveNumber(values.count as string | undefined, 'count', true);
+    seconds = positiveNumber(values.seconds as string | undefined, 'seconds', false);
+    if (values.firehose && values.bindings) throw new UsageError('--firehose and --bindings exclude each other');
+    if (typeof values.kind === 'string') {
+      kinds = new Set(values.kind.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean));
+      for (const k of kinds) {
+        if (!(MESSAGE_KINDS as readonly string[]).includes(k)) throw new UsageError(`--kind '${k}' is not one of ${MESSAGE_KINDS.join(', ')}`);
+      }
+    }
+    if (typeof values.filter === 'string') filter = parseFilter(values.filter).predicate;
+    const mgmt = values['management-url'] as string | undefined;
+    if (mgmt !== undefined) {
+      try {
+        new URL(mgmt);
+      } catch {
+        throw new UsageError(`--management-url is not a URL: '${mgmt}'`);
+      }
+    }
+    const url = (values.url as string | undefined) ?? io.env?.TRANSPORT_URL ?? DEFAULT_URL;
+    try {
+      transport = new Transport(url, { programName: 'osloscope' });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof FilterSyntaxError || e instanceof ConfigError) {
+      err(e.message);
+      return TAP_EXIT.usage;
+    }
+    throw e;
+  }
+
+  const mode: TapModeSetting = values.firehose ? 'firehose' : values.bindings ? 'bindings' : 'auto';
+  const exchanges = values.exchange as string[] | undefined;
+  const topic = values.topic as string | undefined;
+  const tap = new Tap({
+    transport,
+    mode,
+    exchanges,
+    discoverExchanges: exchanges === undefined,
+    managementUrl: (values['management-url'] as string | undefined) ?? io.env?.RABBITMQ_MANAGEMENT_URL,
+    connectRetry: 0,
+    model: { includeDeliveries: values.deliveries === true, recentLimit: 100 },
+  });
+
+  let printed = 0;
+  let skipped = 0;
+  let finish: (() => void) | null = null;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  tap.on((e) => {
+    if (e.type !== 'tap:message' || (count !== undefined && printed >= count)) return;
+    const m = e.message;
+    if (kinds && !kinds.has(m.kind)) return;
+    if (topic !== undefined && (m.topic === null || !globMatch(topic, m.topic))) return;
+    if (filter && !filter(m)) return;
+    if (((io.stdout as NodeJS.WritableStream & { writableLength?: number }).writableLength ?? 0) > MAX_STDOUT_BACKLOG) {
+      skipped++;
+      return;
+    }
+    io.stdout.write(`${JSON.stringify(m)}\n`);
+    printed++;
+    if (count !== undefined && printed >= count) finish?.();
+  });
+
+  try {
+    await tap.start();
+  } catch (e) {
+    await transport.close().catch(() => undefined);
+    const text = (e as Error).message;
+    if (e instanceof MessageDeliveryFailure || /connect|ECONNREFUSED|ENOTFOUND|ACCESS_REFUSED|timed? ?out/i.test(text)) {
+      err(`cannot connect to ${transport.url.describe()}: ${text}`);
+      return TAP_EXIT.connect;
+    }
+    err(text);
+    return TAP_EXIT.failure;
+  }
+
+  const st = tap.status();
+  err(
+    st.mode === 'firehose'
+      ? `firehose mode on vhost ${st.vhost} (${transport.url.describe()}): replies and deliveries visible${st.firehose.on === false ? '; tracing is OFF, run rabbitmqctl trace_on -p ' + st.vhost : ''}`
+      : `bindings mode on vhost ${st.vhost} (${transport.url.describe()}), tapping ${[...st.tappedExchanges, ...st.fanoutExchanges].join(', ') || 'no exchange yet'}; replies are invisible — turn the firehose on with: rabbitmqctl trace_on -p ${st.vhost}`,
+  );
+
+  const timer = seconds !== undefined ? setTimeout(() => finish?.(), seconds * 1000) : undefined;
+  const onSignal = (): void => finish?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  io.signal?.addEventListener('abort', onSignal, { once: true });
+  if (io.signal?.aborted) onSignal();
+  try {
+    await done;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    io.signal?.removeEventListener('abort', onSignal);
+    await tap.stop();
+    await transport.close().catch(() => undefined);
+  }
+  if (skipped > 0) err(`${skipped} message(s) not printed: stdout could not keep up`);
+  return TAP_EXIT.ok;
+}

@@ -1,0 +1,953 @@
+/**
+ * The traffic tap: watches oslo.messaging traffic without taking any of it.
+ *
+ * Bindings mode (plain AMQP rights): one queue of our own — exclusive (gone
+ * with our connection), auto-delete, capped with x-max-length + drop-head
+ * and x-message-ttl so a slow or dead osloscope never makes the broker
+ * accumulate — bound with `#` to each control exchange that exists and to
+ * every `<topic>_fanout` exchange. Services keep their own queues; a copy of
+ * each message is routed to ours. Replies travel through the default
+ * exchange, which cannot be bound, so they are invisible here.
+ *
+ * Firehose mode (`rabbitmqctl trace_on`): the same kind of queue bound to
+ * `amq.rabbitmq.trace` with `publish.#` and `deliver.#`; RabbitMQ copies
+ * every publish (with `routed_queues`) and every delivery (with the
+ * consumer's connection) of the vhost there, replies included.
+ *
+ * The connection is a ResilientLink: after a broker-side kill it reconnects
+ * and replays our declares/bindings/consumer. When replay is refused (a
+ * non-durable exchange we were bound to vanished with a broker restart) the
+ * tap rebuilds itself from scratch with passive checks first.
+ *
+ * The tap never talks to sockets or HTTP clients: it emits TapEvents and
+ * answers status()/snapshot()/recent()/calls().
+ */
+import type {
+  BrokerView,
+  CallGroup,
+  CallRecord,
+  CallState,
+  DecodedMessage,
+  LatencyHistogram,
+  TapEvent,
+  TapMode,
+  TapModeSetting,
+  TapSnapshot,
+  TapStatus,
+} from '../../lib/tap-contracts.ts';
+import { silentLogger, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
+import { buildBrokerView } from './broker-view.ts';
+import { processOf, type CallChange, type CallerInfo, type QueueFact } from './calls.ts';
+import { decodeObservation, fromDelivery, fromTraceDelivery, TRACE_EXCHANGE, type ObservedMessage } from './decoder.ts';
+import {
+  InspectorError,
+  ManagementInspector,
+  MemoryInspector,
+  PassiveInspector,
+  type BrokerInspector,
+  type InspectedConnection,
+  type InspectedConsumer,
+} from './inspector.ts';
+import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
+import type { RateQuery } from './rates.ts';
+import { randomBytes } from 'node:crypto';
+
+/** `openstack` (oslo's default control_exchange) plus the exchanges services set with set_transport_defaults. */
+export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = [
+  'openstack',
+  'nova',
+  'neutron',
+  'cinder',
+  'glance',
+  'heat',
+  'ironic',
+  'keystone',
+  'octavia',
+  'designate',
+  'manila',
+  'magnum',
+  'barbican',
+  'placement',
+  'trove',
+  'sahara',
+  'aodh',
+  'ceilometer',
+  'zun',
+];
+
+/** Every queue the tap declares starts with this; other taps' queues are left out of routed_queues. */
+export const TAP_QUEUE_PREFIX = 'osloscope-tap-';
+
+export interface TapIntervals {
+  /** stuck-call classification and caller lookups (default 1000 ms) */
+  tickMs?: number;
+  /** exchange discovery in bindings mode (default 10 s) */
+  discoveryMs?: number;
+  /** auto mode: re-check whether tracing is on (default 30 s) */
+  modeCheckMs?: number;
+  /** minimum time between consumer/connection lookups for caller resolution (default 3 s) */
+  lookupMs?: number;
+  /** a link that stays down this long after a failed recovery is rebuilt from scratch (default 3 s) */
+  rebuildAfterMs?: number;
+}
+
+export interface TapOptions {
+  transport: Transport;
+  /** TAP_MODE (default auto) */
+  mode?: TapModeSetting;
+  /** control exchanges to tap when they exist (default DEFAULT_CONTROL_EXCHANGES) */
+  exchanges?: readonly string[];
+  /** also tap every topic exchange (not amq.*) the management API lists (default true) */
+  discoverExchanges?: boolean;
+  /**
+   * RABBITMQ_MANAGEMENT_URL. undefined: try `http://<amqp host>:15672` with the
+   * transport's credentials; null: never use the management API.
+   */
+  managementUrl?: string | null;
+  /** replaces the inspector the tap would pick */
+  inspector?: BrokerInspector;
+  clock?: () => number;
+  model?: TrafficModelOptions;
+  /** x-max-length of the tap's queues (default 100 000; drop-head) */
+  queueMaxLength?: number;
+  /** x-message-ttl of the tap's queues (default 60 s) */
+  queueMessageTtlMs?: number;
+  /** rpc_response_timeout for calls without expiration (default the transport's) */
+  rpcResponseTimeoutMs?: number;
+  /** rpc_conn_pool_size for the broker view (default the transport's) */
+  rpcConnPoolSize?: number;
+  intervals?: TapIntervals;
+  /** how long the firehose probe waits for its trace (default 1500 ms) */
+  probeTimeoutMs?: number;
+  /** connection attempts at start: null = until it works (server), 0 = one try (CLI) */
+  connectRetry?: number | null;
+  log?: Logger;
+}
+
+type TapListener = (event: TapEvent) => void;
+
+interface Timers {
+  tick?: NodeJS.Timeout;
+  discovery?: NodeJS.Timeout;
+  modeCheck?: NodeJS.Timeout;
+}
+
+export class Tap {
+  readonly model: TrafficModel;
+  private readonly transport: Transport;
+  private readonly requestedMode: TapModeSetting;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  private readonly configuredExchanges: readonly string[];
+  private readonly discoverExchanges: boolean;
+  private readonly queueArgs: Record<string, unknown>;
+  private readonly intervals: Required<TapIntervals>;
+  private readonly probeTimeoutMs: number;
+  private readonly poolSize: number;
+  private readonly listeners = new Set<TapListener>();
+
+  private inspector: BrokerInspector | null = null;
+  private link: ResilientLink | null = null;
+  private linkGeneration = 0;
+  private mode: TapMode = 'off';
+  private state: TapStatus['state'] = 'stopped';
+  private error: string | null = null;
+  private startedAt: number | null = null;
+  private tracingOn: boolean | null = null;
+  private tracingDetectedBy: TapStatus['firehose']['detectedBy'] = 'none';
+  private canEnable = false;
+  private seq = 0;
+  private id = randomBytes(4).toString('hex');
+  private bindingsQueue: string | null = null;
+  private firehoseQueue: string | null = null;
+  private probeQueue: string | null = null;
+  private readonly boundExchanges = new Set<string>();
+  private readonly fanoutExchanges = new Set<string>();
+  /** topic → when `<topic>_fanout` was last passively checked */
+  private readonly fanoutChecked = new Map<string, number>();
+  private readonly knownTopics = new Set<string>();
+  private readonly knownQueues = new Set<string>();
+  private probeWaiter: ((ok: boolean) => void) | null = null;
+  private probeToken: string | null = null;
+  private lastTraceAt = 0;
+  private timers: Timers = {};
+  private serialChain: Promise<unknown> = Promise.resolve();
+  private unsubscribeTransport: (() => void) | null = null;
+  private downSince: number | null = null;
+  private lastLookupAt = 0;
+  private lookupRunning = false;
+  private tickRunning = false;
+  /** broker connection name → client connection_name */
+  private connectionNames = new Map<string, string | null>();
+  /** queue → client connection_name of a consumer */
+  private queueConsumers = new Map<string, string>();
+  private memoryDropped = 0;
+  /** broker connection names seen in traces but not (yet) in the connections list */
+  private readonly unknownConnections = new Map<string, number>();
+  private stopped = false;
+  /** the last rebuild failed: try again after rebuildAfterMs whatever the (closed) link says */
+  private rebuildPending = false;
+
+  constructor(private readonly options: TapOptions) {
+    this.transport = options.transport;
+    this.requestedMode = options.mode ?? 'auto';
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? this.transport.log ?? silentLogger;
+    this.configuredExchanges = options.exchanges ?? DEFAULT_CONTROL_EXCHANGES;
+    this.discoverExchanges = options.discoverExchanges ?? true;
+    this.queueArgs = {
+      'x-max-length': options.queueMaxLength ?? 100_000,
+      'x-overflow': 'drop-head',
+      'x-message-ttl': options.queueMessageTtlMs ?? 60_000,
+    };
+    this.intervals = {
+      tickMs: options.intervals?.tickMs ?? 1000,
+      discoveryMs: options.intervals?.discoveryMs ?? 10_000,
+      modeCheckMs: options.intervals?.modeCheckMs ?? 30_000,
+      lookupMs: options.intervals?.lookupMs ?? 3000,
+      rebuildAfterMs: options.intervals?.rebuildAfterMs ?? 3000,
+    };
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 1500;
+    this.poolSize = options.rpcConnPoolSize ?? this.transport.rabbit.rpc_conn_pool_size;
+    this.model = new TrafficModel({
+      ...options.model,
+      calls: {
+        defaultTimeoutMs: options.rpcResponseTimeoutMs ?? this.transport.conf.rpc_response_timeout * 1000,
+        ...options.model?.calls,
+        resolveCaller: (replyQ) => this.callerOf(replyQ),
+        resolveConnection: (broker) => this.connectionNames.get(broker) ?? null,
+      },
+    });
+  }
+
+  // ---- events --------------------------------------------------------------
+
+  on(listener: TapListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: TapEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'tap listener failed');
+      }
+    }
+  }
+
+  private emitStatus(): void {
+    if (this.listeners.size > 0) this.emit({ type: 'tap:status', status: this.status() });
+  }
+
+  // ---- life cycle ------------------------------------------------------------
+
+  get vhost(): string {
+    if (this.transport.memoryBroker) return this.transport.memoryBroker.vhost;
+    return this.transport.url.amqpEndpoints()[0]?.vhost ?? '/';
+  }
+
+  /**
+   * Connect, pick the mode, declare and bind, start consuming. Rejects when
+   * the broker cannot be reached within `connectRetry` attempts.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'stopped' || this.stopped) throw new Error('Tap already started');
+    this.state = 'starting';
+    this.startedAt = this.clock();
+    if (this.requestedMode === 'off') {
+      this.mode = 'off';
+      this.state = 'running';
+      this.emitStatus();
+      return;
+    }
+    try {
+      this.inspector = await this.pickInspector();
+      this.canEnable = await this.inspector.canEnableTracing().catch(() => false);
+      this.unsubscribeTransport = this.transport.events.on((e) => {
+        if (e.type === 'connection:state' && this.link && e.connection === this.link.connectionName) this.onLinkState(e.state, e.error);
+      });
+      await this.serial(() => this.attach(this.options.connectRetry ?? null));
+    } catch (err) {
+      this.state = 'error';
+      this.error = (err as Error).message;
+      await this.teardownLink();
+      this.unsubscribeTransport?.();
+      throw err;
+    }
+    this.state = 'running';
+    this.startTimers();
+    this.emitStatus();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of Object.values(this.timers)) if (t) clearInterval(t);
+    this.timers = {};
+    this.unsubscribeTransport?.();
+    // close first, outside the queue: a connect loop still waiting for the broker ends at once
+    const link = this.link;
+    this.linkGeneration++;
+    await link?.close().catch(() => undefined);
+    await this.serial(() => this.teardownLink());
+    this.state = 'stopped';
+    this.emitStatus();
+  }
+
+  /** Run tap reconfigurations one at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serialChain.then(fn, fn);
+    this.serialChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pickInspector(): Promise<BrokerInspector> {
+    if (this.options.inspector) return this.options.inspector;
+    const broker = this.transport.memoryBroker;
+    if (broker) return new MemoryInspector(broker);
+    const url = this.options.managementUrl;
+    if (url !== null) {
+      const ep = this.transport.url.amqpEndpoints()[0];
+      const mgmtUrl = url ?? (ep ? `http://${ep.label.replace(/:\d+$/, '')}:15672` : undefined);
+      if (mgmtUrl) {
+        const m = new ManagementInspector({ url: mgmtUrl, vhost: this.vhost, username: ep?.username, password: ep?.password, timeoutMs: url ? 5000 : 2000 });
+        try {
+          await m.check();
+          return m;
+        } catch (err) {
+          if (url) this.log.warn({ err: (err as Error).message }, 'management API unusable; falling back to passive declares');
+        }
+      }
+    }
+    return new PassiveInspector(
+      this.vhost,
+      async (q) => {
+        if (!this.link) return null;
+        try {
+          const r = await this.link.checkQueue(q);
+          return { messageCount: r.messageCount, consumerCount: r.consumerCount };
+        } catch {
+          return null;
+        }
+      },
+      () => [...this.knownQueues],
+    );
+  }
+
+  /** Open a fresh link, decide the mode, declare everything. */
+  private async attach(retry: number | null): Promise<void> {
+    const generation = ++this.linkGeneration;
+    this.id = randomBytes(4).toString('hex');
+    this.boundExchanges.clear();
+    this.fanoutExchanges.clear();
+    this.fanoutChecked.clear();
+    this.bindingsQueue = null;
+    this.firehoseQueue = null;
+    this.probeQueue = null;
+    const link = this.transport.createLink('listen');
+    this.link = link;
+    await link.connect(retry);
+    if (generation !== this.linkGeneration) return;
+    const mode = await this.decideMode();
+    await this.enterMode(mode);
+    this.downSince = null;
+  }
+
+  private async teardownLink(): Promise<void> {
+    const link = this.link;
+    this.link = null;
+    this.linkGeneration++;
+    this.probeWaiter?.(false);
+    // exclusive queues (and their bindings) go with the connection
+    if (link) await link.close().catch(() => undefined);
+  }
+
+  private onLinkState(state: string, error?: string): void {
+    if (state === 'connected') {
+      if (this.state === 'recovering') {
+        this.state = 'running';
+        this.error = null;
+        this.downSince = null;
+        this.log.info({ tap: this.id }, 'tap connection recovered');
+        // exchanges may have appeared or vanished meanwhile
+        void this.serial(() => this.discover()).catch(() => undefined);
+        this.emitStatus();
+      }
+    } else if (state === 'disconnected' && this.state === 'running') {
+      this.state = 'recovering';
+      this.error = error ?? null;
+      this.downSince = this.clock();
+      this.emitStatus();
+    } else if (state === 'disconnected' && this.state === 'recovering' && error) {
+      this.error = error;
+    }
+  }
+
+  /** A link whose recovery was refused (replay 404/406) stays 'disconnected': rebuild from scratch. */
+  private async maybeRebuild(): Promise<void> {
+    if (this.stopped || this.state !== 'recovering') return;
+    const now = this.clock();
+    if (!this.rebuildPending) {
+      const st = this.link?.currentState;
+      if (st === 'connecting' || st === 'connected') {
+        this.downSince = null;
+        return;
+      }
+    }
+    if (this.downSince === null) this.downSince = now;
+    if (now - this.downSince < this.intervals.rebuildAfterMs) return;
+    this.downSince = now;
+    this.log.warn({ tap: this.id, err: this.error }, 'tap connection did not recover; rebuilding');
+    await this.serial(async () => {
+      if (this.stopped) return;
+      await this.teardownLink();
+      try {
+        await this.attach(0);
+        this.rebuildPending = false;
+        this.state = 'running';
+        this.error = null;
+        this.emitStatus();
+      } catch (err) {
+        this.error = (err as Error).message;
+        // connected but refused our declares: still not tapping
+        this.state = 'recovering';
+        this.rebuildPending = true;
+        this.downSince = this.clock();
+        await this.link?.close().catch(() => undefined);
+      }
+    });
+  }
+
+  // ---- modes -------------------------------------------------------------------
+
+  private async detectTracing(): Promise<boolean | null> {
+    if (!this.inspector) return null;
+    try {
+      const on = await this.inspector.tracing();
+      if (on !== null) {
+        this.tracingOn = on;
+        this.tracingDetectedBy = this.inspector.source === 'memory' ? 'memory' : 'management';
+      }
+      return on;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot read tracing state');
+      return null;
+    }
+  }
+
+  private async decideMode(): Promise<TapMode> {
+    if (this.requestedMode === 'bindings') {
+      await this.detectTracing();
+      return 'bindings';
+    }
+    const on = await this.detectTracing();
+    if (this.requestedMode === 'firehose') return 'firehose';
+    if (on !== null) return on ? 'firehose' : 'bindings';
+    // no API to ask: publish a probe and see whether a trace of it arrives
+    const seen = await this.probeFirehose();
+    this.tracingOn = seen;
+    this.tracingDetectedBy = 'probe';
+    return seen ? 'firehose' : 'bindings';
+  }
+
+  private queueOptions() {
+    return { durable: false, autoDelete: true, exclusive: true, arguments: { ...this.queueArgs } };
+  }
+
+  private async ensureFirehoseQueue(): Promise<void> {
+    const link = this.requireLink();
+    if (this.firehoseQueue) return;
+    const q = `${TAP_QUEUE_PREFIX}${this.id}-firehose`;
+    await link.assertQueue(q, this.queueOptions());
+    await link.bindQueue(q, TRACE_EXCHANGE, 'publish.#');
+    await link.bindQueue(q, TRACE_EXCHANGE, 'deliver.#');
+    await link.consume(q, (d) => this.onTrace(d), { noAck: true });
+    this.firehoseQueue = q;
+  }
+
+  private async probeFirehose(): Promise<boolean> {
+    const link = this.requireLink();
+    await this.ensureFirehoseQueue();
+    if (!this.probeQueue) {
+      const pq = `${TAP_QUEUE_PREFIX}${this.id}-probe`;
+      await link.assertQueue(pq, { durable: false, autoDelete: true, exclusive: true, arguments: { 'x-max-length': 10, 'x-message-ttl': 1000 } });
+      this.probeQueue = pq;
+    }
+    this.probeToken = randomBytes(8).toString('hex');
+    const seen = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.probeWaiter = null;
+        resolve(false);
+      }, this.probeTimeoutMs);
+      this.probeWaiter = (ok) => {
+        clearTimeout(timer);
+        this.probeWaiter = null;
+        resolve(ok);
+      };
+    });
+    // through the default exchange to our own queue: traced as `publish.` when tracing is on
+    await link.publish('', this.probeQueue, Buffer.from(JSON.stringify({ 'osloscope.probe': this.probeToken })), {
+      contentType: 'application/json',
+      headers: {},
+    });
+    return seen;
+  }
+
+  private async enterMode(mode: TapMode): Promise<void> {
+    const link = this.requireLink();
+    const previous = this.mode;
+    this.mode = mode;
+    if (mode === 'firehose') {
+      await this.ensureFirehoseQueue();
+      if (this.bindingsQueue) {
+        const q = this.bindingsQueue;
+        this.bindingsQueue = null;
+        this.boundExchanges.clear();
+        this.fanoutExchanges.clear();
+        await link.deleteQueue(q).catch(() => undefined);
+      }
+    } else if (mode === 'bindings') {
+      if (!this.bindingsQueue) {
+        const q = `${TAP_QUEUE_PREFIX}${this.id}`;
+        await link.assertQueue(q, this.queueOptions());
+        this.bindingsQueue = q;
+        await this.discover();
+        await link.consume(q, (d) => this.onBindingsDelivery(d), { noAck: true });
+      }
+      // auto mode keeps the trace binding: the first trace that shows up means tracing was turned on
+      if (this.requestedMode === 'auto') await this.ensureFirehoseQueue();
+      else if (this.firehoseQueue) {
+        const q = this.firehoseQueue;
+        this.firehoseQueue = null;
+        await link.deleteQueue(q).catch(() => undefined);
+      }
+    }
+    if (previous !== mode) {
+      this.log.info({ tap: this.id, mode, vhost: this.vhost }, `tap mode ${mode}`);
+      this.emitStatus();
+    }
+  }
+
+  private requireLink(): ResilientLink {
+    if (!this.link) throw new Error('Tap is not connected');
+    return this.link;
+  }
+
+  /** `rabbitmqctl trace_on -p <vhost>` through the management API (or the memory broker), then switch to firehose. */
+  async enableFirehose(): Promise<TapStatus> {
+    if (!this.inspector) throw new InspectorError('Tap is not started');
+    if (!(await this.inspector.canEnableTracing())) {
+      throw new InspectorError(
+        `Cannot turn tracing on through ${this.inspector.describe()}: it needs the management API with an administrator user. Run: rabbitmqctl trace_on -p ${this.vhost}`,
+      );
+    }
+    await this.inspector.enableTracing();
+    this.tracingOn = true;
+    this.tracingDetectedBy = this.inspector.source === 'memory' ? 'memory' : 'management';
+    if (this.requestedMode !== 'off' && this.link) await this.serial(() => this.enterMode('firehose'));
+    this.emitStatus();
+    return this.status();
+  }
+
+  private async checkMode(): Promise<void> {
+    if (this.requestedMode !== 'auto' || !this.link || this.state !== 'running') return;
+    let on = await this.detectTracing();
+    if (on === null && this.mode === 'firehose' && this.clock() - this.lastTraceAt > this.intervals.modeCheckMs) {
+      on = await this.probeFirehose().catch(() => null);
+      if (on !== null) {
+        this.tracingOn = on;
+        this.tracingDetectedBy = 'probe';
+      }
+    }
+    if (on === true && this.mode !== 'firehose') await this.serial(() => this.enterMode('firehose'));
+    else if (on === false && this.mode !== 'bindings') await this.serial(() => this.enterMode('bindings'));
+  }
+
+  // ---- bindings-mode discovery -------------------------------------------------
+
+  /** Bind to every control exchange and `<topic>_fanout` exchange that exists. Never creates exchanges. */
+  private async discover(): Promise<void> {
+    if (this.mode !== 'bindings' || !this.bindingsQueue || !this.link) return;
+    const candidates = new Set<string>(this.configuredExchanges);
+    const fanouts = new Set<string>();
+    let listed = false;
+    if (this.inspector && this.inspector.source !== 'passive') {
+      try {
+        const xs = await this.inspector.exchanges();
+        if (xs) {
+          listed = true;
+          const names = new Set(xs.map((x) => x.name));
+          for (const c of [...candidates]) if (!names.has(c)) candidates.delete(c);
+          for (const x of xs) {
+            if (x.name === '' || x.name.startsWith('amq.') || x.internal) continue;
+            if (x.type === 'fanout' && x.name.endsWith('_fanout')) fanouts.add(x.name);
+            else if (x.type === 'topic' && this.discoverExchanges) candidates.add(x.name);
+          }
+        }
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'exchange discovery failed');
+      }
+    }
+    for (const x of candidates) await this.bindExchange(x, listed);
+    for (const x of fanouts) await this.bindExchange(x, listed);
+  }
+
+  private async bindExchange(exchange: string, listed: boolean): Promise<boolean> {
+    if (this.boundExchanges.has(exchange) || !this.bindingsQueue || !this.link) return this.boundExchanges.has(exchange);
+    const link = this.link;
+    const q = this.bindingsQueue;
+    try {
+      // passive first, also when the API listed it: binding to a missing exchange would close our channel
+      await link.checkExchange(exchange);
+    } catch (err) {
+      if (!listed) this.log.debug({ exchange, err: (err as Error).message }, 'exchange not there (yet)');
+      return false;
+    }
+    if (this.link !== link || this.bindingsQueue !== q) return false;
+    await link.bindQueue(q, exchange, '#');
+    this.boundExchanges.add(exchange);
+    if (exchange.endsWith('_fanout')) this.fanoutExchanges.add(exchange);
+    this.emit({ type: 'tap:exchange', exchange, action: 'bound' });
+    return true;
+  }
+
+  /** Traffic for topic T seen: its `T_fanout` exchange (declared by every RPC server of T) can be tapped too. */
+  private noticeTopic(topic: string): void {
+    if (this.mode !== 'bindings') return;
+    const x = `${topic}_fanout`;
+    if (this.boundExchanges.has(x)) return;
+    const now = this.clock();
+    const last = this.fanoutChecked.get(topic);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.fanoutChecked.size > 10_000) this.fanoutChecked.clear();
+    this.fanoutChecked.set(topic, now);
+    void this.serial(() => this.bindExchange(x, false)).catch((err: unknown) => {
+      this.log.debug({ exchange: x, err: (err as Error).message }, 'fanout bind failed');
+    });
+  }
+
+  // ---- deliveries ------------------------------------------------------------------
+
+  private nextId(): string {
+    this.seq++;
+    return String(this.seq);
+  }
+
+  private onBindingsDelivery(d: Delivery): void {
+    this.handle(fromDelivery(d));
+  }
+
+  private onTrace(d: Delivery): void {
+    const obs = fromTraceDelivery(d);
+    if (!obs || !obs.trace) return;
+    const t = obs.trace;
+    // firehose probes (ours or another osloscope's) go to a tap queue through the default exchange: never traffic
+    if (obs.exchange === '' && obs.routingKey.startsWith(TAP_QUEUE_PREFIX)) {
+      if (obs.routingKey === this.probeQueue) {
+        this.tracingOn = true;
+        this.lastTraceAt = this.clock();
+        this.probeWaiter?.(true);
+      }
+      return;
+    }
+    if (t.event === 'deliver' && t.queue !== null && t.queue.startsWith(TAP_QUEUE_PREFIX)) return;
+    this.lastTraceAt = this.clock();
+    if (this.mode !== 'firehose') {
+      // auto mode in bindings mode: a trace means someone turned tracing on
+      if (this.requestedMode === 'auto' && this.state === 'running' && this.link) {
+        this.tracingOn = true;
+        this.tracingDetectedBy = 'probe';
+        void this.serial(() => this.enterMode('firehose')).catch(() => undefined);
+      }
+      return;
+    }
+    if (t.routedQueues) t.routedQueues = t.routedQueues.filter((q) => !q.startsWith(TAP_QUEUE_PREFIX));
+    if (t.connection) {
+      const name = this.connectionNames.get(t.connection);
+      t.connectionName = name ?? null;
+      // a connection we have not seen yet: look it up (rate-limited; the management API lists new
+      // connections only after its next stats round) so callers and servers get names
+      if (name === undefined && this.unknownConnections.size < 1000) {
+        if (!this.unknownConnections.has(t.connection)) this.unknownConnections.set(t.connection, this.clock());
+        void this.refreshLookups(false);
+      }
+    }
+    this.handle(obs);
+  }
+
+  private handle(obs: ObservedMessage): void {
+    let m: DecodedMessage;
+    try {
+      m = decodeObservation({ ...obs, id: this.nextId(), ts: this.clock() });
+    } catch (err) {
+      // decodeObservation never throws by contract; keep the tap alive if it does
+      this.model.counters.received++;
+      this.model.counters.undecodable++;
+      this.log.warn({ err: (err as Error).message }, 'decoder failure');
+      return;
+    }
+    const r = this.model.ingest(m);
+    if (m.topic !== null && (m.kind === 'call' || m.kind === 'cast') && m.trace === null) this.noticeTopic(m.topic);
+    this.learnQueues(m);
+    if (r.stream && this.listeners.size > 0) this.emit({ type: 'tap:message', message: m });
+    if (r.call) this.emitCall(r.call);
+  }
+
+  private emitCall(c: CallChange): void {
+    if (this.listeners.size > 0) this.emit({ type: 'tap:call', call: c.record });
+  }
+
+  /** Queue names oslo would use for what was seen, for passive-declare inspection. */
+  private learnQueues(m: DecodedMessage): void {
+    if (this.knownQueues.size > 5000) return;
+    if (m.topic && (m.kind === 'call' || m.kind === 'cast')) {
+      this.knownTopics.add(m.topic);
+      this.knownQueues.add(m.topic);
+      if (m.server) this.knownQueues.add(`${m.topic}.${m.server}`);
+    } else if (m.kind === 'notification') {
+      this.knownQueues.add(m.routingKey);
+    } else if (m.kind === 'fanout' && m.topic) {
+      this.knownTopics.add(m.topic);
+    }
+    if (m.kind === 'call' && m.replyQ) this.knownQueues.add(m.replyQ);
+  }
+
+  // ---- periodic work -----------------------------------------------------------------
+
+  private startTimers(): void {
+    const every = (ms: number, fn: () => Promise<void>): NodeJS.Timeout => {
+      let running = false;
+      const t = setInterval(() => {
+        if (running || this.stopped) return;
+        running = true;
+        fn()
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'tap background task failed'))
+          .finally(() => {
+            running = false;
+          });
+      }, ms);
+      t.unref();
+      return t;
+    };
+    this.timers.tick = every(this.intervals.tickMs, async () => {
+      await this.tick();
+    });
+    this.timers.discovery = every(this.intervals.discoveryMs, () => this.serial(() => this.discover()));
+    this.timers.modeCheck = every(this.intervals.modeCheckMs, () => this.checkMode());
+  }
+
+  /** Classify calls past their deadline (with fresh queue facts), resolve callers, rebuild a dead link. */
+  async tick(): Promise<CallChange[]> {
+    if (this.tickRunning) return [];
+    this.tickRunning = true;
+    try {
+      await this.maybeRebuild();
+      const now = this.clock();
+      const due = this.model.calls.dueQueues(now);
+      const facts = new Map<string, QueueFact | null>();
+      if (due.length > 0) {
+        await this.refreshLookups(true);
+        await Promise.all(due.slice(0, 200).map(async (q) => facts.set(q, await this.queueFact(q))));
+      } else if (this.unknownConnections.size > 0 || this.model.calls.unresolvedReplyQueues().length > 0) {
+        await this.refreshLookups(false);
+      }
+      const changes = this.model.tick(now, (q) => facts.get(q));
+      for (const c of changes) this.emitCall(c);
+      await this.refreshDropped();
+      return changes;
+    } finally {
+      this.tickRunning = false;
+    }
+  }
+
+  /** Exact, current consumer count: a passive declare (the management API's numbers lag by the stats interval). */
+  private async queueFact(queue: string): Promise<QueueFact | null> {
+    const link = this.link;
+    if (!link || !link.isConnected) return null;
+    try {
+      const r = await link.checkQueue(queue);
+      return { exists: true, consumers: r.consumerCount, depth: r.messageCount };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 404) return { exists: false, consumers: 0, depth: 0 };
+      return null;
+    }
+  }
+
+  /** Refresh consumer/connection maps for caller resolution (rate-limited unless forced). */
+  private async refreshLookups(force: boolean): Promise<void> {
+    const inspector = this.inspector;
+    if (!inspector || inspector.source === 'passive' || this.lookupRunning) return;
+    const now = this.clock();
+    if (!force && now - this.lastLookupAt < this.intervals.lookupMs) return;
+    if (force && now - this.lastLookupAt < 500) return;
+    this.lookupRunning = true;
+    this.lastLookupAt = now;
+    try {
+      const [consumers, connections] = await Promise.all([inspector.consumers(), inspector.connections()]);
+      this.applyLookups(consumers, connections);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'consumer lookup failed');
+    } finally {
+      this.lookupRunning = false;
+    }
+  }
+
+  private applyLookups(consumers: InspectedConsumer[] | null, connections: InspectedConnection[] | null): void {
+    if (connections) {
+      this.connectionNames = new Map(connections.map((c) => [c.name, c.connectionName]));
+      // keep asking for a while: the management API lists a new connection only after its next stats round
+      const now = this.clock();
+      for (const [name, since] of this.unknownConnections) {
+        if (this.connectionNames.has(name) || now - since > 30_000) this.unknownConnections.delete(name);
+      }
+    }
+    if (consumers) {
+      const m = new Map<string, string>();
+      for (const c of consumers) {
+        const name = c.connectionName ?? (c.connection ? (this.connectionNames.get(c.connection) ?? null) : null);
+        if (name) m.set(c.queue, name);
+      }
+      this.queueConsumers = m;
+    }
+  }
+
+  private callerOf(replyQ: string): CallerInfo | null {
+    const name = this.queueConsumers.get(replyQ);
+    return name ? { process: processOf(name) ?? name, connectionName: name } : null;
+  }
+
+  private async refreshDropped(): Promise<void> {
+    const inspector = this.inspector;
+    if (!(inspector instanceof MemoryInspector)) return;
+    let n = 0;
+    for (const q of [this.bindingsQueue, this.firehoseQueue]) if (q) n += inspector.droppedFrom(q);
+    if (n > this.memoryDropped) {
+      this.model.counters.dropped += n - this.memoryDropped;
+      this.memoryDropped = n;
+    }
+  }
+
+  // ---- queries -----------------------------------------------------------------------
+
+  status(): TapStatus {
+    const vhost = this.vhost;
+    const canSeeReplies = this.mode === 'firehose';
+    let hint: string | null = null;
+    const how = `rabbitmqctl trace_on -p ${vhost}${this.canEnable ? ' (or enable it from osloscope)' : ''}`;
+    if (this.state === 'starting') hint = 'The tap is starting: connecting to the broker and choosing bindings or firehose mode.';
+    else if (this.state === 'error') hint = `The tap could not start: ${this.error ?? 'unknown error'}.`;
+    else if (this.mode === 'off') hint = 'The tap is off (TAP_MODE=off): no traffic is watched.';
+    else if (this.mode === 'bindings') {
+      hint = `Bindings mode: calls, casts, fanouts and notifications are visible, replies are not (they go through the default exchange, which cannot be bound), so stuck-call causes are only partly known. Turn the RabbitMQ firehose on to see replies and full call timelines: ${how}. Tracing costs broker throughput; rabbitmqctl trace_off -p ${vhost} stops it.`;
+    } else if (this.tracingOn === false) {
+      hint = `Firehose mode, but tracing is off for vhost ${vhost}: nothing will appear until you run ${how}.`;
+    }
+    return {
+      requestedMode: this.requestedMode,
+      mode: this.mode,
+      state: this.state,
+      error: this.error,
+      vhost,
+      canSeeReplies,
+      firehose: { on: this.tracingOn, detectedBy: this.tracingDetectedBy, canEnable: this.canEnable },
+      hint,
+      tappedExchanges: this.mode === 'firehose' ? [] : [...this.boundExchanges].filter((x) => !this.fanoutExchanges.has(x)).sort(),
+      fanoutExchanges: this.mode === 'firehose' ? [] : [...this.fanoutExchanges].sort(),
+      tapQueues: [this.bindingsQueue, this.firehoseQueue].filter((q): q is string => q !== null),
+      inspector: this.inspector?.source ?? 'passive',
+      counters: this.model.tapCounters(),
+      startedAt: this.startedAt,
+    };
+  }
+
+  snapshot(nowMs: number = this.clock(), rates?: RateQuery): TapSnapshot {
+    return {
+      nowMs,
+      status: this.status(),
+      rates: this.model.snapshotRates(nowMs, rates),
+      calls: this.model.calls.counts(),
+    };
+  }
+
+  /** Recent decoded messages, oldest first; `filter` uses the live-stream grammar (throws FilterSyntaxError). */
+  recent(options: RecentOptions = {}): DecodedMessage[] {
+    return this.model.recent(options);
+  }
+
+  calls(query: { state?: CallState; limit?: number } = {}): CallRecord[] {
+    return this.model.callList(query);
+  }
+
+  call(msgId: string): CallRecord | null {
+    return this.model.calls.get(msgId);
+  }
+
+  /** In-flight and stuck calls grouped by caller process (`_reply_q` → reply-queue consumer → `<prog>:<pid>`). */
+  callGroups(query: { state?: CallState } = { state: 'inflight' }): CallGroup[] {
+    const groups = new Map<string, CallGroup>();
+    for (const c of this.model.callList({ state: query.state, limit: 10_000 })) {
+      const key = c.caller.process ?? '';
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { process: c.caller.process, replyQueues: [], calls: [] }));
+      if (c.caller.replyQ && !g.replyQueues.includes(c.caller.replyQ)) g.replyQueues.push(c.caller.replyQ);
+      g.calls.push(c);
+    }
+    return [...groups.values()].sort((a, b) => b.calls.length - a.calls.length);
+  }
+
+  latency(): LatencyHistogram {
+    return this.model.calls.latency.toJSON();
+  }
+
+  /** Queues, reply queues without consumers and connections per process, from the inspector. */
+  async brokerView(): Promise<BrokerView> {
+    const inspector = this.inspector;
+    const at = this.clock();
+    const own = new Set([this.bindingsQueue, this.firehoseQueue, this.probeQueue].filter((q): q is string => q !== null));
+    if (!inspector) {
+      return buildBrokerView({ source: 'passive', vhost: this.vhost, at, poolSize: this.poolSize, topics: [], exchanges: null, queues: null, consumers: null, connections: null, error: 'tap not started' });
+    }
+    let error: string | null = null;
+    const safe = async <T>(p: Promise<T>): Promise<T | null> => {
+      try {
+        return await p;
+      } catch (err) {
+        error = (err as Error).message;
+        return null;
+      }
+    };
+    const [exchanges, queues, consumers, connections] = await Promise.all([
+      safe(inspector.exchanges()),
+      safe(inspector.queues()),
+      safe(inspector.consumers()),
+      safe(inspector.connections()),
+    ]);
+    this.applyLookups(consumers, connections);
+    return buildBrokerView({
+      source: inspector.source,
+      vhost: this.vhost,
+      at,
+      poolSize: this.poolSize,
+      topics: this.knownTopics,
+      exchanges,
+      queues: queues?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null,
+      consumers,
+      connections,
+      ownQueues: own,
+      error,
+    });
+  }
+
+  /** The inspector in use (null before start). */
+  get brokerInspector(): BrokerInspector | null {
+    return this.inspector;
+  }
+
+  /** The tap's AMQP connection name (`<prog>:<pid>:<uuid>`), e.g. to find it in the management UI. */
+  get connectionName(): string | null {
+    return this.link?.connectionName ?? null;
+  }
+}

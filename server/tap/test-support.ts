@@ -1,0 +1,102 @@
+/**
+ * Helpers for the tap's integration and interop tests: a throw-away RabbitMQ
+ * virtual host (tracing is per vhost and must never be turned on for `/`,
+ * where other suites run in parallel), management-API shortcuts, and a
+ * polling wait. Test code only; nothing in the tap imports this.
+ */
+import { randomBytes } from 'node:crypto';
+import { ManagementInspector } from './inspector.ts';
+
+export const TEST_MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+export const TEST_AMQP_HOST = process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672';
+
+export interface TestVhost {
+  name: string;
+  /** oslo transport URL for this vhost (Python peers and osloscope) */
+  url: string;
+  /** amqplib URL */
+  amqpUrl: string;
+  mgmt: ManagementInspector;
+  setTracing(on: boolean): Promise<void>;
+  /** Broker-side kill of every connection whose client connection_name is in `names`. */
+  killConnections(names: Iterable<string>, timeoutMs?: number): Promise<number>;
+  deleteQueue(name: string): Promise<void>;
+  queue(name: string): Promise<{ messages: number; consumers: number } | null>;
+  remove(): Promise<void>;
+}
+
+export function randomName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** True when the management API answers with the test credentials. */
+export async function managementAvailable(url = TEST_MANAGEMENT_URL): Promise<boolean> {
+  try {
+    await new ManagementInspector({ url, vhost: '/', timeoutMs: 2000 }).check();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function createTestVhost(prefix = 'osloscope-tap-test', options: { tracing?: boolean } = {}): Promise<TestVhost> {
+  const name = randomName(prefix);
+  const root = new ManagementInspector({ url: TEST_MANAGEMENT_URL, vhost: name });
+  const enc = encodeURIComponent(name);
+  await root.request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: options.tracing === true } });
+  const user = new URL(TEST_MANAGEMENT_URL).username || 'guest';
+  await root.request(`/permissions/${enc}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  const amqpUrl = `amqp://${TEST_AMQP_HOST}/${enc}`;
+  return {
+    name,
+    url: `rabbit://${TEST_AMQP_HOST}/${enc}`,
+    amqpUrl,
+    mgmt: root,
+    async setTracing(on) {
+      await root.request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: on } });
+    },
+    async killConnections(names, timeoutMs = 15_000) {
+      const wanted = new Set(names);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const list = await root.connections();
+        const hits = list.filter((c) => c.connectionName !== null && wanted.has(c.connectionName));
+        if (hits.length >= wanted.size || Date.now() > deadline) {
+          for (const c of hits) await root.closeConnection(c.name, 'osloscope tap test');
+          return hits.length;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async deleteQueue(queue) {
+      await root.request(`/queues/${enc}/${encodeURIComponent(queue)}`, { method: 'DELETE' }).catch(() => undefined);
+    },
+    async queue(queue) {
+      try {
+        const q = await root.request<{ messages?: number; consumers?: number }>(`/queues/${enc}/${encodeURIComponent(queue)}`);
+        return { messages: q.messages ?? 0, consumers: q.consumers ?? 0 };
+      } catch {
+        return null;
+      }
+    },
+    async remove() {
+      await root.request(`/vhosts/${enc}`, { method: 'DELETE' }).catch(() => undefined);
+    },
+  };
+}
+
+/** Poll until `check` returns a truthy value; throws `what` with the last error after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
