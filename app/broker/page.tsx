@@ -1,0 +1,7 @@
+import { BrokerPage } from '@/components/broker/broker-page';
+
+export const metadata = { title: 'Broker · osloscope' };
+
+export default function Page() {
+  return <BrokerPage />;
+}

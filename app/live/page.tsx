@@ -1,0 +1,7 @@
+import { LivePage } from '@/components/live/live-page';
+
+export const metadata = { title: 'Live · osloscope' };
+
+export default function Page() {
+  return <LivePage />;
+}

@@ -1,0 +1,119 @@
+'use client';
+import { useRouter } from 'next/navigation';
+import type { DecodedMessage } from '@/lib/tap-contracts';
+import type { RpcType } from '@/lib/api-contracts';
+import { KindBadge } from '../ui/badge';
+import { CopyButton, JsonView, safeStringify } from '../ui/json-view';
+import { bytes, clockTime } from '../ui/format';
+import { prefillFromMessage, storePrefill } from '../console/prefill';
+
+const REPLAYABLE = new Set(['call', 'cast', 'fanout']);
+
+export function MessageDrawer({ message: m, onClose, canFire }: { message: DecodedMessage; onClose: () => void; canFire: boolean }) {
+  const router = useRouter();
+  const replay = (as: RpcType) => {
+    storePrefill(prefillFromMessage(m, as));
+    router.push(`/console?replay=${encodeURIComponent(m.id)}`);
+  };
+  const body = bodyOf(m);
+  return (
+    <aside className="drawer" data-testid="message-drawer" aria-label="Message detail">
+      <header className="drawer-head">
+        <div>
+          <KindBadge kind={m.kind} /> <strong className="mono">{m.method ?? m.eventType ?? m.routingKey}</strong>
+          <div className="muted small">
+            {clockTime(m.ts)} · {m.exchange || '(default exchange)'} → {m.routingKey} · {bytes(m.bytes)}
+            {m.compression ? ` · ${m.compression}` : ''}
+            {m.enveloped ? ' · envelope 2.0' : ' · v1 body'}
+          </div>
+        </div>
+        <button type="button" className="btn btn-small" onClick={onClose} data-testid="drawer-close" aria-label="Close">
+          ✕
+        </button>
+      </header>
+      <div className="drawer-actions">
+        <CopyButton text={safeStringify(m)} label="Copy as JSON" testId="copy-json" />
+        {REPLAYABLE.has(m.kind) && m.method && m.topic && (
+          <>
+            <button type="button" className="btn btn-small" disabled={!canFire} title={canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay('call')} data-testid="replay-call">
+              Replay as call
+            </button>
+            <button type="button" className="btn btn-small" disabled={!canFire} title={canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay(m.kind === 'fanout' ? 'fanout' : 'cast')} data-testid="replay-cast">
+              Replay as {m.kind === 'fanout' ? 'fanout' : 'cast'}
+            </button>
+          </>
+        )}
+      </div>
+      <div className="drawer-body">
+        <dl className="kv">
+          <Row k="target" v={[m.topic && `topic=${m.topic}`, m.server && `server=${m.server}`, m.namespace && `namespace=${m.namespace}`, m.version && `version=${m.version}`].filter(Boolean).join(', ') || '—'} />
+          {m.msgId && <Row k="_msg_id" v={m.msgId} />}
+          {m.replyQ && <Row k="_reply_q" v={m.replyQ} />}
+          {m.uniqueId && <Row k="_unique_id" v={m.uniqueId} />}
+          {m.requestId && <Row k="request_id" v={m.requestId} />}
+          {m.timeoutMs !== null && <Row k="timeout (expiration)" v={`${m.timeoutMs / 1000} s`} />}
+          {m.callMonitorTimeout !== null && <Row k="call_monitor_timeout" v={`${m.callMonitorTimeout} s`} />}
+          {m.publisherId && <Row k="publisher_id" v={m.publisherId} />}
+          {m.priority && <Row k="priority" v={m.priority} />}
+          {m.ending !== null && <Row k="ending" v={String(m.ending)} />}
+        </dl>
+        {m.error && (
+          <div className="callout callout-bad">
+            Undecodable body: {m.error}
+            {m.raw && <pre className="raw">{m.raw}</pre>}
+          </div>
+        )}
+        {m.failure && (
+          <section>
+            <h3>Remote failure</h3>
+            <p>
+              <strong>{m.failure.class}</strong> <span className="muted">({m.failure.module})</span>: {m.failure.message}
+            </p>
+            <pre className="traceback">{m.failure.tb.join('')}</pre>
+          </section>
+        )}
+        <section>
+          <h3>{body.title}</h3>
+          <JsonView value={body.value} testId="drawer-body" maxHeight={320} />
+        </section>
+        <section>
+          <h3>Context</h3>
+          <JsonView value={m.context} testId="drawer-context" maxHeight={240} />
+        </section>
+        <section>
+          <h3>Properties</h3>
+          <JsonView value={{ ...m.properties, headers: undefined }} maxHeight={200} />
+        </section>
+        <section>
+          <h3>Headers and trace</h3>
+          <JsonView value={{ headers: m.properties.headers ?? {}, trace: m.trace }} testId="drawer-trace" maxHeight={260} />
+        </section>
+      </div>
+    </aside>
+  );
+}
+
+function Row({ k, v }: { k: string; v: string }) {
+  return (
+    <>
+      <dt>{k}</dt>
+      <dd className="mono">{v}</dd>
+    </>
+  );
+}
+
+function bodyOf(m: DecodedMessage): { title: string; value: unknown } {
+  switch (m.kind) {
+    case 'call':
+    case 'cast':
+    case 'fanout':
+      return { title: 'Arguments', value: m.args ?? {} };
+    case 'reply':
+    case 'heartbeat':
+      return { title: 'Result', value: m.result };
+    case 'notification':
+      return { title: 'Payload', value: m.payload };
+    default:
+      return { title: 'Body', value: m.args ?? m.payload ?? m.result ?? null };
+  }
+}

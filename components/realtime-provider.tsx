@@ -1,0 +1,159 @@
+'use client';
+/**
+ * One socket.io connection per browser tab. It keeps the status feed always
+ * on (the header shows connection state on every page), lets pages add feeds
+ * (traffic, calls) that are re-subscribed after every reconnection, and
+ * writes pushed snapshots into the React Query cache.
+ */
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { io, type Socket } from 'socket.io-client';
+import type { ApiError, StatusSnapshot } from '@/lib/api-contracts';
+import { queryKeys } from '@/lib/query-keys';
+import { CLIENT_EVENTS, SERVER_EVENTS } from '@/lib/socket-contracts';
+
+export type SocketState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+export interface ConnectionInfo {
+  state: SocketState;
+  /** reconnection attempts since the connection was lost */
+  attempts: number;
+  lastError: string | null;
+  /** when the socket (re)connected / was lost, ms since the epoch */
+  connectedAt: number | null;
+  lostAt: number | null;
+  /** how many times it came back after a loss */
+  reconnections: number;
+}
+
+interface RealtimeValue {
+  socket: Socket | null;
+  connection: ConnectionInfo;
+}
+
+const RealtimeContext = createContext<RealtimeValue>({
+  socket: null,
+  connection: { state: 'connecting', attempts: 0, lastError: null, connectedAt: null, lostAt: null, reconnections: 0 },
+});
+
+type Ack<T> = { ok: true; data: T } | { ok: false; error: ApiError };
+
+export function RealtimeProvider({ children }: { children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const [socket, setSocket] = useState<Socket | null>(null);
+  const [connection, setConnection] = useState<ConnectionInfo>({ state: 'connecting', attempts: 0, lastError: null, connectedAt: null, lostAt: null, reconnections: 0 });
+
+  useEffect(() => {
+    const s = io({
+      path: '/socket.io',
+      transports: ['websocket', 'polling'],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 4000,
+      timeout: 8000,
+      withCredentials: true,
+    });
+    let everConnected = false;
+    const subscribeStatus = () => {
+      s.timeout(8000).emit(CLIENT_EVENTS.statusSubscribe, {}, (err: Error | null, ack: Ack<StatusSnapshot>) => {
+        if (!err && ack?.ok) queryClient.setQueryData(queryKeys.status(), ack.data);
+      });
+    };
+    s.on('connect', () => {
+      setConnection((c) => ({
+        state: 'connected',
+        attempts: 0,
+        lastError: null,
+        connectedAt: Date.now(),
+        lostAt: c.lostAt,
+        reconnections: everConnected ? c.reconnections + 1 : c.reconnections,
+      }));
+      everConnected = true;
+      subscribeStatus();
+    });
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    s.on('disconnect', (reason) => {
+      // socket.io does not reconnect after a server-side disconnect; we do (the
+      // handshake then says whether the session still holds)
+      if (reason === 'io server disconnect') {
+        retry = setTimeout(() => s.connect(), 1000);
+        setConnection((c) => ({ ...c, state: 'reconnecting', lostAt: Date.now(), lastError: reason }));
+        return;
+      }
+      setConnection((c) => ({ ...c, state: s.active ? 'reconnecting' : 'disconnected', lostAt: Date.now(), lastError: reason }));
+    });
+    s.on('connect_error', (err) => {
+      if (err.message === 'unauthenticated' && window.location.pathname !== '/login') {
+        window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+        return;
+      }
+      setConnection((c) => ({ ...c, state: s.active ? (everConnected ? 'reconnecting' : 'connecting') : 'disconnected', lastError: err.message }));
+    });
+    s.io.on('reconnect_attempt', (attempt) => setConnection((c) => ({ ...c, state: 'reconnecting', attempts: attempt })));
+    s.on(SERVER_EVENTS.statusUpdate, (snap: StatusSnapshot) => queryClient.setQueryData(queryKeys.status(), snap));
+    setSocket(s);
+    return () => {
+      if (retry) clearTimeout(retry);
+      s.removeAllListeners();
+      s.io.removeAllListeners();
+      s.close();
+    };
+  }, [queryClient]);
+
+  return <RealtimeContext.Provider value={{ socket, connection }}>{children}</RealtimeContext.Provider>;
+}
+
+export function useRealtime(): RealtimeValue {
+  return useContext(RealtimeContext);
+}
+
+export interface FeedOptions<TSnapshot> {
+  subscribe: string;
+  unsubscribe: string;
+  payload?: unknown;
+  /** server → browser events of this feed */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- payload types are per event
+  events: Record<string, (data: any) => void>;
+  onSnapshot: (snapshot: TSnapshot) => void;
+  onError?: (error: ApiError) => void;
+  enabled?: boolean;
+}
+
+/**
+ * Subscribe to a feed while mounted (and after every reconnection): the ack
+ * brings a snapshot, the events bring deltas.
+ */
+export function useSocketFeed<TSnapshot>(o: FeedOptions<TSnapshot>): void {
+  const { socket } = useRealtime();
+  const ref = useRef(o);
+  ref.current = o;
+  const payloadKey = JSON.stringify(o.payload ?? {});
+  const eventNames = Object.keys(o.events).join(',');
+  const enabled = o.enabled ?? true;
+
+  useEffect(() => {
+    if (!socket || !enabled) return;
+    const payload = JSON.parse(payloadKey) as unknown;
+    const handlers = eventNames
+      .split(',')
+      .filter(Boolean)
+      .map((name) => {
+        const h = (data: unknown) => ref.current.events[name]?.(data);
+        socket.on(name, h);
+        return [name, h] as const;
+      });
+    const doSubscribe = () => {
+      socket.timeout(8000).emit(ref.current.subscribe, payload, (err: Error | null, ack: Ack<TSnapshot>) => {
+        if (err) return; // the next reconnection subscribes again
+        if (ack?.ok) ref.current.onSnapshot(ack.data);
+        else if (ack) ref.current.onError?.(ack.error);
+      });
+    };
+    if (socket.connected) doSubscribe();
+    socket.on('connect', doSubscribe);
+    return () => {
+      socket.off('connect', doSubscribe);
+      for (const [name, h] of handlers) socket.off(name, h);
+      if (socket.connected) socket.emit(ref.current.unsubscribe, {});
+    };
+  }, [socket, enabled, payloadKey, eventNames]);
+}

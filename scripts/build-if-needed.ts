@@ -1,0 +1,113 @@
+/**
+ * Build the Next.js pages only when needed: when `.next/BUILD_ID` is missing
+ * or older than any source Next bundles (app/, components/, lib/,
+ * next.config.js, package.json, tsconfig.json). A lock directory keeps
+ * parallel callers (e2e spec files) from building twice at once.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCES = ['app', 'components', 'lib', 'next.config.js', 'package.json', 'tsconfig.json', 'tsconfig.next.json'];
+const NEXT_ENV_DTS = join(ROOT, 'next-env.d.ts');
+const BUILD_ID = join(ROOT, '.next', 'BUILD_ID');
+const LOCK = join(ROOT, 'node_modules', '.cache', 'osloscope-build.lock');
+const LOCK_STALE_MS = 15 * 60_000;
+
+function newestMtime(path: string): number {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) {
+    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    newest = Math.max(newest, newestMtime(join(path, entry)));
+  }
+  return newest;
+}
+
+/** Why a build is needed, or null when `.next` is up to date. */
+export function buildReason(): string | null {
+  if (!existsSync(BUILD_ID)) return '.next is missing';
+  const built = statSync(BUILD_ID).mtimeMs;
+  for (const s of SOURCES) {
+    if (newestMtime(join(ROOT, s)) > built) return `${s} changed since the last build`;
+  }
+  return null;
+}
+
+function runNextBuild(log: (line: string) => void): Promise<void> {
+  return new Promise((resolveBuild, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
+      cwd: ROOT,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      if (output.length > 200_000) output = output.slice(-100_000);
+      for (const line of text.split('\n')) if (line.trim()) log(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolveBuild() : reject(new Error(`next build failed (exit ${code}):\n${output.slice(-4000)}`))));
+  });
+}
+
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(dirname(LOCK), { recursive: true });
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+      } catch {
+        // the holder just released it
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Build when needed; resolves true when it built. */
+export async function ensureBuilt(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<boolean> {
+  if (buildReason() === null) return false;
+  return withLock(async () => {
+    const reason = buildReason();
+    if (reason === null) return false; // someone else built while we waited
+    log(`[osloscope] building the pages (${reason}); this takes a minute…`);
+    const hadNextEnv = existsSync(NEXT_ENV_DTS);
+    await runNextBuild(log);
+    // next build writes next-env.d.ts, whose global NodeJS.ProcessEnv.NODE_ENV
+    // declaration would also apply to the server, CLI and tests that
+    // tsconfig.json checks; the running pages do not need the file.
+    if (!hadNextEnv) rmSync(NEXT_ENV_DTS, { force: true });
+    return true;
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  ensureBuilt().then(
+    (built) => process.stderr.write(built ? '[osloscope] pages built\n' : '[osloscope] pages are up to date\n'),
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, CONFIG_VARIABLES, isLoopback, loadConfig, describeConfig } from './config.ts';
+
+const HASH = 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+
+function problems(env: Record<string, string>): { variable: string; problem: string }[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigurationError);
+    return (err as ConfigurationError).problems;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+describe('loadConfig', () => {
+  it('defaults to the embedded demo on 127.0.0.1:3000', () => {
+    const c = loadConfig({});
+    expect(c.embedded).toBe(true);
+    expect(c.demoFleet).toBe(true);
+    expect(c.transportUrl.driver).toBe('memory');
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(3000);
+    expect(c.tapMode).toBe('auto');
+    expect(c.controlExchange).toBe('openstack');
+    expect(c.controlExchanges).toContain('openstack');
+    expect(c.controlExchanges).toContain('nova');
+    expect(c.rpcResponseTimeout).toBe(60);
+    expect(c.rpcConnPoolSize).toBe(30);
+    expect(c.auth.enabled).toBe(false);
+    expect(c.readOnly).toBe(false);
+    expect(c.auditLog).toBe('.data/audit.log');
+    expect(c.realtimeBatchMs).toBe(250);
+  });
+
+  it('turns the demo fleet off for a real broker unless asked for', () => {
+    const c = loadConfig({ TRANSPORT_URL: 'rabbit://nova:s3cret@ctl1:5672,nova:s3cret@ctl2:5672/nova' });
+    expect(c.embedded).toBe(false);
+    expect(c.demoFleet).toBe(false);
+    expect(loadConfig({ TRANSPORT_URL: 'rabbit://h/', DEMO_FLEET: 'on' }).demoFleet).toBe(true);
+    expect(loadConfig({ DEMO_FLEET: 'off' }).demoFleet).toBe(false);
+  });
+
+  it('treats empty variables as unset', () => {
+    const c = loadConfig({ TRANSPORT_URL: '', PORT: ' ', HOST: '' });
+    expect(c.embedded).toBe(true);
+    expect(c.port).toBe(3000);
+  });
+
+  it('parses every value it is given', () => {
+    const c = loadConfig({
+      CONTROL_EXCHANGE: 'nova',
+      CONTROL_EXCHANGES: 'neutron, cinder',
+      TAP_MODE: 'firehose',
+      RABBITMQ_MANAGEMENT_URL: 'http://admin:p%40ss@rmq:15672/',
+      PORT: '8080',
+      RPC_RESPONSE_TIMEOUT: '30',
+      RPC_CONN_POOL_SIZE: '10',
+      READ_ONLY: 'yes',
+      LOG_LEVEL: 'debug',
+      REALTIME_BATCH_MS: '500',
+      ALLOWED_ORIGINS: 'https://scope.example.com/some/path',
+    });
+    expect(c.controlExchanges).toEqual(['nova', 'neutron', 'cinder']);
+    expect(c.tapMode).toBe('firehose');
+    expect(c.management).toEqual({ url: 'http://rmq:15672', username: 'admin', password: 'p@ss', href: 'http://admin:p%40ss@rmq:15672/' });
+    expect(c.port).toBe(8080);
+    expect(c.rpcResponseTimeout).toBe(30);
+    expect(c.rpcConnPoolSize).toBe(10);
+    expect(c.readOnly).toBe(true);
+    expect(c.logLevel).toBe('debug');
+    expect(c.realtimeBatchMs).toBe(500);
+    expect(c.allowedOrigins).toEqual(['https://scope.example.com']);
+  });
+
+  it('names every bad variable and its problem at once', () => {
+    const p = problems({ PORT: 'eighty', TAP_MODE: 'sniff', RPC_RESPONSE_TIMEOUT: '0', READ_ONLY: 'maybe', LOG_LEVEL: 'loud' });
+    const by = Object.fromEntries(p.map((x) => [x.variable, x.problem]));
+    expect(Object.keys(by).sort()).toEqual(['LOG_LEVEL', 'PORT', 'READ_ONLY', 'RPC_RESPONSE_TIMEOUT', 'TAP_MODE']);
+    expect(by.PORT).toMatch(/whole number between 0 and 65535.*"eighty"/);
+    expect(by.TAP_MODE).toMatch(/auto, bindings, firehose, off/);
+    expect(by.RPC_RESPONSE_TIMEOUT).toMatch(/between 1 and/);
+    expect(by.READ_ONLY).toMatch(/1 or 0/);
+  });
+
+  it('explains a bad transport URL without echoing its password', () => {
+    const p = problems({ TRANSPORT_URL: 'kafka://user:hunter2@host:9092/' });
+    expect(p).toHaveLength(1);
+    expect(p[0].variable).toBe('TRANSPORT_URL');
+    expect(p[0].problem).not.toContain('hunter2');
+    const q = problems({ TRANSPORT_URL: 'rabbit://u:hunter2@host:99999/' });
+    expect(q[0].variable).toBe('TRANSPORT_URL');
+    expect(JSON.stringify(q)).not.toContain('hunter2');
+  });
+
+  it('refuses a non-loopback address without access control', () => {
+    const p = problems({ HOST: '0.0.0.0' });
+    expect(p).toEqual([{ variable: 'HOST', problem: expect.stringMatching(/refusing to listen on 0\.0\.0\.0 without access control: set AUTH_USERS and SESSION_SECRET/) }]);
+    expect(problems({ HOST: '::' })[0].variable).toBe('HOST');
+    expect(problems({ HOST: 'example.com' })[0].problem).toMatch(/IP address/);
+  });
+
+  it('listens anywhere once access control is configured', () => {
+    const c = loadConfig({ HOST: '0.0.0.0', AUTH_USERS: `alice:operator:${HASH},bob:viewer:${HASH}`, SESSION_SECRET: 'x'.repeat(32) });
+    expect(c.auth.enabled).toBe(true);
+    expect(c.auth.users.map((u) => `${u.name}:${u.role}`)).toEqual(['alice:operator', 'bob:viewer']);
+  });
+
+  it('checks the access-control settings', () => {
+    expect(problems({ AUTH_USERS: `alice:operator:${HASH}` })).toEqual([{ variable: 'SESSION_SECRET', problem: expect.stringMatching(/at least 32 characters/) }]);
+    const bad = problems({ AUTH_USERS: 'alice:admin:plaintext', SESSION_SECRET: 'x'.repeat(40) });
+    expect(bad[0].variable).toBe('AUTH_USERS');
+    expect(bad[0].problem).toMatch(/role must be viewer or operator/);
+    expect(bad[0].problem).not.toContain('plaintext');
+    expect(problems({ AUTH_USERS: 'alice:viewer:plaintext', SESSION_SECRET: 'x'.repeat(40) })[0].problem).toMatch(/scrypt hash/);
+  });
+
+  it('never shows secrets when described for logs', () => {
+    const c = loadConfig({
+      TRANSPORT_URL: 'rabbit://nova:s3cret@ctl1:5672/',
+      RABBITMQ_MANAGEMENT_URL: 'http://admin:m4nage@ctl1:15672',
+      AUTH_USERS: `alice:operator:${HASH}`,
+      SESSION_SECRET: 'y'.repeat(32),
+    });
+    const text = JSON.stringify(describeConfig(c));
+    expect(text).toContain('rabbit://nova:***@ctl1:5672/');
+    for (const secret of ['s3cret', 'm4nage', HASH, 'yyyyyyyy']) expect(text).not.toContain(secret);
+  });
+
+  it('documents every variable it reads', () => {
+    const names = CONFIG_VARIABLES.map((v) => v.name);
+    for (const n of ['TRANSPORT_URL', 'CONTROL_EXCHANGES', 'TAP_MODE', 'RABBITMQ_MANAGEMENT_URL', 'HOST', 'PORT', 'CONTROL_EXCHANGE', 'RPC_RESPONSE_TIMEOUT', 'RPC_CONN_POOL_SIZE', 'AUTH_USERS', 'SESSION_SECRET', 'READ_ONLY', 'AUDIT_LOG', 'LOG_LEVEL']) {
+      expect(names).toContain(n);
+    }
+  });
+});
+
+describe('isLoopback', () => {
+  it('knows loopback addresses', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) expect(isLoopback(h)).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1']) expect(isLoopback(h)).toBe(false);
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every configuration variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const listed = new Set([...text.matchAll(/^#?([A-Z_]+)=/gm)].map((m) => m[1]));
+    expect([...CONFIG_VARIABLES.map((v) => v.name)].filter((n) => !listed.has(n))).toEqual([]);
+    expect([...listed].filter((n) => !CONFIG_VARIABLES.some((v) => v.name === n))).toEqual([]);
+  });
+});

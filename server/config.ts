@@ -1,0 +1,307 @@
+/**
+ * osloscope's configuration: the environment, parsed once with zod at
+ * start-up. A bad value stops start-up with one line per bad variable naming
+ * it and the problem. Nothing else in the server reads `process.env`; the
+ * messaging core gets plain options from here.
+ *
+ * Keep `.env.example` in step with `CONFIG_VARIABLES` below.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { ConfigError, TransportURL } from './messaging/index.ts';
+import { parseUsers, type AuthUser } from './auth/users.ts';
+import { DEFAULT_CONTROL_EXCHANGES as TAP_DEFAULT_EXCHANGES } from './tap/index.ts';
+
+/** Exchanges tapped by default: the tap's list (oslo's `openstack` plus the usual service exchanges). */
+export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = TAP_DEFAULT_EXCHANGES;
+
+export const TAP_MODES = ['auto', 'bindings', 'firehose', 'off'] as const;
+export type TapMode = (typeof TAP_MODES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Name, default and meaning of every variable (README table, `.env.example`, `--help`). */
+export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning: string }[] = [
+  { name: 'TRANSPORT_URL', default: '(unset: embedded memory transport + demo fleet)', meaning: "oslo transport_url of the broker to tap and drive, e.g. rabbit://user:pass@host:5672/vhost (several hosts, ?ssl=1 as in oslo). memory:// for the in-process broker." },
+  { name: 'DEMO_FLEET', default: 'auto', meaning: 'auto | on | off. Run the simulated OpenStack services (conductor, computes, scheduler, a slow endpoint, a dead server). auto = only on the embedded memory transport.' },
+  { name: 'CONTROL_EXCHANGE', default: 'openstack', meaning: 'oslo control_exchange: the exchange used for fired RPCs whose target names none.' },
+  { name: 'CONTROL_EXCHANGES', default: DEFAULT_CONTROL_EXCHANGES.join(','), meaning: 'Comma-separated exchanges the tap binds to (CONTROL_EXCHANGE is always added).' },
+  { name: 'TAP_MODE', default: 'auto', meaning: 'auto | bindings | firehose | off. bindings needs only normal AMQP rights but cannot see replies; firehose (rabbitmqctl trace_on) sees everything; auto uses the firehose when it is on.' },
+  { name: 'RABBITMQ_MANAGEMENT_URL', default: '(unset)', meaning: 'RabbitMQ management API, e.g. http://user:pass@host:15672, for the Broker page (queue depths, consumers, connections) and exchange discovery.' },
+  { name: 'HOST', default: '127.0.0.1', meaning: 'Address to listen on. Any non-loopback address requires AUTH_USERS and SESSION_SECRET.' },
+  { name: 'PORT', default: '3000', meaning: 'TCP port of the dashboard, API and socket.io (0 picks a free port).' },
+  { name: 'RPC_RESPONSE_TIMEOUT', default: '60', meaning: 'oslo rpc_response_timeout: seconds a fired call waits for its reply when the form gives no timeout.' },
+  { name: 'RPC_CONN_POOL_SIZE', default: '30', meaning: 'oslo rpc_conn_pool_size: most send connections osloscope opens; also the yardstick for connections per process on the Broker page.' },
+  { name: 'CONN_POOL_MIN_SIZE', default: '2', meaning: 'oslo conn_pool_min_size: idle send connections kept.' },
+  { name: 'CONN_POOL_TTL', default: '1200', meaning: 'oslo conn_pool_ttl: seconds an idle send connection lives.' },
+  { name: 'AUTH_USERS', default: '(unset: no login, loopback only)', meaning: 'Comma-separated name:role:hash entries (role viewer or operator; hash from `npm run hash-password`). Setting it turns on login.' },
+  { name: 'SESSION_SECRET', default: '(unset)', meaning: 'At least 32 characters; seals the session cookie. Required with AUTH_USERS.' },
+  { name: 'SESSION_TTL', default: '28800', meaning: 'Seconds a login lasts.' },
+  { name: 'COOKIE_SECURE', default: '0', meaning: '1 = mark the session cookie Secure (set it when served over HTTPS).' },
+  { name: 'ALLOWED_ORIGINS', default: '(unset)', meaning: 'Comma-separated extra origins (scheme://host[:port]) accepted for state-changing requests and sockets, e.g. the URL of a reverse proxy.' },
+  { name: 'READ_ONLY', default: '0', meaning: '1 = nobody can fire or replay messages; watching only.' },
+  { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },
+  { name: 'AUDIT_LOG', default: '.data/audit.log', meaning: 'Append-only JSON-lines file recording every fired or replayed message (who, when, target, method, outcome).' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  { name: 'REALTIME_BATCH_MS', default: '250', meaning: 'How often the socket gateway pushes batched traffic to browsers (50-5000 ms).' },
+  { name: 'NODE_ENV', default: 'production', meaning: 'development runs Next in dev mode (npm run dev).' },
+];
+
+const flag = (name: string) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''].includes(v), {
+      message: `${name} must be 1 or 0 (also true/false, yes/no, on/off)`,
+    })
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, { message: `expected a whole number between ${min} and ${max}` })
+    .transform((v) => Number.parseInt(v, 10))
+    .refine((v) => v >= min && v <= max, { message: `expected a whole number between ${min} and ${max}` });
+
+const csv = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const exchangeName = /^[A-Za-z0-9_.:-]{1,255}$/;
+
+function parseOrigin(text: string): string | null {
+  try {
+    const u = new URL(text);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    return u.origin;
+  } catch {
+    return null;
+  }
+}
+
+const envSchema = z.object({
+  TRANSPORT_URL: z.string().trim().optional(),
+  DEMO_FLEET: z.enum(['auto', 'on', 'off'], { message: 'expected auto, on or off' }).default('auto'),
+  CONTROL_EXCHANGE: z.string().trim().regex(exchangeName, { message: 'expected an exchange name (letters, digits, _ . : -)' }).default('openstack'),
+  CONTROL_EXCHANGES: csv
+    .refine((l) => l.every((x) => exchangeName.test(x)), { message: 'expected comma-separated exchange names (letters, digits, _ . : -)' })
+    .optional(),
+  TAP_MODE: z.enum(TAP_MODES, { message: `expected one of ${TAP_MODES.join(', ')}` }).default('auto'),
+  RABBITMQ_MANAGEMENT_URL: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || /^https?:$/.test(safeUrl(v)?.protocol ?? ''), { message: 'expected an http:// or https:// URL' })
+    .optional(),
+  HOST: z
+    .string()
+    .trim()
+    .refine((v) => v === 'localhost' || isIP(v) !== 0, { message: 'expected an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or localhost' })
+    .default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  RPC_RESPONSE_TIMEOUT: int(1, 86_400).default(60),
+  RPC_CONN_POOL_SIZE: int(1, 10_000).default(30),
+  CONN_POOL_MIN_SIZE: int(0, 10_000).default(2),
+  CONN_POOL_TTL: int(1, 86_400 * 7).default(1200),
+  AUTH_USERS: z.string().trim().optional(),
+  SESSION_SECRET: z.string().optional(),
+  SESSION_TTL: int(60, 86_400 * 30).default(28_800),
+  COOKIE_SECURE: flag('COOKIE_SECURE').default(false),
+  ALLOWED_ORIGINS: csv
+    .refine((l) => l.every((o) => parseOrigin(o) !== null), { message: 'expected comma-separated origins such as https://osloscope.example.com' })
+    .optional(),
+  READ_ONLY: flag('READ_ONLY').default(false),
+  METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
+  AUDIT_LOG: z.string().trim().min(1, { message: 'expected a file path' }).default('.data/audit.log'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  REALTIME_BATCH_MS: int(50, 5000).default(250),
+  NODE_ENV: z.string().trim().optional(),
+});
+
+function safeUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+export interface AuthConfig {
+  /** true when AUTH_USERS is set: every request needs a session */
+  enabled: boolean;
+  users: AuthUser[];
+  sessionSecret: string;
+  sessionTtlSeconds: number;
+  cookieSecure: boolean;
+}
+
+export interface Config {
+  transportUrl: TransportURL;
+  /** true when TRANSPORT_URL was not given: the embedded memory transport */
+  embedded: boolean;
+  demoFleet: boolean;
+  controlExchange: string;
+  controlExchanges: string[];
+  tapMode: TapMode;
+  /** management API base, e.g. http://host:15672 (credentials kept apart, never logged) */
+  management: { url: string; username: string; password: string; href: string } | null;
+  host: string;
+  port: number;
+  rpcResponseTimeout: number;
+  rpcConnPoolSize: number;
+  connPoolMinSize: number;
+  connPoolTtl: number;
+  auth: AuthConfig;
+  allowedOrigins: string[];
+  readOnly: boolean;
+  /** bearer token that may scrape /metrics without a session */
+  metricsToken: string | null;
+  auditLog: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  realtimeBatchMs: number;
+  dev: boolean;
+}
+
+/** Every problem with the environment, one per variable. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: { variable: string; problem: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return /^::ffff:127\./i.test(host);
+}
+
+/** Parse the environment (or any record of strings); throws ConfigurationError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "unset", as most shells and .env files intend.
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') input[key] = v;
+  }
+  const parsed = envSchema.safeParse(input);
+  const problems: { variable: string; problem: string }[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '(environment)');
+      const given = input[variable];
+      const shown = variable === 'SESSION_SECRET' || variable === 'AUTH_USERS' || variable === 'METRICS_TOKEN' || given === undefined ? '' : ` (got ${JSON.stringify(redactUrlText(given))})`;
+      problems.push({ variable, problem: `${issue.message}${shown}` });
+    }
+    throw new ConfigurationError(problems);
+  }
+  const e = parsed.data;
+
+  let transportUrl: TransportURL;
+  const embedded = e.TRANSPORT_URL === undefined;
+  try {
+    transportUrl = TransportURL.parse(e.TRANSPORT_URL ?? 'memory://');
+  } catch (err) {
+    const detail = err instanceof ConfigError ? err.message : 'not a transport URL';
+    problems.push({ variable: 'TRANSPORT_URL', problem: `${detail} (expected e.g. rabbit://user:pass@host:5672/vhost)` });
+    transportUrl = TransportURL.parse('memory://');
+  }
+
+  let users: AuthUser[] = [];
+  if (e.AUTH_USERS !== undefined) {
+    try {
+      users = parseUsers(e.AUTH_USERS);
+    } catch (err) {
+      problems.push({ variable: 'AUTH_USERS', problem: (err as Error).message });
+    }
+  }
+  const authEnabled = e.AUTH_USERS !== undefined;
+  if (authEnabled && (e.SESSION_SECRET === undefined || e.SESSION_SECRET.length < 32)) {
+    problems.push({ variable: 'SESSION_SECRET', problem: 'must be at least 32 characters when AUTH_USERS is set (e.g. `openssl rand -base64 32`)' });
+  }
+  if (!authEnabled && !isLoopback(e.HOST)) {
+    problems.push({
+      variable: 'HOST',
+      problem: `refusing to listen on ${e.HOST} without access control: set AUTH_USERS and SESSION_SECRET, or listen on 127.0.0.1`,
+    });
+  }
+
+  let management: Config['management'] = null;
+  if (e.RABBITMQ_MANAGEMENT_URL) {
+    const u = new URL(e.RABBITMQ_MANAGEMENT_URL);
+    management = {
+      url: `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`,
+      username: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      href: e.RABBITMQ_MANAGEMENT_URL,
+    };
+  }
+
+  const demoFleet = e.DEMO_FLEET === 'on' || (e.DEMO_FLEET === 'auto' && embedded);
+  const controlExchanges = [...new Set([e.CONTROL_EXCHANGE, ...(e.CONTROL_EXCHANGES ?? DEFAULT_CONTROL_EXCHANGES)])];
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+
+  return {
+    transportUrl,
+    embedded,
+    demoFleet,
+    controlExchange: e.CONTROL_EXCHANGE,
+    controlExchanges,
+    tapMode: e.TAP_MODE,
+    management,
+    host: e.HOST,
+    port: e.PORT,
+    rpcResponseTimeout: e.RPC_RESPONSE_TIMEOUT,
+    rpcConnPoolSize: e.RPC_CONN_POOL_SIZE,
+    connPoolMinSize: e.CONN_POOL_MIN_SIZE,
+    connPoolTtl: e.CONN_POOL_TTL,
+    auth: {
+      enabled: authEnabled,
+      users,
+      sessionSecret: e.SESSION_SECRET ?? '',
+      sessionTtlSeconds: e.SESSION_TTL,
+      cookieSecure: e.COOKIE_SECURE,
+    },
+    allowedOrigins: (e.ALLOWED_ORIGINS ?? []).map((o) => parseOrigin(o) as string),
+    readOnly: e.READ_ONLY,
+    metricsToken: e.METRICS_TOKEN ?? null,
+    auditLog: e.AUDIT_LOG,
+    logLevel: e.LOG_LEVEL,
+    realtimeBatchMs: e.REALTIME_BATCH_MS,
+    dev: e.NODE_ENV === 'development',
+  };
+}
+
+/** A URL-ish text with any `user:password@` password replaced, for error messages. */
+export function redactUrlText(text: string): string {
+  return text.replace(/(\/\/[^:/@\s,]*):[^@\s]*@/g, '$1:***@').replace(/,([^:/@\s,]*):[^@\s,]*@/g, ',$1:***@');
+}
+
+/** What may be logged or shown about the configuration: no password, no secret. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    transportUrl: c.transportUrl.toString(),
+    embedded: c.embedded,
+    demoFleet: c.demoFleet,
+    controlExchange: c.controlExchange,
+    controlExchanges: c.controlExchanges,
+    tapMode: c.tapMode,
+    managementUrl: c.management?.url ?? null,
+    host: c.host,
+    port: c.port,
+    rpcResponseTimeout: c.rpcResponseTimeout,
+    rpcConnPoolSize: c.rpcConnPoolSize,
+    auth: c.auth.enabled ? { users: c.auth.users.map((u) => `${u.name}:${u.role}`) } : 'off (loopback only)',
+    readOnly: c.readOnly,
+    auditLog: c.auditLog,
+    realtimeBatchMs: c.realtimeBatchMs,
+    dev: c.dev,
+  };
+}

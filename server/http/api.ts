@@ -1,0 +1,299 @@
+/**
+ * The HTTP API of the custom server (`/api/*` and `/metrics`). Pages talk to
+ * it over HTTP; Next.js never sees these paths.
+ *
+ * Replies are `{ok:true,data}` / `{ok:false,error:{code,message,...}}`;
+ * POST /api/rpc also carries `result` (the product's HTTP contract).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import {
+  callsQuerySchema,
+  describeFieldErrors,
+  fieldErrors,
+  loginRequestSchema,
+  messagesQuerySchema,
+  rpcRequestSchema,
+  type Health,
+  type SessionInfo,
+} from '../../lib/api-contracts.ts';
+import type { Logger } from '../messaging/index.ts';
+import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
+import type { Principal, Sessions } from '../auth/session.ts';
+import { rateDimensionSchema } from '../../lib/tap-contracts.ts';
+import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../realtime/dashboard.ts';
+import type { FireService } from './fire.ts';
+import { renderMetrics, type MetricsSources } from './prometheus.ts';
+import { HttpError, readJson, sendData, sendError, sendJson, sendText } from './respond.ts';
+
+export interface ApiOptions {
+  dashboard: Dashboard;
+  sessions: Sessions;
+  fire: FireService;
+  log: Logger;
+  allowedOrigins: readonly string[];
+  readOnly: boolean;
+  version: string;
+  startedAt: number;
+  /** bearer token that may scrape /metrics without a session */
+  metricsToken: string | null;
+  metrics: Omit<MetricsSources, 'dashboard' | 'fire'>;
+  /** called after a firehose change, to note it in the audit log */
+  onFirehoseEnabled?: (who: Principal) => void;
+}
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  principal: Principal | null;
+}
+
+type Handler = (ctx: Ctx) => Promise<void> | void;
+
+interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  /** what the caller must be allowed to do; null = public */
+  needs: Action | null;
+  handler: Handler;
+}
+
+/** Failed logins per remote address per minute before 429. */
+const LOGIN_FAILURES_PER_MINUTE = 10;
+
+export class Api {
+  private readonly routes: Route[];
+  private readonly loginFailures = new Map<string, { count: number; since: number }>();
+
+  constructor(private readonly o: ApiOptions) {
+    const r = (method: Route['method'], path: string, needs: Action | null, handler: Handler): Route => ({ method, path, needs, handler });
+    this.routes = [
+      r('GET', '/api/health', null, (c) => this.health(c)),
+      r('GET', '/api/session', null, (c) => this.session(c)),
+      r('POST', '/api/session', null, (c) => this.login(c)),
+      r('DELETE', '/api/session', null, (c) => this.logout(c)),
+      r('GET', '/api/status', 'watch', (c) => sendData(c.res, statusSnapshot(this.o.dashboard))),
+      r('GET', '/api/rates', 'watch', (c) => this.rates(c)),
+      r('GET', '/api/messages', 'watch', (c) => this.messages(c)),
+      r('GET', '/api/calls', 'watch', (c) => this.calls(c)),
+      r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.o.dashboard))),
+      r('GET', '/api/broker', 'watch', async (c) => sendData(c.res, await brokerSnapshot(this.o.dashboard))),
+      r('POST', '/api/rpc', 'fire', (c) => this.rpc(c)),
+      r('GET', '/api/rpc/history', 'watch', (c) => sendData(c.res, this.o.fire.history())),
+      r('POST', '/api/tap/firehose', 'fire', (c) => this.enableFirehose(c)),
+      r('GET', '/metrics', 'watch', (c) => this.metrics(c)),
+    ];
+  }
+
+  /** True when the path belongs to the API (answered here, never by Next). */
+  owns(pathname: string): boolean {
+    return pathname === '/api' || pathname.startsWith('/api/') || pathname === '/metrics';
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    try {
+      const matches = this.routes.filter((r) => r.path === url.pathname);
+      if (matches.length === 0) {
+        throw new HttpError(404, 'not_found', `No API endpoint ${url.pathname}. Endpoints: ${[...new Set(this.routes.map((r) => `${r.method} ${r.path}`))].join(', ')}`);
+      }
+      const route = matches.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
+      if (!route) {
+        res.setHeader('allow', matches.map((r) => r.method).join(', '));
+        throw new HttpError(405, 'method_not_allowed', `${method} is not supported on ${url.pathname}; use ${matches.map((r) => r.method).join(' or ')}`);
+      }
+      if (route.method !== 'GET') {
+        const origin = checkSameOrigin(req, this.o.allowedOrigins);
+        if (!origin.ok) throw new HttpError(origin.status, origin.code, origin.message);
+      }
+      let principal = await this.o.sessions.principal(req);
+      if (route.path === '/metrics' && !principal && this.metricsTokenOk(req)) principal = { name: 'metrics', role: 'viewer' };
+      if (route.needs) {
+        const decision = permits(principal, route.needs, this.o.readOnly);
+        if (!decision.ok) throw new HttpError(decision.status, decision.code, decision.message);
+      }
+      await route.handler({ req, res, url, principal });
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        sendError(res, err.status, err.code, err.message, err.extra);
+        return;
+      }
+      this.o.log.error({ err: (err as Error).message, path: url.pathname }, 'API request failed');
+      sendError(res, 500, 'internal', 'Internal error (see the server log)');
+    }
+  }
+
+  private metricsTokenOk(req: IncomingMessage): boolean {
+    const token = this.o.metricsToken;
+    const auth = req.headers.authorization ?? '';
+    return token !== null && auth === `Bearer ${token}`;
+  }
+
+  // ---- handlers ------------------------------------------------------------------
+
+  private async health(c: Ctx): Promise<void> {
+    const t = this.o.dashboard.transport.status();
+    const tap = this.o.dashboard.tap?.status() ?? null;
+    const principal = await this.o.sessions.principal(c.req);
+    const healthy = (t.state === 'connected' || t.state === 'idle') && (!tap || tap.state === 'running');
+    const data: Health = {
+      status: healthy ? 'ok' : 'degraded',
+      transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state },
+      tap: tap ? { mode: tap.mode, requestedMode: tap.requestedMode, state: tap.state, canSeeReplies: tap.canSeeReplies } : null,
+      uptimeSeconds: Math.round((Date.now() - this.o.startedAt) / 1000),
+      version: this.o.version,
+    };
+    sendData(c.res, data);
+  }
+
+  private sessionInfo(p: Principal | null): SessionInfo {
+    return {
+      user: p?.name ?? null,
+      role: p?.role ?? null,
+      authEnabled: this.o.sessions.enabled,
+      readOnly: this.o.readOnly,
+      canFire: permits(p, 'fire', this.o.readOnly).ok,
+    };
+  }
+
+  private async session(c: Ctx): Promise<void> {
+    const p = await this.o.sessions.principal(c.req);
+    if (!p) throw new HttpError(401, 'unauthenticated', 'Not logged in');
+    sendData(c.res, this.sessionInfo(p));
+  }
+
+  private async login(c: Ctx): Promise<void> {
+    if (!this.o.sessions.enabled) {
+      sendData(c.res, this.sessionInfo(await this.o.sessions.principal(c.req)));
+      return;
+    }
+    const remote = c.req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    const f = this.loginFailures.get(remote);
+    if (f && now - f.since < 60_000 && f.count >= LOGIN_FAILURES_PER_MINUTE) {
+      throw new HttpError(429, 'rate_limited', 'Too many failed logins; wait a minute');
+    }
+    const body = parseBody(loginRequestSchema, await readJson(c.req));
+    const p = await this.o.sessions.login(c.req, c.res, body.username, body.password);
+    if (!p) {
+      const entry = f && now - f.since < 60_000 ? f : { count: 0, since: now };
+      entry.count++;
+      this.loginFailures.set(remote, entry);
+      if (this.loginFailures.size > 10_000) this.loginFailures.clear();
+      this.o.log.warn({ user: body.username, remote }, 'failed login');
+      throw new HttpError(401, 'bad_credentials', 'Wrong user name or password');
+    }
+    this.loginFailures.delete(remote);
+    this.o.log.info({ user: p.name, role: p.role, remote }, 'login');
+    sendData(c.res, this.sessionInfo(p));
+  }
+
+  private async logout(c: Ctx): Promise<void> {
+    await this.o.sessions.logout(c.req, c.res);
+    sendData(c.res, { loggedOut: true });
+  }
+
+  private rates(c: Ctx): void {
+    const q = parseQuery(
+      z.object({
+        windowMs: z.coerce.number({ message: 'windowMs is a number of milliseconds' }).int().min(60_000, { message: 'windowMs is at least 60000' }).max(3_600_000, { message: 'windowMs is at most 3600000' }).optional(),
+        focus: z.string().max(200).optional(),
+        dimension: rateDimensionSchema.optional(),
+      }),
+      c.url,
+    );
+    this.requireTap();
+    sendData(c.res, ratesUpdate(this.o.dashboard, q.focus ?? '', q.windowMs ?? 60_000, q.dimension ?? null)?.rates);
+  }
+
+  private messages(c: Ctx): void {
+    const q = parseQuery(messagesQuerySchema, c.url);
+    const tap = this.requireTap();
+    const filter = (q.filter ?? '').trim();
+    const parsed = this.o.dashboard.parseFilter(filter);
+    if (!parsed.ok) throw new HttpError(400, 'validation_failed', `Bad filter: ${parsed.error}`, { fields: { filter: parsed.error } });
+    const messages = tap.recent({ filter: parsed.predicate, limit: q.limit ?? (q.format === 'ndjson' ? 10_000 : 200) });
+    if (q.format === 'ndjson') {
+      const text = messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
+      sendText(c.res, 200, 'application/x-ndjson; charset=utf-8', text, {
+        'content-disposition': `attachment; filename="osloscope-messages-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson"`,
+      });
+      return;
+    }
+    sendData(c.res, { filter, messages });
+  }
+
+  private calls(c: Ctx): void {
+    const q = parseQuery(callsQuerySchema, c.url);
+    const tap = this.requireTap();
+    if (q.msgId) {
+      const call = tap.call(q.msgId);
+      if (!call) throw new HttpError(404, 'not_found', `No call with _msg_id ${q.msgId} is known (finished calls are kept for a while only)`);
+      sendData(c.res, call);
+      return;
+    }
+    sendData(c.res, tap.calls({ state: q.state, limit: 1000 }));
+  }
+
+  private async rpc(c: Ctx): Promise<void> {
+    const body = await readJson(c.req);
+    const parsed = rpcRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const fields = fieldErrors(parsed.error);
+      throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
+    }
+    const who = c.principal as Principal;
+    const out = await this.o.fire.fire(parsed.data, who, c.req.socket.remoteAddress ?? null);
+    if (out.ok) sendJson(c.res, 200, { ok: true, result: out.data.result, data: out.data });
+    else sendJson(c.res, out.status, { ok: false, error: out.error });
+  }
+
+  private async enableFirehose(c: Ctx): Promise<void> {
+    const tap = this.requireTap();
+    if (!tap.enableFirehose) throw new HttpError(501, 'tap_unavailable', 'This tap cannot switch to the firehose');
+    const status = tap.status();
+    if (!status.firehose.canEnable) {
+      throw new HttpError(403, 'forbidden', `osloscope cannot turn tracing on here; run: rabbitmqctl trace_on -p ${status.vhost}`);
+    }
+    const next = await tap.enableFirehose();
+    this.o.onFirehoseEnabled?.(c.principal as Principal);
+    sendData(c.res, next);
+  }
+
+  private metrics(c: Ctx): void {
+    sendText(c.res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics({ ...this.o.metrics, dashboard: this.o.dashboard, fire: this.o.fire }));
+  }
+
+  private requireTap() {
+    const tap = this.o.dashboard.tap;
+    if (!tap) throw new HttpError(503, 'tap_unavailable', 'The tap is off (TAP_MODE=off): no traffic is observed');
+    return tap;
+  }
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const fields = fieldErrors(parsed.error);
+    throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
+  }
+  return parsed.data;
+}
+
+/** Query-string parameters through a zod object; unknown parameters are refused by name. */
+function parseQuery<S extends z.ZodObject>(schema: S, url: URL): z.infer<S> {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) raw[k] = v;
+  const parsed = schema.strict().safeParse(raw);
+  if (!parsed.success) {
+    const fields = fieldErrors(parsed.error);
+    throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
+  }
+  return parsed.data as z.infer<S>;
+}

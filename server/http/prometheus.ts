@@ -1,0 +1,108 @@
+/**
+ * GET /metrics: Prometheus text. oslo.metrics names where they exist
+ * (oslo_metrics/metrics/oslo_messaging.py):
+ *
+ * - oslo_messaging_rpc_client_invocation_{start,end}_total and
+ *   _exception_total: the RPCs osloscope itself fired (Console / API);
+ * - oslo_messaging_rpc_client_processing_seconds: call latency per caller
+ *   process as the tap sees it on the wire (request publish → reply publish);
+ *   osloscope's own measurements when the tap is off.
+ *
+ * Everything else is osloscope's own, prefixed `osloscope_`.
+ */
+import { RPC_CLIENT_PROCESSING_SECONDS } from '../../lib/tap-contracts.ts';
+import { recentRate } from '../../lib/series.ts';
+import type { Dashboard } from '../realtime/dashboard.ts';
+import type { FireService } from './fire.ts';
+import { renderCounter, renderGauge, renderHistogramFamily } from './metrics.ts';
+
+export interface MetricsSources {
+  dashboard: Dashboard;
+  fire: FireService;
+  /** connected viewers */
+  viewers: () => number;
+  /** realtime gateway push counters */
+  pushes: () => { statusPushes: number; callsPushes: number; ratesPushes: number; trafficBatches: number; trafficMessages: number };
+}
+
+export function renderMetrics(s: MetricsSources): string {
+  const d = s.dashboard;
+  const now = d.clock();
+  const t = d.transport.status();
+  const parts: string[] = [];
+
+  const own = s.fire.metrics;
+  parts.push(own.start.render(), own.end.render(), own.exceptions.render());
+
+  const tap = d.tap;
+  const latency = tap?.latency() ?? null;
+  if (latency && latency.series.length > 0) {
+    parts.push(
+      renderHistogramFamily(
+        RPC_CLIENT_PROCESSING_SECONDS,
+        'Duration of RPC processing (observed on the wire: request publish to final reply publish).',
+        latency.buckets,
+        latency.series.map((x) => ({ labels: x.labels, counts: x.counts, sum: x.sum, count: x.count })),
+      ),
+    );
+  } else {
+    parts.push(own.seconds.render());
+  }
+
+  parts.push(renderGauge('osloscope_transport_up', 'Whether the dashboard transport is connected (1) or not (0).', [{ labels: { driver: t.driver }, value: t.state === 'connected' || t.state === 'idle' ? 1 : 0 }]));
+  parts.push(
+    renderGauge('osloscope_pool_connections', "osloscope's send connection pool (rpc_conn_pool_size).", [
+      { labels: { state: 'in_use' }, value: t.pool.inUse },
+      { labels: { state: 'idle' }, value: t.pool.idle },
+      { labels: { state: 'max' }, value: t.pool.max },
+    ]),
+  );
+  parts.push(renderGauge('osloscope_pool_waiters', 'Callers blocked waiting for a send connection.', [{ value: t.pool.waiters }]));
+  parts.push(renderGauge('osloscope_reply_waiters', "Calls fired by osloscope waiting for their reply (the ReplyWaiter's pending map).", [{ value: t.replyWaiter?.pending ?? 0 }]));
+  parts.push(renderCounter('osloscope_late_replies_total', 'Replies to osloscope calls that came after the caller gave up.', [{ value: t.replyWaiter?.late ?? 0 }]));
+  parts.push(renderGauge('osloscope_viewers', 'Connected dashboard viewers (socket.io clients).', [{ value: s.viewers() }]));
+  const p = s.pushes();
+  parts.push(
+    renderCounter('osloscope_realtime_pushes_total', 'Batched socket pushes by kind (each one broadcast to all subscribed viewers).', [
+      { labels: { kind: 'status' }, value: p.statusPushes },
+      { labels: { kind: 'calls' }, value: p.callsPushes },
+      { labels: { kind: 'rates' }, value: p.ratesPushes },
+      { labels: { kind: 'traffic' }, value: p.trafficBatches },
+    ]),
+  );
+
+  if (tap) {
+    const snap = tap.snapshot(now, { windowMs: 60_000, limit: 1, top: 1 });
+    const st = snap.status;
+    parts.push(renderGauge('osloscope_tap_up', 'Whether the tap is running (1) or not (0).', [{ labels: { mode: st.mode, requested_mode: st.requestedMode }, value: st.state === 'running' ? 1 : 0 }]));
+    parts.push(renderGauge('osloscope_tap_sees_replies', 'Whether the tap can see replies (firehose mode).', [{ value: st.canSeeReplies ? 1 : 0 }]));
+    const c = st.counters;
+    parts.push(renderCounter('osloscope_tap_received_total', 'Deliveries the tap took from its own queues.', [{ value: c.received }]));
+    parts.push(renderCounter('osloscope_tap_decoded_total', 'Messages the tap decoded.', [{ value: c.decoded }]));
+    parts.push(renderCounter('osloscope_tap_undecodable_total', 'Messages whose body could not be decoded.', [{ value: c.undecodable }]));
+    parts.push(renderCounter('osloscope_tap_dropped_total', 'Deliveries the tap could not keep.', [{ value: c.dropped }]));
+    parts.push(
+      renderCounter('osloscope_tap_evicted_total', 'Entries evicted from the bounded traffic model.', [
+        { labels: { what: 'messages' }, value: c.evictedMessages },
+        { labels: { what: 'calls' }, value: c.evictedCalls },
+        { labels: { what: 'rate_keys' }, value: c.evictedRateKeys },
+      ]),
+    );
+    parts.push(renderGauge('osloscope_tap_messages_per_second', 'Messages per second seen by the tap over the last 10 s.', [{ value: recentRate(snap.rates, now, 10) }]));
+    parts.push(
+      renderGauge('osloscope_calls', 'Calls tracked by the tap, by state.', [
+        { labels: { state: 'inflight' }, value: snap.calls.inflight },
+        { labels: { state: 'stuck' }, value: snap.calls.stuck },
+        { labels: { state: 'done' }, value: snap.calls.done },
+      ]),
+    );
+    parts.push(
+      renderGauge(
+        'osloscope_stuck_calls',
+        'Stuck calls by cause.',
+        Object.entries(snap.calls.byCause).map(([cause, value]) => ({ labels: { cause }, value: value ?? 0 })),
+      ),
+    );
+  }
+  return parts.join('');
+}

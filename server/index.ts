@@ -1,0 +1,304 @@
+/**
+ * The one composition root: config → core Transport → (demo fleet) → tap →
+ * socket.io gateway → HTTP API → Next request handler, on one Node http
+ * server. Graceful shutdown on SIGTERM/SIGINT.
+ *
+ * Run: `node --import tsx server/index.ts` (or `npm start`, which builds the
+ * pages first when needed).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+// the server entry of next (what `import next from 'next'` loads), imported by path so next's
+// global type declarations (NodeJS.ProcessEnv.NODE_ENV) stay out of the server's type world
+import next from 'next/dist/server/next.js';
+import pino from 'pino';
+import { Transport, type Logger } from './messaging/index.ts';
+import { Tap, redact, tryParseFilter } from './tap/index.ts';
+import { ConfigurationError, describeConfig, loadConfig, type Config } from './config.ts';
+import { checkLoopbackHost, checkSameOrigin } from './auth/access.ts';
+import { Sessions } from './auth/session.ts';
+import { DemoFleet } from './demo/fleet.ts';
+import { Api } from './http/api.ts';
+import { AuditLog } from './http/audit-log.ts';
+import { FireService } from './http/fire.ts';
+import { sendError } from './http/respond.ts';
+import { RealtimeGateway } from './realtime/gateway.ts';
+import type { Dashboard, FilterParser } from './realtime/dashboard.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  gateway: RealtimeGateway;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** skip Next (API and socket only): tests of the plumbing, the performance script */
+  withoutPages?: boolean;
+  log?: pino.Logger;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function createLogger(level: string): pino.Logger {
+  return pino({
+    level,
+    base: { service: 'osloscope' },
+    // belt and braces: nothing we log carries these, but a future log call must not leak them
+    redact: { paths: ['password', '*.password', 'auth_token', '*.auth_token', '_context_auth_token', 'headers.cookie', 'headers.authorization'], censor: '***' },
+  });
+}
+
+const parseFilter: FilterParser = (text) => {
+  const r = tryParseFilter(text);
+  return r.ok ? { ok: true, predicate: r.filter.predicate } : { ok: false, error: r.error };
+};
+
+/** Build and start everything; resolves once the server listens. */
+export async function startOsloscope(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const coreLog: Logger = log.child({ part: 'messaging' });
+  log.info({ config: describeConfig(config) }, 'starting osloscope');
+
+  const audit = new AuditLog(resolve(ROOT, config.auditLog));
+  audit.open();
+
+  const transport = new Transport(config.transportUrl, {
+    conf: { control_exchange: config.controlExchange, rpc_response_timeout: config.rpcResponseTimeout },
+    rabbit: { rpc_conn_pool_size: config.rpcConnPoolSize, conn_pool_min_size: config.connPoolMinSize, conn_pool_ttl: config.connPoolTtl },
+    log: coreLog,
+    programName: 'osloscope',
+  });
+
+  let fleet: DemoFleet | null = null;
+  if (config.demoFleet) {
+    // the simulated services log like real ones (a warning per remote exception): keep only their errors
+    fleet = new DemoFleet({ url: config.transportUrl, memoryBroker: transport.memoryBroker, log: log.child({ part: 'demo' }, { level: 'error' }) });
+  }
+
+  // The embedded broker is ours: trace it (`rabbitmqctl trace_on`) so the tap's auto mode
+  // picks the firehose and the demo shows replies, latencies and precise stuck causes.
+  if (config.embedded && transport.memoryBroker && (config.tapMode === 'auto' || config.tapMode === 'firehose')) {
+    transport.memoryBroker.setTracing(true);
+  }
+
+  const tap =
+    config.tapMode === 'off'
+      ? null
+      : new Tap({
+          transport,
+          mode: config.tapMode,
+          exchanges: config.controlExchanges,
+          managementUrl: config.management?.href,
+          rpcConnPoolSize: config.rpcConnPoolSize,
+          rpcResponseTimeoutMs: config.rpcResponseTimeout * 1000,
+          log: log.child({ part: 'tap' }),
+        });
+
+  const sessions = new Sessions(config.auth);
+  const fire = new FireService({ transport, audit, log: log.child({ part: 'fire' }), redact, process: `osloscope:${process.pid}` });
+
+  let gateway: RealtimeGateway | null = null;
+  const dashboard: Dashboard = {
+    transport,
+    tap,
+    parseFilter,
+    info: {
+      embedded: config.embedded,
+      demoFleet: config.demoFleet,
+      controlExchange: config.controlExchange,
+      readOnly: config.readOnly,
+      rpcConnPoolSize: config.rpcConnPoolSize,
+    },
+    viewers: () => gateway?.viewers ?? 0,
+    clock: Date.now,
+  };
+
+  const api = new Api({
+    dashboard,
+    sessions,
+    fire,
+    log: log.child({ part: 'http' }),
+    allowedOrigins: config.allowedOrigins,
+    readOnly: config.readOnly,
+    version: packageVersion(),
+    startedAt: Date.now(),
+    metricsToken: config.metricsToken,
+    metrics: { viewers: () => gateway?.viewers ?? 0, pushes: () => gateway?.stats ?? { statusPushes: 0, callsPushes: 0, ratesPushes: 0, trafficBatches: 0, trafficMessages: 0 } },
+    onFirehoseEnabled: (who) => log.warn({ user: who.name }, 'firehose tracing enabled from the dashboard'),
+  });
+
+  // Next.js renders the pages (built by `next build`; dev mode with NODE_ENV=development).
+  let nextHandler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null = null;
+  type UpgradeFn = (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
+  let nextUpgrade: UpgradeFn | null = null;
+  const httpServer = createServer();
+  if (!options.withoutPages) {
+    const app = next({ dev: config.dev, dir: ROOT, hostname: config.host, port: config.port, httpServer, quiet: !config.dev });
+    await app.prepare();
+    nextHandler = app.getRequestHandler() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+    if (config.dev) nextUpgrade = app.getUpgradeHandler() as unknown as UpgradeFn;
+  }
+
+  const pageLog = log.child({ part: 'pages' });
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        if (!config.auth.enabled) {
+          const host = checkLoopbackHost(req, config.allowedOrigins);
+          if (!host.ok) return sendError(res, host.status, host.code, host.message);
+        }
+        const pathname = (req.url ?? '/').split('?')[0];
+        if (api.owns(pathname)) return await api.handle(req, res);
+        if (!nextHandler) return sendError(res, 404, 'not_found', `No page ${pathname} (pages are disabled in this process)`);
+        if (config.auth.enabled && needsLogin(pathname) && !(await sessions.principal(req))) {
+          res.writeHead(302, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}`, 'cache-control': 'no-store' });
+          res.end();
+          return;
+        }
+        await nextHandler(req, res);
+      } catch (err) {
+        pageLog.error({ err: (err as Error).message, url: req.url }, 'request failed');
+        if (!res.headersSent) sendError(res, 500, 'internal', 'Internal error (see the server log)');
+        else res.destroy();
+      }
+    })();
+  });
+
+  gateway = new RealtimeGateway(httpServer, {
+    dashboard,
+    log: log.child({ part: 'realtime' }),
+    batchMs: config.realtimeBatchMs,
+    authenticate: (req) => sessions.principal(req),
+    checkRequest: (req) => {
+      if (!config.auth.enabled) {
+        const host = checkLoopbackHost(req, config.allowedOrigins);
+        if (!host.ok) return host.message;
+      }
+      const origin = checkSameOrigin(req, config.allowedOrigins);
+      return origin.ok ? null : origin.message;
+    },
+  });
+  const upgrade = nextUpgrade as UpgradeFn | null;
+  if (upgrade) {
+    httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!(req.url ?? '').startsWith('/socket.io')) void upgrade(req, socket, head);
+    });
+  }
+
+  await new Promise<void>((resolveListen, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${config.port} on ${config.host} is already in use (set PORT to another port)`)
+          : err.code === 'EADDRNOTAVAIL'
+            ? new Error(`Cannot listen on ${config.host}: no such address on this machine (HOST)`)
+            : err,
+      );
+    };
+    httpServer.once('error', onError);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', onError);
+      resolveListen();
+    });
+  });
+  gateway.start();
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  // The fleet and the tap come up in the background: the dashboard is useful (and says so) while they connect.
+  if (fleet) {
+    fleet.start().then(
+      () => log.info({ url: config.transportUrl.toString() }, 'demo fleet running'),
+      (err: unknown) => log.error({ err: (err as Error).message }, 'demo fleet failed to start'),
+    );
+  }
+  if (tap) {
+    tap.start().then(
+      () => log.info({ mode: tap.status().mode }, 'tap running'),
+      (err: unknown) => log.error({ err: (err as Error).message }, 'tap failed to start'),
+    );
+  }
+  log.info({ url, transport: config.transportUrl.toString(), tapMode: config.tapMode, demoFleet: config.demoFleet }, `osloscope listening on ${url}`);
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      log.info('shutting down');
+      gateway?.close();
+      await new Promise<void>((r) => {
+        httpServer.close(() => r());
+        httpServer.closeIdleConnections();
+        setTimeout(() => {
+          httpServer.closeAllConnections();
+          r();
+        }, 3000).unref();
+      });
+      await Promise.allSettled([tap?.stop(), fleet?.stop()]);
+      await transport.close().catch(() => undefined);
+      audit.close();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+  return { url, config, gateway, close };
+}
+
+function needsLogin(pathname: string): boolean {
+  if (pathname === '/login' || pathname.startsWith('/_next/')) return false;
+  return !/\.(ico|png|svg|jpg|webp|txt|woff2?)$/.test(pathname);
+}
+
+/** Parse the environment, start, and stop cleanly on SIGTERM/SIGINT. Exit code 2 on bad configuration. */
+export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigurationError) {
+      process.stderr.write(`osloscope: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  let server: RunningServer;
+  try {
+    server = await startOsloscope(config, { log });
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    process.stderr.write(`osloscope: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'signal received');
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void main();
+}

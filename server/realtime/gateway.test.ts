@@ -1,0 +1,231 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
+import { MemoryBroker, silentLogger, Transport } from '../messaging/index.ts';
+import { tryParseFilter } from '../tap/index.ts';
+import type { DecodedMessage, TapEvent, TapStatus } from '../../lib/tap-contracts.ts';
+import type { TrafficBatch } from '../../lib/socket-contracts.ts';
+import type { Dashboard, TapFace } from './dashboard.ts';
+import { RealtimeGateway } from './gateway.ts';
+
+let seq = 0;
+function message(over: Partial<DecodedMessage>): DecodedMessage {
+  seq++;
+  return {
+    id: String(seq), ts: Date.now(), kind: 'cast', exchange: 'nova', routingKey: 'compute', topic: 'compute', server: null, method: 'm', namespace: null, version: null,
+    msgId: null, replyQ: null, uniqueId: null, callMonitorTimeout: null, timeoutMs: null, args: {}, context: {}, requestId: null, result: null, failure: null, ending: null,
+    eventType: null, priority: null, publisherId: null, messageId: null, timestamp: null, payload: null, properties: {}, trace: null, bytes: 10, enveloped: true,
+    compression: null, error: null, raw: null, rawEncoding: null, rawTruncated: false, ...over,
+  };
+}
+
+class FakeTap implements TapFace {
+  readonly listeners = new Set<(e: TapEvent) => void>();
+  readonly kept: DecodedMessage[] = [];
+  status(): TapStatus {
+    return { requestedMode: 'auto', mode: 'firehose', state: 'running', error: null, vhost: '/', canSeeReplies: true, firehose: { on: true, detectedBy: 'memory', canEnable: true }, hint: null, tappedExchanges: [], fanoutExchanges: [], tapQueues: [], inspector: 'memory', counters: { received: 0, decoded: 0, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 }, startedAt: 0 };
+  }
+  readonly snapshots: { windowMs?: number; limit?: number }[] = [];
+  snapshot(nowMs: number, q: { windowMs?: number; limit?: number } = {}) {
+    this.snapshots.push(q);
+    const windowMs = q.windowMs ?? 60_000;
+    const n = windowMs / 1000;
+    const series = ['compute', 'conductor', 'latprobe-7'].map((key, i) => ({ key, topic: key, method: null, total: 3 - i, buckets: new Array(n).fill(0) }));
+    return {
+      nowMs,
+      status: this.status(),
+      rates: { nowMs, bucketMs: 1000, windowMs, startMs: nowMs - windowMs, total: new Array(n).fill(0), byKind: {} as never, totalsByKind: {} as never, series: { exchange: [], topic: series.slice(0, q.limit ?? 20), server: [], method: [] }, topMethods: [] },
+      calls: { inflight: 0, stuck: 0, done: 0, byCause: {} as never },
+    };
+  }
+  recent(o: { filter?: string | ((m: DecodedMessage) => boolean); limit?: number }) {
+    const pred = typeof o.filter === 'function' ? o.filter : () => true;
+    return this.kept.filter(pred).slice(-(o.limit ?? 200));
+  }
+  calls() {
+    return [];
+  }
+  call() {
+    return null;
+  }
+  latency() {
+    return { name: 'x', help: 'x', buckets: [], series: [] };
+  }
+  async brokerView(): Promise<never> {
+    throw new Error('not here');
+  }
+  on(l: (e: TapEvent) => void) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  publish(m: DecodedMessage) {
+    this.kept.push(m);
+    for (const l of this.listeners) l({ type: 'tap:message', message: m });
+  }
+}
+
+describe('RealtimeGateway', () => {
+  let http: HttpServer;
+  let gateway: RealtimeGateway;
+  let tap: FakeTap;
+  let transport: Transport;
+  let base: string;
+  const sockets: Socket[] = [];
+  let allow = true;
+
+  beforeAll(async () => {
+    tap = new FakeTap();
+    transport = new Transport('memory://', { memoryBroker: new MemoryBroker() });
+    const dashboard: Dashboard = {
+      transport,
+      tap,
+      parseFilter: (t) => {
+        const r = tryParseFilter(t);
+        return r.ok ? { ok: true, predicate: r.filter.predicate } : { ok: false, error: r.error };
+      },
+      info: { embedded: true, demoFleet: false, controlExchange: 'openstack', readOnly: false, rpcConnPoolSize: 30 },
+      viewers: () => gateway.viewers,
+      clock: Date.now,
+    };
+    http = createServer();
+    gateway = new RealtimeGateway(http, {
+      dashboard,
+      log: silentLogger,
+      batchMs: 100,
+      statusMs: 200,
+      callsMs: 400,
+      authenticate: async (req) => (req.headers.cookie === 'let-me-in=1' ? { name: 'tester', role: 'viewer' } : null),
+      checkRequest: (req) => (allow && req.headers.origin !== 'http://evil.example' ? null : 'cross-origin'),
+    });
+    gateway.start();
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const a = http.address();
+    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  });
+
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.close();
+    allow = true;
+  });
+
+  afterAll(async () => {
+    gateway.close();
+    await new Promise<void>((r) => http.close(() => r()));
+    await transport.close();
+  });
+
+  function client(headers: Record<string, string> = { cookie: 'let-me-in=1' }): Socket {
+    const s = connect(base, { path: '/socket.io', transports: ['websocket'], extraHeaders: headers, reconnection: false, forceNew: true });
+    sockets.push(s);
+    return s;
+  }
+  const connected = (s: Socket) =>
+    new Promise<void>((resolve, reject) => {
+      s.once('connect', () => resolve());
+      s.once('connect_error', reject);
+    });
+  const refused = (s: Socket) => new Promise<string>((resolve) => s.once('connect_error', (e) => resolve(e.message)));
+  const ask = <T>(s: Socket, event: string, payload?: unknown) => s.timeout(3000).emitWithAck(event, payload) as Promise<T>;
+
+  it('refuses handshakes without a session', async () => {
+    expect(await refused(client({}))).toBe('unauthenticated');
+  });
+
+  it('refuses cross-origin handshakes, websockets included', async () => {
+    const msg = await refused(client({ cookie: 'let-me-in=1', origin: 'http://evil.example' }));
+    expect(msg).not.toBe('');
+  });
+
+  it('validates every event and answers with the problem', async () => {
+    const s = client();
+    await connected(s);
+    const bad = await ask<{ ok: false; error: { code: string; message: string } }>(s, 'traffic:subscribe', { filter: 42 });
+    expect(bad.ok).toBe(false);
+    expect(bad.error.code).toBe('validation_failed');
+    expect(bad.error.message).toMatch(/filter/);
+    const extra = await ask<{ ok: boolean }>(s, 'status:subscribe', { sneaky: true });
+    expect(extra.ok).toBe(false);
+    const grammar = await ask<{ ok: false; error: { message: string } }>(s, 'traffic:subscribe', { filter: 'kind:teapot' });
+    expect(grammar.error.message).toMatch(/Bad filter/);
+    expect(gateway.stats.rejectedEvents).toBeGreaterThanOrEqual(2);
+  });
+
+  it('answers a subscribe with a snapshot, then pushes status ticks', async () => {
+    const s = client();
+    await connected(s);
+    const updates: unknown[] = [];
+    s.on('status:update', (u) => updates.push(u));
+    const ack = await ask<{ ok: true; data: { at: number; transport: { driver: string }; tap: { mode: string } } }>(s, 'status:subscribe', {});
+    expect(ack.ok).toBe(true);
+    expect(ack.data.transport.driver).toBe('memory');
+    expect(ack.data.tap.mode).toBe('firehose');
+    await new Promise((r) => setTimeout(r, 700));
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('batches messages: a burst of 2000 arrives in a few pushes, filtered, in order', async () => {
+    const a = client();
+    const b = client();
+    await Promise.all([connected(a), connected(b)]);
+    tap.publish(message({ topic: 'compute', method: 'before' }));
+    const snap = await ask<{ ok: true; data: { messages: DecodedMessage[] } }>(a, 'traffic:subscribe', { filter: 'topic:compute', limit: 10 });
+    expect(snap.data.messages.at(-1)?.method).toBe('before');
+    await ask(b, 'traffic:subscribe', { filter: 'topic:compute' });
+
+    const got: { a: TrafficBatch[]; b: TrafficBatch[] } = { a: [], b: [] };
+    a.on('traffic:batch', (x: TrafficBatch) => got.a.push(x));
+    b.on('traffic:batch', (x: TrafficBatch) => got.b.push(x));
+    const batchesBefore = gateway.stats.trafficBatches;
+    for (let i = 0; i < 2000; i++) tap.publish(message({ topic: i % 2 ? 'compute' : 'scheduler', method: `m${i}` }));
+    await new Promise((r) => setTimeout(r, 500));
+
+    const received = got.a.flatMap((x) => x.messages);
+    const skipped = got.a.reduce((n, x) => n + x.skipped, 0);
+    expect(received.length + skipped).toBe(1000);
+    expect(received.every((m) => m.topic === 'compute')).toBe(true);
+    expect(received.map((m) => Number(m.id))).toEqual([...received.map((m) => Number(m.id))].sort((x, y) => x - y));
+    expect(got.a.length).toBeLessThanOrEqual(4);
+    // both viewers share one computed batch per flush
+    expect(got.b.flatMap((x) => x.messages).map((m) => m.id)).toEqual(received.map((m) => m.id));
+    expect(gateway.stats.trafficBatches - batchesBefore).toBe(got.a.length);
+  });
+
+  it('serves chart rates narrowed to a focus, shared per (window, focus), downsampled for long windows', async () => {
+    const a = client();
+    const b = client();
+    await Promise.all([connected(a), connected(b)]);
+    const ack = await ask<{ ok: true; data: { focus: string; rates: { series: { topic: { key: string }[] } } } }>(a, 'rates:subscribe', { focus: 'LATPROBE', windowMs: 60_000 });
+    expect(ack.ok).toBe(true);
+    expect(ack.data.rates.series.topic.map((x) => x.key)).toEqual(['latprobe-7']);
+    // only the charted dimension travels
+    const byServer = await ask<{ ok: true; data: { dimension: string; rates: { series: { topic: unknown[] } } } }>(a, 'rates:subscribe', { windowMs: 60_000, dimension: 'server' });
+    expect(byServer.data.dimension).toBe('server');
+    expect(byServer.data.rates.series.topic).toEqual([]);
+    // without a focus only the top series are asked for
+    tap.snapshots.length = 0;
+    const top = await ask<{ ok: true; data: { rates: { series: { topic: unknown[] } } } }>(b, 'rates:subscribe', { windowMs: 3_600_000 });
+    expect(tap.snapshots.at(-1)?.limit).toBe(12);
+    const hour = (top.data as unknown as { rates: { bucketMs: number; total: number[] } }).rates;
+    expect(hour.total.length).toBeLessThanOrEqual(300);
+    expect(hour.bucketMs).toBe(12_000);
+    const bad = await ask<{ ok: false; error: { message: string } }>(a, 'rates:subscribe', { windowMs: 1234 });
+    expect(bad.error.message).toMatch(/windowMs is one of/);
+    const pushes: unknown[] = [];
+    a.on('rates:update', (u) => pushes.push(u));
+    await ask(a, 'rates:subscribe', { focus: 'latprobe', windowMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(pushes.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('stops sending traffic after unsubscribe', async () => {
+    const s = client();
+    await connected(s);
+    await ask(s, 'traffic:subscribe', { filter: '' });
+    await ask(s, 'traffic:unsubscribe', {});
+    let n = 0;
+    s.on('traffic:batch', () => n++);
+    tap.publish(message({}));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(n).toBe(0);
+  });
+});

@@ -1,0 +1,366 @@
+/**
+ * The socket.io gateway: turns the tap's events into batched pushes.
+ *
+ * - Never one socket event per AMQP message: decoded messages are collected
+ *   and flushed every `batchMs` (250 ms by default) as one `traffic:batch` per
+ *   distinct filter; status every `statusMs`, calls every `callsMs`.
+ * - Each push is computed and encoded once per tick and broadcast to a room,
+ *   so the cost grows with ticks and filters, not with viewers.
+ * - Subscribing answers with a snapshot in the ack, then deltas follow.
+ * - Every event from the browser is validated with the zod schemas in lib/;
+ *   the handshake is checked against the session and the origin.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import { z } from 'zod';
+import type { Logger } from '../messaging/index.ts';
+import { callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from './dashboard.ts';
+import {
+  CLIENT_EVENTS,
+  SERVER_EVENTS,
+  TRAFFIC_BATCH_MAX,
+  emptyPayloadSchema,
+  ratesSubscribeSchema,
+  trafficSubscribeSchema,
+  type TrafficBatch,
+} from '../../lib/socket-contracts.ts';
+import type { DecodedMessage, RateDimension } from '../../lib/tap-contracts.ts';
+import type { Principal } from '../auth/session.ts';
+
+export interface GatewayOptions {
+  dashboard: Dashboard;
+  log: Logger;
+  /** who is behind a handshake, or null (unauthenticated) */
+  authenticate: (req: IncomingMessage) => Promise<Principal | null>;
+  /** origin / host checks of the handshake; a string is the reason for refusing */
+  checkRequest: (req: IncomingMessage) => string | null;
+  batchMs?: number;
+  statusMs?: number;
+  callsMs?: number;
+  /** pending messages kept between flushes; beyond it the oldest are skipped (counted) */
+  maxPending?: number;
+}
+
+interface SocketData {
+  principal: Principal;
+  trafficRoom?: string;
+  filter?: string;
+  ratesKey?: string;
+}
+
+type Ack = (reply: unknown) => void;
+
+const STATUS_ROOM = 'status';
+const CALLS_ROOM = 'calls';
+const TRAFFIC_PREFIX = 'traffic:';
+const RATES_PREFIX = 'rates:';
+/** Windows above one minute change slowly: pushed every LONG_WINDOW_EVERY status ticks. */
+const LONG_WINDOW_EVERY = 4;
+
+interface RatesSubscription {
+  focus: string;
+  windowMs: number;
+  dimension: RateDimension;
+  sockets: number;
+}
+
+interface TrafficSubscription {
+  filter: string;
+  predicate: (m: DecodedMessage) => boolean;
+  sockets: number;
+}
+
+export class RealtimeGateway {
+  readonly io: Server;
+  private readonly d: Dashboard;
+  private readonly log: Logger;
+  private readonly batchMs: number;
+  private readonly statusMs: number;
+  private readonly callsMs: number;
+  private readonly maxPending: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly filters = new Map<string, TrafficSubscription>();
+  private readonly rates = new Map<string, RatesSubscription>();
+  private ratesTick = 0;
+  private pending: DecodedMessage[] = [];
+  private skipped = 0;
+  private offTap: (() => void) | null = null;
+  /** pushes made, by kind (for tests and the performance script) */
+  readonly stats = { statusPushes: 0, callsPushes: 0, ratesPushes: 0, trafficBatches: 0, trafficMessages: 0, rejectedEvents: 0 };
+
+  constructor(http: HttpServer, private readonly o: GatewayOptions) {
+    this.d = o.dashboard;
+    this.log = o.log;
+    this.batchMs = o.batchMs ?? 250;
+    this.statusMs = o.statusMs ?? 500;
+    this.callsMs = o.callsMs ?? 1000;
+    this.maxPending = o.maxPending ?? 5000;
+    this.io = new Server(http, {
+      path: '/socket.io',
+      serveClient: false,
+      // same-origin only; the handshake check below enforces it for websockets too
+      cors: undefined,
+      allowRequest: (req, cb) => {
+        const refused = o.checkRequest(req);
+        cb(refused, refused === null);
+      },
+      maxHttpBufferSize: 64 * 1024,
+      pingInterval: 10_000,
+      pingTimeout: 8_000,
+    });
+    this.io.use(async (socket, next) => {
+      try {
+        const principal = await o.authenticate(socket.request);
+        if (!principal) return next(new Error('unauthenticated'));
+        (socket.data as SocketData).principal = principal;
+        next();
+      } catch {
+        next(new Error('unauthenticated'));
+      }
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  start(): void {
+    if (this.d.tap) {
+      this.offTap = this.d.tap.on((e) => {
+        if (e.type === 'tap:message') this.onMessage(e.message);
+      });
+    }
+    this.timers.push(setInterval(() => this.flushTraffic(), this.batchMs));
+    this.timers.push(
+      setInterval(() => {
+        this.pushStatus();
+        this.pushRates();
+      }, this.statusMs),
+    );
+    this.timers.push(setInterval(() => this.pushCalls(), this.callsMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  get viewers(): number {
+    return this.io.engine?.clientsCount ?? 0;
+  }
+
+  /** Stop pushing and drop every socket (the composition root closes the HTTP server). */
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    this.offTap?.();
+    this.offTap = null;
+    // Close the transports without a socket.io "server disconnect": browsers
+    // see a lost connection and reconnect by themselves when we are back.
+    this.io.engine?.close();
+  }
+
+  // ---- per socket ------------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    const data = socket.data as SocketData;
+    this.log.debug({ user: data.principal.name, id: socket.id }, 'viewer connected');
+
+    this.handle(socket, CLIENT_EVENTS.statusSubscribe, emptyPayloadSchema, async () => {
+      await socket.join(STATUS_ROOM);
+      return statusSnapshot(this.d);
+    });
+    this.handle(socket, CLIENT_EVENTS.statusUnsubscribe, emptyPayloadSchema, async () => {
+      await socket.leave(STATUS_ROOM);
+      return null;
+    });
+    this.handle(socket, CLIENT_EVENTS.callsSubscribe, emptyPayloadSchema, async () => {
+      await socket.join(CALLS_ROOM);
+      return callsSnapshot(this.d);
+    });
+    this.handle(socket, CLIENT_EVENTS.callsUnsubscribe, emptyPayloadSchema, async () => {
+      await socket.leave(CALLS_ROOM);
+      return null;
+    });
+    this.handle(socket, CLIENT_EVENTS.trafficSubscribe, trafficSubscribeSchema, async (req) => {
+      const filter = req.filter.trim();
+      const parsed = this.d.parseFilter(filter);
+      if (!parsed.ok) throw new ClientError('validation_failed', `Bad filter: ${parsed.error}`);
+      await this.leaveTraffic(socket);
+      const room = TRAFFIC_PREFIX + filter;
+      let sub = this.filters.get(filter);
+      if (!sub) {
+        sub = { filter, predicate: parsed.predicate, sockets: 0 };
+        this.filters.set(filter, sub);
+      }
+      sub.sockets++;
+      data.trafficRoom = room;
+      data.filter = filter;
+      await socket.join(room);
+      const messages = this.d.tap && req.limit > 0 ? this.d.tap.recent({ filter: parsed.predicate, limit: req.limit }) : [];
+      return { filter, messages };
+    });
+    this.handle(socket, CLIENT_EVENTS.ratesSubscribe, ratesSubscribeSchema, async (req) => {
+      await this.leaveRates(socket);
+      const key = `${req.windowMs}|${req.dimension}|${req.focus}`;
+      let sub = this.rates.get(key);
+      if (!sub) {
+        sub = { focus: req.focus, windowMs: req.windowMs, dimension: req.dimension, sockets: 0 };
+        this.rates.set(key, sub);
+      }
+      sub.sockets++;
+      data.ratesKey = key;
+      await socket.join(RATES_PREFIX + key);
+      return ratesUpdate(this.d, req.focus, req.windowMs, req.dimension);
+    });
+    this.handle(socket, CLIENT_EVENTS.ratesUnsubscribe, emptyPayloadSchema, async () => {
+      await this.leaveRates(socket);
+      return null;
+    });
+    this.handle(socket, CLIENT_EVENTS.trafficUnsubscribe, emptyPayloadSchema, async () => {
+      await this.leaveTraffic(socket);
+      return null;
+    });
+    socket.on('disconnect', () => {
+      void this.leaveTraffic(socket);
+      void this.leaveRates(socket);
+    });
+  }
+
+  private async leaveRates(socket: Socket): Promise<void> {
+    const data = socket.data as SocketData;
+    if (data.ratesKey === undefined) return;
+    const sub = this.rates.get(data.ratesKey);
+    if (sub && --sub.sockets <= 0) this.rates.delete(data.ratesKey);
+    await socket.leave(RATES_PREFIX + data.ratesKey);
+    data.ratesKey = undefined;
+  }
+
+  private async leaveTraffic(socket: Socket): Promise<void> {
+    const data = socket.data as SocketData;
+    if (data.filter === undefined || !data.trafficRoom) return;
+    const sub = this.filters.get(data.filter);
+    if (sub && --sub.sockets <= 0) this.filters.delete(data.filter);
+    await socket.leave(data.trafficRoom);
+    data.filter = undefined;
+    data.trafficRoom = undefined;
+    if (this.filters.size === 0) {
+      this.pending = [];
+      this.skipped = 0;
+    }
+  }
+
+  /** Register a validated, acknowledged event handler; failures become `{ok:false,error}` acks. */
+  private handle<S extends z.ZodType>(socket: Socket, event: string, schema: S, fn: (payload: z.infer<S>) => Promise<unknown>): void {
+    socket.on(event, async (payload: unknown, ack?: Ack) => {
+      // socket.io passes the ack as the last argument; a client may omit the payload
+      if (typeof payload === 'function' && ack === undefined) {
+        ack = payload as Ack;
+        payload = undefined;
+      }
+      const reply = typeof ack === 'function' ? ack : () => undefined;
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) {
+        this.stats.rejectedEvents++;
+        reply({ ok: false, error: { code: 'validation_failed', message: `${event}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}` } });
+        return;
+      }
+      try {
+        reply({ ok: true, data: await fn(parsed.data) });
+      } catch (err) {
+        if (err instanceof ClientError) reply({ ok: false, error: { code: err.code, message: err.message } });
+        else {
+          this.log.error({ err: (err as Error).message, event }, 'socket handler failed');
+          reply({ ok: false, error: { code: 'internal', message: 'Internal error (see the server log)' } });
+        }
+      }
+    });
+  }
+
+  // ---- pushes ------------------------------------------------------------------
+
+  private onMessage(m: DecodedMessage): void {
+    if (this.filters.size === 0) return;
+    this.pending.push(m);
+    if (this.pending.length > this.maxPending) {
+      const drop = this.pending.length - this.maxPending;
+      this.pending.splice(0, drop);
+      this.skipped += drop;
+    }
+  }
+
+  /** One `traffic:batch` per distinct filter with matching messages, encoded once per room. */
+  flushTraffic(): void {
+    if (this.pending.length === 0 && this.skipped === 0) return;
+    const batch = this.pending;
+    const skippedBefore = this.skipped;
+    this.pending = [];
+    this.skipped = 0;
+    const at = this.d.clock();
+    for (const sub of this.filters.values()) {
+      let matched = batch.filter((m) => safeMatch(sub.predicate, m));
+      let skipped = skippedBefore;
+      if (matched.length > TRAFFIC_BATCH_MAX) {
+        skipped += matched.length - TRAFFIC_BATCH_MAX;
+        matched = matched.slice(-TRAFFIC_BATCH_MAX);
+      }
+      if (matched.length === 0 && skipped === 0) continue;
+      const payload: TrafficBatch = { filter: sub.filter, messages: matched, skipped, at };
+      this.io.to(TRAFFIC_PREFIX + sub.filter).emit(SERVER_EVENTS.trafficBatch, payload);
+      this.stats.trafficBatches++;
+      this.stats.trafficMessages += matched.length;
+    }
+  }
+
+  pushStatus(): void {
+    if (!this.hasMembers(STATUS_ROOM)) return;
+    try {
+      this.io.to(STATUS_ROOM).emit(SERVER_EVENTS.statusUpdate, statusSnapshot(this.d));
+      this.stats.statusPushes++;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'status push failed');
+    }
+  }
+
+  /** One computed update per distinct (window, focus), broadcast to its room. */
+  pushRates(): void {
+    if (this.rates.size === 0 || !this.d.tap) return;
+    this.ratesTick++;
+    const now = this.d.clock();
+    for (const [key, sub] of this.rates) {
+      if (sub.windowMs > 60_000 && this.ratesTick % LONG_WINDOW_EVERY !== 0) continue;
+      try {
+        const update = ratesUpdate(this.d, sub.focus, sub.windowMs, sub.dimension, now);
+        if (!update) continue;
+        this.io.to(RATES_PREFIX + key).emit(SERVER_EVENTS.ratesUpdate, update);
+        this.stats.ratesPushes++;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'rates push failed');
+      }
+    }
+  }
+
+  pushCalls(): void {
+    if (!this.hasMembers(CALLS_ROOM)) return;
+    try {
+      this.io.to(CALLS_ROOM).emit(SERVER_EVENTS.callsUpdate, callsSnapshot(this.d));
+      this.stats.callsPushes++;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'calls push failed');
+    }
+  }
+
+  private hasMembers(room: string): boolean {
+    return (this.io.sockets.adapter.rooms.get(room)?.size ?? 0) > 0;
+  }
+}
+
+class ClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function safeMatch(pred: (m: DecodedMessage) => boolean, m: DecodedMessage): boolean {
+  try {
+    return pred(m);
+  } catch {
+    return false;
+  }
+}
