@@ -151,11 +151,7 @@ export class Notifier {
         retry: this.retry,
         declare: { type: 'topic', options: controlExchange(rabbit) },
         // _publish_and_creates_default_queue: the publisher declares and binds <topic>.<priority>, once per channel.
-        prepare: async (link) => {
-          if (link.hasQueue(routingKey)) return;
-          await link.assertQueue(routingKey, notificationQueue(rabbit));
-          await link.bindQueue(routingKey, exchange, routingKey);
-        },
+        queue: { name: routingKey, options: notificationQueue(rabbit) },
       });
       routingKeys.push(routingKey);
       this.transport.events.emit({ type: 'notification:sent', exchange, routingKey, eventType, priority });

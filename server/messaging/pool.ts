@@ -67,6 +67,15 @@ export class ConnectionPool<T> {
     };
   }
 
+  /** An idle item right now (most recently returned first), or undefined; never creates or waits. */
+  tryGet(): T | undefined {
+    if (this.closed) return undefined;
+    const top = this.items.pop();
+    if (!top) return undefined;
+    this.expireStale();
+    return top.item;
+  }
+
   async get(): Promise<T> {
     if (this.closed) throw new Error('Connection pool is closed');
     const top = this.items.pop();
