@@ -38,6 +38,8 @@ export const BENCH_HELP = `usage: osloscope bench [options]
   --calls N            calls per run for osloscope and amqplib (default 5000)
   --python-calls N     calls per run for Python (default 1000; it is slower)
   --skip-python        only osloscope and amqplib
+  --tap                the tap benchmarks instead: decoder msgs/s on one core, tap vs the
+                       broker's fastest delivery (drops), resident memory after 1M messages
   --markdown           print a Markdown table (for BENCHMARKS.md)
   --url URL            broker (default $TRANSPORT_URL or ${DEFAULT_URL})`;
 
@@ -223,6 +225,39 @@ export function renderTable(results: BenchResult[], markdown: boolean): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
 }
 
+const MEMORY_CHILD = fileURLToPath(new URL('./bench-tap-memory.ts', import.meta.url));
+
+async function runTapBench(url: string, markdown: boolean, io: Io): Promise<number> {
+  const { benchDecoder, benchTapThroughput } = await import('../../server/tap/index.ts');
+  io.stderr.write('decoder…');
+  const dec = benchDecoder({ messages: 300_000 });
+  io.stderr.write(' tap vs broker…');
+  const thr = await benchTapThroughput({ url, messages: 200_000, publishers: 2 });
+  io.stderr.write(' memory after 1M messages…');
+  const mem = await new Promise<{ messages: number; rssMB: number; heapUsedMB: number; rssSamplesMB: number[]; seconds: number }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', `file://${TSX}`, MEMORY_CHILD, '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}')) : reject(new Error(`memory benchmark failed: ${err.slice(-500)}`))));
+  });
+  io.stderr.write(' done\n');
+  const rows = [
+    ['benchmark', 'measured', 'target'],
+    ['decoder, one core (decode + classify + redact, ~' + Math.round(dec.avgBytes) + ' B oslo bodies)', `${fmt(dec.perCpuSecond)} msgs/s per CPU-second (${fmt(dec.perSecond)} wall)`, '≥ 50000 msgs/s'],
+    [`tap vs broker (${thr.published} msgs from 2 publisher processes)`, `broker took ${fmt(thr.publishPerSecond)} msgs/s; tap decoded ${thr.received}/${thr.published}, missed ${thr.missed}`, 'no drops'],
+    [`resident memory after ${mem.messages} tapped messages`, `${fmt(mem.rssMB)} MB RSS (heap ${fmt(mem.heapUsedMB)} MB; peak sample ${fmt(Math.max(...mem.rssSamplesMB))} MB)`, '≤ 300 MB'],
+  ];
+  if (markdown) {
+    const [head, ...body] = rows;
+    io.stdout.write([`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n');
+  } else {
+    for (const r of rows) io.stdout.write(`${r.join('  |  ')}\n`);
+  }
+  return EXIT.ok;
+}
+
 export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
   try {
     const { values } = parse(argv, {
@@ -231,12 +266,14 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
       'python-calls': { type: 'string' },
       'skip-python': { type: 'boolean' },
       markdown: { type: 'boolean' },
+      tap: { type: 'boolean' },
     });
     if (values.help) {
       io.stdout.write(`${BENCH_HELP}\n`);
       return EXIT.ok;
     }
     const url = values.url ?? io.env.TRANSPORT_URL ?? DEFAULT_URL;
+    if (values.tap) return await runTapBench(url, !!values.markdown, io);
     const concurrencies = (values.concurrency ?? '1,8,64').split(',').map((s) => {
       const n = Number(s);
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency takes positive integers, got '${s}'`);

@@ -36,21 +36,28 @@ export function requireTopic(target: Target, what: string): string {
 export function versionIsCompatible(impVersion: string | null | undefined, version: string | null | undefined): boolean {
   if (impVersion == null) return true;
   if (version == null) return false;
+  // Every message carries one (the envelope's "2.0", the request's version): keep the common case cheap.
+  if (version === impVersion && SIMPLE_VERSION.test(version)) return true;
   const req = version.split('.');
   const imp = impVersion.split('.');
-  const int = (s: string | undefined): number => {
-    if (s === undefined) throw new ExpectedFailure('IndexError', 'builtins', 'list index out of range');
-    const t = s.replace(PY_STRIP, '');
-    if (/^[+-]?\d+$/.test(t)) return Number.parseInt(t, 10);
-    if (!PY_INT.test(t)) throw new ExpectedFailure('ValueError', 'builtins', `invalid literal for int() with base 10: '${s}'`);
-    return Number.parseInt(t.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d))), 10);
-  };
   const rev = req.length > 2 ? req[2] : '0';
   const impRev = imp.length > 2 ? imp[2] : '0';
-  if (int(req[0]) !== int(imp[0])) return false;
-  if (int(req[1]) > int(imp[1])) return false;
-  if (int(req[1]) === int(imp[1]) && int(rev) > int(impRev)) return false;
+  if (pyInt(req[0]) !== pyInt(imp[0])) return false;
+  if (pyInt(req[1]) > pyInt(imp[1])) return false;
+  if (pyInt(req[1]) === pyInt(imp[1]) && pyInt(rev) > pyInt(impRev)) return false;
   return true;
+}
+
+const SIMPLE_VERSION = /^\d+\.\d+(?:\.\d+)?$/;
+
+/** Python int(str) on one version part; a missing part is Python's IndexError. */
+function pyInt(s: string | undefined): number {
+  if (s === undefined) throw new ExpectedFailure('IndexError', 'builtins', 'list index out of range');
+  if (/^\d+$/.test(s)) return Number.parseInt(s, 10);
+  const t = s.replace(PY_STRIP, '');
+  if (/^[+-]?\d+$/.test(t)) return Number.parseInt(t, 10);
+  if (!PY_INT.test(t)) throw new ExpectedFailure('ValueError', 'builtins', `invalid literal for int() with base 10: '${s}'`);
+  return Number.parseInt(t.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d))), 10);
 }
 
 /** What Python's int(str) accepts: ASCII or Unicode whitespace around (not \x1c-\x1f), a sign, any Unicode decimal digits, single `_` between digits. */
