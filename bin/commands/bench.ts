@@ -30,6 +30,8 @@ export interface BenchResult {
   callsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** calls/s of every round, when the run was repeated (the reported one is the median) */
+  rounds?: number[];
 }
 
 export const BENCH_HELP = `usage: osloscope bench [options]
@@ -40,6 +42,7 @@ export const BENCH_HELP = `usage: osloscope bench [options]
   --skip-python        only osloscope and amqplib
   --tap                the tap benchmarks instead: decoder msgs/s on one core, tap vs the
                        broker's fastest delivery (drops), resident memory after 1M messages
+  --repeat N           rounds per measurement, interleaved; the median round is reported (default 3)
   --markdown           print a Markdown table (for BENCHMARKS.md)
   --url URL            broker (default $TRANSPORT_URL or ${DEFAULT_URL})`;
 
@@ -198,7 +201,7 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 
 export function renderTable(results: BenchResult[], markdown: boolean): string {
   const concurrencies = [...new Set(results.map((r) => r.concurrency))];
-  const rows: string[][] = [['concurrency', 'impl', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'vs Python', 'vs amqplib', 'vs amqplib+confirms']];
+  const rows: string[][] = [['concurrency', 'impl', 'calls', 'calls/s (median)', 'rounds calls/s', 'p50 ms', 'p99 ms', 'vs Python', 'vs amqplib', 'vs amqplib+confirms']];
   for (const c of concurrencies) {
     const py = results.find((r) => r.concurrency === c && r.impl === 'python');
     const raw = results.find((r) => r.concurrency === c && r.impl === 'amqplib');
@@ -209,6 +212,7 @@ export function renderTable(results: BenchResult[], markdown: boolean): string {
         r.impl,
         String(r.calls),
         fmt(r.callsPerSec),
+        (r.rounds ?? [r.callsPerSec]).map((x) => fmt(x)).join(' / '),
         fmt(r.p50Ms, 2),
         fmt(r.p99Ms, 2),
         py ? `${fmt(r.callsPerSec / py.callsPerSec, 1)}×` : '–',
@@ -267,6 +271,7 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
       'skip-python': { type: 'boolean' },
       markdown: { type: 'boolean' },
       tap: { type: 'boolean' },
+      repeat: { type: 'string' },
     });
     if (values.help) {
       io.stdout.write(`${BENCH_HELP}\n`);
@@ -283,19 +288,29 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
     const pyCalls = numberOption(values['python-calls'], 'python-calls', { min: 1 }) ?? 1000;
     const withPython = !values['skip-python'];
     if (withPython && !existsSync(PYTHON)) throw new UsageError(`${PYTHON} not found: install python3-oslo.messaging or pass --skip-python`);
+    const repeat = numberOption(values.repeat, 'repeat', { min: 1 }) ?? 3;
     const results: BenchResult[] = [];
     for (const c of concurrencies) {
-      io.stderr.write(`concurrency ${c}: osloscope…`);
-      results.push(await benchOsloscope(url, c, calls));
-      io.stderr.write(' amqplib…');
-      results.push(await benchRaw(url, c, calls, false));
-      io.stderr.write(' amqplib+confirms…');
-      results.push(await benchRaw(url, c, calls, true));
-      if (withPython) {
-        io.stderr.write(' python…');
-        results.push(await benchPython(url, c, pyCalls));
+      const runs = new Map<BenchResult['impl'], BenchResult[]>();
+      const keep = (r: BenchResult) => runs.set(r.impl, [...(runs.get(r.impl) ?? []), r]);
+      // rounds interleave the implementations so a noisy moment hits them alike
+      for (let round = 1; round <= repeat; round++) {
+        io.stderr.write(`concurrency ${c}, round ${round}/${repeat}: osloscope…`);
+        keep(await benchOsloscope(url, c, calls));
+        io.stderr.write(' amqplib…');
+        keep(await benchRaw(url, c, calls, false));
+        io.stderr.write(' amqplib+confirms…');
+        keep(await benchRaw(url, c, calls, true));
+        if (withPython) {
+          io.stderr.write(' python…');
+          keep(await benchPython(url, c, pyCalls));
+        }
+        io.stderr.write(' done\n');
       }
-      io.stderr.write(' done\n');
+      for (const list of runs.values()) {
+        const sorted = [...list].sort((a, b) => a.callsPerSec - b.callsPerSec);
+        results.push({ ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: list.map((r) => r.callsPerSec) });
+      }
     }
     io.stdout.write(`${renderTable(results, !!values.markdown)}\n`);
     return EXIT.ok;
