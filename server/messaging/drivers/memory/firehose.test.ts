@@ -98,6 +98,17 @@ describe('firehose emulation (rabbitmqctl trace_on)', () => {
     expect(headers[1].routing_keys).toEqual(['nobody']);
   });
 
+  it('names the routing key in routed_queues of a default-exchange publish to a missing queue, as RabbitMQ 3.10 does', async () => {
+    const broker = newBroker();
+    broker.setTracing(true);
+    const traces = await tap(broker);
+    const l = connect(broker);
+    await expect(l.publish('', 'reply_gone', Buffer.from('late'), { mandatory: true })).rejects.toMatchObject({ code: 312 });
+    await settle();
+    expect(traces.map((t) => t.routingKey)).toEqual(['publish.']);
+    expect((traces[0].properties.headers as Record<string, unknown>).routed_queues).toEqual(['reply_gone']);
+  });
+
   it('traces deliveries with the consumer’s connection and redelivered as 0/1, never an expired message', async () => {
     const clock = new ManualClock();
     const broker = newBroker({ clock });

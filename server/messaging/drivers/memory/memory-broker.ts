@@ -436,7 +436,10 @@ export class MemoryBroker implements QueueHost {
     const env: Envelope = { body: Buffer.from(body), exchange, routingKey, properties, ttl };
     const targets = this.route(x, routingKey, properties.headers);
     if (this.tracing) {
-      this.emitTrace(`publish.${exchange}`, env.body, publishTraceHeaders(env, this.traceContext(link), targets.map((q) => q.name)));
+      // RabbitMQ 3.10 names the routing key in a default-exchange publish's routed_queues
+      // even when no such queue exists (the default exchange routes by name unchecked).
+      const routed = exchange === '' && targets.length === 0 ? [routingKey] : targets.map((q) => q.name);
+      this.emitTrace(`publish.${exchange}`, env.body, publishTraceHeaders(env, this.traceContext(link), routed));
     }
     if (targets.length === 0) return mandatory ? 'returned' : 'ok';
     let nacked = false;
