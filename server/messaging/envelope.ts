@@ -8,8 +8,12 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { MalformedMessage, RemoteError, ServerFailure, UnsupportedRpcEnvelopeVersion } from './errors.ts';
 import { pyDumps, pyLoads } from './json.ts';
 import { versionIsCompatible } from './target.ts';
+import type { PublishOptions } from './driver.ts';
 import {
   COMPRESSION_HEADER,
+  CONTENT_ENCODING,
+  CONTENT_TYPE,
+  DELIVERY_MODE_PERSISTENT,
   COMPRESSION_TYPES,
   CONTEXT_PREFIX,
   ENVELOPE_VERSION,
@@ -27,6 +31,25 @@ export interface EncodedBody {
   body: Buffer;
   /** AMQP headers table: `{}` (kombu always sends one) or `{compression: ...}` */
   headers: Dict;
+}
+
+/**
+ * The basic properties of every oslo publish as kombu puts them on the wire
+ * (impl_rabbit Connection._publish): content type/encoding, the headers table,
+ * delivery_mode 2 and priority 0 always present (flag word 0xF800), plus the
+ * call's `expiration` when given.
+ */
+export function osloProperties(headers: Dict, extra: { expiration?: string; mandatory?: boolean } = {}): PublishOptions {
+  const props: PublishOptions = {
+    contentType: CONTENT_TYPE,
+    contentEncoding: CONTENT_ENCODING,
+    headers,
+    deliveryMode: DELIVERY_MODE_PERSISTENT,
+    priority: 0,
+  };
+  if (extra.expiration !== undefined) props.expiration = extra.expiration;
+  if (extra.mandatory) props.mandatory = true;
+  return props;
 }
 
 /** common.serialize_msg + kombu json.dumps: the exact body bytes of an enveloped message. */

@@ -165,8 +165,7 @@ export class NotificationListener {
     } catch (err) {
       this.counters.malformed += 1;
       link.reject(d, false);
-      this.transport.log.warn({ err: (err as Error).message }, 'Rejecting malformed notification');
-      this.transport.events.emit({ type: 'message:malformed', where: 'notification-listener', error: (err as Error).message, bytes: d.body.length });
+      this.transport.reportMalformed('notification-listener', d, err);
       return;
     }
     const uniqueId = typeof raw[UNIQUE_ID_KEY] === 'string' ? (raw[UNIQUE_ID_KEY] as string) : undefined;

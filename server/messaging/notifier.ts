@@ -5,11 +5,10 @@
  * _publish_and_creates_default_queue).
  */
 import { MessagingError } from './errors.ts';
-import { encodeBody, packContext, type Dict } from './envelope.ts';
-import type { PublishOptions } from './driver.ts';
+import { encodeBody, osloProperties, packContext, type Dict } from './envelope.ts';
 import { controlExchange, notificationQueue, notificationRoutingKey } from './topology.ts';
 import type { Transport } from './transport.ts';
-import { CONTENT_ENCODING, CONTENT_TYPE, DELIVERY_MODE_PERSISTENT, UNIQUE_ID_KEY, uuidDashed, uuidHex, type NotificationPriority } from './wire.ts';
+import { UNIQUE_ID_KEY, uuidDashed, uuidHex, type NotificationPriority } from './wire.ts';
 
 /** `messagingv2` = enveloped 2.0 bodies; `messaging` = bare 1.0 bodies; `noop` sends nothing. */
 export type NotificationDriver = 'messagingv2' | 'messaging' | 'noop';
@@ -135,13 +134,7 @@ export class Notifier {
         compression: this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null,
       });
       const routingKey = notificationRoutingKey(topic, priority);
-      const props: PublishOptions = {
-        contentType: CONTENT_TYPE,
-        contentEncoding: CONTENT_ENCODING,
-        headers,
-        deliveryMode: DELIVERY_MODE_PERSISTENT,
-        priority: 0,
-      };
+      const props = osloProperties(headers);
       const rabbit = this.transport.rabbit;
       await this.transport.send({
         exchange,

@@ -171,8 +171,7 @@ export class ReplyWaiter {
       data = decodeBody(d.body, d.properties.headers).message;
     } catch (err) {
       this.counters.malformed += 1;
-      this.transport.log.warn({ queue: this.replyQ, err: (err as Error).message }, 'Dropping malformed reply');
-      this.transport.events.emit({ type: 'message:malformed', where: this.replyQ, error: (err as Error).message, bytes: d.body.length });
+      this.transport.reportMalformed(this.replyQ, d, err);
       return;
     }
     const msgId = typeof data[MSG_ID_KEY] === 'string' ? (data[MSG_ID_KEY] as string) : undefined;

@@ -3,12 +3,11 @@
  * (amqpdriver.AMQPDriverBase._send, impl_rabbit topic_send / fanout_send).
  */
 import { InvalidTarget, MessagingError, MessagingTimeout, RemoteError } from './errors.ts';
-import { encodeBody, packContext, type Compression, type Dict } from './envelope.ts';
-import type { PublishOptions } from './driver.ts';
+import { encodeBody, osloProperties, packContext, type Compression, type Dict } from './envelope.ts';
 import { overrideTarget, requireTopic, versionIsCompatible, type Target } from './target.ts';
 import { controlExchange, FANOUT_EXCHANGE, fanoutExchangeName, topicRoutingKey } from './topology.ts';
 import type { Transport } from './transport.ts';
-import { CONTENT_ENCODING, CONTENT_TYPE, DELIVERY_MODE_PERSISTENT, MSG_ID_KEY, REPLY_Q_KEY, TIMEOUT_KEY, UNIQUE_ID_KEY, uuidHex } from './wire.ts';
+import { MSG_ID_KEY, REPLY_Q_KEY, TIMEOUT_KEY, UNIQUE_ID_KEY, uuidHex } from './wire.ts';
 
 export interface CallOptions {
   /** seconds; null → rpc_response_timeout */
@@ -145,15 +144,8 @@ export class RpcClient {
     packContext(message, ctxt);
     const compression = (this.transport.rabbit.kombu_compression as Compression | undefined) ?? null;
     const { body, headers } = encodeBody(message, { compression: compression === 'gzip' ? 'gzip' : null });
-    const props: PublishOptions = {
-      contentType: CONTENT_TYPE,
-      contentEncoding: CONTENT_ENCODING,
-      headers,
-      deliveryMode: DELIVERY_MODE_PERSISTENT,
-      priority: 0,
-    };
     // impl_rabbit: only calls carry a per-message TTL, str(int(timeout * 1000)).
-    if (timeout !== null) props.expiration = String(Math.trunc(timeout * 1000));
+    const props = osloProperties(headers, timeout === null ? {} : { expiration: String(Math.trunc(timeout * 1000)) });
     const retry = this.options.retry ?? null;
     const rabbit = this.transport.rabbit;
     let exchange: string;

@@ -8,9 +8,9 @@
  * mandatory=true, retrying a missing reply queue every 0.25 s until
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
-import { ExpectedFailure, MalformedMessage, MessageUndeliverable, MessagingError, SerializationError } from './errors.ts';
-import { decodeBody, encodeBody, serializeFailure, unpackContext, type Dict } from './envelope.ts';
-import type { Delivery, PublishOptions } from './driver.ts';
+import { ExpectedFailure, MessageUndeliverable, MessagingError, SerializationError } from './errors.ts';
+import { decodeBody, encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
+import type { Delivery } from './driver.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
@@ -25,9 +25,6 @@ import {
 } from './topology.ts';
 import type { Transport } from './transport.ts';
 import {
-  CONTENT_ENCODING,
-  CONTENT_TYPE,
-  DELIVERY_MODE_PERSISTENT,
   DUP_MSG_CHECK_SIZE,
   MSG_ID_KEY,
   OBSOLETE_REPLY_QUEUES_SIZE,
@@ -181,9 +178,7 @@ export class RpcServer {
       // impl_rabbit Consumer._callback: a body that cannot be deserialized is rejected, not requeued.
       this.counters.malformed += 1;
       link.reject(d, false);
-      const error = err instanceof MalformedMessage ? err.message : String(err);
-      this.transport.log.warn({ queue: d.routingKey, err: error }, 'Rejecting malformed RPC request');
-      this.transport.events.emit({ type: 'message:malformed', where: `rpc-server:${this.topic}`, error, bytes: d.body.length });
+      this.transport.reportMalformed(`rpc-server:${this.topic}`, d, err);
       return;
     }
     // RpcAMQPListener.__call__: ack on receipt, before dispatch (at-most-once).
@@ -308,14 +303,7 @@ export class RpcServer {
         continue;
       }
       const { body, headers } = encoded;
-      const props: PublishOptions = {
-        contentType: CONTENT_TYPE,
-        contentEncoding: CONTENT_ENCODING,
-        headers,
-        deliveryMode: DELIVERY_MODE_PERSISTENT,
-        priority: 0,
-        mandatory,
-      };
+      const props = osloProperties(headers, { mandatory });
       try {
         await this.transport.send({ exchange: '', routingKey: replyQ, body, options: props });
         return;

@@ -5,30 +5,23 @@
  * direct_send, notify_send / _publish_and_creates_default_queue.
  */
 import type { ExchangeOptions, QueueOptions } from './driver.ts';
+import { rabbitDefaults, type RabbitOptions } from './options.ts';
 import { uuidHex } from './wire.ts';
 
 /** The [oslo_messaging_rabbit] options topology depends on (names as oslo spells them). */
-export interface TopologyOptions {
-  amqp_durable_queues: boolean;
-  amqp_auto_delete: boolean;
-  rabbit_ha_queues: boolean;
-  rabbit_quorum_queue: boolean;
-  rabbit_quorum_delivery_limit: number;
-  rabbit_quroum_max_memory_length: number;
-  rabbit_quroum_max_memory_bytes: number;
-  rabbit_transient_queues_ttl: number;
-}
+export type TopologyOptions = Pick<
+  RabbitOptions,
+  | 'amqp_durable_queues'
+  | 'amqp_auto_delete'
+  | 'rabbit_ha_queues'
+  | 'rabbit_quorum_queue'
+  | 'rabbit_quorum_delivery_limit'
+  | 'rabbit_quroum_max_memory_length'
+  | 'rabbit_quroum_max_memory_bytes'
+  | 'rabbit_transient_queues_ttl'
+>;
 
-export const DEFAULT_TOPOLOGY: TopologyOptions = {
-  amqp_durable_queues: false,
-  amqp_auto_delete: false,
-  rabbit_ha_queues: false,
-  rabbit_quorum_queue: false,
-  rabbit_quorum_delivery_limit: 0,
-  rabbit_quroum_max_memory_length: 0,
-  rabbit_quroum_max_memory_bytes: 0,
-  rabbit_transient_queues_ttl: 1800,
-};
+export const DEFAULT_TOPOLOGY: TopologyOptions = rabbitDefaults();
 
 /**
  * impl_rabbit._get_queue_arguments(ha, ttl, quorum, quorum_cfg), keys in

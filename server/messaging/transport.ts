@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, MessagingError } from './errors.ts';
-import type { Driver, ExchangeOptions, ExchangeType, PublishOptions, QueueOptions } from './driver.ts';
+import type { Delivery, Driver, ExchangeOptions, ExchangeType, PublishOptions, QueueOptions } from './driver.ts';
 import { RabbitDriver } from './drivers/rabbit/rabbit-driver.ts';
 import { MemoryBroker, MemoryDriver } from './drivers/memory/index.ts';
 import { CoreEvents, silentLogger, type Logger } from './events.ts';
@@ -239,6 +239,13 @@ export class Transport {
       );
     }
     return this.replyWaiterStarting;
+  }
+
+  /** A body that could not be decoded: logged and emitted, never thrown (the caller rejects or drops it). */
+  reportMalformed(where: string, delivery: Delivery, err: unknown): void {
+    const error = err instanceof Error ? err.message : String(err);
+    this.log.warn({ where, exchange: delivery.exchange, routingKey: delivery.routingKey, err: error }, 'Malformed message');
+    this.events.emit({ type: 'message:malformed', where, error, bytes: delivery.body.length });
   }
 
   status(): TransportStatus {
