@@ -5,20 +5,9 @@
  */
 import { REDACTED, type DecodedMessage } from '@/lib/tap-contracts';
 import type { RpcType } from '@/lib/api-contracts';
+import type { RpcFormState } from '@/lib/rpc-form';
 
-export interface FormPrefill {
-  type: RpcType;
-  exchange: string;
-  topic: string;
-  server: string;
-  namespace: string;
-  version: string;
-  method: string;
-  args: string;
-  context: string;
-  timeout: string;
-  callMonitorTimeout: string;
-  replayOf: string;
+export interface FormPrefill extends RpcFormState {
   /** context keys dropped because the tap had redacted them */
   droppedKeys: string[];
 }

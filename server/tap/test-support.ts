@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ManagementInspector } from './inspector.ts';
+import { eventually } from '../../test/support/brokers.ts';
 
 export const TEST_MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 export const TEST_AMQP_HOST = process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672';
@@ -86,17 +87,6 @@ export async function createTestVhost(prefix = 'osloscope-tap-test', options: { 
 }
 
 /** Poll until `check` returns a truthy value; throws `what` with the last error after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
+  return eventually(check, what, timeoutMs, everyMs);
 }
