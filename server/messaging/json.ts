@@ -26,7 +26,7 @@
  * `pyLoads(text, { objects: 'map' })` to get one back.
  */
 
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { MalformedMessage, SerializationError } from './errors.ts';
 
 /**
@@ -458,6 +458,8 @@ function mayHaveLostDigits(value: unknown): boolean {
 
 function decodeBody(bytes: Uint8Array): string {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Python writes bodies with ensure_ascii, so nearly every body is ASCII: latin1 decodes it exactly and cheaper.
+  if (isAscii(buf)) return buf.toString('latin1');
   if (!isUtf8(buf)) throw new MalformedMessage('Malformed JSON: body is not valid UTF-8');
   const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   return buf.toString('utf8', bom ? 3 : 0);
