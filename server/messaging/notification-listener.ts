@@ -6,7 +6,7 @@
  * (exchange, `<topic>.<priority>`); v1 and v2 bodies; ack after the endpoint
  * returns; REQUEUE or an exception requeues only when allowRequeue.
  */
-import { decodeBody, unpackContext, type Dict } from './envelope.ts';
+import { unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
@@ -159,13 +159,9 @@ export class NotificationListener {
     const link = this.link;
     if (!link) return;
     this.counters.received += 1;
-    let raw: Dict;
-    try {
-      raw = decodeBody(d.body, d.properties.headers).message;
-    } catch (err) {
+    const raw = this.transport.decodeOrReject(link, d, 'notification-listener');
+    if (!raw) {
       this.counters.malformed += 1;
-      link.reject(d, false);
-      this.transport.reportMalformed('notification-listener', d, err);
       return;
     }
     const uniqueId = typeof raw[UNIQUE_ID_KEY] === 'string' ? (raw[UNIQUE_ID_KEY] as string) : undefined;

@@ -9,7 +9,7 @@
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
 import { ExpectedFailure, MessageUndeliverable, MessagingError, SerializationError } from './errors.ts';
-import { decodeBody, encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
+import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
 import type { ResilientLink } from './resilient-link.ts';
@@ -171,14 +171,9 @@ export class RpcServer {
     const link = this.link;
     if (!link) return;
     this.counters.received += 1;
-    let message: Dict;
-    try {
-      message = decodeBody(d.body, d.properties.headers).message;
-    } catch (err) {
-      // impl_rabbit Consumer._callback: a body that cannot be deserialized is rejected, not requeued.
+    const message = this.transport.decodeOrReject(link, d, `rpc-server:${this.topic}`);
+    if (!message) {
       this.counters.malformed += 1;
-      link.reject(d, false);
-      this.transport.reportMalformed(`rpc-server:${this.topic}`, d, err);
       return;
     }
     // RpcAMQPListener.__call__: ack on receipt, before dispatch (at-most-once).

@@ -16,6 +16,7 @@ import { DEFAULT_RETRY_POLICY, ResilientLink, type LinkState, type RetryPolicy }
 import { TransportURL } from './transport-url.ts';
 import { ReplyWaiter, type ReplyWaiterStats } from './reply-waiter.ts';
 import { connectionName } from './wire.ts';
+import { decodeBody, type Dict } from './envelope.ts';
 
 export interface TransportOptions {
   /** DEFAULT options: control_exchange, rpc_response_timeout, ... */
@@ -246,6 +247,21 @@ export class Transport {
     const error = err instanceof Error ? err.message : String(err);
     this.log.warn({ where, exchange: delivery.exchange, routingKey: delivery.routingKey, err: error }, 'Malformed message');
     this.events.emit({ type: 'message:malformed', where, error, bytes: delivery.body.length });
+  }
+
+  /**
+   * Decode a request or notification body; one that cannot be decoded is
+   * rejected without requeue (impl_rabbit Consumer._callback) and reported,
+   * and undefined is returned.
+   */
+  decodeOrReject(link: ResilientLink, delivery: Delivery, where: string): Dict | undefined {
+    try {
+      return decodeBody(delivery.body, delivery.properties.headers).message;
+    } catch (err) {
+      link.reject(delivery, false);
+      this.reportMalformed(where, delivery, err);
+      return undefined;
+    }
   }
 
   status(): TransportStatus {
