@@ -47,8 +47,6 @@ export async function runNotifyCommand(argv: string[], io: Io): Promise<number> 
     const retry = numberOption(values.retry, 'retry') ?? 0;
     transport = openTransport(values, io);
     const notifier = new Notifier(transport, { publisherId, driver, topics: values.topic ?? ['notifications'], retry });
-    // The notifier's first send connects; fail fast like call/cast.
-    await transport.withSendLink((l) => l.connect(retry));
     const sent = await notifier.notify(context, eventType, payload, priority as NotificationPriority);
     writeJson(io, { ok: true, message_id: sent.messageId, exchange: sent.exchange, routing_keys: sent.routingKeys }, pyDumps);
     return EXIT.ok;

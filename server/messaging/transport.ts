@@ -167,16 +167,6 @@ export class Transport {
     return link;
   }
 
-  /**
-   * Borrow a pooled send link for one operation (rpc_common.ConnectionContext
-   * with purpose='send'). A link that died under the operation is dropped from
-   * the pool rather than put back.
-   */
-  withSendLink<R>(fn: (link: ResilientLink) => Promise<R>): Promise<R> {
-    if (this.closed) return Promise.reject(new MessagingError('Transport is closed'));
-    return this.pool.use(fn, (link) => link.isClosed);
-  }
-
   /** Declare an exchange on a send link once per connection (kombu declares before the first publish). */
   async ensureExchange(link: ResilientLink, name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
     if (link.hasExchange(name)) return;
@@ -208,6 +198,8 @@ export class Transport {
     const link = await this.pool.get();
     let confirmed: Promise<void>;
     try {
+      // The whole send, declares included, is bounded by its retry (oslo's ensure(retry)).
+      await link.connect(send.retry ?? null);
       if (send.declare) await this.ensureExchange(link, send.exchange, send.declare.type, send.declare.options);
       if (send.queue && !link.hasQueue(send.queue.name)) {
         await link.assertQueue(send.queue.name, send.queue.options);

@@ -1,0 +1,87 @@
+/**
+ * The CLI contract (product.md): JSON on stdout, one line on stderr, exit
+ * 0 ok, 2 usage, 3 remote error, 4 timeout, 5 cannot connect — run as a user
+ * runs it, bin/osloscope against the real broker.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_TRANSPORT_URL, uniqueName } from '../support/brokers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/osloscope', import.meta.url));
+const DEAD = 'rabbit://guest:guest@127.0.0.1:1/';
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { timeout: 30_000, env: { ...process.env, TRANSPORT_URL: TEST_TRANSPORT_URL } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('bin/osloscope', () => {
+  const exchange = uniqueName('cli');
+  const topic = uniqueName('cli');
+  let server: ChildProcess;
+
+  beforeAll(async () => {
+    server = spawn(BIN, ['serve', '--topic', topic, '--server', 's1', '--control-exchange', exchange], {
+      env: { ...process.env, TRANSPORT_URL: TEST_TRANSPORT_URL },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('osloscope serve did not become ready')), 20_000);
+      createInterface({ input: server.stdout! }).on('line', (line) => {
+        if (line.includes('"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  });
+
+  afterAll(() => {
+    server?.kill('SIGTERM');
+  });
+
+  const common = ['--topic', topic, '--control-exchange', exchange];
+
+  it('prints a call result as JSON and exits 0', async () => {
+    const r = await run(['call', ...common, '--method', 'add', '--args', '{"a": 2, "b": 40}']);
+    expect(r).toMatchObject({ code: 0, stdout: '42\n', stderr: '' });
+  });
+
+  it('exits 3 with one line for a remote error', async () => {
+    const r = await run(['call', ...common, '--method', 'fail', '--args', '{"message": "boom"}']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe('RemoteError: builtins.ValueError: boom\n');
+  });
+
+  it('exits 4 on a timeout', async () => {
+    const r = await run(['call', '--topic', uniqueName('nobody'), '--control-exchange', exchange, '--method', 'x', '--timeout', '0.5']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^MessagingTimeout: Timed out waiting for a reply to message ID [0-9a-f]{32}\n$/);
+  });
+
+  it.each([
+    ['call', ['--topic', 't', '--method', 'm']],
+    ['cast', ['--topic', 't', '--method', 'm']],
+    ['cast', ['--topic', 't', '--method', 'm', '--fanout']],
+    ['notify', ['--publisher-id', 'p', '--event-type', 'a.b']],
+  ])('%s exits 5 at once when the broker cannot be reached', async (command, args) => {
+    const started = Date.now();
+    const r = await run([command, ...args, '--url', DEAD]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^Cannot connect: .*127\.0\.0\.1:1/);
+    expect(r.stdout).toBe('');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('exits 2 on bad usage', async () => {
+    expect((await run(['call', '--topic', 't'])).code).toBe(2);
+    expect((await run(['call', ...common, '--method', 'm', '--args', '{bad'])).code).toBe(2);
+    expect((await run(['nosuch'])).code).toBe(2);
+  });
+});
