@@ -1,7 +1,7 @@
 /**
- * Debian's Chromium driven by playwright-core (`npx playwright install`
- * cannot work here): headless, no sandbox, nothing phoning home, a fresh
- * profile per launch.
+ * Debian's Chromium (/usr/bin/chromium) driven by playwright-core, never a
+ * browser Playwright downloads itself: headless, no sandbox, nothing phoning
+ * home, a fresh profile per launch.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,49 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { callRecordSchema, latencyHistogramSchema, type DecodedMessage, type TraceInfo } from '../../lib/tap-contracts.ts';
 import { CallTracker, processOf, type QueueFact } from './calls.ts';
 import { bucketIndex } from './histogram.ts';
+import { decodedMessage } from './test-support.ts';
 
 const T0 = 1_700_000_000_000;
 
 function base(over: Partial<DecodedMessage>): DecodedMessage {
-  return {
-    id: '0',
-    ts: T0,
-    kind: 'call',
-    exchange: 'openstack',
-    routingKey: 'compute',
-    topic: 'compute',
-    server: null,
-    method: 'get',
-    namespace: null,
-    version: '1.0',
-    msgId: 'm1',
-    replyQ: 'reply_q1',
-    uniqueId: null,
-    callMonitorTimeout: null,
-    timeoutMs: 10_000,
-    args: {},
-    context: {},
-    requestId: 'req-1',
-    result: null,
-    failure: null,
-    ending: null,
-    eventType: null,
-    priority: null,
-    publisherId: null,
-    messageId: null,
-    timestamp: null,
-    payload: null,
-    properties: {},
-    trace: null,
-    bytes: 10,
-    enveloped: true,
-    compression: null,
-    error: null,
-    raw: null,
-    rawEncoding: null,
-    rawTruncated: false,
-    ...over,
-  };
+  return decodedMessage({ ts: T0, requestId: 'req-1', ...over });
 }
 
 function trace(over: Partial<TraceInfo>): TraceInfo {

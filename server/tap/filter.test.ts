@@ -1,47 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodedMessage } from '../../lib/tap-contracts.ts';
 import { FilterSyntaxError, globMatch, parseFilter, tryParseFilter } from './filter.ts';
+import { decodedMessage } from './test-support.ts';
 
 function msg(over: Partial<DecodedMessage>): DecodedMessage {
-  return {
+  return decodedMessage({
     id: '1',
-    ts: 0,
-    kind: 'call',
     exchange: 'nova',
     routingKey: 'compute.host1',
-    topic: 'compute',
     server: 'host1',
     method: 'get_instance',
-    namespace: null,
     version: '5.1',
     msgId: 'abc123',
     replyQ: 'reply_1',
-    uniqueId: null,
-    callMonitorTimeout: null,
     timeoutMs: 60000,
     args: { instance_uuid: 'VM-42', flavor: 'm1.small' },
     context: { request_id: 'req-1', user_id: 'alice' },
     requestId: 'req-1',
-    result: null,
-    failure: null,
-    ending: null,
-    eventType: null,
-    priority: null,
-    publisherId: null,
-    messageId: null,
-    timestamp: null,
-    payload: null,
-    properties: {},
-    trace: null,
     bytes: 100,
-    enveloped: true,
-    compression: null,
-    error: null,
-    raw: null,
-    rawEncoding: null,
-    rawTruncated: false,
     ...over,
-  };
+  });
 }
 
 const call = msg({});

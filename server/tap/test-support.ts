@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { ManagementInspector } from './inspector.ts';
 import { eventually } from '../../test/support/brokers.ts';
+import type { DecodedMessage } from '../../lib/tap-contracts.ts';
 
 export const TEST_MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 export const TEST_AMQP_HOST = process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672';
@@ -90,3 +91,47 @@ export async function createTestVhost(prefix = 'osloscope-tap-test', options: { 
 export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
   return eventually(check, what, timeoutMs, everyMs);
 }
+
+/** A complete decoded message for unit tests: a plain call with nothing else set, plus `over`. */
+export function decodedMessage(over: Partial<DecodedMessage>): DecodedMessage {
+  return {
+    id: '0',
+    ts: 0,
+    kind: 'call',
+    exchange: 'openstack',
+    routingKey: 'compute',
+    topic: 'compute',
+    server: null,
+    method: 'get',
+    namespace: null,
+    version: '1.0',
+    msgId: 'm1',
+    replyQ: 'reply_q1',
+    uniqueId: null,
+    callMonitorTimeout: null,
+    timeoutMs: 10_000,
+    args: {},
+    context: {},
+    requestId: null,
+    result: null,
+    failure: null,
+    ending: null,
+    eventType: null,
+    priority: null,
+    publisherId: null,
+    messageId: null,
+    timestamp: null,
+    payload: null,
+    properties: {},
+    trace: null,
+    bytes: 10,
+    enveloped: true,
+    compression: null,
+    error: null,
+    raw: null,
+    rawEncoding: null,
+    rawTruncated: false,
+    ...over,
+  };
+}
+
