@@ -139,7 +139,8 @@ export class UnsupportedVersion extends ServerFailure {
 
 /**
  * Raise this from an endpoint to send a failure with any Python class and
- * module name (e.g. `new ExpectedFailure('InstanceNotFound', 'nova.exception', 'Instance vm1 could not be found.', {kwargs:{code:404}})`).
+ * module name. Like oslo's @expected_exceptions, the RPC server logs it at
+ * debug rather than as an error (e.g. `new ExpectedFailure('InstanceNotFound', 'nova.exception', 'Instance vm1 could not be found.', {kwargs:{code:404}})`).
  */
 export class ExpectedFailure extends ServerFailure {
   override readonly pyClass: string;

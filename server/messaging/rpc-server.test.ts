@@ -6,6 +6,8 @@ import type { Endpoint } from './dispatcher.ts';
 import type { CoreEvent } from './events.ts';
 import { pyLoads } from './json.ts';
 import { RpcServer } from './rpc-server.ts';
+import { RpcClient } from './rpc-client.ts';
+import { ExpectedFailure, RemoteError } from './errors.ts';
 import { Transport } from './transport.ts';
 
 interface Reply {
@@ -373,5 +375,42 @@ describe('RpcServer', () => {
     expect(replies.map((r) => r.message.result)).toEqual(['done']);
     expect(broker.listQueues().map((q) => q.name)).toEqual(['compute', 'compute.host1', 'reply_test']);
     expect(broker.listQueues().some((q) => q.name === fanoutQueue)).toBe(false);
+  });
+});
+
+/** rpc/server.py _process_incoming: which failures are logged as errors and which at debug. */
+describe('RpcServer failure logging', () => {
+  it('logs expected endpoint failures and *_ignore_errors lookups at debug, the rest loudly', async () => {
+    const logged: { level: string; msg: string; method?: unknown }[] = [];
+    const record = (level: string) => (obj: object, msg: string) => logged.push({ level, msg, method: (obj as { method?: unknown }).method });
+    const log = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+    const transport = new Transport('memory://', { memoryBroker: new MemoryBroker(), log });
+    const server = new RpcServer(transport, { topic: 'compute', server: 'h1' }, [
+      {
+        expected() {
+          throw new ExpectedFailure('InstanceNotFound', 'nova.exception', 'Instance x could not be found.');
+        },
+        unexpected() {
+          throw new Error('boom');
+        },
+      },
+    ]);
+    await server.start();
+    const client = new RpcClient(transport, { topic: 'compute' }, { timeout: 5 });
+    try {
+      for (const method of ['expected', 'unexpected', 'gone_ignore_errors', 'gone']) {
+        await expect(client.call({}, method)).rejects.toBeInstanceOf(RemoteError);
+      }
+      const failures = logged.filter((l) => l.msg.includes('during message handling')).map((l) => [l.method, l.level]);
+      expect(failures).toEqual([
+        ['expected', 'debug'],
+        ['unexpected', 'warn'],
+        ['gone_ignore_errors', 'debug'],
+        ['gone', 'warn'],
+      ]);
+    } finally {
+      await server.stop();
+      await transport.close();
+    }
   });
 });

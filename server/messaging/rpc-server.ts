@@ -8,7 +8,7 @@
  * mandatory=true, retrying a missing reply queue every 0.25 s until
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
-import { ExpectedFailure, MessageUndeliverable, MessagingError, SerializationError } from './errors.ts';
+import { ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
 import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
@@ -243,8 +243,10 @@ export class RpcServer {
     }
     let result: unknown = null;
     let failure: unknown;
+    let raisedByEndpoint = false;
     try {
       const { endpoint, fn } = this.dispatcher.resolve(req);
+      raisedByEndpoint = true;
       result = await fn.call(endpoint, ctxt, req.args);
       if (result === undefined) result = null;
     } catch (err) {
@@ -257,7 +259,13 @@ export class RpcServer {
     this.transport.events.emit({ type: 'server:dispatch', topic: this.topic, server: this.target.server ?? undefined, method, ok: failure === undefined, elapsedMs });
     if (failure !== undefined) {
       this.counters.failures += 1;
-      this.transport.log.warn({ method, msgId, err: (failure as Error)?.message }, `Exception during message handling`);
+      // rpc/server.py _process_incoming: an exception the endpoint declared expected
+      // (@expected_exceptions) and NoSuchMethod for *_ignore_errors are debug; the rest is logged loudly.
+      const expected =
+        (raisedByEndpoint && failure instanceof ExpectedFailure) || (failure instanceof NoSuchMethod && failure.method.endsWith('_ignore_errors'));
+      const fields = { method, msgId, err: (failure as Error)?.message };
+      if (expected) this.transport.log.debug(fields, 'Expected exception during message handling');
+      else this.transport.log.warn(fields, 'Exception during message handling');
     }
     if (!isCall) return; // casts never get replies, even on failure
     const failureText = failure === undefined ? null : serializeFailure(failure, method);
