@@ -78,6 +78,11 @@ export interface ConsumeOptions {
 
 export type DeliveryHandler = (delivery: Delivery) => void;
 
+/** What an ensure* declare found: `existed` = an entity of that name was there and was left as it is. */
+export interface EnsureOutcome {
+  existed: boolean;
+}
+
 /** One connection + one confirm channel. */
 export interface Link {
   /** client-provided connection name, `<prog>:<pid>:<uuid>` */
@@ -87,6 +92,18 @@ export interface Link {
 
   assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void>;
   assertQueue(name: string, options: QueueOptions): Promise<QueueInfo>;
+  /**
+   * Declare the exchange only if none of that name exists; an existing one
+   * is used as it is, whatever its flags. The services of a vhost decide its
+   * layout (a control exchange declared durable by quorum-queue services
+   * refuses a non-durable declare with 406 `inequivalent arg 'durable'` and
+   * closes the channel), so a client joining it must not redeclare. Never
+   * fails with `inequivalent arg` (a concurrent declare with other flags
+   * counts as existing) and a refusal does not close the link.
+   */
+  ensureExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<EnsureOutcome>;
+  /** Like ensureExchange, for a queue: an existing queue (quorum, stream, durable or not) is used as it is. */
+  ensureQueue(name: string, options: QueueOptions): Promise<EnsureOutcome>;
   /** Passive declare. Rejects with a MessagingError code 404 when the queue does not exist; the link stays usable. */
   checkQueue(name: string): Promise<QueueInfo>;
   /** Passive exchange declare; rejects code 404 when missing; the link stays usable. */
@@ -94,7 +111,7 @@ export interface Link {
   bindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void>;
   unbindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void>;
   deleteQueue(name: string): Promise<void>;
-  /** basic.qos(0, count, global=false) */
+  /** basic.qos(0, count, global=false): never global (RabbitMQ 4.3 denies the `global_qos` deprecated feature) */
   prefetch(count: number): Promise<void>;
 
   /**

@@ -52,6 +52,51 @@ export class MessageDeliveryFailure extends MessagingError {}
 /** The connection under a pending operation went away; the operation was not completed. */
 export class ConnectionLost extends MessageDeliveryFailure {}
 
+/** AMQP 0-9-1 reply codes (amqp0-9-1.xml constants) a broker closes a channel or connection with. */
+export const AMQP_REPLY_NAMES: Readonly<Record<number, string>> = {
+  403: 'ACCESS_REFUSED',
+  404: 'NOT_FOUND',
+  405: 'RESOURCE_LOCKED',
+  406: 'PRECONDITION_FAILED',
+  501: 'FRAME_ERROR',
+  502: 'SYNTAX_ERROR',
+  503: 'COMMAND_INVALID',
+  504: 'CHANNEL_ERROR',
+  505: 'UNEXPECTED_FRAME',
+  506: 'RESOURCE_ERROR',
+  530: 'NOT_ALLOWED',
+  540: 'NOT_IMPLEMENTED',
+  541: 'INTERNAL_ERROR',
+};
+
+/**
+ * The broker refused an operation: it closed the channel (or connection)
+ * with a reply code such as 406 PRECONDITION_FAILED (an `inequivalent arg`
+ * declare), 403 ACCESS_REFUSED, 404 NOT_FOUND, 405 RESOURCE_LOCKED, 530
+ * NOT_ALLOWED or 541 INTERNAL_ERROR (RabbitMQ 4.3 refusing a denied
+ * deprecated feature). Retrying the same operation gets the same answer, so
+ * it is never retried; `replyText` is the broker's own text, kept verbatim
+ * because it names the entity and the argument at fault.
+ */
+export class BrokerRefusal extends MessagingError {
+  declare readonly code: number;
+  constructor(
+    /** e.g. `PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'openstack' in vhost '/': received 'false' but current is 'true'` */
+    readonly replyText: string,
+    code: number,
+    /** what was refused, e.g. `exchange.declare openstack` (may be empty) */
+    readonly operation = '',
+    options: Omit<MessagingErrorOptions, 'code'> = {},
+  ) {
+    super(operation ? `${operation}: ${replyText}` : replyText, { ...options, code });
+  }
+
+  /** `406 PRECONDITION_FAILED` */
+  get replyName(): string {
+    return `${this.code} ${AMQP_REPLY_NAMES[this.code] ?? 'ERROR'}`;
+  }
+}
+
 /** A mandatory publish was returned by the broker (312 NO_ROUTE). */
 export class MessageUndeliverable extends MessagingError {
   constructor(
@@ -157,11 +202,27 @@ export class ExpectedFailure extends ServerFailure {
   }
 }
 
-/** Map an error to the CLI exit code contract (product.md): 3 remote, 4 timeout, 5 cannot connect. */
+/**
+ * Map an error to the CLI exit code contract (README "Command line"):
+ * 2 usage or configuration, 3 remote error, 4 timeout, 5 cannot connect,
+ * 6 refused by the broker.
+ */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof RemoteError) return 3;
   if (err instanceof MessagingTimeout) return 4;
-  if (err instanceof MessageDeliveryFailure) return 5;
+  if (err instanceof BrokerRefusal) return 6;
+  if (err instanceof MessageDeliveryFailure) return refusalIn(err) ? 6 : 5;
   if (err instanceof ConfigError) return 2;
   return 1;
+}
+
+/**
+ * The broker refusal behind an error, if any: the error itself or one in its
+ * `cause` chain (a send that gave up after a refused declare wraps it).
+ */
+export function refusalIn(err: unknown): BrokerRefusal | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof BrokerRefusal) return e;
+  }
+  return undefined;
 }

@@ -139,8 +139,10 @@ export class NotificationListener {
         for (const priority of this.priorities) {
           const routingKey = notificationRoutingKey(topic, priority);
           const queue = this.options.pool || routingKey;
-          await link.assertExchange(exchange, 'topic', controlExchange(rabbit));
-          await link.assertQueue(queue, notificationQueue(rabbit));
+          // Existing exchanges and queues are used as they are (Link.ensureExchange):
+          // on a quorum vhost they are durable, and a redeclare with other flags is a 406.
+          await link.ensureExchange(exchange, 'topic', controlExchange(this.transport.topology));
+          await link.ensureQueue(queue, notificationQueue(this.transport.topology));
           await link.bindQueue(queue, exchange, routingKey);
           if (!this.queueNames.includes(queue)) this.queueNames.push(queue);
         }

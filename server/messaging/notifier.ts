@@ -135,16 +135,16 @@ export class Notifier {
       });
       const routingKey = notificationRoutingKey(topic, priority);
       const props = osloProperties(headers);
-      const rabbit = this.transport.rabbit;
+      const topology = this.transport.topology;
       await this.transport.send({
         exchange,
         routingKey,
         body,
         options: props,
         retry: this.retry,
-        declare: { type: 'topic', options: controlExchange(rabbit) },
+        declare: { type: 'topic', options: controlExchange(topology) },
         // _publish_and_creates_default_queue: the publisher declares and binds <topic>.<priority>, once per channel.
-        queue: { name: routingKey, options: notificationQueue(rabbit) },
+        queue: { name: routingKey, options: notificationQueue(topology) },
       });
       routingKeys.push(routingKey);
       this.transport.events.emit({ type: 'notification:sent', exchange, routingKey, eventType, priority });

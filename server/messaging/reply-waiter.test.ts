@@ -63,13 +63,29 @@ describe('ReplyWaiter', () => {
     return outcome;
   }
 
-  it('listens on its own reply_<hex> queue: transient flags, x-expires, no binding, no-ack consumer "1"', () => {
+  it('listens on its own exclusive reply_<hex> queue: x-expires, no binding, no-ack consumer "1"', () => {
     expect(waiter.replyQ).toMatch(/^reply_[0-9a-f]{32}$/);
+    // exclusive, unlike oslo's (topology.replyQueue): RabbitMQ 4.3 denies non-durable non-exclusive queues
     expect(broker.listQueues()).toEqual([
-      expect.objectContaining({ name: waiter.replyQ, durable: false, autoDelete: false, exclusive: false, arguments: { 'x-expires': 1_800_000 } }),
+      expect.objectContaining({ name: waiter.replyQ, durable: false, autoDelete: false, exclusive: true, arguments: { 'x-expires': 1_800_000 } }),
     ]);
     expect(broker.listBindings().filter((b) => b.destination === waiter.replyQ && b.source !== '')).toEqual([]);
     expect(broker.listConsumers()).toEqual([expect.objectContaining({ queue: waiter.replyQ, consumerTag: '1', ackRequired: false })]);
+  });
+
+  it('names its queue reply_<host>:<proc>:<n> with use_queue_manager, skipping names other processes hold', async () => {
+    const b = new MemoryBroker();
+    // another osloscope on this host holds n=1 exclusively, a service left a durable n=2
+    await b.connect('other').assertQueue('reply_node1:osloscope:1', { durable: false, autoDelete: false, exclusive: true });
+    await b.connect('svc').assertQueue('reply_node1:osloscope:2', { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'quorum' } });
+    const t = new Transport('memory://', { memoryBroker: b, rabbit: { use_queue_manager: true, hostname: 'node1', processname: 'osloscope' } });
+    try {
+      const w = await t.getReplyWaiter(0);
+      expect(w.replyQ).toBe('reply_node1:osloscope:3');
+      expect(b.listQueues().find((q) => q.name === w.replyQ)).toMatchObject({ exclusive: true, durable: false });
+    } finally {
+      await t.close();
+    }
   });
 
   it('resolves a call with its final result', async () => {

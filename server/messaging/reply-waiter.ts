@@ -1,6 +1,7 @@
 /**
- * amqpdriver.ReplyWaiter: one reply queue `reply_<hex>` per transport on its
- * own listen connection, a map of pending calls each with its own timers,
+ * amqpdriver.ReplyWaiter: one reply queue `reply_<hex>` (`reply_<host>:<proc>:<n>`
+ * with use_queue_manager) per transport on its own listen connection, always
+ * exclusive (topology.replyQueue says why), a map of pending calls each with its own timers,
  * replies acked on receipt. Unlike 14.0.3 (where pending calls just time out
  * after a connection loss), every pending call is rejected at once with
  * ConnectionLost when the reply connection drops: the reply queue's consumer
@@ -13,7 +14,7 @@ import { ConnectionLost, MessagingError, MessagingTimeout, type RemoteError } fr
 import { decodeBody, deserializeFailure } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import type { ResilientLink } from './resilient-link.ts';
-import { replyQueueName, transientQueue } from './topology.ts';
+import { replyQueue, replyQueueName } from './topology.ts';
 import type { Transport } from './transport.ts';
 import { MSG_ID_KEY, UNIQUE_ID_KEY } from './wire.ts';
 
@@ -55,6 +56,8 @@ interface Pending {
   failure?: RemoteError;
 }
 
+const MAX_NAME_TRIES = 64;
+
 /** A bounded set that forgets its oldest entries. */
 class RecentSet {
   private readonly set = new Set<string>();
@@ -70,7 +73,7 @@ class RecentSet {
 }
 
 export class ReplyWaiter {
-  readonly replyQ = replyQueueName();
+  private queueName: string;
   private link: ResilientLink | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly finished = new RecentSet(4096);
@@ -78,7 +81,14 @@ export class ReplyWaiter {
   private counters = { replies: 0, heartbeats: 0, late: 0, duplicates: 0, unknown: 0, malformed: 0, timeouts: 0, connectionLosses: 0 };
   private stopped = false;
 
-  constructor(private readonly transport: Transport) {}
+  constructor(private readonly transport: Transport) {
+    // RabbitDriver._get_reply_queue_name: 'reply_' + QManager.get() with use_queue_manager
+    this.queueName = replyQueueName(transport.queueManager?.get());
+  }
+
+  get replyQ(): string {
+    return this.queueName;
+  }
 
   /** `retry` bounds the first connection attempts (null = keep trying, oslo's default). */
   async start(retry: number | null = null): Promise<void> {
@@ -92,8 +102,9 @@ export class ReplyWaiter {
     });
     try {
       await link.connect(retry);
+      if (this.transport.queueManager) await this.pickFreeName(link);
       // declare_direct_consumer: reply queue on the default exchange, no bind.
-      await link.assertQueue(this.replyQ, transientQueue(this.transport.rabbit));
+      await link.assertQueue(this.replyQ, replyQueue(this.transport.topology));
       // oslo acks each reply the moment it arrives; a no-ack consumer is the
       // same contract (a reply is only ever useful to this process) without
       // one ack frame per call for the client and the broker.
@@ -103,6 +114,26 @@ export class ReplyWaiter {
       await link.close();
       throw err;
     }
+  }
+
+  /**
+   * Queue-manager names repeat across processes of one host and process
+   * name (oslo reuses them on purpose after a restart). Another live
+   * osloscope may hold `reply_<host>:<proc>:<n>` exclusively (405), or a
+   * service may have left a durable queue of that name: take the next n.
+   */
+  private async pickFreeName(link: ResilientLink): Promise<void> {
+    for (let tries = 0; tries < MAX_NAME_TRIES; tries++) {
+      try {
+        await link.checkQueue(this.queueName);
+      } catch (err) {
+        const code = (err as MessagingError).code;
+        if (code === 404) return;
+        if (code !== 405) throw err;
+      }
+      this.queueName = replyQueueName(this.transport.queueManager!.get());
+    }
+    throw new MessagingError(`No free reply queue name after ${MAX_NAME_TRIES} tries (last ${this.queueName})`);
   }
 
   stats(): ReplyWaiterStats {

@@ -17,6 +17,7 @@ import type {
   Delivery,
   DeliveryHandler,
   Driver,
+  EnsureOutcome,
   ExchangeOptions,
   ExchangeType,
   Link,
@@ -70,7 +71,13 @@ interface Consumer {
   queue: string;
   handler: DeliveryHandler;
   options: ConsumeOptions;
+  replayArguments?: () => Record<string, unknown>;
   tag: string;
+}
+
+export interface ResilientConsumeOptions extends ConsumeOptions {
+  /** consumer arguments for a re-consume after a reconnect (a stream consumer resumes at its next offset) */
+  replayArguments?: () => Record<string, unknown>;
 }
 
 /** Delay before reconnect attempt n (0-based), with ±20% jitter so a fleet does not reconnect in lockstep. */
@@ -86,8 +93,9 @@ export class ResilientLink {
   private closed = false;
   private state: LinkState = 'idle';
   private readonly policy: RetryPolicy;
-  private readonly exchanges = new Map<string, { type: ExchangeType; options: ExchangeOptions }>();
-  private readonly queues = new Map<string, QueueOptions>();
+  /** `ensure`: declared only when missing (ensureExchange/ensureQueue), replayed the same way */
+  private readonly exchanges = new Map<string, { type: ExchangeType; options: ExchangeOptions; ensure: boolean }>();
+  private readonly queues = new Map<string, { options: QueueOptions; ensure: boolean }>();
   private readonly bindings = new Map<string, Binding>();
   private readonly consumers = new Map<string, Consumer>();
   private prefetchCount: number | undefined;
@@ -184,12 +192,19 @@ export class ResilientLink {
 
   /** Re-declare everything on a fresh link, in oslo's order: exchanges, queues, bindings, qos, consumers. */
   private async replay(link: Link): Promise<void> {
-    for (const [name, e] of this.exchanges) await link.assertExchange(name, e.type, e.options);
-    for (const [name, q] of this.queues) await link.assertQueue(name, q);
+    for (const [name, e] of this.exchanges) {
+      if (e.ensure) await link.ensureExchange(name, e.type, e.options);
+      else await link.assertExchange(name, e.type, e.options);
+    }
+    for (const [name, q] of this.queues) {
+      if (q.ensure) await link.ensureQueue(name, q.options);
+      else await link.assertQueue(name, q.options);
+    }
     for (const b of this.bindings.values()) await link.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
     if (this.prefetchCount !== undefined) await link.prefetch(this.prefetchCount);
     for (const c of this.consumers.values()) {
-      await link.consume(c.queue, this.wrap(link, c.handler), { ...c.options, consumerTag: c.tag });
+      const args = c.replayArguments ? c.replayArguments() : c.options.arguments;
+      await link.consume(c.queue, this.wrap(link, c.handler), { ...c.options, ...(args ? { arguments: args } : {}), consumerTag: c.tag });
     }
   }
 
@@ -266,7 +281,21 @@ export class ResilientLink {
 
   async assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
     await this.run((l) => l.assertExchange(name, type, options), null);
-    this.exchanges.set(name, { type, options });
+    this.exchanges.set(name, { type, options, ensure: false });
+  }
+
+  /** Declare the exchange unless it exists (Link.ensureExchange); after a reconnect, the same again. */
+  async ensureExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<EnsureOutcome> {
+    const outcome = await this.run((l) => l.ensureExchange(name, type, options), null);
+    this.exchanges.set(name, { type, options, ensure: true });
+    return outcome;
+  }
+
+  /** Declare the queue unless it exists (Link.ensureQueue); after a reconnect, the same again. */
+  async ensureQueue(name: string, options: QueueOptions): Promise<EnsureOutcome> {
+    const outcome = await this.run((l) => l.ensureQueue(name, options), null);
+    this.queues.set(name, { options, ensure: true });
+    return outcome;
   }
 
   /** True when the exchange was declared on this connection (replayed after reconnects). */
@@ -280,7 +309,7 @@ export class ResilientLink {
 
   async assertQueue(name: string, options: QueueOptions): Promise<QueueInfo> {
     const info = await this.run((l) => l.assertQueue(name, options), null);
-    this.queues.set(info.queue, options);
+    this.queues.set(info.queue, { options, ensure: false });
     return info;
   }
 
@@ -323,9 +352,10 @@ export class ResilientLink {
     return this.run((l) => l.publish(exchange, routingKey, body, options), retry);
   }
 
-  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+  async consume(queue: string, handler: DeliveryHandler, resilientOptions: ResilientConsumeOptions = {}): Promise<string> {
+    const { replayArguments, ...options } = resilientOptions;
     const tag = await this.run((l) => l.consume(queue, this.wrap(l, handler), options), null);
-    this.consumers.set(tag, { queue, handler, options, tag });
+    this.consumers.set(tag, { queue, handler, options, replayArguments, tag });
     return tag;
   }
 
@@ -363,13 +393,17 @@ export class ResilientLink {
 
 /**
  * Failures worth reconnecting for: socket errors (no AMQP code), 320
- * CONNECTION_FORCED (broker restart), 541 INTERNAL_ERROR (oslo sleeps and
- * retries). A channel refusal (403, 404 on a passive check, 405, 406, 530)
- * repeats forever if retried, so it is the caller's to see.
+ * CONNECTION_FORCED (broker restart), 541 INTERNAL_ERROR (impl_rabbit
+ * Consumer.declare sleeps and retries it, LP#1822778) unless the broker
+ * says a deprecated feature is denied (RabbitMQ 4.3 `transient_nonexcl_queues`,
+ * `global_qos`), which no retry changes. A channel refusal (403, 404 on a
+ * passive check, 405, 406, 530) repeats forever if retried, so it is the
+ * caller's to see.
  */
 export function isRecoverable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code !== 'number' || code === 320 || code === 541;
+  if (code === 541) return !/deprecated/i.test((err as { message?: unknown }).message as string);
+  return typeof code !== 'number' || code === 320;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@
 import { InvalidTarget, MessagingError, MessagingTimeout, RemoteError } from './errors.ts';
 import { encodeBody, osloProperties, packContext, type Compression, type Dict } from './envelope.ts';
 import { overrideTarget, requireTopic, versionIsCompatible, type Target } from './target.ts';
-import { controlExchange, FANOUT_EXCHANGE, fanoutExchangeName, topicRoutingKey } from './topology.ts';
+import { controlExchange, fanoutExchange, fanoutExchangeName, topicRoutingKey } from './topology.ts';
 import type { Transport } from './transport.ts';
 import { MSG_ID_KEY, REPLY_Q_KEY, TIMEOUT_KEY, UNIQUE_ID_KEY, uuidHex } from './wire.ts';
 
@@ -147,18 +147,18 @@ export class RpcClient {
     // impl_rabbit: only calls carry a per-message TTL, str(int(timeout * 1000)).
     const props = osloProperties(headers, timeout === null ? {} : { expiration: String(Math.trunc(timeout * 1000)) });
     const retry = this.options.retry ?? null;
-    const rabbit = this.transport.rabbit;
+    const topology = this.transport.topology;
     let exchange: string;
     let routingKey: string;
     if (this.target.fanout) {
       exchange = fanoutExchangeName(topic);
       routingKey = '';
-      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'fanout', options: FANOUT_EXCHANGE } });
+      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'fanout', options: fanoutExchange(topology) } });
     } else {
       exchange = this.target.exchange || this.transport.conf.control_exchange;
       routingKey = topicRoutingKey(topic, this.target.server);
       if (this.options.atLeastOnce) props.mandatory = true;
-      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'topic', options: controlExchange(rabbit) } });
+      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'topic', options: controlExchange(topology) } });
     }
     return { uniqueId, exchange, routingKey, bytes: body.length };
   }

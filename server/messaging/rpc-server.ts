@@ -15,13 +15,14 @@ import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpo
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
 import {
+  consumerArguments,
   controlExchange,
-  FANOUT_EXCHANGE,
+  fanoutExchange,
   fanoutExchangeName,
-  fanoutQueueName,
+  fanoutQueue,
+  STREAM_START_OFFSET,
   topicQueue,
   topicRoutingKey,
-  transientQueue,
 } from './topology.ts';
 import type { Transport } from './transport.ts';
 import {
@@ -83,6 +84,8 @@ export class RpcServer {
   private readonly exchange: string;
   private readonly topic: string;
   private fanoutQueue: string | undefined;
+  /** stream fanout (rabbit_stream_fanout): where the consumer resumes after a reconnect */
+  private nextStreamOffset: string | number = STREAM_START_OFFSET;
   private readonly recentUnique: string[] = [];
   private readonly obsolete = new ObsoleteReplyQueues();
   private readonly backlog: (() => Promise<void>)[] = [];
@@ -129,41 +132,85 @@ export class RpcServer {
   }
 
   /**
-   * Declare oslo's topology and start consuming (impl_rabbit
-   * declare_topic_consumer ×2, declare_fanout_consumer). `retry` bounds the
-   * first connection attempts (null = keep trying).
+   * Declare oslo's topology for the configured layout and start consuming
+   * (impl_rabbit declare_topic_consumer ×2, declare_fanout_consumer).
+   * Exchanges and queues that exist are joined as they are (Link.ensure*):
+   * a topic whose services made `<topic>` quorum, the control exchange
+   * durable or `<topic>_fanout` a stream is served without a 406. `retry`
+   * bounds the first connection attempts (null = keep trying).
    */
   async start(retry: number | null = null): Promise<void> {
     if (this.started) return;
     this.started = true;
     const link = this.transport.createLink('listen');
     this.link = link;
-    const rabbit = this.transport.rabbit;
+    const topology = this.transport.topology;
     try {
       await link.connect(retry);
       const server = topicRoutingKey(this.topic, this.target.server);
       for (const name of [this.topic, server]) {
-        await link.assertExchange(this.exchange, 'topic', controlExchange(rabbit));
-        await link.assertQueue(name, topicQueue(rabbit));
+        await link.ensureExchange(this.exchange, 'topic', controlExchange(topology));
+        await link.ensureQueue(name, topicQueue(topology));
         await link.bindQueue(name, this.exchange, name);
       }
       if (this.options.fanout !== false) {
-        this.fanoutQueue = fanoutQueueName(this.topic);
-        await link.assertExchange(fanoutExchangeName(this.topic), 'fanout', FANOUT_EXCHANGE);
-        await link.assertQueue(this.fanoutQueue, transientQueue(rabbit));
-        await link.bindQueue(this.fanoutQueue, fanoutExchangeName(this.topic), this.topic);
+        const fanout = await this.pickFanoutQueue(link);
+        this.fanoutQueue = fanout.name;
+        await link.ensureExchange(fanoutExchangeName(this.topic), 'fanout', fanoutExchange(topology));
+        await link.ensureQueue(fanout.name, fanout.options);
+        await link.bindQueue(fanout.name, fanoutExchangeName(this.topic), this.topic);
       }
-      if (rabbit.rabbit_qos_prefetch_count > 0) await link.prefetch(rabbit.rabbit_qos_prefetch_count);
-      const consumerArgs = rabbit.enable_cancel_on_failover ? { 'x-cancel-on-ha-failover': true } : {};
+      // _set_qos: basic.qos(0, N, global=False) on listen connections, only when N > 0
+      if (topology.rabbit_qos_prefetch_count > 0) await link.prefetch(topology.rabbit_qos_prefetch_count);
       let tag = 1;
-      for (const q of this.queues) {
-        await link.consume(q, (d) => this.onDelivery(d), { consumerTag: String(tag++), arguments: consumerArgs });
+      for (const q of [this.topic, server]) {
+        await link.consume(q, (d) => this.onDelivery(d), { consumerTag: String(tag++), arguments: consumerArguments(topology) });
+      }
+      if (this.fanoutQueue) {
+        if (topology.rabbit_stream_fanout) {
+          // Consumer.declare: a stream consumer starts at "last" and, after a
+          // reconnect, resumes after the last offset it saw (Consumer._callback
+          // reads x-stream-offset from each message).
+          await link.consume(
+            this.fanoutQueue,
+            (d) => {
+              const offset = d.properties.headers?.['x-stream-offset'];
+              if (typeof offset === 'number' || typeof offset === 'bigint') this.nextStreamOffset = Number(offset) + 1;
+              this.onDelivery(d);
+            },
+            { consumerTag: String(tag++), arguments: consumerArguments(topology, this.nextStreamOffset), replayArguments: () => consumerArguments(topology, this.nextStreamOffset) },
+          );
+        } else {
+          await link.consume(this.fanoutQueue, (d) => this.onDelivery(d), { consumerTag: String(tag++), arguments: consumerArguments(topology) });
+        }
       }
     } catch (err) {
       this.started = false;
       this.link = undefined;
       await link.close();
       throw err;
+    }
+  }
+
+  /**
+   * The fanout queue for the layout. A queue-manager name that another live
+   * process is consuming from is skipped: two servers on one queue would
+   * each get half of the fanouts. An unconsumed one is reused, as oslo does
+   * after a restart.
+   */
+  private async pickFanoutQueue(link: ResilientLink): Promise<ReturnType<typeof fanoutQueue>> {
+    const topology = this.transport.topology;
+    const qm = this.transport.queueManager;
+    if (!qm || topology.rabbit_stream_fanout) return fanoutQueue(topology, this.topic);
+    for (let tries = 0; ; tries++) {
+      const candidate = fanoutQueue(topology, this.topic, () => qm.get());
+      try {
+        const info = await link.checkQueue(candidate.name);
+        if (info.consumerCount === 0 || tries >= 63) return candidate;
+      } catch (err) {
+        if ((err as MessagingError).code === 404) return candidate;
+        throw err;
+      }
     }
   }
 
@@ -330,7 +377,8 @@ export class RpcServer {
   /**
    * server.stop() + wait(): stop consuming, let running requests finish and
    * reply, then close the listen connection. A clean close deletes the
-   * fanout queue (impl_rabbit Connection.close).
+   * fanout queue, except a stream (shared by every server) or a
+   * queue-manager name (reused after a restart) (impl_rabbit Connection.close).
    */
   async stop(): Promise<void> {
     if (!this.started || this.stopping) return;
@@ -343,7 +391,9 @@ export class RpcServer {
       await Promise.allSettled([...this.inflight]);
     }
     if (link) {
-      if (this.fanoutQueue && link.isConnected) await link.deleteQueue(this.fanoutQueue).catch(() => undefined);
+      const topology = this.transport.topology;
+      const keep = topology.rabbit_stream_fanout || topology.use_queue_manager;
+      if (this.fanoutQueue && !keep && link.isConnected) await link.deleteQueue(this.fanoutQueue).catch(() => undefined);
       await link.close();
     }
     this.link = undefined;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.ts';
 import {
+  consumerArguments,
   controlExchange,
   DEFAULT_TOPOLOGY,
+  fanoutExchange,
+  fanoutQueue,
+  QueueManager,
+  replyQueue,
+  topologyOptions,
   durable,
   FANOUT_EXCHANGE,
   fanoutExchangeName,
@@ -38,7 +45,7 @@ describe('queueArguments (impl_rabbit._get_queue_arguments)', () => {
 
   it('adds the quorum keys in order, each only when its option is non-zero', () => {
     expect(entries(queueArguments(opts(), 0, true))).toEqual([['x-queue-type', 'quorum']]);
-    const all = opts({ rabbit_quorum_delivery_limit: 5, rabbit_quroum_max_memory_length: 1000, rabbit_quroum_max_memory_bytes: 2048 });
+    const all = opts({ rabbit_quorum_delivery_limit: 5, rabbit_quorum_max_memory_length: 1000, rabbit_quorum_max_memory_bytes: 2048 });
     expect(entries(queueArguments(all, 60, true))).toEqual([
       ['x-queue-type', 'quorum'],
       ['x-delivery-limit', 5],
@@ -46,7 +53,7 @@ describe('queueArguments (impl_rabbit._get_queue_arguments)', () => {
       ['x-max-in-memory-bytes', 2048],
       ['x-expires', 60_000],
     ]);
-    expect(entries(queueArguments(opts({ rabbit_quroum_max_memory_bytes: 7 }), 0, true))).toEqual([
+    expect(entries(queueArguments(opts({ rabbit_quorum_max_memory_bytes: 7 }), 0, true))).toEqual([
       ['x-queue-type', 'quorum'],
       ['x-max-in-memory-bytes', 7],
     ]);
@@ -146,5 +153,73 @@ describe('names and routing keys', () => {
   it('routes notifications to <topic>.<priority lowercase>', () => {
     expect(notificationRoutingKey('notifications', 'INFO')).toBe('notifications.info');
     expect(notificationRoutingKey('versioned_notifications', 'warn')).toBe('versioned_notifications.warn');
+  });
+});
+
+describe('oslo-modern.md §1.3 layouts (impl_rabbit 18.x)', () => {
+  const hex = () => '0123456789abcdef0123456789abcdef';
+
+  it('T: quorum fanout queues with x-expires, a durable fanout exchange, the control exchange unchanged', () => {
+    const o = opts({ rabbit_transient_quorum_queue: true, rabbit_quorum_delivery_limit: 5 });
+    expect(controlExchange(o)).toEqual({ durable: false, autoDelete: false });
+    expect(fanoutExchange(o)).toEqual({ durable: true, autoDelete: true });
+    const q = fanoutQueue(o, 'compute', hex);
+    expect(q.name).toBe('compute_fanout_0123456789abcdef0123456789abcdef');
+    expect(q.options).toMatchObject({ durable: true, autoDelete: false });
+    // Python 18.3: _get_queue_arguments(False, 1800, True, QuorumMemConfig(5, 0, 0), False)
+    expect(entries(q.options.arguments)).toEqual([
+      ['x-queue-type', 'quorum'],
+      ['x-delivery-limit', 5],
+      ['x-expires', 1_800_000],
+    ]);
+  });
+
+  it('S: one stream named like the exchange, args exactly x-queue-type then x-max-age as a string', () => {
+    const o = opts({ rabbit_transient_quorum_queue: true, rabbit_stream_fanout: true, rabbit_qos_prefetch_count: 1, rabbit_quorum_delivery_limit: 5 });
+    const q = fanoutQueue(o, 'compute', hex);
+    expect(q.name).toBe('compute_fanout');
+    expect(q.options).toMatchObject({ durable: true, autoDelete: false });
+    expect(entries(q.options.arguments)).toEqual([
+      ['x-queue-type', 'stream'],
+      ['x-max-age', '1800s'],
+    ]);
+    expect(entries(fanoutQueue({ ...o, rabbit_transient_queues_ttl: 0 }, 'compute').options.arguments)).toEqual([['x-queue-type', 'stream']]);
+    expect(fanoutExchange(o)).toEqual({ durable: true, autoDelete: true });
+  });
+
+  it('stream consumers get only x-stream-offset, replacing x-cancel-on-ha-failover', () => {
+    const o = opts({ enable_cancel_on_failover: true });
+    expect(consumerArguments(o)).toEqual({ 'x-cancel-on-ha-failover': true });
+    expect(consumerArguments(o, 'last')).toEqual({ 'x-stream-offset': 'last' });
+    expect(consumerArguments(o, 42)).toEqual({ 'x-stream-offset': 42 });
+    expect(consumerArguments(opts())).toEqual({});
+  });
+
+  it('M: <host>:<proc>:<n> names from one counter shared by reply and fanout queues', () => {
+    const qm = new QueueManager('node1', 'nova-compute');
+    expect(replyQueueName(qm.get())).toBe('reply_node1:nova-compute:1');
+    expect(fanoutQueue(opts({ use_queue_manager: true }), 'compute', () => qm.get()).name).toBe('compute_fanout_node1:nova-compute:2');
+  });
+
+  it("osloscope's own reply queue is exclusive, classic and non-durable in every layout", () => {
+    for (const o of [opts(), opts({ rabbit_transient_quorum_queue: true, rabbit_quorum_queue: true })]) {
+      expect(replyQueue(o)).toEqual({ durable: false, autoDelete: false, exclusive: true, arguments: { 'x-expires': 1_800_000 } });
+    }
+  });
+
+  it("refuses what oslo's Connection.__init__ refuses, with oslo's text", () => {
+    expect(() => topologyOptions({ rabbit_stream_fanout: true, rabbit_transient_quorum_queue: true })).toThrow(
+      new ConfigError('Configuration Error: rabbit_stream_fanout need rabbit_qos_prefetch_count to be set to a value greater than 0.', 'rabbit_stream_fanout'),
+    );
+    expect(() => topologyOptions({ rabbit_stream_fanout: true, rabbit_qos_prefetch_count: 1 })).toThrow(/need rabbit_transient_quorum_queue to be set to true/);
+    expect(topologyOptions({ rabbit_stream_fanout: true, rabbit_transient_quorum_queue: true, rabbit_qos_prefetch_count: 1 }).rabbit_stream_fanout).toBe(true);
+  });
+
+  it('reads 14.0.3 quorum memory spellings and defaults hostname/processname like oslo', () => {
+    const o = topologyOptions({ rabbit_quroum_max_memory_length: 7, hostname: '', processname: '' }, 'prog');
+    expect(o.rabbit_quorum_max_memory_length).toBe(7);
+    expect(o.processname).toBe('prog');
+    expect(o.hostname.length).toBeGreaterThan(0);
+    expect(topologyOptions({ hostname: 'h', processname: 'p' }).processname).toBe('p');
   });
 });

@@ -16,6 +16,7 @@ import { DEFAULT_RETRY_POLICY, ResilientLink, type LinkState, type RetryPolicy }
 import { TransportURL } from './transport-url.ts';
 import { ReplyWaiter, type ReplyWaiterStats } from './reply-waiter.ts';
 import { connectionName } from './wire.ts';
+import { QueueManager, topologyOptions, type TopologyOptions } from './topology.ts';
 import { decodeBody, type Dict } from './envelope.ts';
 
 export interface TransportOptions {
@@ -37,9 +38,9 @@ export interface SendSpec {
   routingKey: string;
   body: Buffer;
   options: PublishOptions;
-  /** declare the exchange first (once per connection) */
+  /** the exchange, declared first unless it exists (once per connection) */
   declare?: { type: ExchangeType; options: ExchangeOptions };
-  /** a queue to declare and bind to `exchange` with `routingKey` first (once per connection), e.g. notification queues */
+  /** a queue to declare unless it exists and bind to `exchange` with `routingKey` first (once per connection), e.g. notification queues */
   queue?: { name: string; options: QueueOptions };
   /** reconnect attempts (null = forever) */
   retry?: number | null;
@@ -68,6 +69,10 @@ export class Transport {
   readonly url: TransportURL;
   readonly driver: Driver;
   readonly rabbit: RabbitOptions;
+  /** the layout this transport declares (Q/D/T/S/M), checked like oslo's Connection.__init__ */
+  readonly topology: TopologyOptions;
+  /** queue-manager names (use_queue_manager), shared by reply and fanout queues */
+  readonly queueManager: QueueManager | undefined;
   readonly conf: MessagingOptions;
   readonly events = new CoreEvents();
   readonly log: Logger;
@@ -84,6 +89,8 @@ export class Transport {
   constructor(url: string | TransportURL, options: TransportOptions = {}) {
     this.url = typeof url === 'string' ? TransportURL.parse(url, options.rabbit) : url;
     this.rabbit = { ...this.url.options, ...(options.rabbit ?? {}) };
+    this.topology = topologyOptions(this.rabbit, options.programName);
+    this.queueManager = this.topology.use_queue_manager ? new QueueManager(this.topology.hostname, this.topology.processname) : undefined;
     this.conf = { ...messagingDefaults(), ...(options.conf ?? {}) };
     this.log = options.log ?? silentLogger;
     this.programName = options.programName;
@@ -167,10 +174,17 @@ export class Transport {
     return link;
   }
 
-  /** Declare an exchange on a send link once per connection (kombu declares before the first publish). */
+  /**
+   * Make sure an exchange exists on a send link, once per connection (kombu
+   * declares before the first publish, impl_rabbit Connection._publish). An
+   * existing exchange is used as it is: where the services declared the
+   * control exchange or `<topic>_fanout` durable (Q, D, T), oslo's own
+   * non-durable declare gets 406 `inequivalent arg 'durable'` (oslo 17.2+
+   * then retries non-durable, which only helps the other way round).
+   */
   async ensureExchange(link: ResilientLink, name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
     if (link.hasExchange(name)) return;
-    await link.assertExchange(name, type, options);
+    await link.ensureExchange(name, type, options);
   }
 
   /**
@@ -202,7 +216,7 @@ export class Transport {
       await link.connect(send.retry ?? null);
       if (send.declare) await this.ensureExchange(link, send.exchange, send.declare.type, send.declare.options);
       if (send.queue && !link.hasQueue(send.queue.name)) {
-        await link.assertQueue(send.queue.name, send.queue.options);
+        await link.ensureQueue(send.queue.name, send.queue.options);
         await link.bindQueue(send.queue.name, send.exchange, send.routingKey);
       }
       confirmed = link.publish(send.exchange, send.routingKey, send.body, send.options, send.retry ?? null);

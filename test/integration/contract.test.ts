@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BrokerRefusal,
   ConnectionLost,
   ExpectedFailure,
   InvalidTarget,
@@ -272,6 +273,78 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
     } finally {
       await s.stop();
     }
+  });
+
+  describe('joining a vhost other services laid out (oslo-modern.md §1.3)', () => {
+    // What kolla's Python services declared before osloscope arrived: a durable
+    // control exchange (Q), quorum topic queues, a durable <topic>_fanout (T)
+    // and one stream on it (S). A client or server with oslo's default flags
+    // would get 406 inequivalent arg 'durable' redeclaring any of them.
+    let lx: string;
+    let lt: string;
+    let svc: Transport;
+
+    beforeAll(async () => {
+      lx = uniqueName('kolla-ex');
+      lt = uniqueName('kolla');
+      svc = h.transport();
+      const link = svc.createLink('listen');
+      await link.connect(0);
+      await link.assertExchange(lx, 'topic', { durable: true, autoDelete: false });
+      for (const q of [lt, `${lt}.py1`]) {
+        await link.assertQueue(q, { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'quorum' } });
+        await link.bindQueue(q, lx, q);
+      }
+      await link.assertExchange(`${lt}_fanout`, 'fanout', { durable: true, autoDelete: true });
+      await link.assertQueue(`${lt}_fanout`, { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1800s' } });
+      await link.bindQueue(`${lt}_fanout`, `${lt}_fanout`, lt);
+      await link.close();
+    });
+
+    afterAll(async () => {
+      const link = svc.createLink('send');
+      await link.connect(0);
+      for (const q of [lt, `${lt}.py1`, `${lt}_fanout`]) await link.deleteQueue(q).catch(() => undefined);
+      await link.close();
+    });
+
+    it('a default-layout server joins the quorum topic queues and a default-layout client calls, casts and fans out to it', async () => {
+      const t = h.transport({ conf: { control_exchange: lx } });
+      const seen: Invocation[] = [];
+      const s = new RpcServer(t, { topic: lt, server: 'ts1' }, testEndpoints('ts1', seen));
+      await s.start(0);
+      try {
+        const c = new RpcClient(h.transport({ conf: { control_exchange: lx } }), { topic: lt, version: '1.3' }, { timeout: 10 });
+        expect(await c.call({}, 'add', { a: 20, b: 22 })).toBe(42);
+        expect(await c.prepare({ server: 'ts1' }).call({}, 'whoami')).toBe('ts1');
+        await c.cast({}, 'echo', { value: 'join-cast' });
+        await c.prepare({ fanout: true }).cast({}, 'echo', { value: 'join-fanout' });
+        await eventually(() => seen.some((i) => i.args.value === 'join-cast') && seen.some((i) => i.args.value === 'join-fanout'), 'cast and fanout');
+      } finally {
+        await s.stop();
+      }
+    });
+
+    it('a quorum-configured client fires on a vhost whose services kept the default non-durable exchanges', async () => {
+      const c = new RpcClient(
+        h.transport({ conf: { control_exchange: exchange }, rabbit: { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true } }),
+        { topic, version: '1.3' },
+        { timeout: 10 },
+      );
+      expect(await c.call({}, 'add', { a: 1, b: 1 })).toBe(2);
+      await c.prepare({ fanout: true }).cast({}, 'echo', { value: 'quorum-fanout' });
+      await eventually(() => log.filter((i) => i.args.value === 'quorum-fanout').length === 2, 'both default-layout servers');
+    });
+
+    it('a broker refusal is a BrokerRefusal with the code and the broker text, never retried', async () => {
+      const c = new RpcClient(h.transport(), { topic: 'x', exchange: 'amq.rabbitmq.trace' }, { timeout: 5, retry: null });
+      const started = Date.now();
+      const err = (await c.cast({}, 'echo', {}).catch((e: unknown) => e)) as BrokerRefusal;
+      expect(err).toBeInstanceOf(BrokerRefusal);
+      expect(err.code).toBe(403);
+      expect(err.replyText).toMatch(/^ACCESS_REFUSED - .*internal exchange 'amq\.rabbitmq\.trace'/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
   });
 
   describe('notifications', () => {

@@ -4,7 +4,7 @@
  * rabbit_channel, rabbit_amqqueue, rabbit_exchange, rabbit_misc), so a log
  * line or a test reads the same on both drivers.
  */
-import { ConnectionLost, MessagingError } from '../../errors.ts';
+import { BrokerRefusal, ConnectionLost, type MessagingError } from '../../errors.ts';
 
 export const REPLY = {
   CONNECTION_FORCED: 320,
@@ -23,7 +23,7 @@ function rs(kind: 'queue' | 'exchange', name: string, vhost: string): string {
 }
 
 function err(code: number, text: string): MessagingError {
-  return new MessagingError(text, { code });
+  return new BrokerRefusal(text, code);
 }
 
 export function noQueue(name: string, vhost: string): MessagingError {

@@ -302,6 +302,16 @@ export class MemoryBroker implements QueueHost {
   // ---- operations used by MemoryLink (each throws the RabbitMQ error) -----
 
   /** @internal */
+  hasExchange(name: string): boolean {
+    return this.exchanges.has(name);
+  }
+
+  /** @internal */
+  hasQueue(name: string): boolean {
+    return this.queues.has(name);
+  }
+
+  /** @internal */
   declareExchange(name: string, type: ExchangeType, options: ExchangeOptions): void {
     if (name === '') throw E.defaultExchangeRefused();
     if (!EXCHANGE_TYPES.has(type)) throw E.unknownExchangeType(type);

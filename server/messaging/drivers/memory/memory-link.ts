@@ -13,6 +13,7 @@ import type {
   ConsumeOptions,
   Delivery,
   DeliveryHandler,
+  EnsureOutcome,
   ExchangeOptions,
   ExchangeType,
   Link,
@@ -113,6 +114,25 @@ export class MemoryLink implements Link {
   async assertQueue(name: string, options: QueueOptions): Promise<QueueInfo> {
     this.ensureOpen();
     return this.fatal(() => this.broker.declareQueue(this, name, options));
+  }
+
+  /** Check and declare are one step here, so no other declare can come between them (the rabbit driver handles that race). */
+  async ensureExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<EnsureOutcome> {
+    this.ensureOpen();
+    if (this.broker.hasExchange(name)) return { existed: true };
+    this.fatal(() => this.broker.declareExchange(name, type, options));
+    return { existed: false };
+  }
+
+  async ensureQueue(name: string, options: QueueOptions): Promise<EnsureOutcome> {
+    this.ensureOpen();
+    if (this.broker.hasQueue(name)) {
+      // the passive check's own refusals (405 another connection's exclusive queue) leave the link open
+      this.broker.checkQueue(this, name);
+      return { existed: true };
+    }
+    this.fatal(() => this.broker.declareQueue(this, name, options));
+    return { existed: false };
   }
 
   async checkQueue(name: string): Promise<QueueInfo> {

@@ -6,13 +6,14 @@
  */
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
-import { MessageDeliveryFailure, MessageUndeliverable, MessagingError } from '../../errors.ts';
+import { AMQP_REPLY_NAMES, BrokerRefusal, MessageDeliveryFailure, MessageUndeliverable, MessagingError } from '../../errors.ts';
 import type {
   ConnectOptions,
   ConsumeOptions,
   Delivery,
   DeliveryHandler,
   Driver,
+  EnsureOutcome,
   ExchangeOptions,
   ExchangeType,
   Link,
@@ -80,6 +81,11 @@ export class RabbitDriver implements Driver {
           password: endpoint.password,
           vhost: endpoint.vhost,
           heartbeat: this.options.heartbeat,
+          // RabbitMQ's own default frame_max. Set explicitly: RabbitMQ 4.1 raised the
+          // pre-authentication frame size to 8192 and clients offering less cannot
+          // connect (rabbitmq-server release-notes/4.1.0.md); amqplib 2 accepts
+          // frames up to 64 MiB before tuning, so only the negotiated value matters.
+          frameMax: FRAME_MAX,
         },
         {
           // Without TCP_NODELAY a request/reply pays Nagle + delayed ACK (~40 ms).
@@ -214,6 +220,59 @@ class RabbitLink implements Link {
     });
   }
 
+  /**
+   * Declare unless an exchange of that name exists, whatever its flags. Both
+   * steps run on a scratch channel: the passive check closes its channel on
+   * 404, and a declare racing another client's (406 inequivalent arg) must
+   * not take the link's own channel down with it.
+   */
+  async ensureExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<EnsureOutcome> {
+    if (await this.exists(`exchange.declare(passive) ${name}`, (ch) => ch.checkExchange(name))) return { existed: true };
+    return this.declareOnScratch(`exchange.declare ${name}`, async (ch) => {
+      await ch.assertExchange(name, type, {
+        durable: options.durable,
+        autoDelete: options.autoDelete,
+        internal: options.internal ?? false,
+        arguments: options.arguments ?? {},
+      });
+    });
+  }
+
+  /** Like ensureExchange, for a queue; exclusive queues are declared on the link's channel (they belong to the connection either way). */
+  async ensureQueue(name: string, options: QueueOptions): Promise<EnsureOutcome> {
+    if (await this.exists(`queue.declare(passive) ${name}`, (ch) => ch.checkQueue(name))) return { existed: true };
+    return this.declareOnScratch(`queue.declare ${name}`, async (ch) => {
+      await ch.assertQueue(name, {
+        durable: options.durable,
+        autoDelete: options.autoDelete,
+        exclusive: options.exclusive ?? false,
+        arguments: options.arguments ?? {},
+      });
+    });
+  }
+
+  private async exists(what: string, check: (ch: Channel) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.passive(what, check);
+      return true;
+    } catch (err) {
+      if ((err as MessagingError).code === 404) return false;
+      throw err;
+    }
+  }
+
+  private async declareOnScratch(what: string, declare: (ch: Channel) => Promise<void>): Promise<EnsureOutcome> {
+    try {
+      await this.passive(what, declare);
+      return { existed: false };
+    } catch (err) {
+      // Someone declared it between our check and our declare, with other flags:
+      // it exists now, and that is all a publisher or consumer needs.
+      if (err instanceof BrokerRefusal && err.code === 406 && err.replyText.includes('inequivalent arg')) return { existed: true };
+      throw err;
+    }
+  }
+
   /** Passive declares close the channel on 404, so they run on a throwaway channel. */
   private async passive<T>(what: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
     this.ensureOpen();
@@ -284,7 +343,15 @@ class RabbitLink implements Link {
       const done = (err: unknown): void => {
         if (pending) this.pendingMandatory.splice(this.pendingMandatory.indexOf(pending), 1);
         if (err) {
-          reject(wrapAmqpError(err, `Publish to ${exchange || '(default)'}/${routingKey} not confirmed by ${this.endpoint}`));
+          // A refused publish (403 internal exchange, 404 no exchange) closes the
+          // channel: the channel's 'error' (kept in lastError) comes before the
+          // confirm callbacks get amqplib's bare "channel closed".
+          const refusal = this.lastError instanceof BrokerRefusal ? this.lastError : undefined;
+          reject(
+            refusal
+              ? new BrokerRefusal(refusal.replyText, refusal.code, `basic.publish ${exchange || '(default)'}/${routingKey}`, { cause: refusal })
+              : wrapAmqpError(err, `Publish to ${exchange || '(default)'}/${routingKey} not confirmed by ${this.endpoint}`),
+          );
         } else if (pending?.returned) {
           reject(
             new MessageUndeliverable(
@@ -459,8 +526,20 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Keep MessagingErrors; turn amqplib/socket errors into MessagingError with the AMQP code kept. */
+/** RabbitMQ's default frame_max (rabbit.app `frame_max`, 131072), at least the 8192 RabbitMQ 4.1 requires. */
+export const FRAME_MAX = 131_072;
+
+/**
+ * Keep MessagingErrors; turn a broker's channel or connection close with a
+ * refusal code into BrokerRefusal (the reply text kept verbatim), and other
+ * amqplib/socket errors into MessagingError with the AMQP code kept.
+ */
 export function wrapAmqpError(err: unknown, context: string): Error {
   if (err instanceof MessagingError) return err;
-  return new MessagingError(`${context}: ${describeError(err)}`, { cause: err, code: codeOf(err) });
+  const code = codeOf(err);
+  const replyText = err instanceof Error ? /with message "([\s\S]*)"$/.exec(err.message)?.[1] : undefined;
+  if (code !== undefined && replyText !== undefined && AMQP_REPLY_NAMES[code]) {
+    return new BrokerRefusal(replyText, code, context.replace(/ failed on .*$/, ''), { cause: err });
+  }
+  return new MessagingError(`${context}: ${describeError(err)}`, { cause: err, code });
 }
