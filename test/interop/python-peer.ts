@@ -14,18 +14,148 @@
  * pipe closes when this process dies, however it dies) and ask the kernel
  * for SIGTERM when their parent goes away.
  */
-import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import amqplib, { type Channel } from 'amqplib';
 
-export const PYTHON = '/usr/bin/python3';
+/**
+ * The Python running the peers: Debian bookworm's /usr/bin/python3
+ * (oslo.messaging 14.0.3) unless TEST_PYTHON names another, e.g. a stack's
+ * `scripts/stacks/python-sid` (oslo.messaging 18.x inside the sid chroot).
+ */
+export const PYTHON = process.env.TEST_PYTHON || '/usr/bin/python3';
 export const RABBIT_URL = process.env.TEST_TRANSPORT_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/';
 /** The same broker for amqplib (the form `scripts/ensure-test-env.ts` checks). */
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const PEER_SCRIPT = fileURLToPath(new URL('./peers/oslo_peer.py', import.meta.url));
+
+/**
+ * The `[oslo_messaging_rabbit]` layouts the peers can run with
+ * (TEST_PEER_LAYOUT), as deployments render them (oslo-modern.md §1.3):
+ * - `default`: oslo's defaults (classic transient queues, `reply_<hex32>`,
+ *   one `<topic>_fanout_<hex32>` queue per server);
+ * - `quorum`: `rabbit_quorum_queue` only (durable quorum topic queues, durable
+ *   control exchange) — the one modern option oslo.messaging 14.0.3 knows;
+ * - `kolla`: kolla-ansible 2025.1+ (Q+T+S+M, `rabbit_qos_prefetch_count = 1`);
+ * - `kolla50`: kolla-ansible master (the same with prefetch 50);
+ * - `helm`: openstack-helm (`amqp_durable_queues` + T + M: durable classic
+ *   topic queues, quorum reply and fanout queues; its `rabbit_quorum_queues`
+ *   typo is not an oslo option, so Q stays off).
+ */
+export type PeerLayout = 'default' | 'quorum' | 'kolla' | 'kolla50' | 'helm';
+
+export interface LayoutFlags {
+  /** Q: topic queues are durable quorum queues, the control exchange durable. */
+  quorum: boolean;
+  /** D: amqp_durable_queues (durable classic topic queues, durable control exchange). */
+  durableQueues: boolean;
+  /** T: reply and fanout queues are durable quorum queues with x-expires; `<topic>_fanout` exchange durable. */
+  transientQuorum: boolean;
+  /** S: one `<topic>_fanout` stream queue shared by all servers of a topic. */
+  streamFanout: boolean;
+  /** M: `reply_<host>:<proc>:<n>` and `<topic>_fanout_<host>:<proc>:<n>` names, fanout queues kept on close. */
+  queueManager: boolean;
+  /** rabbit_qos_prefetch_count on listening connections (0 = no basic.qos). */
+  prefetch: number;
+  /** Lowest oslo.messaging that knows every option of the layout. */
+  minOslo: string;
+}
+
+const LAYOUTS: Record<PeerLayout, LayoutFlags> = {
+  default: { quorum: false, durableQueues: false, transientQuorum: false, streamFanout: false, queueManager: false, prefetch: 0, minOslo: '0' },
+  quorum: { quorum: true, durableQueues: false, transientQuorum: false, streamFanout: false, queueManager: false, prefetch: 0, minOslo: '0' },
+  // rabbit_transient_quorum_queue, rabbit_stream_fanout and use_queue_manager
+  // were added in oslo.messaging 14.7.0 (impl_rabbit.py rabbit_opts).
+  kolla: { quorum: true, durableQueues: false, transientQuorum: true, streamFanout: true, queueManager: true, prefetch: 1, minOslo: '14.7.0' },
+  kolla50: { quorum: true, durableQueues: false, transientQuorum: true, streamFanout: true, queueManager: true, prefetch: 50, minOslo: '14.7.0' },
+  helm: { quorum: false, durableQueues: true, transientQuorum: true, streamFanout: false, queueManager: true, prefetch: 0, minOslo: '14.7.0' },
+};
+
+export const PEER_LAYOUTS = Object.keys(LAYOUTS) as PeerLayout[];
+
+function parseLayout(value: string | undefined): PeerLayout {
+  const name = value?.trim() || 'default';
+  if (!(name in LAYOUTS)) throw new Error(`TEST_PEER_LAYOUT=${name} is not a layout; use one of ${PEER_LAYOUTS.join(', ')}`);
+  return name as PeerLayout;
+}
+
+/** The layout every peer of this run uses (TEST_PEER_LAYOUT, default `default`). */
+export const PEER_LAYOUT: PeerLayout = parseLayout(process.env.TEST_PEER_LAYOUT);
+export const LAYOUT: Readonly<LayoutFlags> = LAYOUTS[PEER_LAYOUT];
+
+/**
+ * Where the queue manager's oslo.concurrency external lock lives
+ * (oslo_messaging/_drivers/amqpdriver.py QManager uses
+ * `lockutils.synchronized(..., external=True)`, which needs lock_path).
+ * Stacks mount the host's /tmp into their chroot.
+ */
+const LOCK_PATH = '/tmp/osloscope-oslo-locks';
+
+/** `--conf` overrides that give a peer the layout's options. */
+export function layoutConf(layout: PeerLayout = PEER_LAYOUT): string[] {
+  const f = LAYOUTS[layout];
+  const conf: string[] = [];
+  const rabbit = (name: string, value: string | number | boolean) => conf.push('--conf', `oslo_messaging_rabbit.${name}=${value}`);
+  if (f.quorum) rabbit('rabbit_quorum_queue', true);
+  if (f.durableQueues) rabbit('amqp_durable_queues', true);
+  if (f.transientQuorum) rabbit('rabbit_transient_quorum_queue', true);
+  if (f.streamFanout) rabbit('rabbit_stream_fanout', true);
+  if (f.queueManager) rabbit('use_queue_manager', true);
+  if (f.prefetch > 0) rabbit('rabbit_qos_prefetch_count', f.prefetch);
+  if (f.queueManager) conf.push('--conf', `oslo_concurrency.lock_path=${LOCK_PATH}`);
+  return conf;
+}
+
+/** Compares dotted versions numerically: negative when a < b. */
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+let osloVersionCache: string | null | undefined;
+
+/** oslo.messaging's version as PYTHON reports it (null when it cannot import it). Checked once. */
+export function pythonOsloVersion(): string | null {
+  if (osloVersionCache !== undefined) return osloVersionCache;
+  try {
+    osloVersionCache = execFileSync(PYTHON, ['-c', 'import importlib.metadata as m; print(m.version("oslo.messaging"))'], {
+      env: childEnv(undefined),
+      encoding: 'utf8',
+      timeout: 30_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim() || null;
+  } catch {
+    osloVersionCache = null;
+  }
+  return osloVersionCache;
+}
+
+/**
+ * Refuses a layout the Python at hand cannot run: oslo.messaging 14.0.3
+ * (bookworm) knows none of the 14.7 options and would die on the first
+ * `--conf` override, so a `kolla` run on it must fail up front, naming why.
+ */
+export function assertLayoutSupported(layout: PeerLayout = PEER_LAYOUT): void {
+  const need = LAYOUTS[layout].minOslo;
+  if (need === '0') return;
+  const have = pythonOsloVersion();
+  if (have === null) return; // pythonAvailable() reports a missing oslo.messaging
+  if (compareVersions(have, need) < 0) {
+    throw new Error(
+      `TEST_PEER_LAYOUT=${layout} needs oslo.messaging >= ${need}, but ${PYTHON} has ${have}; ` +
+        `run it on a stack that has it (scripts/stacks/stack env sid) or use one of: ` +
+        PEER_LAYOUTS.filter((l) => LAYOUTS[l].minOslo === '0').join(', '),
+    );
+  }
+}
 
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
@@ -174,7 +304,8 @@ function childEnv(extra: Record<string, string | undefined> | undefined): NodeJS
 }
 
 function peerArgv(subcommand: string, args: readonly string[]): string[] {
-  const argv = [PEER_SCRIPT, subcommand, ...args];
+  // The layout's options come first: a test's own --conf for the same option wins.
+  const argv = [PEER_SCRIPT, subcommand, ...layoutConf(), ...args];
   if (!args.includes('--url')) argv.push('--url', RABBIT_URL);
   return argv;
 }
@@ -453,8 +584,12 @@ export function uniqueName(prefix: string): string {
 
 let pythonCheck: Promise<boolean> | undefined;
 
-/** True when /usr/bin/python3 can import oslo_messaging (checked once). */
+/**
+ * True when PYTHON can import oslo_messaging (checked once). Throws when
+ * TEST_PEER_LAYOUT asks for options that Python's oslo.messaging lacks.
+ */
 export function pythonAvailable(): Promise<boolean> {
+  assertLayoutSupported();
   pythonCheck ??= new Promise<boolean>((resolve) => {
     execFile(PYTHON, ['-c', 'import oslo_messaging'], { env: childEnv(undefined), timeout: 30_000 }, (err) =>
       resolve(!err),
