@@ -2,19 +2,28 @@ import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from './errors.ts';
 import {
+  closeOptionNames,
+  compareReleases,
   convertMessagingOption,
   convertOpt,
   convertRabbitOption,
   isRabbitOption,
   messagingDefaults,
+  notificationDefaults,
+  notificationOpts,
+  optsAt,
   rabbitDefaults,
+  rabbitGroup,
   rabbitOpts,
   resolveMessagingOptions,
   resolveRabbitOptions,
+  retiredOptionNote,
   toBoolean,
   toFloat,
   toInteger,
+  toList,
   toStr,
+  unknownOptionsError,
   type RabbitOptions,
 } from './options.ts';
 
@@ -191,10 +200,12 @@ describe('convertRabbitOption', () => {
     }
   });
 
-  it('knows every typo-ed quorum name of 14.0.3 and not the later spelling', () => {
+  it("knows 14.0.3's typo-ed quorum names and the 14.3.0 spelling", () => {
     expect(isRabbitOption('rabbit_quroum_max_memory_length')).toBe(true);
     expect(isRabbitOption('rabbit_quroum_max_memory_bytes')).toBe(true);
-    expect(isRabbitOption('rabbit_quorum_max_memory_length')).toBe(false);
+    expect(isRabbitOption('rabbit_quorum_max_memory_length')).toBe(true);
+    expect(isRabbitOption('rabbit_quorum_max_memory_bytes')).toBe(true);
+    expect(isRabbitOption('rabbit_quorum_queues')).toBe(false);
   });
 });
 
@@ -248,5 +259,93 @@ describe('[DEFAULT] options', () => {
     expect(configError(() => resolveMessagingOptions({ rpc_response_timeout: 'soon' } as never)).part).toBe(
       'option:rpc_response_timeout',
     );
+  });
+});
+
+describe('registry across releases (optsAt)', () => {
+  it('adds the 14.7.0 layout options and the 16.1.0 splay where oslo did', () => {
+    const at = (v: string) => optsAt(rabbitGroup, v);
+    for (const name of ['rabbit_transient_quorum_queue', 'rabbit_stream_fanout', 'use_queue_manager', 'hostname', 'processname']) {
+      expect(at('14.6.0')[name], `${name} at 14.6.0`).toBeUndefined();
+      expect(at('14.7.0')[name], `${name} at 14.7.0`).toBeDefined();
+    }
+    expect(at('16.0.0').kombu_reconnect_splay).toBeUndefined();
+    expect(at('16.1.0').kombu_reconnect_splay).toMatchObject({ type: 'float', default: 0, min: 0 });
+  });
+
+  it('retires heartbeat_in_pthread in 18.0.0 and the quroum typo names in 14.3.0', () => {
+    expect(optsAt(rabbitGroup, '17.3.0').heartbeat_in_pthread).toMatchObject({ deprecatedForRemoval: true });
+    expect(optsAt(rabbitGroup, '18.0.0').heartbeat_in_pthread).toBeUndefined();
+    expect(optsAt(rabbitGroup, '14.2.0').rabbit_quroum_max_memory_length).toBeDefined();
+    expect(optsAt(rabbitGroup, '14.3.0').rabbit_quroum_max_memory_length).toBeUndefined();
+    expect(optsAt(rabbitGroup, '16.1.0').rabbit_quorum_max_memory_length?.deprecatedNames).toEqual([
+      { group: null, name: 'rabbit_quroum_max_memory_length' },
+    ]);
+    expect(optsAt(rabbitGroup, '17.0.0').rabbit_quorum_max_memory_length?.deprecatedNames).toBeUndefined();
+  });
+
+  it('applies later changes of defaults and bounds in order', () => {
+    expect(optsAt(rabbitGroup, '14.4.0').heartbeat_rate.default).toBe(2);
+    expect(optsAt(rabbitGroup, '14.5.0').heartbeat_rate.default).toBe(3);
+    expect(optsAt(rabbitGroup, '14.1.0').kombu_reconnect_delay).not.toHaveProperty('max');
+    expect(optsAt(rabbitGroup, '14.4.0').kombu_reconnect_delay).toMatchObject({ min: 0, max: 4.5 });
+    expect(optsAt(rabbitGroup, '18.1.0').ssl_enforce_hostname_verification).toMatchObject({ default: true, deprecatedForRemoval: true });
+    expect(optsAt(rabbitGroup, '14.0.3').ssl_enforce_hostname_verification).toMatchObject({ default: false });
+    expect(optsAt(rabbitGroup, '17.3.0').ssl_enforce_hostname_verification).toBeUndefined();
+  });
+
+  it('compares releases numerically', () => {
+    expect(compareReleases('14.10.0', '14.9.0')).toBeGreaterThan(0);
+    expect(compareReleases('18.1', '18.1.0')).toBe(0);
+    expect(compareReleases('14.0.3', '16.0.0')).toBeLessThan(0);
+  });
+});
+
+describe('retired options, renamed options and close matches', () => {
+  it('says which release removed or renamed an option', () => {
+    expect(retiredOptionNote(rabbitGroup, 'heartbeat_in_pthread')).toContain('removed in oslo.messaging 18.0.0');
+    expect(retiredOptionNote(rabbitGroup, 'rabbit_quroum_max_memory_bytes')).toMatch(/renamed rabbit_quorum_max_memory_bytes in oslo.messaging 14.3.0.*17.0.0/);
+    expect(retiredOptionNote(rabbitGroup, 'rabbit_quorum_queue')).toBeUndefined();
+  });
+
+  it('keeps both spellings of a renamed option equal, the new one winning', () => {
+    expect(resolveRabbitOptions({ rabbit_quroum_max_memory_length: 7 })).toMatchObject({
+      rabbit_quroum_max_memory_length: 7,
+      rabbit_quorum_max_memory_length: 7,
+    });
+    expect(resolveRabbitOptions({ rabbit_quroum_max_memory_bytes: 1, rabbit_quorum_max_memory_bytes: 2 })).toMatchObject({
+      rabbit_quroum_max_memory_bytes: 2,
+      rabbit_quorum_max_memory_bytes: 2,
+    });
+  });
+
+  it('suggests the option a typo was meant to be', () => {
+    expect(closeOptionNames(rabbitGroup, 'rabbit_quorum_queues')[0]).toBe('rabbit_quorum_queue');
+    expect(closeOptionNames(rabbitGroup, 'use_queue_manger')).toContain('use_queue_manager');
+    expect(closeOptionNames(rabbitGroup, 'kombu_ssl_keyfil')).toContain('ssl_key_file');
+    expect(closeOptionNames(rabbitGroup, 'completely_unrelated')).toEqual([]);
+  });
+
+  it('names every unknown option in one error, oslo wording first', () => {
+    const err = unknownOptionsError(rabbitGroup, ['rabbit_quorum_queues', 'rabbit_use_ssl', 'zzz'], 'the transport URL query', 'query:rabbit_quorum_queues');
+    expect(err.message).toMatch(/^no such option rabbit_quorum_queues in group \[oslo_messaging_rabbit\]/);
+    expect(err.message).toContain('did you mean rabbit_quorum_queue');
+    expect(err.message).toContain('rabbit_use_ssl (an old name of ssl');
+    expect(err.message).toContain('zzz');
+    expect(err.part).toBe('query:rabbit_quorum_queues');
+  });
+});
+
+describe('[oslo_messaging_notifications] and list values', () => {
+  it("has notifier.py's defaults", () => {
+    expect(notificationDefaults()).toEqual({ driver: [], transport_url: null, topics: ['notifications'], retry: -1 });
+    expect(notificationOpts.transport_url.secret).toBe(true);
+  });
+
+  it('splits a ListOpt like types.List', () => {
+    expect(toList(' a , b,,c ,,')).toEqual(['a', 'b', '', 'c']);
+    expect(toList('  ')).toEqual([]);
+    expect(toList(',')).toEqual([]);
+    expect(toList('notifications')).toEqual(['notifications']);
   });
 });

@@ -1,10 +1,18 @@
 /**
- * The oslo.config options the messaging core reads, with oslo.messaging
- * 14.0.3's names, types, defaults and bounds, so an operator can carry the
- * values of a service's `[oslo_messaging_rabbit]` and `[DEFAULT]` sections over
- * unchanged.
+ * The oslo.config options the messaging core reads, with oslo.messaging's
+ * names, types, defaults and bounds, so an operator can carry the values of a
+ * service's `[oslo_messaging_rabbit]`, `[oslo_messaging_notifications]` and
+ * `[DEFAULT]` sections over unchanged.
  *
- * Sources (14.0.3):
+ * The registry covers every option of those groups from 14.0.3 (Zed, the
+ * baseline) through 18.1.0. Each definition holds the option as osloscope
+ * applies it, which is 14.0.3's definition where 14.0.3 had the option and
+ * the defining release's otherwise; `since`, `renamedIn`, `removedIn` and
+ * `history` record what later releases changed, so `optsAt(version)` can
+ * rebuild the group of any release (the golden tests compare that view with
+ * the real library of each release).
+ *
+ * Sources (14.0.3, and the same files at every tag up to 18.1.0):
  * - `_drivers/impl_rabbit.py:rabbit_opts`
  * - `_drivers/amqp.py:amqp_opts` and `_drivers/base.py:base_opts` — registered
  *   into the same group by `impl_rabbit:RabbitDriver.__init__`, which is why the
@@ -30,12 +38,49 @@ export interface DeprecatedName {
   readonly name: string | null;
 }
 
+/**
+ * What one oslo.messaging release changed in an option's definition (fields
+ * absent: unchanged). `null` bounds mean "no bound" from that release on.
+ */
+export interface OptChange {
+  readonly version: string;
+  readonly note: string;
+  readonly default?: boolean | number | string | null | readonly string[];
+  readonly min?: number | null;
+  readonly max?: number | null;
+  readonly deprecatedNames?: readonly DeprecatedName[];
+  readonly deprecatedForRemoval?: boolean;
+}
+
 interface OptCommon {
   readonly help: string;
   /** Older names oslo.config still reads from configuration files (never from a transport URL query). */
   readonly deprecatedNames?: readonly DeprecatedName[];
   /** oslo `deprecated_for_removal` */
   readonly deprecatedForRemoval?: boolean;
+  /** oslo `secret=True`: never printed (errors, help, logs). */
+  readonly secret?: boolean;
+  /** First oslo.messaging release with the option; absent: 14.0.3 or older. */
+  readonly since?: string;
+  /**
+   * Releases before `since` that carry the option anyway as a distribution
+   * backport (Debian bookworm's 14.0.3-0+deb12u1 has
+   * ssl_enforce_hostname_verification from OSSN-0096).
+   */
+  readonly backportedTo?: readonly string[];
+  /** From this release on the name is only a deprecated name of `renamedTo`. */
+  readonly renamedIn?: string;
+  readonly renamedTo?: string;
+  /** First release where oslo.config no longer knows the name at all. */
+  readonly removedIn?: string;
+  /** Later changes of default, bounds or deprecations, oldest first. */
+  readonly history?: readonly OptChange[];
+  /**
+   * oslo computes the default when the module is imported
+   * (`socket.gethostname()`); `default` is then null and the consumer
+   * computes it the same way.
+   */
+  readonly dynamicDefault?: string;
 }
 
 /** oslo.config `BoolOpt` */
@@ -67,7 +112,19 @@ export interface StrOptDef<T extends string | null = string | null> extends OptC
   readonly choices?: readonly NonNullable<T>[];
 }
 
-export type OptDef = BoolOptDef | IntOptDef | FloatOptDef | StrOptDef;
+/** oslo.config `ListOpt` (`types.List(String())`): comma-separated, items stripped. */
+export interface ListOptDef extends OptCommon {
+  readonly type: 'list';
+  readonly default: readonly string[];
+}
+
+/** oslo.config `MultiStrOpt`: every occurrence of the key in every file, in order. */
+export interface MultiStrOptDef extends OptCommon {
+  readonly type: 'multistring';
+  readonly default: readonly string[];
+}
+
+export type OptDef = BoolOptDef | IntOptDef | FloatOptDef | StrOptDef | ListOptDef | MultiStrOptDef;
 
 /** The definition an option of value type V must have. */
 export type OptDefFor<V> = [V] extends [boolean]
@@ -76,7 +133,9 @@ export type OptDefFor<V> = [V] extends [boolean]
     ? IntOptDef | FloatOptDef
     : [V] extends [string | null]
       ? StrOptDef<V>
-      : never;
+      : [V] extends [readonly string[]]
+        ? ListOptDef | MultiStrOptDef
+        : never;
 
 /** A complete registry for an options object: one definition per key, checked by the compiler. */
 export type OptRegistry<T> = { readonly [K in keyof T]: OptDefFor<T[K]> };
@@ -94,9 +153,9 @@ export type KombuFailoverStrategy = 'round-robin' | 'shuffle';
 export type RabbitLoginMethod = 'PLAIN' | 'AMQPLAIN' | 'EXTERNAL' | 'RABBIT-CR-DEMO';
 
 /**
- * Every option of the `[oslo_messaging_rabbit]` group in oslo.messaging 14.0.3
- * (rabbit_opts + amqp_opts + base_opts), keyed by oslo's names. Seconds are
- * seconds, as in oslo.
+ * Every option the `[oslo_messaging_rabbit]` group had in any release from
+ * 14.0.3 to 18.1.0 (rabbit_opts + amqp_opts + base_opts), keyed by oslo's
+ * names. Seconds are seconds, as in oslo.
  */
 export interface RabbitOptions {
   // impl_rabbit.rabbit_opts
@@ -107,8 +166,11 @@ export interface RabbitOptions {
   ssl_ca_file: string;
   ssl_enforce_hostname_verification: boolean;
   ssl_enforce_fips_mode: boolean;
+  /** removed in 18.0.0 */
   heartbeat_in_pthread: boolean;
   kombu_reconnect_delay: number;
+  /** 16.1.0 */
+  kombu_reconnect_splay: number;
   kombu_compression: string | null;
   kombu_missing_consumer_retry_timeout: number;
   kombu_failover_strategy: KombuFailoverStrategy;
@@ -119,10 +181,27 @@ export interface RabbitOptions {
   rabbit_ha_queues: boolean;
   rabbit_quorum_queue: boolean;
   rabbit_quorum_delivery_limit: number;
-  /** 14.0.3 spelling (renamed rabbit_quorum_max_memory_length in 14.3.0) */
+  /**
+   * 14.0.3 spelling (renamed rabbit_quorum_max_memory_length in 14.3.0, old
+   * name dropped in 17.0.0). Always holds the same value as the new name.
+   */
   rabbit_quroum_max_memory_length: number;
-  /** 14.0.3 spelling (renamed rabbit_quorum_max_memory_bytes in 14.3.0) */
+  /** 14.0.3 spelling of rabbit_quorum_max_memory_bytes; always the same value. */
   rabbit_quroum_max_memory_bytes: number;
+  /** 14.3.0 */
+  rabbit_quorum_max_memory_length: number;
+  /** 14.3.0 */
+  rabbit_quorum_max_memory_bytes: number;
+  /** 14.7.0: reply and fanout queues become quorum queues */
+  rabbit_transient_quorum_queue: boolean;
+  /** 14.7.0: one `<topic>_fanout` stream queue replaces the per-server fanout queues */
+  rabbit_stream_fanout: boolean;
+  /** 14.7.0: `reply_<hostname>:<processname>:<n>` names instead of random ones */
+  use_queue_manager: boolean;
+  /** 14.7.0; null: socket.gethostname() */
+  hostname: string | null;
+  /** 14.7.0; null: basename of the program (sys.argv[0]) */
+  processname: string | null;
   rabbit_transient_queues_ttl: number;
   rabbit_qos_prefetch_count: number;
   heartbeat_timeout_threshold: number;
@@ -147,45 +226,60 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     default: false,
     help: 'Connect over SSL.',
     deprecatedNames: [{ group: null, name: 'rabbit_use_ssl' }],
+    history: [{ version: '16.0.0', note: 'deprecated name rabbit_use_ssl removed', deprecatedNames: [] }],
   },
   ssl_version: {
     type: 'string',
     default: '',
     help: 'SSL version to use (valid only if SSL enabled).',
     deprecatedNames: [{ group: null, name: 'kombu_ssl_version' }],
+    history: [{ version: '16.0.0', note: 'deprecated name kombu_ssl_version removed', deprecatedNames: [] }],
   },
   ssl_key_file: {
     type: 'string',
     default: '',
     help: 'SSL key file (valid only if SSL enabled).',
     deprecatedNames: [{ group: null, name: 'kombu_ssl_keyfile' }],
+    history: [{ version: '16.0.0', note: 'deprecated name kombu_ssl_keyfile removed', deprecatedNames: [] }],
   },
   ssl_cert_file: {
     type: 'string',
     default: '',
     help: 'SSL cert file (valid only if SSL enabled).',
     deprecatedNames: [{ group: null, name: 'kombu_ssl_certfile' }],
+    history: [{ version: '16.0.0', note: 'deprecated name kombu_ssl_certfile removed', deprecatedNames: [] }],
   },
   ssl_ca_file: {
     type: 'string',
     default: '',
     help: 'SSL certification authority file (valid only if SSL enabled).',
     deprecatedNames: [{ group: null, name: 'kombu_ssl_ca_certs' }],
+    history: [{ version: '16.0.0', note: 'deprecated name kombu_ssl_ca_certs removed', deprecatedNames: [] }],
   },
   ssl_enforce_hostname_verification: {
     type: 'boolean',
     default: false,
     help: 'Verify the broker hostname against the certificate when ssl_ca_file is set.',
+    // Upstream added it in 18.1.0 (default True, deprecated for removal at
+    // birth); the OSSN-0096 fix backported to stable branches and to Debian's
+    // 14.0.3 keeps the old behaviour by default (False). osloscope keeps False.
+    since: '18.1.0',
+    backportedTo: ['14.0.3'],
+    history: [{ version: '18.1.0', note: 'upstream default True, deprecated for removal', default: true, deprecatedForRemoval: true }],
   },
   ssl_enforce_fips_mode: {
     type: 'boolean',
     default: false,
     help: 'Global toggle for enforcing the OpenSSL FIPS mode.',
+    history: [{ version: '17.3.0', note: 'deprecated for removal', deprecatedForRemoval: true }],
   },
   heartbeat_in_pthread: {
     type: 'boolean',
     default: false,
     help: 'Run the health check heartbeat thread through a native python thread.',
+    history: [{ version: '14.9.0', note: 'deprecated for removal', deprecatedForRemoval: true }],
+    // kolla-ansible still renders it; oslo.config ignores it from 18.0.0 on.
+    removedIn: '18.0.0',
   },
   kombu_reconnect_delay: {
     type: 'float',
@@ -194,6 +288,18 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     max: 4.5,
     help: 'How long to wait (in seconds) before reconnecting in response to an AMQP consumer cancel notification.',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [
+      { version: '14.1.0', note: 'bounds dropped by mistake', min: null, max: null },
+      { version: '14.4.0', note: 'bounds 0..4.5 restored', min: 0.0, max: 4.5 },
+      { version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] },
+    ],
+  },
+  kombu_reconnect_splay: {
+    type: 'float',
+    default: 0.0,
+    min: 0.0,
+    since: '16.1.0',
+    help: 'Random time to wait for when reconnecting in response to an AMQP consumer cancel notification.',
   },
   kombu_compression: {
     type: 'string',
@@ -218,28 +324,36 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     choices: ['PLAIN', 'AMQPLAIN', 'EXTERNAL', 'RABBIT-CR-DEMO'],
     help: 'The RabbitMQ login method.',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [{ version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] }],
   },
   rabbit_retry_interval: {
     type: 'integer',
     default: 1,
     help: 'How frequently to retry connecting with RabbitMQ.',
+    history: [{ version: '16.1.0', note: 'minimum 1', min: 1 }],
   },
   rabbit_retry_backoff: {
     type: 'integer',
     default: 2,
     help: 'How long to backoff for between retries when connecting to RabbitMQ.',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [
+      { version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] },
+      { version: '16.1.0', note: 'minimum 0', min: 0 },
+    ],
   },
   rabbit_interval_max: {
     type: 'integer',
     default: 30,
     help: 'Maximum interval of RabbitMQ connection retries.',
+    history: [{ version: '16.1.0', note: 'minimum 1', min: 1 }],
   },
   rabbit_ha_queues: {
     type: 'boolean',
     default: false,
     help: 'Try to use HA queues in RabbitMQ (x-ha-policy: all).',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [{ version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] }],
   },
   rabbit_quorum_queue: {
     type: 'boolean',
@@ -255,17 +369,74 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     type: 'integer',
     default: 0,
     help: 'Maximum number of messages kept in memory by a quorum queue (x-max-in-memory-length); 0 means no limit.',
+    renamedIn: '14.3.0',
+    renamedTo: 'rabbit_quorum_max_memory_length',
+    removedIn: '17.0.0',
   },
   rabbit_quroum_max_memory_bytes: {
     type: 'integer',
     default: 0,
     help: 'Maximum bytes kept in memory by a quorum queue (x-max-in-memory-bytes); 0 means no limit.',
+    renamedIn: '14.3.0',
+    renamedTo: 'rabbit_quorum_max_memory_bytes',
+    removedIn: '17.0.0',
+  },
+  rabbit_quorum_max_memory_length: {
+    type: 'integer',
+    default: 0,
+    help: 'Maximum number of messages kept in memory by a quorum queue (x-max-in-memory-length); 0 means no limit.',
+    since: '14.3.0',
+    deprecatedNames: [{ group: null, name: 'rabbit_quroum_max_memory_length' }],
+    history: [{ version: '17.0.0', note: 'deprecated name rabbit_quroum_max_memory_length removed', deprecatedNames: [] }],
+  },
+  rabbit_quorum_max_memory_bytes: {
+    type: 'integer',
+    default: 0,
+    help: 'Maximum bytes kept in memory by a quorum queue (x-max-in-memory-bytes); 0 means no limit.',
+    since: '14.3.0',
+    deprecatedNames: [{ group: null, name: 'rabbit_quroum_max_memory_bytes' }],
+    history: [{ version: '17.0.0', note: 'deprecated name rabbit_quroum_max_memory_bytes removed', deprecatedNames: [] }],
+  },
+  rabbit_transient_quorum_queue: {
+    type: 'boolean',
+    default: false,
+    since: '14.7.0',
+    help: 'Use quorum queues for transient queues (reply and fanout) in RabbitMQ.',
+  },
+  rabbit_stream_fanout: {
+    type: 'boolean',
+    default: false,
+    since: '14.7.0',
+    help:
+      'Use one stream queue (x-queue-type: stream) per fanout exchange instead of one queue per server. ' +
+      'Requires rabbit_transient_quorum_queue and a rabbit_qos_prefetch_count above 0.',
+  },
+  use_queue_manager: {
+    type: 'boolean',
+    default: false,
+    since: '14.7.0',
+    help: 'Name reply and fanout queues <hostname>:<processname>:<counter> instead of randomly.',
+  },
+  hostname: {
+    type: 'string',
+    default: null,
+    since: '14.7.0',
+    dynamicDefault: 'socket.gethostname()',
+    help: 'Hostname used by queue manager. Defaults to the value returned by socket.gethostname().',
+  },
+  processname: {
+    type: 'string',
+    default: null,
+    since: '14.7.0',
+    dynamicDefault: 'os.path.basename(sys.argv[0])',
+    help: 'Process name used by queue manager. Defaults to the program name.',
   },
   rabbit_transient_queues_ttl: {
     type: 'integer',
     default: 1800,
     min: 1,
     help: 'Seconds an unused reply or fanout queue lives (x-expires).',
+    history: [{ version: '14.6.0', note: 'minimum 0 (0: no x-expires; with streams, no x-max-age)', min: 0 }],
   },
   rabbit_qos_prefetch_count: {
     type: 'integer',
@@ -281,6 +452,7 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     type: 'integer',
     default: 2,
     help: 'How often times during the heartbeat_timeout_threshold we check the heartbeat.',
+    history: [{ version: '14.5.0', note: 'default 3', default: 3 }],
   },
   direct_mandatory_flag: {
     type: 'boolean',
@@ -303,6 +475,7 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     default: false,
     help: 'Auto-delete queues in AMQP.',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [{ version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] }],
   },
   rpc_conn_pool_size: {
     type: 'integer',
@@ -310,6 +483,7 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     min: 1,
     help: 'Size of RPC connection pool.',
     deprecatedNames: [DEFAULT_GROUP],
+    history: [{ version: '16.0.0', note: '[DEFAULT] fallback removed', deprecatedNames: [] }],
   },
   conn_pool_min_size: {
     type: 'integer',
@@ -353,7 +527,31 @@ export function convertRabbitOption(name: string, text: string, part?: string): 
  * `option:<name>`.
  */
 export function resolveRabbitOptions(overrides: Partial<RabbitOptions> = {}): RabbitOptions {
-  return resolveGroupOptions(rabbitGroup, overrides);
+  return syncRenamedRabbitOptions(resolveGroupOptions(rabbitGroup, overrides), overrides);
+}
+
+/** Old spelling → new spelling of options renamed within the supported releases. */
+export const RENAMED_RABBIT_OPTIONS: Readonly<Record<string, keyof RabbitOptions>> = {
+  rabbit_quroum_max_memory_length: 'rabbit_quorum_max_memory_length',
+  rabbit_quroum_max_memory_bytes: 'rabbit_quorum_max_memory_bytes',
+};
+
+/**
+ * Give both spellings of a renamed option one value, so code written against
+ * either name sees what the operator set. As in oslo.config
+ * (`cfg.py:_Namespace._get_file_value`), the current name wins when both were
+ * given.
+ */
+export function syncRenamedRabbitOptions(options: RabbitOptions, given: Partial<RabbitOptions>): RabbitOptions {
+  const o = options as unknown as Record<string, unknown>;
+  const g = given as Record<string, unknown>;
+  for (const [oldName, newName] of Object.entries(RENAMED_RABBIT_OPTIONS)) {
+    const value = g[newName] !== undefined ? g[newName] : g[oldName];
+    if (value === undefined) continue;
+    o[oldName] = value;
+    o[newName] = value;
+  }
+  return options;
 }
 
 // ---------------------------------------------------------------------------
@@ -414,6 +612,232 @@ export function convertMessagingOption(name: string, text: string, part?: string
 
 export function resolveMessagingOptions(overrides: Partial<MessagingOptions> = {}): MessagingOptions {
   return resolveGroupOptions(messagingGroup, overrides);
+}
+
+/**
+ * `[DEFAULT] transport_url` (transport.py `_transport_opts`, secret). Kept
+ * apart from MessagingOptions: the transport is built from it, not handed it.
+ */
+export const transportUrlOpt: StrOptDef<string> = {
+  type: 'string',
+  default: 'rabbit://',
+  secret: true,
+  help: 'The network address and optional user credentials for connecting to the messaging backend, in URL format.',
+};
+
+// ---------------------------------------------------------------------------
+// [oslo_messaging_notifications]
+
+/** `notify/notifier.py:_notifier_opts`. */
+export interface NotificationOptions {
+  /** MultiStrOpt: messaging, messagingv2, routing, log, test, noop */
+  driver: string[];
+  /** a transport URL for notifications; null: the RPC transport */
+  transport_url: string | null;
+  /** ListOpt */
+  topics: string[];
+  /** 0: no retry, -1: indefinitely */
+  retry: number;
+}
+
+export const NOTIFICATIONS_GROUP = 'oslo_messaging_notifications';
+
+export const notificationOpts: OptRegistry<NotificationOptions> = {
+  driver: {
+    type: 'multistring',
+    default: [],
+    help: 'The Drivers(s) to handle sending notifications. Possible values are messaging, messagingv2, routing, log, test, noop',
+    deprecatedNames: [{ group: 'DEFAULT', name: 'notification_driver' }],
+    history: [{ version: '16.0.0', note: 'deprecated name [DEFAULT] notification_driver removed', deprecatedNames: [] }],
+  },
+  transport_url: {
+    type: 'string',
+    default: null,
+    secret: true,
+    help: 'A URL representing the messaging driver to use for notifications. If not set, we fall back to the same configuration used for RPC.',
+    deprecatedNames: [{ group: 'DEFAULT', name: 'notification_transport_url' }],
+    history: [{ version: '16.0.0', note: 'deprecated name [DEFAULT] notification_transport_url removed', deprecatedNames: [] }],
+  },
+  topics: {
+    type: 'list',
+    default: ['notifications'],
+    help: 'AMQP topic used for OpenStack notifications.',
+    deprecatedNames: [
+      { group: 'rpc_notifier2', name: 'topics' },
+      { group: 'DEFAULT', name: 'notification_topics' },
+    ],
+    history: [{ version: '16.0.0', note: 'deprecated names [rpc_notifier2] topics and [DEFAULT] notification_topics removed', deprecatedNames: [] }],
+  },
+  retry: {
+    type: 'integer',
+    default: -1,
+    help: 'The maximum number of attempts to re-send a notification message which failed to be delivered due to a recoverable error. 0 - No retry, -1 - indefinite',
+  },
+};
+
+export const notificationGroup: OptGroup<NotificationOptions> = { name: NOTIFICATIONS_GROUP, opts: notificationOpts };
+
+export function notificationDefaults(): NotificationOptions {
+  return defaultsOf(notificationOpts);
+}
+
+// ---------------------------------------------------------------------------
+// Releases
+
+/**
+ * The oslo.messaging releases whose option definitions the registry was
+ * checked against, oldest first (series in oslo-modern.md §1.1).
+ */
+export const KNOWN_RELEASES = [
+  '14.0.3', '14.1.0', '14.2.0', '14.3.0', '14.4.0', '14.5.0', '14.6.0', '14.7.0', '14.8.0', '14.9.0',
+  '15.0.0', '16.0.0', '16.1.0', '17.0.0', '17.1.0', '17.2.0', '17.3.0', '18.0.0', '18.1.0',
+] as const;
+export const BASELINE_RELEASE = '14.0.3';
+
+/** Compare dotted release numbers numerically (`14.10.0` > `14.9.0`). */
+export function compareReleases(a: string, b: string): number {
+  const pa = a.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const pb = b.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Whether `name` is a registered option of `def`'s group in release `version`. */
+export function optExistsIn(def: OptDef, version: string): boolean {
+  const since = def.since !== undefined && compareReleases(version, def.since) < 0;
+  if (since && !(def.backportedTo ?? []).includes(version)) return false;
+  if (def.renamedIn !== undefined && compareReleases(version, def.renamedIn) >= 0) return false;
+  if (def.removedIn !== undefined && compareReleases(version, def.removedIn) >= 0) return false;
+  return true;
+}
+
+/** `def` as release `version` defines it (its history applied up to that release), or undefined when absent there. */
+export function optAt(def: OptDef, version: string): OptDef | undefined {
+  if (!optExistsIn(def, version)) return undefined;
+  let out: Record<string, unknown> = { ...def };
+  for (const change of def.history ?? []) {
+    if (compareReleases(version, change.version) < 0) break;
+    const { version: _v, note: _n, ...fields } = change;
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      if (v === null && (k === 'min' || k === 'max')) {
+        const { [k]: _drop, ...rest } = out;
+        out = rest;
+      } else out[k] = v;
+    }
+  }
+  if (Array.isArray(out.deprecatedNames) && out.deprecatedNames.length === 0) delete out.deprecatedNames;
+  if (out.deprecatedForRemoval === false) delete out.deprecatedForRemoval;
+  return out as unknown as OptDef;
+}
+
+/** The options of `group` as release `version` registers them. */
+export function optsAt<T>(group: OptGroup<T>, version: string): Record<string, OptDef> {
+  const out: Record<string, OptDef> = {};
+  for (const [name, def] of Object.entries<OptDef>(group.opts as Record<string, OptDef>)) {
+    const at = optAt(def, version);
+    if (at !== undefined) out[name] = at;
+  }
+  return out;
+}
+
+/**
+ * What to tell an operator who set `name`, an option of `group` that the
+ * newest releases no longer know: the release that renamed or removed it.
+ * Undefined for options every supported release still has.
+ */
+export function retiredOptionNote<T>(group: OptGroup<T>, name: string): string | undefined {
+  const def = lookup(group, name);
+  if (def === undefined) return undefined;
+  if (def.renamedTo !== undefined && def.renamedIn !== undefined) {
+    const gone = def.removedIn !== undefined ? `; oslo.messaging ${def.removedIn} and later ignore the old name` : '';
+    return `[${group.name}] ${name} was renamed ${def.renamedTo} in oslo.messaging ${def.renamedIn}${gone}`;
+  }
+  if (def.removedIn !== undefined) {
+    return `[${group.name}] ${name} was removed in oslo.messaging ${def.removedIn} (older services still read it)`;
+  }
+  return undefined;
+}
+
+/** Every deprecated name of `group`'s options in any release: `group/name` → the option it stands for. */
+export function deprecatedNamesOf<T>(group: OptGroup<T>): Map<string, { option: string; removedIn?: string }> {
+  const out = new Map<string, { option: string; removedIn?: string }>();
+  for (const [option, def] of Object.entries<OptDef>(group.opts as Record<string, OptDef>)) {
+    for (const d of def.deprecatedNames ?? []) {
+      const removal = (def.history ?? []).find((c) => c.deprecatedNames !== undefined && !c.deprecatedNames.some((x) => x.group === d.group && x.name === d.name));
+      out.set(`${d.group ?? group.name}/${d.name ?? option}`, { option, removedIn: removal?.version });
+    }
+  }
+  return out;
+}
+
+/**
+ * Up to three registered names close to `name` (typos, singular/plural,
+ * a deprecated spelling), closest first, for "did you mean" hints.
+ */
+export function closeOptionNames<T>(group: OptGroup<T>, name: string): string[] {
+  const scored: [number, string][] = [];
+  const seen = new Set<string>();
+  const consider = (candidate: string, shown: string) => {
+    if (seen.has(shown)) return;
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    const limit = Math.max(2, Math.floor(candidate.length / 5));
+    if (d <= limit) {
+      seen.add(shown);
+      scored.push([d, shown]);
+    }
+  };
+  for (const option of Object.keys(group.opts as Record<string, OptDef>)) consider(option, option);
+  for (const [key, { option }] of deprecatedNamesOf(group)) {
+    const [g, n] = key.split('/');
+    if (g === group.name) consider(n, option);
+  }
+  return scored
+    .sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]))
+    .slice(0, 3)
+    .map(([, n]) => n);
+}
+
+/** Optimal-string-alignment distance (Levenshtein plus adjacent swaps); names are short. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return 99;
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        rows[i][j] = j;
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, rows[i - 2][j - 2] + 1);
+      rows[i][j] = v;
+    }
+  }
+  return rows[a.length][b.length];
+}
+
+/**
+ * A ConfigError for options `group` does not know, naming every one of them
+ * with close matches, e.g. from a transport URL query. oslo raises
+ * NoSuchOptError for the first only (`_drivers/common.py:ConfigOptsProxy`);
+ * its text starts the message so the two read alike.
+ */
+export function unknownOptionsError<T>(group: OptGroup<T>, names: readonly string[], where: string, part: string): ConfigError {
+  const deprecated = deprecatedNamesOf(group);
+  const parts = names.map((name) => {
+    const old = deprecated.get(`${group.name}/${name}`);
+    if (old !== undefined) return `${name} (an old name of ${old.option}, which ${where} does not accept: use ${old.option})`;
+    const close = closeOptionNames(group, name);
+    return close.length > 0 ? `${name} (did you mean ${close.join(', ')}?)` : name;
+  });
+  const head = `no such option ${names[0]} in group [${group.name}]`;
+  const list = names.length === 1 ? parts[0] : parts.join('; ');
+  return new ConfigError(`${head}: ${where} sets unknown option${names.length > 1 ? 's' : ''} ${list}`, part);
 }
 
 // ---------------------------------------------------------------------------
@@ -482,9 +906,29 @@ export function toStr<T extends string = string>(text: string, choices?: readonl
   throw new ConfigError(`Valid values are [${choices.join(', ')}], but found ${pyRepr(text)}`);
 }
 
-/** Convert text with the converter of `def`'s type. */
-export function convertOpt(def: OptDef, text: string): boolean | number | string {
+/**
+ * `types.List(String())` (ListOpt): strip, drop one trailing comma run, split
+ * on ',', strip each item; blank text is the empty list.
+ */
+export function toList(text: string): string[] {
+  const s = pyStrip(text).replace(/,+$/, '');
+  if (s === '') return [];
+  return s.split(',').map((item) => pyStrip(item));
+}
+
+/** Python str.strip() with no argument. */
+export function pyStrip(text: string): string {
+  return text.replace(PY_STRIP_RE, '');
+}
+const PY_STRIP_RE = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+
+/** Convert text with the converter of `def`'s type (a multi-valued option converts one occurrence). */
+export function convertOpt(def: OptDef, text: string): boolean | number | string | string[] {
   switch (def.type) {
+    case 'list':
+      return toList(text);
+    case 'multistring':
+      return [text];
     case 'boolean':
       return toBoolean(text);
     case 'integer':
@@ -501,11 +945,11 @@ export function convertOpt(def: OptDef, text: string): boolean | number | string
 
 function defaultsOf<T>(opts: OptRegistry<T>): T {
   const out: Record<string, unknown> = {};
-  for (const [name, def] of Object.entries<OptDef>(opts as Record<string, OptDef>)) out[name] = def.default;
+  for (const [name, def] of Object.entries<OptDef>(opts as Record<string, OptDef>)) out[name] = Array.isArray(def.default) ? [...def.default] : def.default;
   return out as T;
 }
 
-function lookup<T>(group: OptGroup<T>, name: string): OptDef | undefined {
+export function lookup<T>(group: OptGroup<T>, name: string): OptDef | undefined {
   return Object.hasOwn(group.opts, name) ? (group.opts as Record<string, OptDef>)[name] : undefined;
 }
 
@@ -558,6 +1002,9 @@ function checkValue(def: OptDef, value: unknown): string | undefined {
         if (typeof value !== 'string') return `expected a string, got ${describeValue(value)}`;
         toStr(value, def.choices);
         return undefined;
+      case 'list':
+      case 'multistring':
+        return Array.isArray(value) && value.every((v) => typeof v === 'string') ? undefined : `expected a list of strings, got ${describeValue(value)}`;
     }
   } catch (err) {
     return err instanceof Error ? err.message : String(err);

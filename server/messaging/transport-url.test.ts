@@ -233,6 +233,43 @@ describe('TransportURL.parse: query', () => {
     expect(err.message).toContain(key);
   });
 
+  it('knows the options of every release 14.0.3-18.x (kolla 2025.1 layout)', () => {
+    const url = TransportURL.parse(
+      'rabbit://h/?rabbit_quorum_queue=true&rabbit_transient_quorum_queue=true&rabbit_stream_fanout=true&use_queue_manager=true&rabbit_qos_prefetch_count=1&kombu_reconnect_splay=0.5&hostname=ctl1&processname=nova-api',
+    );
+    expect(url.options).toMatchObject({
+      rabbit_transient_quorum_queue: true,
+      rabbit_stream_fanout: true,
+      use_queue_manager: true,
+      kombu_reconnect_splay: 0.5,
+      hostname: 'ctl1',
+      processname: 'nova-api',
+    });
+    expect(url.warnings).toEqual([]);
+  });
+
+  it('names every unknown query option with close matches', () => {
+    const err = parseError('rabbit://h/?rabbit_quorum_queues=true&use_queue_manger=1&ssl=1');
+    expect(err.part).toBe('query:rabbit_quorum_queues');
+    expect(err.message).toMatch(/^no such option rabbit_quorum_queues in group \[oslo_messaging_rabbit\]/);
+    expect(err.message).toContain('rabbit_quorum_queues (did you mean rabbit_quorum_queue?)');
+    expect(err.message).toContain('use_queue_manger (did you mean use_queue_manager?)');
+  });
+
+  it('accepts retired options with a warning naming the release', () => {
+    const url = TransportURL.parse('rabbit://h/?heartbeat_in_pthread=true&rabbit_quroum_max_memory_length=5');
+    expect(url.options.heartbeat_in_pthread).toBe(true);
+    expect(url.options.rabbit_quorum_max_memory_length).toBe(5);
+    expect(url.warnings.join('\n')).toContain('heartbeat_in_pthread was removed in oslo.messaging 18.0.0');
+    expect(url.warnings.join('\n')).toContain('rabbit_quroum_max_memory_length was renamed rabbit_quorum_max_memory_length');
+  });
+
+  it('lets the query win over overrides for both spellings of a renamed option', () => {
+    const url = TransportURL.parse('rabbit://h/?rabbit_quroum_max_memory_bytes=9', { rabbit_quorum_max_memory_bytes: 1 });
+    expect(url.options.rabbit_quorum_max_memory_bytes).toBe(9);
+    expect(url.options.rabbit_quroum_max_memory_bytes).toBe(9);
+  });
+
   it('checks hosts before the query, so an unencoded "?" in a password fails on the host', () => {
     const err = parseError('rabbit://user:Zq9?ss@h/');
     expect(err.part).toBe('port');

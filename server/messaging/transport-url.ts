@@ -29,7 +29,16 @@
 import { isIP } from 'node:net';
 
 import { ConfigError } from './errors.ts';
-import { convertRabbitOption, resolveRabbitOptions, type RabbitOptions } from './options.ts';
+import {
+  convertRabbitOption,
+  isRabbitOption,
+  rabbitGroup,
+  resolveRabbitOptions,
+  retiredOptionNote,
+  syncRenamedRabbitOptions,
+  unknownOptionsError,
+  type RabbitOptions,
+} from './options.ts';
 
 export type TransportDriverName = 'rabbit' | 'memory';
 
@@ -140,11 +149,23 @@ export class TransportURL {
     }
 
     const query = parseQs(split.query);
+    // Every unknown key is named at once, with close matches: oslo's
+    // ConfigOptsProxy stops at the first with NoSuchOptError, and a typo in a
+    // query (helm's `rabbit_quorum_queues`) is otherwise easy to miss. Options
+    // of any release 14.0.3-18.x are known; those later releases renamed or
+    // removed are accepted with a warning saying which release did so.
+    const unknown = Object.keys(query).filter((key) => !isRabbitOption(key));
+    if (unknown.length > 0) throw unknownOptionsError(rabbitGroup, unknown, 'the transport URL query', `query:${unknown[0]}`);
     const options = resolveRabbitOptions(overrides);
-    const target = options as unknown as Record<string, unknown>;
+    const given: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(query)) {
-      target[key] = convertRabbitOption(key, value, `query:${key}`);
+      given[key] = convertRabbitOption(key, value, `query:${key}`);
+      const note = retiredOptionNote(rabbitGroup, key);
+      if (note !== undefined) warnings.push(`transport URL query: ${note}`);
     }
+    // The query wins over the caller's overrides, as in ConfigOptsProxy.
+    Object.assign(options, given);
+    syncRenamedRabbitOptions(options, given as Partial<RabbitOptions>);
 
     return new TransportURL({ driver, scheme: split.scheme, hosts, virtualHost, query, options, warnings });
   }
