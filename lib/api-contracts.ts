@@ -37,6 +37,8 @@ export const errorCodeSchema = z.enum([
   'timeout',
   'unavailable',
   'undeliverable',
+  /** the broker refused the operation (AMQP 403/404/405/406/530/541): its reply text is the message */
+  'refused',
   'invalid_target',
   'tap_unavailable',
   'internal',

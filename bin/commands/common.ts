@@ -1,7 +1,8 @@
 /**
  * Shared plumbing of the osloscope CLI: argument parsing with node:util,
- * the exit-code contract (product.md: 0 ok, 2 usage, 3 remote error,
- * 4 timeout, 5 cannot connect) and one-line errors on stderr.
+ * the exit-code contract (README "Command line": 0 ok, 2 usage, 3 remote
+ * error, 4 timeout, 5 cannot connect, 6 refused by the broker) and
+ * one-line errors on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
@@ -11,6 +12,7 @@ import {
   MessageDeliveryFailure,
   MessagingTimeout,
   pyLoads,
+  refusalIn,
   RemoteError,
   Transport,
   type Logger,
@@ -22,7 +24,7 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, remote: 3, timeout: 4, connect: 5 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, remote: 3, timeout: 4, connect: 5, refused: 6 } as const;
 
 export const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
 
@@ -98,6 +100,12 @@ export function reportError(err: unknown, io: Io, opts: { traceback?: boolean } 
   if (err instanceof MessagingTimeout) {
     line(`MessagingTimeout: ${err.message}`);
     return EXIT.timeout;
+  }
+  // Before MessageDeliveryFailure: a send that gave up may carry the refusal as its cause.
+  const refusal = refusalIn(err);
+  if (refusal) {
+    line(`Refused by the broker (${refusal.code}): ${refusal.message}`);
+    return EXIT.refused;
   }
   if (err instanceof MessageDeliveryFailure) {
     line(`Cannot connect: ${err.message}`);

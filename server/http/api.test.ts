@@ -119,6 +119,14 @@ describe('HTTP API (access control off)', () => {
     expect(body.error.message).toMatch(/^Timed out waiting for a reply to message ID [0-9a-f]{32}$/);
   });
 
+  it('answers a broker refusal with 422 and the broker text, not a 500', async () => {
+    const res = await post('/api/rpc', { type: 'call', target: { topic: 'x', exchange: 'amq.rabbitmq.trace' }, method: 'echo', timeout: 2 });
+    expect(res.status).toBe(422);
+    const body = await res.json();
+    expect(body.error).toMatchObject({ code: 'refused', class: 'BrokerRefusal' });
+    expect(body.error.message).toMatch(/^The broker refused it \(403\): ACCESS_REFUSED - cannot publish to internal exchange 'amq\.rabbitmq\.trace'/);
+  });
+
   it('casts and fanouts return once the broker took them', async () => {
     const cast = await (await post('/api/rpc', { type: 'cast', target: { topic: 'api-test' }, method: 'echo', args: { value: 1 } })).json();
     expect(cast).toMatchObject({ ok: true, result: null, data: { type: 'cast', msgId: null, routingKey: 'api-test' } });

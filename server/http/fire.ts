@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  BrokerRefusal,
   InvalidTarget,
   MessageDeliveryFailure,
   MessageUndeliverable,
   MessagingTimeout,
+  refusalIn,
   RemoteError,
   RpcClient,
   SerializationError,
@@ -174,6 +176,8 @@ export class FireService {
     if (err instanceof MessageUndeliverable) {
       return { ok: false, status: 502, error: { code: 'undeliverable', message: `No queue is bound for ${err.routingKey} on exchange ${err.exchange}`, class: 'MessageUndeliverable', elapsedMs } };
     }
+    const refusal = refusalIn(err);
+    if (refusal) return { ok: false, status: 422, error: refusedError(refusal, elapsedMs) };
     if (err instanceof MessageDeliveryFailure) {
       return { ok: false, status: 503, error: { code: 'unavailable', message: `The broker cannot be reached: ${err.message}`, class: err.name, elapsedMs } };
     }
@@ -185,6 +189,17 @@ export class FireService {
     }
     return { ok: false, status: 500, error: { code: 'internal', message: 'The message could not be sent (internal error; see the server log)', elapsedMs } };
   }
+}
+
+/**
+ * The broker refused the target (406 an exchange or queue declared with
+ * other flags, 403 an internal exchange or missing permission, 404 a
+ * missing exchange, 530 NOT_ALLOWED, 541 a denied deprecated feature): the
+ * request cannot succeed as sent, so a 4xx with the broker's own text, which
+ * names the entity and the argument at fault.
+ */
+function refusedError(refusal: BrokerRefusal, elapsedMs: number): ApiError {
+  return { code: 'refused', message: `The broker refused it (${refusal.code}): ${refusal.replyText}`, class: 'BrokerRefusal', elapsedMs };
 }
 
 function round(ms: number): number {

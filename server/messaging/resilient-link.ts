@@ -11,7 +11,7 @@
  * back by itself); `send` links recover lazily on their next use, bounded by
  * the caller's `retry` count like oslo's ensure(retry=...).
  */
-import { ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
+import { BrokerRefusal, ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
 import type {
   ConsumeOptions,
   Delivery,
@@ -229,7 +229,14 @@ export class ResilientLink {
     if (this.closed) return;
     const error = err ?? new ConnectionLost(`Connection to ${link.endpoint} closed`);
     this.setState('disconnected', { endpoint: link.endpoint, error });
-    this.options.log?.warn({ connection: this.connectionName, endpoint: link.endpoint, err: error.message }, 'AMQP connection lost');
+    // A refusal closed the channel under an operation whose caller gets the
+    // error itself; only a listen link, which recovers unasked, says so loudly.
+    const quiet = error instanceof BrokerRefusal && this.options.purpose === 'send';
+    (quiet ? this.options.log?.info : this.options.log?.warn)?.call(
+      this.options.log,
+      { connection: this.connectionName, endpoint: link.endpoint, err: error.message },
+      'AMQP connection lost',
+    );
     if (this.options.purpose === 'listen') this.scheduleRecovery();
   }
 

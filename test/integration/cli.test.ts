@@ -1,7 +1,8 @@
 /**
- * The CLI contract (product.md): JSON on stdout, one line on stderr, exit
- * 0 ok, 2 usage, 3 remote error, 4 timeout, 5 cannot connect — run as a user
- * runs it, bin/osloscope against the real broker.
+ * The CLI contract (README "Command line"): JSON on stdout, one line on
+ * stderr, exit 0 ok, 2 usage, 3 remote error, 4 timeout, 5 cannot connect,
+ * 6 refused by the broker — run as a user runs it, bin/osloscope against the
+ * real broker.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -77,6 +78,24 @@ describe('bin/osloscope', () => {
     expect(r.stderr).toMatch(/^Cannot connect: .*127\.0\.0\.1:1/);
     expect(r.stdout).toBe('');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it.each([
+    ['call', ['--method', 'm', '--timeout', '5']],
+    ['cast', ['--method', 'm']],
+  ])('%s exits 6 with the broker text when the broker refuses it', async (command, args) => {
+    const started = Date.now();
+    const r = await run([command, '--topic', 't', '--control-exchange', 'amq.rabbitmq.trace', ...args]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^Refused by the broker \(403\): basic\.publish amq\.rabbitmq\.trace\/t: ACCESS_REFUSED - cannot publish to internal exchange 'amq\.rabbitmq\.trace' in vhost '\/'\n$/);
+    expect(r.stdout).toBe('');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('exits 6 at once when the broker refuses the login', async () => {
+    const r = await run(['call', '--topic', 't', '--method', 'm', '--url', TEST_TRANSPORT_URL.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:wrong-password@')]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^Refused by the broker \(403\): .*ACCESS_REFUSED - Login was refused/);
   });
 
   it('exits 2 on bad usage', async () => {

@@ -95,11 +95,15 @@ export class RabbitDriver implements Driver {
           ...(endpoint.ssl && this.options.ssl ? this.options.ssl : {}),
         },
       );
-    } catch (cause) {
+    } catch (err) {
+      // A broker that answers and says no (bad credentials, a vhost it will not
+      // open) is a refusal: reconnecting will not change its mind.
+      const refusal = handshakeRefusal(err, endpoint.vhost);
+      const cause = refusal ?? err;
       // Never echo the URL: amqplib errors do not carry credentials, but keep our text fixed.
       throw new MessageDeliveryFailure(
-        `Unable to connect to AMQP server on ${endpoint.label}: ${describeError(cause)}`,
-        { cause, code: codeOf(cause) },
+        `Unable to connect to AMQP server on ${endpoint.label}: ${refusal ? `${refusal.code} ${refusal.replyText}` : describeError(err)}`,
+        { cause, code: refusal?.code ?? codeOf(err) },
       );
     }
     coalesceWrites(model);
@@ -524,6 +528,25 @@ function describeError(err: unknown): string {
     return err.name;
   }
   return String(err);
+}
+
+/**
+ * amqplib reports a refused handshake only in its message: the login
+ * (`Handshake terminated by server: 403 (ACCESS-REFUSED) with message "…"`),
+ * or, for connection.open of a vhost the user may not open or that does not
+ * exist, a bare `Expected ConnectionOpenOk; got <ConnectionClose …>` without
+ * RabbitMQ's 530 NOT_ALLOWED text.
+ */
+function handshakeRefusal(err: unknown, vhost: string): BrokerRefusal | undefined {
+  const message = err instanceof Error ? err.message : '';
+  const m = /^Handshake terminated by server: (\d{3}) \([A-Z-]+\) with message "([\s\S]*)"$/.exec(message);
+  if (m && AMQP_REPLY_NAMES[Number(m[1])]) return new BrokerRefusal(m[2], Number(m[1]), 'connection.start-ok', { cause: err });
+  if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    return new BrokerRefusal(`NOT_ALLOWED - the broker refused to open vhost '${vhost}' (it does not exist or this user may not use it)`, 530, 'connection.open', {
+      cause: err,
+    });
+  }
+  return undefined;
 }
 
 /** RabbitMQ's default frame_max (rabbit.app `frame_max`, 131072), at least the 8192 RabbitMQ 4.1 requires. */
