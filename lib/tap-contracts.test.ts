@@ -4,6 +4,8 @@ import {
   brokerViewSchema,
   callRecordSchema,
   decodedMessageSchema,
+  fanoutHistoryQuerySchema,
+  parseStreamStart,
   latencyHistogramSchema,
   MESSAGE_KINDS,
   rateSnapshotSchema,
@@ -43,6 +45,7 @@ const message = {
   payload: null,
   properties: { contentType: 'application/json', headers: {} },
   trace: { event: 'publish', routedQueues: ['compute.h1'], connection: 'a -> b', connectionName: null, channel: 1, queue: null, redelivered: null, node: 'n', vhost: '/', user: 'guest' },
+  broker: null,
   bytes: 10,
   enveloped: true,
   compression: null,
@@ -67,9 +70,30 @@ describe('tap contracts', () => {
     expect(decodedMessageSchema.safeParse({ ...message, trace: { ...message.trace, event: 'consume' } }).success).toBe(false);
   });
 
+  it('carries broker-added headers as metadata beside the message', () => {
+    const withBroker = { ...message, broker: { streamOffset: 12, deliveryCount: null, acquiredCount: 2, timestampMs: 1_700_000_000_123, timestamp: 1_700_000_000, routedBy: 'rabbit@n1', death: [{ queue: 'q', reason: 'expired', count: 1, exchange: '', routingKeys: ['q'], time: 1_700_000_000_000 }] } };
+    expect(decodedMessageSchema.parse(withBroker)).toEqual(withBroker);
+    expect(decodedMessageSchema.safeParse({ ...message, broker: { streamOffset: '12' } }).success).toBe(false);
+  });
+
+  it('parses stream start positions the way x-stream-offset takes them', () => {
+    expect(parseStreamStart('first')).toEqual({ kind: 'first' });
+    expect(parseStreamStart('last')).toEqual({ kind: 'last' });
+    expect(parseStreamStart('1234')).toEqual({ kind: 'offset', offset: 1234 });
+    expect(parseStreamStart('30m')).toEqual({ kind: 'interval', text: '30m', ms: 1_800_000 });
+    expect(parseStreamStart('1D')).toEqual({ kind: 'interval', text: '1D', ms: 86_400_000 });
+    expect(parseStreamStart('2026-11-30T07:00:00Z')).toEqual({ kind: 'timestamp', ms: Date.UTC(2026, 10, 30, 7) });
+    for (const bad of ['', '-1', '30x', '0m', 'yesterday', '2026-11-30', '1e3']) expect(parseStreamStart(bad)).toBeInstanceOf(Error);
+    expect(fanoutHistoryQuerySchema.safeParse({ topic: 'compute', since: '30m', limit: '100' }).success).toBe(true);
+    const bad = fanoutHistoryQuerySchema.safeParse({ topic: 'compute', since: 'soon', limit: '99999' });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join('.')).sort()).toEqual(['limit', 'since']);
+    expect(fanoutHistoryQuerySchema.safeParse({ topic: 'a b' }).success).toBe(false);
+  });
+
   it('names the kinds and stuck causes the product defines', () => {
     expect(MESSAGE_KINDS).toEqual(['call', 'cast', 'fanout', 'reply', 'heartbeat', 'notification', 'unknown']);
-    expect(STUCK_CAUSES).toEqual(['unroutable', 'no_consumer', 'expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply']);
+    expect(STUCK_CAUSES).toEqual(['unroutable', 'no_consumer', 'expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply', 'late_reply_across_restart']);
     expect(RPC_PROCESSING_SECONDS_BUCKETS).toEqual([0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, 100]);
   });
 
@@ -78,7 +102,7 @@ describe('tap contracts', () => {
       msgId: 'a',
       method: 'get',
       target: { exchange: 'nova', topic: 'compute', server: null, namespace: null, version: null, routingKey: 'compute' },
-      caller: { replyQ: 'reply_a', process: 'nova-api:1', connectionName: null },
+      caller: { replyQ: 'reply_h1:nova-api:2', process: 'nova-api:1', connectionName: null, queueManager: { host: 'h1', process: 'nova-api', n: 2 } },
       serverProcess: null,
       requestId: null,
       publishedAt: 1,
@@ -86,6 +110,7 @@ describe('tap contracts', () => {
       timeoutSource: 'expiration',
       deadline: 60001,
       callMonitorTimeout: null,
+      monitorDeadline: null,
       state: 'stuck',
       outcome: null,
       cause: 'no_consumer',
@@ -131,8 +156,10 @@ describe('tap contracts', () => {
 
     expect(latencyHistogramSchema.safeParse({ name: 'n', help: 'h', buckets: [1], series: [{ labels: { method: 'x' }, counts: [1, 0], sum: 1, count: 1 }] }).success).toBe(false);
 
-    const view = { source: 'memory', at: 1, vhost: '/', complete: true, error: null, queues: [{ name: 'compute', kind: 'topic', topic: 'compute', server: null, depth: 0, consumers: 1, consumerProcesses: [] }], replyQueuesWithoutConsumers: [], connections: { poolSize: 30, processes: [], unnamed: 0 } };
+    const view = { source: 'memory', at: 1, vhost: '/', complete: true, error: null, queues: [{ name: 'compute', kind: 'topic', topic: 'compute', server: null, depth: 0, consumers: 1, consumerProcesses: [], queueType: 'quorum', queueManager: null, depthIs: 'backlog', expiresMs: null, idleSince: null, health: 'ok', note: null }], replyQueuesWithoutConsumers: [{ name: 'reply_h:p:1', depth: 0, health: 'expiring', note: 'x' }], connections: { poolSize: 30, processes: [], unnamed: 0 } };
     expect(brokerViewSchema.parse(view)).toEqual(view);
+
+    expect(brokerViewSchema.safeParse({ ...view, queues: [{ ...view.queues[0], depthIs: 'lag' }] }).success).toBe(false);
 
     expect(tapEventSchema.parse({ type: 'tap:message', message }).type).toBe('tap:message');
     expect(tapEventSchema.safeParse({ type: 'tap:nope' }).success).toBe(false);

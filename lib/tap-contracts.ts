@@ -78,6 +78,45 @@ export const traceInfoSchema = z.object({
 });
 export type TraceInfo = z.infer<typeof traceInfoSchema>;
 
+/** `{host, process, n}` of a queue-manager name `reply_<host>:<proc>:<n>` / `<topic>_fanout_<host>:<proc>:<n>` (use_queue_manager, oslo.messaging 14.7.0+). */
+export const queueManagerNameSchema = z.object({ host: z.string(), process: z.string(), n: z.number() });
+export type QueueManagerName = z.infer<typeof queueManagerNameSchema>;
+
+/** One `x-death` entry (RabbitMQ dead-lettering), as far as it is readable. */
+export const deathEntrySchema = z.object({
+  queue: z.string().nullable(),
+  reason: z.string().nullable(),
+  count: z.number().nullable(),
+  exchange: z.string().nullable(),
+  routingKeys: z.array(z.string()),
+  /** ms since the epoch */
+  time: z.number().nullable(),
+});
+export type DeathEntry = z.infer<typeof deathEntrySchema>;
+
+/**
+ * What the broker (not oslo) added to a message: read off the headers and
+ * moved out of `properties.headers`, so those stay what the publisher sent.
+ * None of it changes how a message is classified (oslo-modern.md §1.5).
+ */
+export const brokerMetadataSchema = z.object({
+  /** `x-stream-offset`: the message's offset in the stream it was read from */
+  streamOffset: z.number().nullable(),
+  /** `x-delivery-count`: redeliveries of a quorum-queue message */
+  deliveryCount: z.number().nullable(),
+  /** `x-acquired-count` (RabbitMQ 4.3+): times a quorum-queue message was handed to a consumer */
+  acquiredCount: z.number().nullable(),
+  /** `timestamp_in_ms` (4.2+ incoming timestamp interceptor): when the broker received the publish, ms */
+  timestampMs: z.number().nullable(),
+  /** the `timestamp` property the same interceptor sets (seconds); oslo never sets it */
+  timestamp: z.number().nullable(),
+  /** `x-routed-by`: the node that routed the publish (routing-node interceptor) */
+  routedBy: z.string().nullable(),
+  /** `x-death`: dead-lettering history, newest first (capped) */
+  death: z.array(deathEntrySchema).nullable(),
+});
+export type BrokerMetadata = z.infer<typeof brokerMetadataSchema>;
+
 export const decodedMessageSchema = z.object({
   /** tap-local id, unique for the life of the tap (monotonic) */
   id: z.string(),
@@ -118,6 +157,8 @@ export const decodedMessageSchema = z.object({
   payload: z.unknown().nullable(),
   properties: messagePropertiesSchema,
   trace: traceInfoSchema.nullable(),
+  /** headers the broker added (stream offset, delivery counts, interceptor timestamps, x-death); null when none */
+  broker: brokerMetadataSchema.nullable(),
   /** body size on the wire (compressed size when compressed) */
   bytes: z.number(),
   /** true for the v2 `oslo.version`/`oslo.message` envelope, false for v1 bodies */
@@ -144,9 +185,12 @@ export type DecodedMessage = z.infer<typeof decodedMessageSchema>;
  * expired_in_queue — the request sat in a consumed queue until its expiration and was never delivered;
  * no_reply — delivered, the server never answered (heartbeats tell whether it was still working);
  * reply_queue_gone — the reply was published but no queue took it (caller's reply queue gone) or it sat in a queue nobody consumes;
- * late_reply — the reply came after the caller's timeout.
+ * late_reply — the reply came after the caller's timeout;
+ * late_reply_across_restart — the caller's service restarted while the call was open: its queue-manager reply
+ *   queue `reply_<host>:<proc>:<n>` was taken over by the new process, which drops the reply ("No calling threads
+ *   waiting for msg_id").
  */
-export const stuckCauseSchema = z.enum(['unroutable', 'no_consumer', 'expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply']);
+export const stuckCauseSchema = z.enum(['unroutable', 'no_consumer', 'expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply', 'late_reply_across_restart']);
 export type StuckCause = z.infer<typeof stuckCauseSchema>;
 export const STUCK_CAUSES = stuckCauseSchema.options;
 
@@ -195,6 +239,8 @@ export const callerSchema = z.object({
   process: z.string().nullable(),
   /** full client connection name `<prog>:<pid>:<uuid>`, when known */
   connectionName: z.string().nullable(),
+  /** `{host, process, n}` when `_reply_q` is a queue-manager name (names the service even when the consumer is unknown) */
+  queueManager: queueManagerNameSchema.nullable(),
 });
 export type Caller = z.infer<typeof callerSchema>;
 
@@ -214,6 +260,12 @@ export const callRecordSchema = z.object({
   deadline: z.number(),
   /** `_timeout`: call_monitor_timeout in seconds, null when unset (no heartbeats expected) */
   callMonitorTimeout: z.number().nullable(),
+  /**
+   * call-monitor calls: when the caller gives up unless a heartbeat comes first (last heartbeat, or the publish,
+   * + `_timeout`; amqpdriver ReplyWaiter.wait restarts its call_monitor_timer on each heartbeat). null without a
+   * call monitor, or when heartbeats are invisible (bindings mode).
+   */
+  monitorDeadline: z.number().nullable(),
   state: callStateSchema,
   outcome: callOutcomeSchema.nullable(),
   cause: stuckCauseSchema.nullable(),
@@ -398,6 +450,22 @@ export const brokerQueueSchema = z.object({
   consumers: z.number(),
   /** `<prog>:<pid>` of the consuming processes, when known */
   consumerProcesses: z.array(z.string()),
+  /** `x-queue-type` as the broker reports it; null when the inspector cannot tell */
+  queueType: z.enum(['classic', 'quorum', 'stream']).nullable(),
+  /** `{host, process, n}` of a queue-manager name */
+  queueManager: queueManagerNameSchema.nullable(),
+  /** a stream keeps what it was sent until x-max-age / max-length: its depth is retention, not backlog */
+  depthIs: z.enum(['backlog', 'retention']),
+  /** `x-expires` in ms (oslo: rabbit_transient_queues_ttl × 1000 on reply and fanout queues), null when unset or unknown */
+  expiresMs: z.number().nullable(),
+  /** when the queue last had activity (management `idle_since`), ms; null when busy or unknown */
+  idleSince: z.number().nullable(),
+  /**
+   * ok; expiring — an orphan reply/fanout queue without consumers, normal until its x-expires elapses (oslo keeps
+   * queue-manager and stream fanout queues on close); warn — see `note`.
+   */
+  health: z.enum(['ok', 'expiring', 'warn']),
+  note: z.string().nullable(),
 });
 export type BrokerQueue = z.infer<typeof brokerQueueSchema>;
 
@@ -422,7 +490,15 @@ export const brokerViewSchema = z.object({
   complete: z.boolean(),
   error: z.string().nullable(),
   queues: z.array(brokerQueueSchema),
-  replyQueuesWithoutConsumers: z.array(z.object({ name: z.string(), depth: z.number() })),
+  replyQueuesWithoutConsumers: z.array(
+    z.object({
+      name: z.string(),
+      depth: z.number(),
+      /** expiring: normal until x-expires; warn: holds replies, never expires, or outlived its x-expires */
+      health: z.enum(['ok', 'expiring', 'warn']),
+      note: z.string().nullable(),
+    }),
+  ),
   connections: z.object({
     /** rpc_conn_pool_size the processes are compared against */
     poolSize: z.number(),
@@ -432,6 +508,95 @@ export const brokerViewSchema = z.object({
   }),
 });
 export type BrokerView = z.infer<typeof brokerViewSchema>;
+
+// ---------------------------------------------------------------------------
+// Fanout history (a rabbit_stream_fanout `<topic>_fanout` stream, read without taking anything)
+// ---------------------------------------------------------------------------
+
+/** RabbitMQ's interval grammar for `x-stream-offset` (the same as `x-max-age`): a number and Y, M, D, h, m or s. */
+export const STREAM_INTERVAL = /^([1-9][0-9]{0,8})(Y|M|D|h|m|s)$/;
+const INTERVAL_MS: Record<string, number> = { Y: 365 * 86_400_000, M: 30 * 86_400_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/**
+ * Where a stream read starts (the `x-stream-offset` consumer argument): `first` (oldest retained), `last` (the last
+ * chunk), an offset (a non-negative integer), a time (ISO 8601, e.g. 2026-11-30T07:00:00Z), or an interval back from
+ * now (`30m`, `2h`, `1D`).
+ */
+export type StreamStart =
+  | { kind: 'first' }
+  | { kind: 'last' }
+  | { kind: 'offset'; offset: number }
+  | { kind: 'timestamp'; ms: number }
+  | { kind: 'interval'; text: string; ms: number };
+
+/** Parse a `since` text; an Error says what is wrong. */
+export function parseStreamStart(text: string): StreamStart | Error {
+  const t = text.trim();
+  if (t === 'first' || t === 'last') return { kind: t };
+  if (/^[0-9]{1,15}$/.test(t)) return { kind: 'offset', offset: Number(t) };
+  const iv = STREAM_INTERVAL.exec(t);
+  if (iv) return { kind: 'interval', text: t, ms: Number(iv[1]) * INTERVAL_MS[iv[2]] };
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(t)) {
+    const ms = Date.parse(t);
+    if (Number.isFinite(ms)) return { kind: 'timestamp', ms };
+  }
+  return new Error(
+    `"${t.slice(0, 40)}" is not a stream position: use first, last, an offset (0, 1234), a time (2026-11-30T07:00:00Z) or an interval back from now (30s, 30m, 2h, 1D)`,
+  );
+}
+
+export const FANOUT_HISTORY_MAX_LIMIT = 2000;
+
+/** GET /api/fanout-history query (all strings on the wire). */
+export const fanoutHistoryQuerySchema = z.object({
+  topic: z
+    .string({ message: 'topic is required' })
+    .min(1, { message: 'topic is required' })
+    .max(200, { message: 'topic is at most 200 characters' })
+    .regex(/^[^\s\u0000-\u001f]+$/, { message: 'topic has no spaces or control characters' }),
+  since: z
+    .string()
+    .max(64)
+    .superRefine((v, ctx) => {
+      const r = parseStreamStart(v);
+      if (r instanceof Error) ctx.addIssue({ code: 'custom', message: r.message });
+    })
+    .optional(),
+  limit: z.coerce
+    .number({ message: 'limit is a number' })
+    .int({ message: 'limit is a whole number' })
+    .min(1, { message: 'limit is at least 1' })
+    .max(FANOUT_HISTORY_MAX_LIMIT, { message: `limit is at most ${FANOUT_HISTORY_MAX_LIMIT}` })
+    .optional(),
+  /** live-stream filter grammar, applied after decoding */
+  filter: z.string().max(1000).optional(),
+});
+export type FanoutHistoryQuery = z.infer<typeof fanoutHistoryQuerySchema>;
+
+export const fanoutHistorySchema = z.object({
+  topic: z.string(),
+  /** the stream read: `<topic>_fanout` */
+  queue: z.string(),
+  /** the `since` asked for, as given */
+  since: z.string(),
+  startedAt: z.number(),
+  finishedAt: z.number(),
+  /** oldest first; `broker.streamOffset` is each message's offset */
+  messages: z.array(decodedMessageSchema),
+  /** messages read from the stream (the filter may have kept fewer) */
+  read: z.number(),
+  bytes: z.number(),
+  firstOffset: z.number().nullable(),
+  lastOffset: z.number().nullable(),
+  /** tail: caught up with the newest message; limit/bytes/time: a bound stopped the read first (there may be more) */
+  stoppedBy: z.enum(['tail', 'limit', 'bytes', 'time']),
+  /** what the stream keeps (its x-max-age / policy), when the management API told */
+  retention: z.string().nullable(),
+  /** messages the stream holds now, when known */
+  streamMessages: z.number().nullable(),
+  note: z.string().nullable(),
+});
+export type FanoutHistory = z.infer<typeof fanoutHistorySchema>;
 
 // ---------------------------------------------------------------------------
 // Queries and events

@@ -14,7 +14,7 @@ function message(over: Partial<DecodedMessage>): DecodedMessage {
   return {
     id: String(seq), ts: Date.now(), kind: 'cast', exchange: 'nova', routingKey: 'compute', topic: 'compute', server: null, method: 'm', namespace: null, version: null,
     msgId: null, replyQ: null, uniqueId: null, callMonitorTimeout: null, timeoutMs: null, args: {}, context: {}, requestId: null, result: null, failure: null, ending: null,
-    eventType: null, priority: null, publisherId: null, messageId: null, timestamp: null, payload: null, properties: {}, trace: null, bytes: 10, enveloped: true,
+    eventType: null, priority: null, publisherId: null, messageId: null, timestamp: null, payload: null, properties: {}, trace: null, broker: null, bytes: 10, enveloped: true,
     compression: null, error: null, raw: null, rawEncoding: null, rawTruncated: false, ...over,
   };
 }

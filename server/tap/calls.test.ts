@@ -52,7 +52,7 @@ describe('CallTracker correlation', () => {
     expect(r?.outcome).toBe('result');
     expect(r?.latencyMs).toBe(30);
     expect(r?.serverProcess).toBe('nova-compute:42');
-    expect(r?.caller).toEqual({ replyQ: 'reply_q1', process: 'nova-api:7', connectionName: names['10.0.0.3:5000 -> 10.0.0.1:5672'] });
+    expect(r?.caller).toEqual({ replyQ: 'reply_q1', process: 'nova-api:7', connectionName: names['10.0.0.3:5000 -> 10.0.0.1:5672'], queueManager: null });
     expect(r?.timeline.map((e) => e.event)).toEqual(['published', 'routed', 'delivered', 'reply_published', 'reply_delivered']);
     const h = t.latency.toJSON();
     latencyHistogramSchema.parse(h);
@@ -165,13 +165,15 @@ describe('stuck-call classifier (firehose)', () => {
     stopped.tick(T0 + 10_000);
     const r = stopped.get('m1');
     expect(r).toMatchObject({ cause: 'no_reply', heartbeats: 2, lastHeartbeatAt: T0 + 2000 });
-    expect(r?.causeDetail).toMatch(/heartbeats stopped 8000 ms before the deadline/);
+    // call_monitor_timeout 2 s: the caller gave up 2 s after the last heartbeat, long before its 10 s timeout
+    expect(r?.causeDetail).toMatch(/heartbeats stopped after 2: none within call_monitor_timeout 2 s, so the caller gave up 6000 ms before its 10000 ms timeout/);
+    expect(r?.monitorDeadline).toBe(T0 + 4000);
     // repeated heartbeats collapse into one timeline entry
     expect(r?.timeline.filter((e) => e.event === 'heartbeat')).toHaveLength(1);
     expect(r?.timeline.find((e) => e.event === 'heartbeat')?.detail).toMatch(/×2/);
 
     const working = new CallTracker();
-    working.observe(fh.publish(T0, ['compute'], { callMonitorTimeout: 2 }));
+    working.observe(fh.publish(T0, ['compute'], { callMonitorTimeout: 20 }));
     working.observe(fh.deliver(T0 + 1));
     working.observe(fh.heartbeat(T0 + 9000));
     working.tick(T0 + 10_000);
@@ -240,6 +242,110 @@ describe('stuck-call classifier (firehose)', () => {
     const u = new CallTracker();
     u.observe(fh.publish(T0, ['compute']));
     expect(u.observe(fh.reply(T0 + 11_000))).toMatchObject({ reason: 'state', record: { cause: 'late_reply' } });
+  });
+});
+
+describe('call-monitor calls (nova: _timeout 60, expiration 1800000)', () => {
+  const nova = { callMonitorTimeout: 60, timeoutMs: 1_800_000 };
+
+  it('is stuck once 60 s pass without a heartbeat, not when the 1800 s expiration elapses', () => {
+    const t = new CallTracker();
+    t.observe(fh.publish(T0, ['conductor'], nova));
+    t.observe(fh.deliver(T0 + 5));
+    expect(t.get('m1')).toMatchObject({ monitorDeadline: T0 + 60_000, deadline: T0 + 1_800_000 });
+    expect(t.tick(T0 + 59_000)).toEqual([]);
+    expect(t.dueQueues(T0 + 59_000)).toEqual([]);
+    const [c] = t.tick(T0 + 60_000);
+    expect(c.record).toMatchObject({ state: 'stuck', cause: 'no_reply', heartbeats: 0 });
+    expect(c.record.causeDetail).toMatch(/no heartbeat ever arrived although call_monitor_timeout=60 s/);
+    expect(c.record.timeline.find((e) => e.event === 'timeout')?.detail).toMatch(/no heartbeat within call_monitor_timeout 60 s/);
+  });
+
+  it('heartbeats every 30 s keep it in flight past 60 s; a reply within the expiration is on time', () => {
+    const t = new CallTracker();
+    t.observe(fh.publish(T0, ['conductor'], nova));
+    t.observe(fh.deliver(T0 + 5));
+    for (let i = 0; i <= 10; i++) t.observe(fh.heartbeat(T0 + 10 + 30_000 * i));
+    expect(t.tick(T0 + 320_000)).toEqual([]);
+    expect(t.get('m1')).toMatchObject({ state: 'inflight', heartbeats: 11, monitorDeadline: T0 + 10 + 300_000 + 60_000 });
+    t.observe(fh.reply(T0 + 330_000));
+    expect(t.observe(fh.replyDeliver(T0 + 330_001))?.record).toMatchObject({ state: 'done', outcome: 'result', latencyMs: 330_000 });
+  });
+
+  it('a gap longer than _timeout between heartbeats means the caller gave up, even if heartbeats resume', () => {
+    const t = new CallTracker();
+    t.observe(fh.publish(T0, ['conductor'], nova));
+    t.observe(fh.deliver(T0 + 5));
+    t.observe(fh.heartbeat(T0 + 10));
+    t.observe(fh.heartbeat(T0 + 90_000)); // 90 s later: the caller raised MessagingTimeout at T0 + 60 010
+    const late = t.observe(fh.reply(T0 + 100_000));
+    expect(late?.record).toMatchObject({ state: 'stuck', cause: 'late_reply' });
+    expect(late?.record.causeDetail).toMatch(/after the caller gave up: no heartbeat within call_monitor_timeout 60 s/);
+  });
+
+  it('never delivered within _timeout: the request may still sit in the queue until its expiration', () => {
+    const t = new CallTracker();
+    t.observe(fh.publish(T0, ['conductor'], nova));
+    t.tick(T0 + 60_000, facts({ conductor: { exists: true, consumers: 2, depth: 40 } }));
+    expect(t.get('m1')).toMatchObject({ cause: 'expired_in_queue' });
+    expect(t.get('m1')?.causeDetail).toMatch(/never delivered within call_monitor_timeout 60 s/);
+  });
+
+  it('bindings mode cannot see heartbeats: waits for the expiration and shows no monitor deadline', () => {
+    const t = new CallTracker();
+    t.observe(base({ trace: null, ...nova }));
+    expect(t.get('m1')?.monitorDeadline).toBeNull();
+    expect(t.tick(T0 + 120_000)).toEqual([]);
+  });
+});
+
+describe('late_reply_across_restart (queue-manager reply queues reused after a restart)', () => {
+  const Q = 'reply_ctl1:nova-conductor:1';
+  const OLD = 'nova-conductor:100:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+  const NEW = 'nova-conductor:200:1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+  const names: Record<string, string> = { 'old -> b': OLD, 'new -> b': NEW, 'srv -> b': 'nova-compute:9:2f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' };
+  const qm = (m: DecodedMessage): DecodedMessage => ({ ...m, replyQ: Q, routingKey: m.kind === 'call' ? m.routingKey : Q });
+  const withQ = (m: DecodedMessage): DecodedMessage => qm(m.trace?.event === 'deliver' && m.kind !== 'call' ? { ...m, trace: { ...m.trace, queue: Q } } : m);
+
+  it('a reply delivered to the restarted process is not the caller\'s: classified at once, caller kept', () => {
+    const t = new CallTracker({ resolveConnection: (c) => names[c] ?? null });
+    t.observe(withQ(fh.publish(T0, ['compute'], { trace: trace({ routedQueues: ['compute'], connection: 'old -> b' }) })));
+    t.observe(withQ(fh.deliver(T0 + 1, 'compute', 'srv -> b')));
+    t.observe(withQ(fh.reply(T0 + 5000)));
+    const c = t.observe(withQ(fh.replyDeliver(T0 + 5001, 'new -> b')));
+    expect(c?.record).toMatchObject({ state: 'stuck', cause: 'late_reply_across_restart', causeCertain: true });
+    expect(c?.record.caller).toMatchObject({ process: 'nova-conductor:100', queueManager: { host: 'ctl1', process: 'nova-conductor', n: 1 } });
+    expect(c?.record.causeDetail).toMatch(/nova-conductor on ctl1 restarted/);
+    expect(c?.record.causeDetail).toMatch(/nova-conductor:200/);
+    expect(t.epochs.current(Q)?.connectionName).toBe(NEW);
+  });
+
+  it('a reconnect of the same process (same pid, new connection) is no restart', () => {
+    const again = 'nova-conductor:100:3f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const t = new CallTracker({ resolveConnection: (c) => ({ ...names, 'again -> b': again })[c] ?? null });
+    t.observe(withQ(fh.publish(T0, ['compute'], { trace: trace({ routedQueues: ['compute'], connection: 'old -> b' }) })));
+    t.observe(withQ(fh.reply(T0 + 5000)));
+    expect(t.observe(withQ(fh.replyDeliver(T0 + 5001, 'again -> b')))?.record).toMatchObject({ state: 'done', outcome: 'result' });
+  });
+
+  it('bindings mode: the reply queue\'s consumer changed process during the call (from consumer lookups)', () => {
+    const t = new CallTracker();
+    t.epochs.observe(Q, OLD, T0 - 10_000);
+    t.epochs.observe(Q, OLD, T0 + 1000);
+    t.observe(qm(base({ trace: null })));
+    t.epochs.observe(Q, NEW, T0 + 20_000);
+    const [c] = t.tick(T0 + 10_000 + 20_000);
+    expect(c.record).toMatchObject({ state: 'stuck', cause: 'late_reply_across_restart', causeCertain: false, indistinguishable: ['no_reply'] });
+    expect(c.record.causeDetail).toMatch(/no reply was published yet/);
+  });
+
+  it('a caller first seen after the call was made is not taken for a restart', () => {
+    const t = new CallTracker();
+    t.epochs.observe(Q, OLD, T0 - 60_000); // last seen a minute before the call: maybe already gone
+    t.observe(qm(base({ trace: null })));
+    t.epochs.observe(Q, NEW, T0 + 2000);
+    const [c] = t.tick(T0 + 10_000);
+    expect(c.record.cause).not.toBe('late_reply_across_restart');
   });
 });
 

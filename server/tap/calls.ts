@@ -12,7 +12,18 @@
  *
  * The deadline is what the caller itself waits: the `expiration` property
  * oslo puts on every call (str(int(timeout*1000)), oslo-wire.md §3), or
- * rpc_response_timeout when a non-oslo sender left it out.
+ * rpc_response_timeout when a non-oslo sender left it out. A call-monitor
+ * call (`_timeout` set, e.g. nova's `_timeout: 60` with `expiration:
+ * "1800000"`) gives up earlier: amqpdriver ReplyWaiter.wait raises
+ * MessagingTimeout when no heartbeat came within `_timeout` (its
+ * call_monitor_timer restarts on each heartbeat), so in firehose mode, where
+ * heartbeats are visible, such a call is stuck once `_timeout` passes
+ * without one, long before its expiration.
+ *
+ * Reply queues named by the queue manager (`reply_<host>:<proc>:<n>`) are
+ * reused by the restarted service: who consumes one is tracked per consumer
+ * connection (reply-epochs.ts), and a reply that reaches a new process is
+ * `late_reply_across_restart`.
  *
  * Pure: time comes in as arguments, broker facts (queue consumers) through
  * `QueueFacts`, so unit tests drive it with a fake clock.
@@ -28,6 +39,10 @@ import type {
   StuckCause,
 } from '../../lib/tap-contracts.ts';
 import { LatencyHistograms, pyLabel } from './histogram.ts';
+import { parseReplyQueue, processOf } from './queue-names.ts';
+import { differentProcess, ReplyQueueEpochs, type ReplyEpoch } from './reply-epochs.ts';
+
+export { processOf };
 
 /** What the broker says about a queue at classification time (passive declare / API). */
 export interface QueueFact {
@@ -57,6 +72,8 @@ export interface CallTrackerOptions {
   resolveCaller?: (replyQ: string) => CallerInfo | null;
   /** broker connection name (`ip:port -> ip:port`) → client connection_name */
   resolveConnection?: (brokerConnection: string) => string | null;
+  /** reply-queue consumers over time (default: a tracker of its own, fed by reply delivery traces) */
+  epochs?: ReplyQueueEpochs;
 }
 
 interface Entry {
@@ -78,12 +95,21 @@ interface Entry {
   serverProcess: string | null;
   heartbeats: number;
   lastHeartbeatAt: number | null;
+  /** a call-monitor call whose `_timeout` ran out between heartbeats: when the caller gave up */
+  monitorLapsedAt: number | null;
   replyAt: number | null;
   replyRouted: boolean | null;
   replyUnroutable: number;
   replyDeliveredAt: number | null;
   callerConnection: string | null;
   caller: CallerInfo;
+  /** broker connection that published the request (firehose): the caller's own process */
+  publisherConnection: string | null;
+  publisherName: string | null;
+  /** reply-queue consumer (client connection name) when the call was made, when known */
+  callerEpoch: string | null;
+  /** the reply queue's new consumer after the caller's service restarted */
+  restartedTo: string | null;
   state: CallState;
   outcome: CallOutcome | null;
   failure: { class: string; module: string; message: string } | null;
@@ -99,12 +125,8 @@ interface Entry {
 /** Causes bindings mode cannot see: they all need the reply path or the deliveries. */
 export const BINDINGS_BLIND_CAUSES: readonly StuckCause[] = ['expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply'];
 
-/** `<prog>:<pid>` of a py-amqp / osloscope connection_name `<prog>:<pid>:<uuid4>`; null for other names. */
-export function processOf(connectionName: string | null | undefined): string | null {
-  if (!connectionName) return null;
-  const m = /^(.+):(\d+):[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.exec(connectionName);
-  return m ? `${m[1]}:${m[2]}` : null;
-}
+type Verdict = [StuckCause, string, boolean, StuckCause[]];
+
 
 /** A call that changed; `record` is built on first access (most changes have no listener). */
 export interface CallChange {
@@ -126,6 +148,7 @@ export class CallTracker {
   private readonly maxTimeline: number;
   private readonly defaultTimeoutMs: number;
   readonly latency: LatencyHistograms;
+  readonly epochs: ReplyQueueEpochs;
   evicted = 0;
   /** replies/heartbeats whose call was never seen (sent before the tap started, or evicted) */
   orphanReplies = 0;
@@ -135,6 +158,7 @@ export class CallTracker {
     this.maxTimeline = options.maxTimeline ?? 64;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
     this.latency = new LatencyHistograms(options.maxHistogramSeries ?? 1000);
+    this.epochs = options.epochs ?? new ReplyQueueEpochs();
   }
 
   get size(): number {
@@ -201,12 +225,17 @@ export class CallTracker {
       serverProcess: null,
       heartbeats: 0,
       lastHeartbeatAt: null,
+      monitorLapsedAt: null,
       replyAt: null,
       replyRouted: null,
       replyUnroutable: 0,
       replyDeliveredAt: null,
       callerConnection: null,
       caller: { process: null, connectionName: null },
+      publisherConnection: t?.event === 'publish' ? t.connection : null,
+      publisherName: t?.event === 'publish' ? t.connectionName : null,
+      callerEpoch: null,
+      restartedTo: null,
       state: 'inflight',
       outcome: null,
       failure: null,
@@ -219,13 +248,20 @@ export class CallTracker {
       updatedAt: m.ts,
     };
     this.resolveCaller(e);
+    if (e.replyQ) {
+      // the reply queue's consumer when the call was made; an epoch last seen before the publish may already be gone
+      const ep = this.epochs.at(e.replyQ, m.ts);
+      e.callerEpoch = ep && ep.lastSeen >= m.ts ? ep.connectionName : e.caller.connectionName;
+    }
     const where = `${m.exchange || '(default)'} / ${m.routingKey}`;
     this.push(
       e,
       m.ts,
       'published',
       `${where}, timeout ${timeoutMs} ms${e.timeoutSource === 'default' ? ' (no expiration: rpc_response_timeout)' : ''}` +
-        (m.callMonitorTimeout ? `, call_monitor_timeout ${m.callMonitorTimeout} s` : ''),
+        (m.callMonitorTimeout
+          ? `, call_monitor_timeout ${m.callMonitorTimeout} s (the caller gives up after ${m.callMonitorTimeout} s without a heartbeat)`
+          : ''),
     );
     if (t) {
       const routed = t.routedQueues ?? [];
@@ -259,20 +295,34 @@ export class CallTracker {
       return null;
     }
     if (t?.event === 'deliver') {
+      const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
+      const queue = t.queue ?? m.replyQ;
+      if (name && queue) this.epochs.observe(queue, name, m.ts);
+      const callerName = this.callerName(e);
+      if (name && callerName && differentProcess(name, callerName)) {
+        // the reply queue is consumed by another process than the caller's: the service restarted and reused the name
+        if (e.restartedTo === null) e.restartedTo = name;
+        if (m.kind === 'heartbeat') return null;
+        e.replyDeliveredAt = m.ts;
+        this.push(e, m.ts, 'reply_delivered', `to ${name}, not to the caller ${callerName}: it restarted`);
+        return this.setCause(e, m.ts, ...this.restartVerdict(e, true));
+      }
       if (m.kind === 'heartbeat') return null;
       e.replyDeliveredAt = m.ts;
       e.callerConnection = t.connection;
-      const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
       if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
       this.push(e, m.ts, 'reply_delivered', `to ${name ?? t.connection ?? 'the caller'}`);
       // the reply reached the caller in time: done (the publish trace may come before or after this one)
-      if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= e.deadline) return this.finish(e, m.ts);
+      if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= this.giveUpAt(e)) return this.finish(e, m.ts);
       return null;
     }
     // Unroutable: the memory broker traces an empty routed_queues; RabbitMQ routes default-exchange publishes by
     // name without checking the queue exists, so its trace still lists the missing reply queue (see replyGone).
     const routed = t ? (t.routedQueues ?? []).length > 0 : null;
     if (m.kind === 'heartbeat') {
+      // a heartbeat after the caller's call_monitor_timer ran out comes too late: the caller already gave up
+      const md = this.monitorDeadline(e);
+      if (md !== null && m.ts > md && e.monitorLapsedAt === null) e.monitorLapsedAt = md;
       e.heartbeats++;
       e.lastHeartbeatAt = m.ts;
       if (routed === false) {
@@ -299,7 +349,7 @@ export class CallTracker {
           : `reply to ${m.routingKey} published again: the broker returned it (NO_ROUTE), the caller's reply queue is gone`,
       );
       if (e.replyAt === null) e.replyAt = m.ts;
-      if (e.state === 'stuck' && e.cause !== 'reply_queue_gone' && e.cause !== 'late_reply') return this.setCause(e, m.ts, ...this.replyGone(e));
+      if (e.state === 'stuck' && e.cause !== 'reply_queue_gone' && e.cause !== 'late_reply' && e.cause !== 'late_reply_across_restart') return this.setCause(e, m.ts, ...this.replyGone(e));
       return null;
     }
     e.replyAt = m.ts;
@@ -309,12 +359,17 @@ export class CallTracker {
     e.latencyMs = m.ts - e.publishedAt;
     this.push(e, m.ts, 'reply_published', `${m.failure ? `failure ${m.failure.class}` : 'result'} after ${e.latencyMs} ms`);
     this.observeLatency(e);
-    if (m.ts > e.deadline) {
+    if (e.restartedTo !== null || this.restartedSince(e, m.ts)) return this.setCause(e, m.ts, ...this.restartVerdict(e, true));
+    const giveUp = this.giveUpAt(e);
+    if (m.ts > giveUp) {
+      const monitor = giveUp < e.deadline;
       return this.setCause(
         e,
         m.ts,
         'late_reply',
-        `reply published ${m.ts - e.deadline} ms after the caller's ${e.timeoutMs} ms timeout: the caller had already raised MessagingTimeout and drops it`,
+        monitor
+          ? `reply published ${m.ts - giveUp} ms after the caller gave up: no heartbeat within call_monitor_timeout ${e.callMonitorTimeout} s (${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'} seen); the caller had already raised MessagingTimeout and drops it`
+          : `reply published ${m.ts - e.deadline} ms after the caller's ${e.timeoutMs} ms timeout: the caller had already raised MessagingTimeout and drops it`,
         true,
         [],
       );
@@ -370,7 +425,7 @@ export class CallTracker {
   dueQueues(nowMs: number): string[] {
     const out = new Set<string>();
     for (const e of this.calls.values()) {
-      if (e.state !== 'inflight' || nowMs < e.deadline) continue;
+      if (e.state !== 'inflight' || nowMs < this.giveUpAt(e)) continue;
       for (const q of this.targetQueues(e)) out.add(q);
       if (e.replyQ) out.add(e.replyQ);
     }
@@ -387,9 +442,21 @@ export class CallTracker {
   tick(nowMs: number, facts: QueueFacts = () => null): CallChange[] {
     const changed: CallChange[] = [];
     for (const e of this.calls.values()) {
-      if (e.state !== 'inflight' || nowMs < e.deadline) continue;
-      this.push(e, e.deadline, 'timeout', `no final reply within ${e.timeoutMs} ms`);
-      const verdict = e.firehose ? this.classifyFirehose(e, facts) : this.classifyBindings(e, facts);
+      if (e.state !== 'inflight') continue;
+      const giveUp = this.giveUpAt(e);
+      if (nowMs < giveUp) continue;
+      if (giveUp < e.deadline) {
+        this.push(
+          e,
+          giveUp,
+          'timeout',
+          `no heartbeat within call_monitor_timeout ${e.callMonitorTimeout} s` +
+            (e.lastHeartbeatAt === null ? ' of the publish' : ` of the last one (${e.heartbeats} seen)`) +
+            `: the caller gives up although the ${e.timeoutMs} ms timeout has not passed`,
+        );
+      } else this.push(e, e.deadline, 'timeout', `no final reply within ${e.timeoutMs} ms`);
+      const restart = e.replyQ && (e.restartedTo !== null || this.restartedSince(e, nowMs)) ? this.restartVerdict(e, e.firehose) : null;
+      const verdict = restart ?? (e.firehose ? this.classifyFirehose(e, facts) : this.classifyBindings(e, facts));
       if (verdict === null && e.firehose) {
         this.push(e, nowMs, 'classified', 'reply published in time; its delivery was not traced');
         const c = this.finish(e, nowMs);
@@ -414,6 +481,59 @@ export class CallTracker {
       if (c) changed.push(c);
     }
     return changed;
+  }
+
+  /**
+   * When the caller gives up: its timeout, or for call-monitor calls seen
+   * through the firehose, `_timeout` after the last heartbeat (or the publish)
+   * if that comes first (amqpdriver ReplyWaiter.wait).
+   */
+  private giveUpAt(e: Entry): number {
+    return Math.min(e.deadline, e.monitorLapsedAt ?? Infinity, this.monitorDeadline(e) ?? Infinity);
+  }
+
+  private monitorDeadline(e: Entry): number | null {
+    if (!e.firehose || e.callMonitorTimeout === null || !(e.callMonitorTimeout > 0)) return null;
+    return (e.lastHeartbeatAt ?? e.publishedAt) + e.callMonitorTimeout * 1000;
+  }
+
+  /** The caller's client connection name: the publisher's (firehose) or the reply queue's consumer when the call was made. */
+  private callerName(e: Entry): string | null {
+    if (!e.publisherName && e.publisherConnection) e.publisherName = this.options.resolveConnection?.(e.publisherConnection) ?? null;
+    return e.publisherName ?? e.callerEpoch;
+  }
+
+  /** The reply queue is consumed by another process than the caller's, since after the call was made (by `nowMs`). */
+  private restartedSince(e: Entry, nowMs: number): boolean {
+    if (!e.replyQ) return false;
+    const callerName = this.callerName(e);
+    const cur = this.epochs.current(e.replyQ);
+    if (!callerName || !cur || cur.firstSeen > nowMs || !differentProcess(cur.connectionName, callerName)) return false;
+    // the new consumer showed up after the call was made, or the caller was seen consuming at publish time
+    if (cur.firstSeen >= e.publishedAt || e.callerEpoch !== null) {
+      e.restartedTo = cur.connectionName;
+      return true;
+    }
+    return false;
+  }
+
+  private restartVerdict(e: Entry, certain: boolean): Verdict {
+    const q = e.replyQ ?? '?';
+    const qm = e.replyQ ? parseReplyQueue(e.replyQ)?.queueManager : null;
+    const was = this.callerName(e);
+    const now = e.restartedTo;
+    const epoch: ReplyEpoch | null = e.replyQ ? this.epochs.current(e.replyQ) : null;
+    const reply =
+      e.replyAt === null
+        ? 'no reply was published yet; when it comes it goes to the new process'
+        : `the ${e.outcome === 'failure' ? 'failure' : 'result'} published ${e.replyAt - e.publishedAt} ms after the call went to the new process`;
+    return [
+      'late_reply_across_restart',
+      `the caller ${was ? (processOf(was) ?? was) : '?'} is gone: ${qm ? `its service ${qm.process} on ${qm.host} restarted and` : 'the reply queue was'} re-consumed ${q} as ${now ? (processOf(now) ?? now) : 'a new process'}` +
+        `${epoch && epoch.connectionName === now ? ` (since ${new Date(epoch.firstSeen).toISOString()})` : ''}; ${reply}, which drops it ("No calling threads waiting for msg_id")`,
+      certain,
+      certain ? [] : ['no_reply'],
+    ];
   }
 
   private replyGone(e: Entry): [StuckCause, string, boolean, StuckCause[]] {
@@ -464,9 +584,10 @@ export class CallTracker {
         ];
       }
       const depth = known.reduce((n, k) => n + (k.f?.depth ?? 0), 0);
+      const monitor = this.giveUpAt(e) < e.deadline;
       return [
         'expired_in_queue',
-        `never delivered before its ${e.timeoutMs} ms expiration although ${queues.join(', ')} ${allKnown ? `has ${consumers} consumer${consumers === 1 ? '' : 's'}` : 'may have consumers'}` +
+        `${monitor ? `never delivered within call_monitor_timeout ${e.callMonitorTimeout} s (the caller gave up; the request may still sit there until its ${e.timeoutMs} ms expiration)` : `never delivered before its ${e.timeoutMs} ms expiration`} although ${queues.join(', ')} ${allKnown ? `has ${consumers} consumer${consumers === 1 ? '' : 's'}` : 'may have consumers'}` +
           (depth > 0 ? ` and ${depth} message${depth === 1 ? '' : 's'} waiting` : '') +
           ': the server is paused, overloaded or blocked by prefetch',
         allKnown,
@@ -478,16 +599,20 @@ export class CallTracker {
     if (e.callMonitorTimeout === null) hb = 'no call-monitor heartbeats expected (call_monitor_timeout unset)';
     else if (e.heartbeats === 0) hb = `no heartbeat ever arrived although call_monitor_timeout=${e.callMonitorTimeout} s was set`;
     else {
-      const since = e.deadline - (e.lastHeartbeatAt as number);
+      const giveUp = this.giveUpAt(e);
+      const since = giveUp - (e.lastHeartbeatAt as number);
       const interval = Math.max(1, Math.trunc(e.callMonitorTimeout / 2)) * 1000;
       hb =
-        since > 2 * interval
-          ? `heartbeats stopped ${since} ms before the deadline after ${e.heartbeats}: the server thread died or hangs`
-          : `${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'}, the last ${since} ms before the deadline: the server is still working`;
+        giveUp < e.deadline
+          ? `heartbeats stopped after ${e.heartbeats}: none within call_monitor_timeout ${e.callMonitorTimeout} s, so the caller gave up ${e.deadline - giveUp} ms before its ${e.timeoutMs} ms timeout; the server thread died or hangs`
+          : since > 2 * interval
+            ? `heartbeats stopped ${since} ms before the deadline after ${e.heartbeats}: the server thread died or hangs`
+            : `${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'}, the last ${since} ms before the deadline: the server is still working`;
     }
+    const waited = this.giveUpAt(e) - e.publishedAt;
     return [
       'no_reply',
-      `delivered to ${e.serverProcess ?? e.serverConnection ?? 'a server'} ${(e.deliveredAt as number) - e.publishedAt} ms after publish, no reply within ${e.timeoutMs} ms; ${hb}`,
+      `delivered to ${e.serverProcess ?? e.serverConnection ?? 'a server'} ${(e.deliveredAt as number) - e.publishedAt} ms after publish, no reply within ${waited} ms; ${hb}`,
       true,
       [],
     ];
@@ -597,7 +722,12 @@ export class CallTracker {
       msgId: e.msgId,
       method: e.method,
       target: { ...e.target },
-      caller: { replyQ: e.replyQ, process: e.caller.process, connectionName: e.caller.connectionName },
+      caller: {
+        replyQ: e.replyQ,
+        process: e.caller.process ?? processOf(this.callerName(e)),
+        connectionName: e.caller.connectionName,
+        queueManager: e.replyQ ? (parseReplyQueue(e.replyQ)?.queueManager ?? null) : null,
+      },
       serverProcess: e.serverProcess,
       requestId: e.requestId,
       publishedAt: e.publishedAt,
@@ -605,6 +735,7 @@ export class CallTracker {
       timeoutSource: e.timeoutSource,
       deadline: e.deadline,
       callMonitorTimeout: e.callMonitorTimeout,
+      monitorDeadline: this.monitorDeadline(e),
       state: e.state,
       outcome: e.outcome,
       cause: e.cause,
@@ -646,6 +777,7 @@ export class CallTracker {
       no_reply: 0,
       reply_queue_gone: 0,
       late_reply: 0,
+      late_reply_across_restart: 0,
     };
     let inflight = 0;
     let stuck = 0;

@@ -258,3 +258,80 @@ describe('fromTraceDelivery (RabbitMQ 3.10 firehose headers)', () => {
     expect(fromTraceDelivery(delivery('other.x', {}))).toBeNull();
   });
 });
+
+describe('broker-added headers (RabbitMQ 3.13–4.3): tolerated, surfaced, never classifying', () => {
+  const CAST_WIRE = encodeBody({ method: 'refresh', args: { n: 1 }, _unique_id: 'd41d8cd98f00b204e9800998ecf8427e', _context_auth_token: 'secret' }).body;
+  const amqpTimestamp = (s: number) => ({ '!': 'timestamp', value: s });
+
+  it('moves x-stream-offset, x-delivery-count, x-acquired-count, timestamp_in_ms (+ the timestamp property), x-routed-by and x-death into broker metadata', () => {
+    const headers = {
+      'x-stream-offset': 42,
+      'x-delivery-count': 2,
+      'x-acquired-count': 3,
+      timestamp_in_ms: 1_764_487_200_123,
+      'x-routed-by': 'rabbit@node2',
+      'x-death': [{ count: 1, reason: 'expired', queue: 'compute', time: amqpTimestamp(1_764_487_100), exchange: 'nova', 'routing-keys': ['compute'] }],
+      'x-custom': 'kept',
+    };
+    const plain = decode(obs(CAST_WIRE, { exchange: 'nova', routingKey: 'compute' }));
+    const m = decode(obs(CAST_WIRE, { exchange: 'nova', routingKey: 'compute', properties: { ...PROPS, headers, timestamp: 1_764_487_200 } }));
+    expect(m.broker).toEqual({
+      streamOffset: 42,
+      deliveryCount: 2,
+      acquiredCount: 3,
+      timestampMs: 1_764_487_200_123,
+      timestamp: 1_764_487_200,
+      routedBy: 'rabbit@node2',
+      death: [{ queue: 'compute', reason: 'expired', count: 1, exchange: 'nova', routingKeys: ['compute'], time: 1_764_487_100_000 }],
+    });
+    // what the publisher sent is left as it was, so captures still compare with Python's
+    expect(m.properties.headers).toEqual({ 'x-custom': 'kept' });
+    expect(m.properties.timestamp).toBeUndefined();
+    // and nothing about the message itself changed
+    const { id: _a, broker: _b, properties: _c, ...rest } = m;
+    const { id: _d, broker: _e, properties: _f, ...restPlain } = plain;
+    expect(rest).toEqual(restPlain);
+    expect(plain.broker).toBeNull();
+    expect(m.context.auth_token).toBe(REDACTED);
+  });
+
+  it('keeps a timestamp property the publisher set itself (no interceptor header)', () => {
+    const m = decode(obs(CAST_WIRE, { properties: { ...PROPS, timestamp: 5, headers: { 'x-delivery-count': 1 } } }));
+    expect(m.properties.timestamp).toBe(5);
+    expect(m.broker).toMatchObject({ deliveryCount: 1, timestamp: null, timestampMs: null });
+  });
+
+  it('tolerates odd values: big ints as bigint or text, junk x-death, a Buffer routing node', () => {
+    const m = decode(
+      obs(CAST_WIRE, { properties: { ...PROPS, headers: { 'x-stream-offset': 9007199254740993n, 'x-delivery-count': '7', 'x-death': 'nope', 'x-routed-by': Buffer.from('rabbit@n3') } } }),
+    );
+    expect(m.kind).toBe('cast');
+    expect(m.broker).toMatchObject({ streamOffset: 9007199254740992, deliveryCount: 7, death: null, routedBy: 'rabbit@n3' });
+    const n = decode(obs(CAST_WIRE, { properties: { ...PROPS, headers: { 'x-death': [null, 1, { count: 'x', 'routing-keys': 'no' }] } } }));
+    expect(n.broker?.death).toEqual([{ queue: null, reason: null, count: null, exchange: null, routingKeys: [], time: null }]);
+  });
+
+  it('a fanout read from a <topic>_fanout stream (exchange "", routing key = stream name) is a fanout of that topic', () => {
+    const m = decode(obs(CAST_WIRE, { exchange: '', routingKey: 'compute_fanout', properties: { ...PROPS, headers: { 'x-stream-offset': 7 } } }));
+    expect(m).toMatchObject({ kind: 'fanout', topic: 'compute', server: null, broker: { streamOffset: 7 } });
+    // the same through a firehose deliver trace of the stream
+    const t = decode(
+      obs(CAST_WIRE, {
+        exchange: '',
+        routingKey: 'compute_fanout',
+        trace: { event: 'deliver', routedQueues: null, connection: null, connectionName: null, channel: 1, queue: 'compute_fanout', redelivered: false, node: null, vhost: '/', user: null },
+      }),
+    );
+    expect(t).toMatchObject({ kind: 'fanout', topic: 'compute' });
+    // a call stays a call wherever it came from
+    const call = decode(obs(CALL_WIRE, { exchange: '', routingKey: 'compute_fanout', properties: { ...CALL_PROPS, headers: { 'x-stream-offset': 1 } } }));
+    expect(call.kind).toBe('call');
+  });
+
+  it('quorum redeliveries do not change the kind of a reply or a notification', () => {
+    const reply = decode(obs(encodeBody(FAILURE_REPLY).body, { exchange: '', routingKey: 'reply_ctl1:nova-api:1', properties: { ...PROPS, headers: { 'x-delivery-count': 4, 'x-acquired-count': 5 } } }));
+    expect(reply).toMatchObject({ kind: 'reply', replyQ: 'reply_ctl1:nova-api:1', broker: { deliveryCount: 4, acquiredCount: 5 } });
+    const n = decode(obs(NOTIFICATION_V1, { exchange: 'nova', routingKey: 'notifications.error', properties: { ...PROPS, headers: { 'x-delivery-count': 19 } } }));
+    expect(n).toMatchObject({ kind: 'notification', topic: 'notifications', broker: { deliveryCount: 19 } });
+  });
+});

@@ -8,15 +8,40 @@
  * _make_message, amqpdriver _send / _send_reply, notify/notifier.py _notify),
  * (5) split `_context_*` from the message and redact everything.
  *
+ * Headers the broker adds (oslo-modern.md §1.5: `x-stream-offset`,
+ * `x-delivery-count`, `x-acquired-count`, `timestamp_in_ms` with the
+ * interceptor's `timestamp` property, `x-routed-by`, `x-death`) are moved
+ * out of the headers into `broker` metadata: they never decide a kind, and
+ * the headers left are what the publisher sent.
+ *
+ * Messages read from a stream (`rabbit_stream_fanout`) come back with
+ * exchange "" and routing key = the stream name (rabbit_stream_queue
+ * entry_to_msg drops the original exchange), so a request on the default
+ * exchange whose routing key is `<topic>_fanout` is a fanout.
+ *
  * Also parses RabbitMQ 3.10 firehose deliveries (`amq.rabbitmq.trace`, see
  * the header table in server/messaging/drivers/memory/firehose.ts) back into
  * the original message plus its trace information.
  */
 import { isUtf8 } from 'node:buffer';
-import type { DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
+import type { BrokerMetadata, DeathEntry, DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
 import { decodeBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
 import { decompressBody } from './compression.ts';
+import { parseFanoutExchange, parseNotificationQueue, splitTopicServer } from './queue-names.ts';
 import { isSecretKey, REDACTED, redact, redactObject, redactUrlPasswords } from './redact.ts';
+
+/**
+ * A request on the default exchange read out of a `<topic>_fanout` stream:
+ * the broker rebuilt it with routing key = the stream name (a stream
+ * consumer, or a firehose `deliver.<topic>_fanout` trace). oslo itself never
+ * sends a request to the default exchange.
+ */
+function streamFanoutTopic(o: Observation): string | null {
+  const fromKey = parseFanoutExchange(o.routingKey);
+  if (fromKey !== null) return fromKey;
+  const q = o.trace?.queue;
+  return q ? parseFanoutExchange(q) : null;
+}
 
 /** Undecodable bodies are kept raw up to this many bytes. */
 export const RAW_KEEP_BYTES = 4096;
@@ -106,8 +131,6 @@ function traceProperties(p: unknown): MessageProperties {
   return out;
 }
 
-const NOTIFICATION_PRIORITIES: ReadonlySet<string> = new Set(wire.NOTIFICATION_PRIORITIES);
-
 // Wire constants and helpers bound once: the hot path runs per message, and
 // module namespace lookups (`wire.X`) cost a property get each time.
 const CONTEXT_PREFIX = wire.CONTEXT_PREFIX;
@@ -150,6 +173,7 @@ export function decodeObservation(o: Observation): DecodedMessage {
 }
 
 function baseMessage(o: Observation, compression: string | null): DecodedMessage {
+  const broker = brokerMetadata(o.properties);
   return {
     id: o.id,
     ts: o.ts,
@@ -178,8 +202,9 @@ function baseMessage(o: Observation, compression: string | null): DecodedMessage
     messageId: null,
     timestamp: null,
     payload: null,
-    properties: publicProperties(o.properties),
+    properties: publicProperties(o.properties, broker !== null),
     trace: o.trace,
+    broker,
     bytes: o.body.length,
     enveloped: false,
     compression,
@@ -197,12 +222,98 @@ function expirationMs(expiration: string | undefined): number | null {
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
-function publicProperties(p: MessageProperties): DecodedMessage['properties'] {
+/** Headers RabbitMQ (not the publisher) puts on a message; oslo never writes them. */
+export const BROKER_HEADERS: ReadonlySet<string> = new Set([
+  'x-stream-offset',
+  'x-delivery-count',
+  'x-acquired-count',
+  'timestamp_in_ms',
+  'x-routed-by',
+  'x-death',
+]);
+
+/** x-death entries kept per message */
+const MAX_DEATHS = 16;
+
+/** An AMQP field value as a number: amqplib gives numbers, bigints and `{'!': 'timestamp', value}`; the memory broker plain values. */
+function num(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && /^-?[0-9]{1,20}$/.test(v)) return Number(v);
+  if (v && typeof v === 'object' && 'value' in v) return num((v as { value: unknown }).value);
+  return null;
+}
+
+function text(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return redactUrlPasswords(str(v));
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return null;
+}
+
+function deaths(v: unknown): DeathEntry[] | null {
+  if (!Array.isArray(v)) return null;
+  const out: DeathEntry[] = [];
+  for (const d of v.slice(0, MAX_DEATHS)) {
+    if (!d || typeof d !== 'object') continue;
+    const t = d as Record<string, unknown>;
+    const rks = t['routing-keys'];
+    const time = num(t.time);
+    out.push({
+      queue: text(t.queue),
+      reason: text(t.reason),
+      count: num(t.count),
+      exchange: text(t.exchange),
+      routingKeys: Array.isArray(rks) ? rks.slice(0, 16).map((k) => text(k) ?? '') : [],
+      // an AMQP timestamp is in seconds
+      time: time === null ? null : time * 1000,
+    });
+  }
+  return out;
+}
+
+/** The broker-added part of the headers; null when there is none (the usual case: oslo sends `headers={}`). */
+export function brokerMetadata(p: MessageProperties): BrokerMetadata | null {
+  const h = p.headers;
+  if (!h) return null;
+  let found = false;
+  for (const k in h) {
+    if (BROKER_HEADERS.has(k)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return null;
+  const timestampMs = num(h.timestamp_in_ms);
+  return {
+    streamOffset: num(h['x-stream-offset']),
+    deliveryCount: num(h['x-delivery-count']),
+    acquiredCount: num(h['x-acquired-count']),
+    timestampMs,
+    // the set_header_timestamp interceptor writes both; alone, a `timestamp` property is the publisher's
+    timestamp: timestampMs === null ? null : num(p.timestamp),
+    routedBy: text(h['x-routed-by']),
+    death: deaths(h['x-death']),
+  };
+}
+
+/** Basic properties as published: redacted, broker-added headers (and the interceptor's timestamp) left out. */
+function publicProperties(p: MessageProperties, brokerAdded: boolean): DecodedMessage['properties'] {
   const out: DecodedMessage['properties'] = {};
+  const interceptorTimestamp = brokerAdded && p.headers !== undefined && p.headers.timestamp_in_ms !== undefined;
   for (const key in p) {
     const v = (p as Record<string, unknown>)[key];
     if (v === undefined) continue;
-    (out as Record<string, unknown>)[key] = key === 'headers' ? redact(v) : typeof v === 'string' ? redactUrlPasswords(v) : v;
+    if (key === 'headers') {
+      let h = v as Record<string, unknown>;
+      if (brokerAdded) {
+        h = {};
+        for (const k in v as Record<string, unknown>) if (!BROKER_HEADERS.has(k)) h[k] = (v as Record<string, unknown>)[k];
+      }
+      out.headers = redact(h) as Record<string, unknown>;
+    } else if (key === 'timestamp' && interceptorTimestamp) {
+      continue;
+    } else (out as Record<string, unknown>)[key] = typeof v === 'string' ? redactUrlPasswords(v) : v;
   }
   return out;
 }
@@ -281,20 +392,22 @@ function request(m: DecodedMessage, msg: Record<string, unknown>, method: string
   const isCall = typeof msgId === 'string' && typeof replyQ === 'string';
   const exchange = o.exchange;
   let kind: MessageKind;
+  let fanoutTopic: string | null = null;
   if (isCall) kind = 'call';
-  else if (exchange.endsWith(FANOUT_SUFFIX)) kind = 'fanout';
+  else if (exchange.endsWith(FANOUT_SUFFIX)) {
+    kind = 'fanout';
+    // fanout casts go to `<topic>_fanout` with routing key "" (amqpdriver fanout_send)
+    fanoutTopic = exchange.slice(0, -FANOUT_SUFFIX.length);
+  } else if (exchange === '' && (fanoutTopic = streamFanoutTopic(o)) !== null) kind = 'fanout';
   else kind = 'cast';
   m.kind = kind;
   m.method = method;
-  if (kind === 'fanout') {
-    // fanout casts go to `<topic>_fanout` with routing key "" (amqpdriver fanout_send)
-    m.topic = exchange.slice(0, -FANOUT_SUFFIX.length);
-  } else {
-    const rk = o.routingKey;
-    const dot = rk.indexOf('.');
+  if (kind === 'fanout') m.topic = fanoutTopic;
+  else {
     // `<topic>` or `<topic>.<server>`: topics are plain names, a server may hold dots (host names)
-    m.topic = dot < 0 ? rk : rk.slice(0, dot);
-    m.server = dot < 0 ? null : rk.slice(dot + 1);
+    const ts = splitTopicServer(o.routingKey);
+    m.topic = ts.topic;
+    m.server = ts.server;
   }
   m.namespace = typeof msg.namespace === 'string' ? msg.namespace : null;
   m.version = typeof msg.version === 'string' ? msg.version : msg.version === undefined || msg.version === null ? null : String(msg.version);
@@ -322,8 +435,7 @@ function notification(m: DecodedMessage, msg: Record<string, unknown>, o: Observ
   m.uniqueId = typeof uid === 'string' ? uid : null;
   // routing key `<topic>.<priority lowercase>` (notify/messaging.py MessagingDriver.notify)
   const rk = o.routingKey;
-  const dot = rk.lastIndexOf('.');
-  m.topic = dot > 0 && NOTIFICATION_PRIORITIES.has(rk.slice(dot + 1)) ? rk.slice(0, dot) : rk;
+  m.topic = parseNotificationQueue(rk)?.topic ?? rk;
   splitContext(m, msg);
 }
 

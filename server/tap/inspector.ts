@@ -25,6 +25,23 @@ export interface InspectedQueue {
   messages: number;
   consumers: number;
   exclusive: boolean;
+  /** `x-queue-type` as the broker reports it (`classic`, `quorum`, `stream`); absent/null when unknown */
+  type?: string | null;
+  durable?: boolean | null;
+  /** declare arguments (`x-expires`, `x-max-age`, ...) */
+  arguments?: Record<string, unknown> | null;
+  /** management `idle_since` in ms; null while the queue is busy or when unknown */
+  idleSince?: number | null;
+}
+
+/** The management API's `idle_since`: `2026-11-30T07:40:12.123+00:00` (4.x) or `2026-11-30 7:40:12` (3.x, UTC). */
+export function parseIdleSince(v: unknown): number | null {
+  if (typeof v !== 'string' || v === '') return null;
+  let t = v.trim();
+  const old = /^(\d{4}-\d{2}-\d{2}) (\d{1,2}):(\d{2}):(\d{2})$/.exec(t);
+  if (old) t = `${old[1]}T${old[2].padStart(2, '0')}:${old[3]}:${old[4]}Z`;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 export interface InspectedConsumer {
@@ -89,6 +106,11 @@ export interface ManagementOptions {
   password?: string;
 }
 
+/** Management answers larger than this are refused rather than parsed (a vhost with ~100k queues). */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** rabbit_mgmt_util's maximum page size. */
+const PAGE_SIZE = 500;
+
 export class ManagementInspector implements BrokerInspector {
   readonly source = 'management' as const;
   readonly vhost: string;
@@ -117,7 +139,21 @@ export class ManagementInspector implements BrokerInspector {
     return encodeURIComponent(this.vhost);
   }
 
-  async request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  /** `http://host:port[/prefix]` without credentials: the listener this inspector talks to. */
+  get endpoint(): string {
+    return this.label;
+  }
+
+  /** The same credentials and vhost against another node's management listener (`http://host:port`). */
+  withEndpoint(endpoint: string): ManagementInspector {
+    const copy = Object.create(ManagementInspector.prototype) as ManagementInspector;
+    const u = new URL(endpoint);
+    const path = u.pathname.replace(/\/+$/, '').replace(/\/api$/, '');
+    Object.assign(copy, this, { base: `${u.protocol}//${u.host}${path}/api`, label: `${u.protocol}//${u.host}${path}` });
+    return copy;
+  }
+
+  async request<T>(path: string, init: { method?: string; body?: unknown; maxBytes?: number } = {}): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
@@ -137,8 +173,37 @@ export class ManagementInspector implements BrokerInspector {
       throw new InspectorError(`${this.describe()} ${init.method ?? 'GET'} ${path.split('?')[0]}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
     }
     if (res.status === 204) return undefined as T;
+    const max = init.maxBytes ?? MAX_RESPONSE_BYTES;
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(length) && length > max) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new InspectorError(`${this.describe()} GET ${path.split('?')[0]}: answer of ${length} bytes is over the ${max}-byte limit`);
+    }
     const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    if (text.length > max) throw new InspectorError(`${this.describe()} GET ${path.split('?')[0]}: answer over the ${max}-byte limit`);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch (err) {
+      throw new InspectorError(`${this.describe()} GET ${path.split('?')[0]}: not JSON`, res.status, { cause: err });
+    }
+  }
+
+  /**
+   * A paginated list (`page`, `page_size` ≤ 500: the management API's own
+   * maximum, rabbit_mgmt_util:pagination). Stops at `maxItems`; `truncated`
+   * says so. Brokers without pagination for a route answer a plain array.
+   */
+  async paged<T>(path: string, maxItems = 10_000): Promise<{ items: T[]; truncated: boolean }> {
+    const items: T[] = [];
+    const sep = path.includes('?') ? '&' : '?';
+    for (let page = 1; page <= Math.ceil(maxItems / PAGE_SIZE) + 1; page++) {
+      const r = await this.request<{ items?: T[]; page_count?: number } | T[]>(`${path}${sep}page=${page}&page_size=${PAGE_SIZE}`);
+      if (Array.isArray(r)) return { items: r.slice(0, maxItems), truncated: r.length > maxItems };
+      items.push(...(r.items ?? []));
+      if (items.length >= maxItems) return { items: items.slice(0, maxItems), truncated: page < (r.page_count ?? page) || items.length > maxItems };
+      if (page >= (r.page_count ?? 1)) break;
+    }
+    return { items, truncated: false };
   }
 
   /** Reachable and the credentials work for this vhost. */
@@ -146,8 +211,22 @@ export class ManagementInspector implements BrokerInspector {
     await this.request(`/vhosts/${this.vh}?columns=name`);
   }
 
+  /**
+   * Whether this management API belongs to the broker that serves AMQP on
+   * `port`: one of the cluster's `amqp` listeners (`GET /api/overview`)
+   * has that port. A management URL guessed from the AMQP host (`:15672`)
+   * can lead to another broker on the same host, whose answers (tracing
+   * off, other queues) would be about the wrong broker.
+   */
+  async servesAmqpPort(port: number): Promise<{ ok: boolean; ports: number[]; node: string | null }> {
+    const o = await this.request<{ node?: string; listeners?: { protocol?: string; port?: number }[] }>('/overview?columns=node,listeners');
+    const ports = (o.listeners ?? []).filter((l) => typeof l.protocol === 'string' && l.protocol.startsWith('amqp') && typeof l.port === 'number').map((l) => l.port as number);
+    // no listener list at all (a proxy that strips it): cannot tell, do not refuse
+    return { ok: ports.length === 0 || ports.includes(port), ports, node: o.node ?? null };
+  }
+
   async tracing(): Promise<boolean | null> {
-    const v = await this.request<{ tracing?: boolean }>(`/vhosts/${this.vh}`);
+    const v = await this.request<{ tracing?: boolean }>(`/vhosts/${this.vh}?columns=name,tracing`);
     return typeof v.tracing === 'boolean' ? v.tracing : null;
   }
 
@@ -181,10 +260,19 @@ export class ManagementInspector implements BrokerInspector {
   }
 
   async queues(): Promise<InspectedQueue[]> {
-    const list = await this.request<{ name: string; messages?: number; consumers?: number; exclusive?: boolean }[]>(
-      `/queues/${this.vh}?columns=name,messages,consumers,exclusive`,
-    );
-    return list.map((q) => ({ name: q.name, messages: q.messages ?? 0, consumers: q.consumers ?? 0, exclusive: q.exclusive === true }));
+    const list = await this.request<
+      { name: string; messages?: number; consumers?: number; exclusive?: boolean; type?: string; durable?: boolean; arguments?: Record<string, unknown>; idle_since?: string }[]
+    >(`/queues/${this.vh}?columns=name,messages,consumers,exclusive,type,durable,arguments,idle_since`);
+    return list.map((q) => ({
+      name: q.name,
+      messages: q.messages ?? 0,
+      consumers: q.consumers ?? 0,
+      exclusive: q.exclusive === true,
+      type: typeof q.type === 'string' ? q.type : null,
+      durable: typeof q.durable === 'boolean' ? q.durable : null,
+      arguments: q.arguments && typeof q.arguments === 'object' ? q.arguments : null,
+      idleSince: parseIdleSince(q.idle_since),
+    }));
   }
 
   async consumers(): Promise<InspectedConsumer[]> {
@@ -244,7 +332,16 @@ export class MemoryInspector implements BrokerInspector {
   }
 
   async queues(): Promise<InspectedQueue[]> {
-    return this.broker.listQueues().map((q) => ({ name: q.name, messages: q.messages, consumers: q.consumers, exclusive: q.exclusive }));
+    return this.broker.listQueues().map((q) => ({
+      name: q.name,
+      messages: q.messages,
+      consumers: q.consumers,
+      exclusive: q.exclusive,
+      type: typeof q.arguments['x-queue-type'] === 'string' ? (q.arguments['x-queue-type'] as string) : 'classic',
+      durable: q.durable,
+      arguments: q.arguments,
+      idleSince: null,
+    }));
   }
 
   async consumers(): Promise<InspectedConsumer[]> {

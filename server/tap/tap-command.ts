@@ -5,6 +5,7 @@
  *   osloscope tap [--url URL] [--exchange X]... [--topic T] [--kind K[,K]]
  *                 [--filter EXPR] [--firehose | --bindings] [--deliveries]
  *                 [--count N] [--seconds S] [--management-url URL]
+ *                 [--enable-firehose [--firehose-auto-off S]]
  *
  * Exit codes follow the CLI contract (product.md): 0 ok, 2 usage, 5 cannot
  * connect. Errors are one line on stderr; so is the one status line that
@@ -35,6 +36,7 @@ const MAX_STDOUT_BACKLOG = 8 * 1024 * 1024;
 const USAGE = `usage: osloscope tap [--url URL] [--exchange X]... [--topic T] [--kind call,cast,...]
                      [--filter EXPR] [--firehose | --bindings] [--deliveries]
                      [--count N] [--seconds S] [--management-url URL]
+                     [--enable-firehose [--firehose-auto-off S]]
 
 Prints every decoded oslo.messaging message as one JSON object per line (secrets redacted).
   --url              transport URL (default $TRANSPORT_URL or ${DEFAULT_URL})
@@ -47,7 +49,11 @@ Prints every decoded oslo.messaging message as one JSON object per line (secrets
   --deliveries       firehose mode: also print deliver.* traces (one line per delivery)
   --count N          stop after N messages
   --seconds S        stop after S seconds
-  --management-url   RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672`;
+  --management-url   RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672
+  --enable-firehose  turn tracing on for the vhost on every cluster node (management API,
+                     administrator tag), and off again when the command ends
+  --firehose-auto-off S
+                     turn that tracing off after S seconds even if the command still runs`;
 
 class UsageError extends Error {}
 
@@ -82,6 +88,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         count: { type: 'string' },
         seconds: { type: 'string' },
         'management-url': { type: 'string' },
+        'enable-firehose': { type: 'boolean' },
+        'firehose-auto-off': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -96,6 +104,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
 
   let count: number | undefined;
   let seconds: number | undefined;
+  let autoOff: number | undefined;
   let kinds: Set<string> | null = null;
   let filter: ((m: DecodedMessage) => boolean) | null = null;
   let transport: Transport;
@@ -103,6 +112,9 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     count = positiveNumber(values.count as string | undefined, 'count', true);
     seconds = positiveNumber(values.seconds as string | undefined, 'seconds', false);
     if (values.firehose && values.bindings) throw new UsageError('--firehose and --bindings exclude each other');
+    autoOff = positiveNumber(values['firehose-auto-off'] as string | undefined, 'firehose-auto-off', false);
+    if (autoOff !== undefined && !values['enable-firehose']) throw new UsageError('--firehose-auto-off needs --enable-firehose');
+    if (values['enable-firehose'] && values.bindings) throw new UsageError('--enable-firehose and --bindings exclude each other');
     if (typeof values.kind === 'string') {
       kinds = new Set(values.kind.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean));
       for (const k of kinds) {
@@ -142,6 +154,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     discoverExchanges: exchanges === undefined,
     managementUrl: (values['management-url'] as string | undefined) ?? io.env?.RABBITMQ_MANAGEMENT_URL,
     connectRetry: 0,
+    firehoseEnable: values['enable-firehose'] === true,
+    firehoseAutoOffMs: autoOff !== undefined ? autoOff * 1000 : 0,
     model: { includeDeliveries: values.deliveries === true, recentLimit: 100 },
   });
 
@@ -179,12 +193,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     return TAP_EXIT.failure;
   }
 
-  const st = tap.status();
-  err(
-    st.mode === 'firehose'
-      ? `firehose mode on vhost ${st.vhost} (${transport.url.describe()}): replies and deliveries visible${st.firehose.on === false ? '; tracing is OFF, run rabbitmqctl trace_on -p ' + st.vhost : ''}`
-      : `bindings mode on vhost ${st.vhost} (${transport.url.describe()}), tapping ${[...st.tappedExchanges, ...st.fanoutExchanges].join(', ') || 'no exchange yet'}; replies are invisible — turn the firehose on with: rabbitmqctl trace_on -p ${st.vhost}`,
-  );
+  err(statusLine(tap, transport.url.describe()));
 
   const timer = seconds !== undefined ? setTimeout(() => finish?.(), seconds * 1000) : undefined;
   const onSignal = (): void => finish?.();
@@ -204,4 +213,22 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
   }
   if (skipped > 0) err(`${skipped} message(s) not printed: stdout could not keep up`);
   return TAP_EXIT.ok;
+}
+
+/** The one stderr line saying which mode the tap runs in, with per-node firehose coverage on clusters. */
+export function statusLine(tap: Pick<Tap, 'status' | 'firehoseCoverage'>, where: string): string {
+  const st = tap.status();
+  const c = tap.firehoseCoverage;
+  const cluster = c && c.total > 1 ? `; ${c.summary}` : '';
+  const autoOff = c?.autoOffAt ? `; osloscope turns it off at ${new Date(c.autoOffAt).toISOString()} or on exit` : c?.nodes.some((n) => n.enabledByOsloscope) ? '; osloscope turns it off on exit' : '';
+  const refused = st.hint?.startsWith('Could not turn the firehose on') ? `; ${st.hint.split('. ')[0]}` : '';
+  if (st.mode === 'firehose') {
+    const off = st.firehose.on === false ? (c && c.on > 0 ? '; tracing is NOT on every node' : `; tracing is OFF, run rabbitmqctl trace_on -p ${st.vhost}`) : '';
+    return `firehose mode on vhost ${st.vhost} (${where}): replies and deliveries visible${cluster}${off}${autoOff}${refused}`;
+  }
+  const how =
+    c && c.total > 1
+      ? `tracing is per node: osloscope tap --enable-firehose, or rabbitmqctl -n <node> trace_on -p ${st.vhost} on each node`
+      : `rabbitmqctl trace_on -p ${st.vhost}`;
+  return `bindings mode on vhost ${st.vhost} (${where}), tapping ${[...st.tappedExchanges, ...st.fanoutExchanges].join(', ') || 'no exchange yet'}${cluster}; replies are invisible — turn the firehose on with: ${how}${refused}`;
 }

@@ -2,9 +2,9 @@
  * The traffic tap: watches oslo.messaging traffic without taking any of it.
  *
  * Bindings mode (plain AMQP rights): one queue of our own — exclusive (gone
- * with our connection), auto-delete, capped with x-max-length + drop-head
- * and x-message-ttl so a slow or dead osloscope never makes the broker
- * accumulate — bound with `#` to each control exchange that exists and to
+ * with our connection), auto-delete, x-expires, capped with x-max-length +
+ * drop-head and x-message-ttl so a slow or dead osloscope never makes the
+ * broker accumulate — bound with `#` to each control exchange that exists and to
  * every `<topic>_fanout` exchange. Services keep their own queues; a copy of
  * each message is routed to ours. Replies travel through the default
  * exchange, which cannot be bound, so they are invisible here.
@@ -36,7 +36,10 @@ import type {
   TapStatus,
 } from '../../lib/tap-contracts.ts';
 import { silentLogger, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
+import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '../../lib/broker-contracts.ts';
+import { BrokerReporter } from './broker-report.ts';
 import { buildBrokerView } from './broker-view.ts';
+import { FirehoseControl } from './firehose.ts';
 import { processOf, type CallChange, type CallerInfo, type QueueFact } from './calls.ts';
 import { decodeObservation, fromDelivery, fromTraceDelivery, TRACE_EXCHANGE, type ObservedMessage } from './decoder.ts';
 import {
@@ -49,6 +52,7 @@ import {
   type InspectedConsumer,
 } from './inspector.ts';
 import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
+import { poolsFromRoutedQueues } from './queue-names.ts';
 import type { RateQuery } from './rates.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -77,6 +81,9 @@ export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = [
 
 /** Every queue the tap declares starts with this; other taps' queues are left out of routed_queues. */
 export const TAP_QUEUE_PREFIX = 'osloscope-tap-';
+
+/** x-expires of the tap's own queues: gone this long after their consumer is, even if the connection is not. */
+export const TAP_QUEUE_EXPIRES_MS = 300_000;
 
 export interface TapIntervals {
   /** stuck-call classification and caller lookups (default 1000 ms) */
@@ -121,6 +128,10 @@ export interface TapOptions {
   probeTimeoutMs?: number;
   /** connection attempts at start: null = until it works (server), 0 = one try (CLI) */
   connectRetry?: number | null;
+  /** FIREHOSE_ENABLE: turn tracing on for the vhost on every node at start (management API, administrator tag) */
+  firehoseEnable?: boolean;
+  /** FIREHOSE_AUTO_OFF: turn the tracing osloscope turned on off after this long (0 = when the tap stops) */
+  firehoseAutoOffMs?: number;
   log?: Logger;
 }
 
@@ -147,6 +158,10 @@ export class Tap {
   private readonly listeners = new Set<TapListener>();
 
   private inspector: BrokerInspector | null = null;
+  /** per-node tracing state and control (management API only) */
+  private firehose: FirehoseControl | null = null;
+  private firehoseError: string | null = null;
+  private reporter: BrokerReporter | null = null;
   private link: ResilientLink | null = null;
   private linkGeneration = 0;
   private mode: TapMode = 'off';
@@ -167,6 +182,8 @@ export class Tap {
   private readonly fanoutChecked = new Map<string, number>();
   private readonly knownTopics = new Set<string>();
   private readonly knownQueues = new Set<string>();
+  /** notification listener pools: queue → topic, from the queues notifications were routed to (firehose) */
+  private readonly pools = new Map<string, string | null>();
   private probeWaiter: ((ok: boolean) => void) | null = null;
   private probeToken: string | null = null;
   private lastTraceAt = 0;
@@ -195,7 +212,10 @@ export class Tap {
     this.log = options.log ?? this.transport.log ?? silentLogger;
     this.configuredExchanges = options.exchanges ?? DEFAULT_CONTROL_EXCHANGES;
     this.discoverExchanges = options.discoverExchanges ?? true;
+    // Exclusive, never durable:false + exclusive:false (transient_nonexcl_queues is denied by default on
+    // RabbitMQ 4.3, oslo-modern.md §2.2), with x-expires as a second guard should the connection linger.
     this.queueArgs = {
+      'x-expires': TAP_QUEUE_EXPIRES_MS,
       'x-max-length': options.queueMaxLength ?? 100_000,
       'x-overflow': 'drop-head',
       'x-message-ttl': options.queueMessageTtlMs ?? 60_000,
@@ -265,6 +285,8 @@ export class Tap {
     try {
       this.inspector = await this.pickInspector();
       this.canEnable = await this.inspector.canEnableTracing().catch(() => false);
+      this.setUpBrokerReads(this.inspector);
+      if (this.options.firehoseEnable) await this.turnFirehoseOn();
       this.unsubscribeTransport = this.transport.events.on((e) => {
         if (e.type === 'connection:state' && this.link && e.connection === this.link.connectionName) this.onLinkState(e.state, e.error);
       });
@@ -287,6 +309,8 @@ export class Tap {
     for (const t of Object.values(this.timers)) if (t) clearInterval(t);
     this.timers = {};
     this.unsubscribeTransport?.();
+    // what osloscope turned on it turns off (FIREHOSE_AUTO_OFF or not): never leave tracing on by surprise
+    await this.firehose?.disable('stop').catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not turn tracing off'));
     // close first, outside the queue: a connect loop still waiting for the broker ends at once
     const link = this.link;
     this.linkGeneration++;
@@ -309,15 +333,36 @@ export class Tap {
     if (broker) return new MemoryInspector(broker);
     const url = this.options.managementUrl;
     if (url !== null) {
-      const ep = this.transport.url.amqpEndpoints()[0];
-      const mgmtUrl = url ?? (ep ? `http://${ep.label.replace(/:\d+$/, '')}:15672` : undefined);
-      if (mgmtUrl) {
-        const m = new ManagementInspector({ url: mgmtUrl, vhost: this.vhost, username: ep?.username, password: ep?.password, timeoutMs: url ? 5000 : 2000 });
+      const eps = this.transport.url.amqpEndpoints();
+      const ep = eps[0];
+      // Guesses: RabbitMQ's default management port on the AMQP host, then AMQP port + 10000
+      // (5672 → 15672, 5674 → 15674: how side-by-side brokers are usually laid out). A guess
+      // only counts when that management API lists one of our AMQP ports among its listeners:
+      // another broker on the same host answers for its own vhost, tracing state included.
+      const candidates: { url: string; explicit: boolean }[] = url
+        ? [{ url, explicit: true }]
+        : ep
+          ? [...new Set([15672, ep.port + 10000])].map((p) => ({ url: `http://${ep.label.replace(/:\d+$/, '')}:${p}`, explicit: false }))
+          : [];
+      for (const c of candidates) {
+        const m = new ManagementInspector({ url: c.url, vhost: this.vhost, username: ep?.username, password: ep?.password, timeoutMs: c.explicit ? 5000 : 2000 });
         try {
           await m.check();
+          const same = await m.servesAmqpPort(ep?.port ?? 5672).catch(() => ({ ok: true, ports: [] as number[], node: null }));
+          const ours = same.ok || eps.some((e) => same.ports.includes(e.port));
+          if (!ours && !c.explicit) {
+            this.log.info({ management: m.describe(), amqpPorts: same.ports }, 'management API on the AMQP host belongs to another broker; not using it');
+            continue;
+          }
+          if (!ours) {
+            this.log.warn(
+              { management: m.describe(), amqpPorts: same.ports, port: ep?.port },
+              'RABBITMQ_MANAGEMENT_URL lists no AMQP listener on the port osloscope connects to: is it the same broker? (port forwarding can explain it)',
+            );
+          }
           return m;
         } catch (err) {
-          if (url) this.log.warn({ err: (err as Error).message }, 'management API unusable; falling back to passive declares');
+          if (c.explicit) this.log.warn({ err: (err as Error).message }, 'management API unusable; falling back to passive declares');
         }
       }
     }
@@ -373,6 +418,8 @@ export class Tap {
         this.log.info({ tap: this.id }, 'tap connection recovered');
         // exchanges may have appeared or vanished meanwhile
         void this.serial(() => this.discover()).catch(() => undefined);
+        // a node restart loses its tracing state (rabbit_trace keeps it in the node's application env)
+        void this.checkMode().catch(() => undefined);
         this.emitStatus();
       }
     } else if (state === 'disconnected' && this.state === 'running') {
@@ -424,6 +471,20 @@ export class Tap {
 
   private async detectTracing(): Promise<boolean | null> {
     if (!this.inspector) return null;
+    if (this.firehose) {
+      try {
+        const c = await this.firehose.check();
+        const on = tracingFromCoverage(c);
+        if (on !== null) {
+          this.tracingOn = on;
+          this.tracingDetectedBy = 'management';
+        }
+        return on;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'cannot read tracing state');
+        return null;
+      }
+    }
     try {
       const on = await this.inspector.tracing();
       if (on !== null) {
@@ -472,7 +533,12 @@ export class Tap {
     await this.ensureFirehoseQueue();
     if (!this.probeQueue) {
       const pq = `${TAP_QUEUE_PREFIX}${this.id}-probe`;
-      await link.assertQueue(pq, { durable: false, autoDelete: true, exclusive: true, arguments: { 'x-max-length': 10, 'x-message-ttl': 1000 } });
+      await link.assertQueue(pq, {
+        durable: false,
+        autoDelete: true,
+        exclusive: true,
+        arguments: { 'x-expires': TAP_QUEUE_EXPIRES_MS, 'x-max-length': 10, 'x-message-ttl': 1000 },
+      });
       this.probeQueue = pq;
     }
     this.probeToken = randomBytes(8).toString('hex');
@@ -535,9 +601,23 @@ export class Tap {
     return this.link;
   }
 
-  /** `rabbitmqctl trace_on -p <vhost>` through the management API (or the memory broker), then switch to firehose. */
+  /**
+   * Tracing on for the vhost on every node (management API: one PUT per node's
+   * listener; memory broker: its flag), then firehose mode. Tracing
+   * osloscope turned on is turned off again after FIREHOSE_AUTO_OFF and when
+   * the tap stops.
+   */
   async enableFirehose(): Promise<TapStatus> {
     if (!this.inspector) throw new InspectorError('Tap is not started');
+    if (this.firehose) {
+      const c = await this.firehose.enable();
+      this.firehoseError = null;
+      this.tracingOn = tracingFromCoverage(c) ?? c.on > 0;
+      this.tracingDetectedBy = 'management';
+      if (this.requestedMode !== 'off' && this.requestedMode !== 'bindings' && this.link && c.on > 0) await this.serial(() => this.enterMode('firehose'));
+      this.emitStatus();
+      return this.status();
+    }
     if (!(await this.inspector.canEnableTracing())) {
       throw new InspectorError(
         `Cannot turn tracing on through ${this.inspector.describe()}: it needs the management API with an administrator user. Run: rabbitmqctl trace_on -p ${this.vhost}`,
@@ -552,7 +632,11 @@ export class Tap {
   }
 
   private async checkMode(): Promise<void> {
-    if (this.requestedMode !== 'auto' || !this.link || this.state !== 'running') return;
+    if (this.requestedMode !== 'auto' || !this.link || this.state !== 'running') {
+      // keep coverage current (and re-enable nodes that restarted when osloscope turned tracing on)
+      if (this.firehose && this.requestedMode !== 'off') await this.detectTracing();
+      return;
+    }
     let on = await this.detectTracing();
     if (on === null && this.mode === 'firehose' && this.clock() - this.lastTraceAt > this.intervals.modeCheckMs) {
       on = await this.probeFirehose().catch(() => null);
@@ -712,6 +796,9 @@ export class Tap {
       this.knownTopics.add(m.topic);
     }
     if (m.kind === 'call' && m.replyQ) this.knownQueues.add(m.replyQ);
+    if (m.kind === 'notification' && m.trace?.event === 'publish' && m.trace.routedQueues && this.pools.size < 1000) {
+      for (const p of poolsFromRoutedQueues(m.routingKey, m.trace.routedQueues)) this.pools.set(p.pool, p.topic);
+    }
   }
 
   // ---- periodic work -----------------------------------------------------------------
@@ -806,9 +893,13 @@ export class Tap {
     }
     if (consumers) {
       const m = new Map<string, string>();
+      const now = this.clock();
       for (const c of consumers) {
         const name = c.connectionName ?? (c.connection ? (this.connectionNames.get(c.connection) ?? null) : null);
-        if (name) m.set(c.queue, name);
+        if (!name) continue;
+        m.set(c.queue, name);
+        // who consumes each reply queue now: queue-manager names come back after a restart (reply-epochs.ts)
+        if (c.queue.startsWith('reply_')) this.model.calls.epochs.observe(c.queue, name, now);
       }
       this.queueConsumers = m;
     }
@@ -845,6 +936,14 @@ export class Tap {
     } else if (this.tracingOn === false) {
       hint = `Firehose mode, but tracing is off for vhost ${vhost}: nothing will appear until you run ${how}.`;
     }
+    const coverage = this.firehose?.coverage ?? null;
+    if (coverage && coverage.total > 1 && this.mode !== 'off' && this.state !== 'starting') {
+      const partial = coverage.on > 0 && coverage.on < coverage.total;
+      const cluster = `Firehose: ${coverage.summary}.`;
+      const fix = `Tracing is per node: turn it on for every node with FIREHOSE_ENABLE=true (osloscope tap --enable-firehose) or rabbitmqctl -n <node> trace_on -p ${vhost} on each.`;
+      hint = partial ? `${cluster} ${this.mode === 'bindings' ? 'Staying in bindings mode: the firehose would miss the traffic of connections on the other nodes. ' : 'Traffic of connections on the other nodes is not seen. '}${fix}${hint ? ` ${hint}` : ''}` : `${cluster}${hint ? ` ${hint}` : ''}`;
+    }
+    if (this.firehoseError) hint = `${this.firehoseError}${hint ? ` ${hint}` : ''}`;
     return {
       requestedMode: this.requestedMode,
       mode: this.mode,
@@ -889,9 +988,11 @@ export class Tap {
   callGroups(query: { state?: CallState } = { state: 'inflight' }): CallGroup[] {
     const groups = new Map<string, CallGroup>();
     for (const c of this.model.callList({ state: query.state, limit: 10_000 })) {
-      const key = c.caller.process ?? '';
+      // a queue-manager reply queue names the service even when its consumer is not known
+      const qm = c.caller.queueManager;
+      const key = c.caller.process ?? (qm ? `${qm.process}@${qm.host}` : '');
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { process: c.caller.process, replyQueues: [], calls: [] }));
+      if (!g) groups.set(key, (g = { process: key || null, replyQueues: [], calls: [] }));
       if (c.caller.replyQ && !g.replyQueues.includes(c.caller.replyQ)) g.replyQueues.push(c.caller.replyQ);
       g.calls.push(c);
     }
@@ -932,6 +1033,7 @@ export class Tap {
       at,
       poolSize: this.poolSize,
       topics: this.knownTopics,
+      pools: this.pools,
       exchanges,
       queues: queues?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null,
       consumers,
@@ -939,6 +1041,78 @@ export class Tap {
       ownQueues: own,
       error,
     });
+  }
+
+  /** Layout, health and firehose coverage (read at most every 15 s). */
+  async brokerHealth(force = false): Promise<BrokerHealthReport> {
+    if (!this.reporter) return { at: this.clock(), layout: null, health: null, firehose: null };
+    return this.reporter.report(force);
+  }
+
+  /** The last broker health report, summarised; never waits (null before the first read). */
+  brokerHealthSummary(): BrokerHealthSummary | null {
+    return this.reporter?.summary() ?? null;
+  }
+
+  /** Per-node tracing state (management API only; null before the first check). */
+  get firehoseCoverage(): FirehoseCoverage | null {
+    return this.firehose?.coverage ?? null;
+  }
+
+  private setUpBrokerReads(inspector: BrokerInspector): void {
+    this.firehose =
+      inspector instanceof ManagementInspector
+        ? new FirehoseControl({ inspector, vhost: this.vhost, clock: this.clock, log: this.log, autoOffMs: this.options.firehoseAutoOffMs ?? 0 })
+        : null;
+    this.reporter = new BrokerReporter({
+      inspector,
+      vhost: this.vhost,
+      controlExchanges: this.configuredExchanges,
+      topics: () => this.knownTopics,
+      knownQueues: () => this.knownQueues,
+      queueExists: async (q) => {
+        const link = this.link;
+        if (!link || !link.isConnected) return null;
+        try {
+          await link.checkQueue(q);
+          return true;
+        } catch (err) {
+          return (err as { code?: unknown }).code === 404 ? false : null;
+        }
+      },
+      exchangeExists: async (x) => {
+        const link = this.link;
+        if (!link || !link.isConnected) return null;
+        try {
+          await link.checkExchange(x);
+          return true;
+        } catch (err) {
+          return (err as { code?: unknown }).code === 404 ? false : null;
+        }
+      },
+      memoryBroker: this.transport.memoryBroker ?? null,
+      firehose: this.firehose,
+      clock: this.clock,
+      log: this.log,
+    });
+  }
+
+  /** FIREHOSE_ENABLE at start: a refusal is reported (status hint, log), never fatal. */
+  private async turnFirehoseOn(): Promise<void> {
+    try {
+      if (this.firehose) {
+        const c = await this.firehose.enable();
+        this.log.info({ vhost: this.vhost, coverage: c.summary, autoOffAt: c.autoOffAt }, 'FIREHOSE_ENABLE: tracing turned on');
+      } else if (this.inspector && (await this.inspector.canEnableTracing())) {
+        await this.inspector.enableTracing();
+      } else {
+        throw new InspectorError(`FIREHOSE_ENABLE needs the management API (RABBITMQ_MANAGEMENT_URL) with an administrator user; ${this.inspector?.describe() ?? 'no inspector'} cannot turn tracing on.`);
+      }
+      this.firehoseError = null;
+    } catch (err) {
+      this.firehoseError = `Could not turn the firehose on: ${(err as Error).message}`;
+      this.log.warn({ err: (err as Error).message }, 'FIREHOSE_ENABLE failed');
+    }
   }
 
   /** The inspector in use (null before start). */
@@ -950,4 +1124,15 @@ export class Tap {
   get connectionName(): string | null {
     return this.link?.connectionName ?? null;
   }
+}
+
+/**
+ * Auto mode's reading of per-node coverage: on only when every node that
+ * answered has tracing on (a node that did not answer is reported, not
+ * guessed); off when some node has it off — the firehose would then miss the
+ * traffic of that node's connections, which bindings mode still sees.
+ */
+export function tracingFromCoverage(c: FirehoseCoverage): boolean | null {
+  if (c.known === 0) return null;
+  return c.on === c.known;
 }

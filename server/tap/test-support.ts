@@ -124,6 +124,7 @@ export function decodedMessage(over: Partial<DecodedMessage>): DecodedMessage {
     payload: null,
     properties: {},
     trace: null,
+    broker: null,
     bytes: 10,
     enveloped: true,
     compression: null,

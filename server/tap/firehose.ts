@@ -1,0 +1,319 @@
+/**
+ * The firehose on clusters: tracing is per node. `rabbitmqctl trace_on -p V`
+ * and `PUT /api/vhosts/V {"tracing":true}` both call rabbit_trace:start/1 on
+ * the node that runs them, which keeps the vhost list in that node's
+ * application env (`rabbit.trace_vhosts`, rabbit_trace:update_config/1); and
+ * `GET /api/vhosts/V` answers `tracing` from rabbit_trace:enabled/1 on the
+ * node that serves the request (rabbit_vhost:i/2). A publish is traced by the
+ * node of the publishing channel, a delivery by the node of the consuming
+ * channel, so a cluster with tracing on one node shows only the traffic of
+ * the connections on that node. The state is lost when a node restarts.
+ *
+ * FirehoseControl asks every node through its own management listener (from
+ * the `http`/`https` listeners `GET /api/overview` lists for the cluster),
+ * weighs coverage by the vhost's connections per node, turns tracing on for
+ * every node when asked (administrator tag needed), re-enables nodes that
+ * lost it after a restart, and turns off again what it turned on: after
+ * FIREHOSE_AUTO_OFF seconds and when osloscope stops cleanly.
+ */
+import type { FirehoseCoverage, FirehoseNode } from '../../lib/broker-contracts.ts';
+import { silentLogger, type Logger } from '../messaging/index.ts';
+import { InspectorError, type ManagementInspector } from './inspector.ts';
+
+interface Listener {
+  node?: string;
+  protocol?: string;
+  ip_address?: string;
+  port?: number;
+}
+
+interface NodeEndpoint {
+  node: string;
+  /** null: the node has no management listener we can reach */
+  endpoint: string | null;
+  running: boolean;
+}
+
+export interface FirehoseControlOptions {
+  inspector: ManagementInspector;
+  vhost: string;
+  clock?: () => number;
+  log?: Logger;
+  /** nodes asked at most (default 32) */
+  maxNodes?: number;
+  /** turn tracing that osloscope turned on off after this long; 0 = only when osloscope stops */
+  autoOffMs?: number;
+}
+
+const WILDCARD = new Set(['::', '0.0.0.0', '::0', '0:0:0:0:0:0:0:0']);
+
+function sameListenerHost(ip: string): boolean {
+  return WILDCARD.has(ip) || ip === '127.0.0.1' || ip === '::1' || ip === 'localhost';
+}
+
+/** `tracing on 2 of 3 nodes (67% of connections)` */
+export function coverageSummary(c: Pick<FirehoseCoverage, 'on' | 'known' | 'total' | 'weighted'>): string {
+  const unknown = c.total - c.known;
+  const tail = unknown > 0 ? `; ${unknown} node${unknown === 1 ? '' : 's'} did not answer` : '';
+  if (c.total === 0) return 'tracing state unknown';
+  if (c.total === 1 && c.known === 1) return c.on === 1 ? 'tracing on' : 'tracing off';
+  const weight = c.weighted === null || c.on === 0 || c.on === c.known ? '' : ` (${Math.round(c.weighted * 100)}% of connections)`;
+  if (c.known > 0 && c.on === c.known && unknown === 0) return `tracing on all ${c.total} nodes`;
+  if (c.on === 0 && unknown === 0) return `tracing off on all ${c.total} nodes`;
+  return `tracing on ${c.on} of ${c.total} nodes${weight}${tail}`;
+}
+
+/** Coverage from per-node answers; weighted by the vhost's connections per node when every node's count is known. */
+export function computeCoverage(vhost: string, at: number, nodes: FirehoseNode[], autoOffAt: number | null): FirehoseCoverage {
+  const known = nodes.filter((n) => n.tracing !== null).length;
+  const on = nodes.filter((n) => n.tracing === true).length;
+  const total = nodes.length;
+  let weighted: number | null = null;
+  const conns = nodes.map((n) => n.connections);
+  if (conns.every((c) => c !== null)) {
+    const all = (conns as number[]).reduce((a, b) => a + b, 0);
+    const covered = nodes.filter((n) => n.tracing === true).reduce((a, n) => a + (n.connections ?? 0), 0);
+    weighted = all === 0 ? (total === 0 ? null : on / total) : covered / all;
+  }
+  const c = { on, known, total, weighted };
+  return { at, vhost, nodes, ...c, summary: coverageSummary(c), autoOffAt };
+}
+
+export class FirehoseControl {
+  private readonly inspector: ManagementInspector;
+  readonly vhost: string;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  private readonly maxNodes: number;
+  private readonly autoOffMs: number;
+  /** node → endpoint where osloscope turned tracing on */
+  private readonly enabledByUs = new Map<string, string>();
+  /** osloscope was asked to keep tracing on (FIREHOSE_ENABLE / --enable-firehose / the dashboard) until autoOffAt */
+  private wanted = false;
+  private autoOffAt: number | null = null;
+  private autoOffTimer: NodeJS.Timeout | null = null;
+  private last: FirehoseCoverage | null = null;
+
+  constructor(options: FirehoseControlOptions) {
+    this.inspector = options.inspector;
+    this.vhost = options.vhost;
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? silentLogger;
+    this.maxNodes = options.maxNodes ?? 32;
+    this.autoOffMs = Math.max(0, options.autoOffMs ?? 0);
+  }
+
+  /** The last coverage read (null before the first check). */
+  get coverage(): FirehoseCoverage | null {
+    return this.last;
+  }
+
+  get autoOffScheduledAt(): number | null {
+    return this.autoOffAt;
+  }
+
+  private get vh(): string {
+    return encodeURIComponent(this.vhost);
+  }
+
+  /** Every node of the cluster with its management listener. */
+  async nodes(): Promise<NodeEndpoint[]> {
+    const base = new URL(this.inspector.endpoint);
+    const [overview, nodeList] = await Promise.all([
+      this.inspector.request<{ node?: string; listeners?: Listener[] }>('/overview?columns=node,listeners'),
+      this.inspector.request<{ name: string; running?: boolean }[]>('/nodes?columns=name,running').catch(() => null),
+    ]);
+    const names = new Set<string>();
+    const running = new Map<string, boolean>();
+    for (const n of nodeList ?? []) {
+      names.add(n.name);
+      running.set(n.name, n.running !== false);
+    }
+    if (overview.node) names.add(overview.node);
+    const endpoints = new Map<string, string>();
+    // the node that answered is reachable at the configured URL (path prefix, TLS and proxy included)
+    if (overview.node) endpoints.set(overview.node, this.inspector.endpoint);
+    for (const l of overview.listeners ?? []) {
+      if (!l.node || (l.protocol !== 'http' && l.protocol !== 'https') || typeof l.port !== 'number') continue;
+      names.add(l.node);
+      if (endpoints.has(l.node)) continue;
+      const ip = l.ip_address ?? '';
+      const host = sameListenerHost(ip) ? base.hostname : ip.includes(':') ? `[${ip}]` : ip;
+      const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      endpoints.set(l.node, `${l.protocol}://${hostPart}:${l.port}${base.pathname.replace(/\/+$/, '')}`);
+    }
+    return [...names]
+      .sort()
+      .slice(0, this.maxNodes)
+      .map((node) => ({ node, endpoint: endpoints.get(node) ?? null, running: running.get(node) ?? true }));
+  }
+
+  /** Ask one node, through its own listener, whether tracing is on for the vhost (null: could not ask). */
+  private async nodeTracing(n: NodeEndpoint): Promise<{ tracing: boolean | null; error: string | null }> {
+    if (!n.running) return { tracing: null, error: 'node not running' };
+    if (!n.endpoint) return { tracing: null, error: 'no management listener on this node' };
+    const m = this.inspector.withEndpoint(n.endpoint);
+    try {
+      const [who, v] = await Promise.all([
+        m.request<{ node?: string }>('/overview?columns=node'),
+        m.request<{ tracing?: boolean }>(`/vhosts/${this.vh}?columns=name,tracing`),
+      ]);
+      // a listener address that leads to another node (NAT, a load balancer) cannot speak for this one
+      if (who.node && who.node !== n.node) return { tracing: null, error: `${n.endpoint} answers as ${who.node}` };
+      return typeof v.tracing === 'boolean' ? { tracing: v.tracing, error: null } : { tracing: null, error: 'no tracing field in the vhost' };
+    } catch (err) {
+      return { tracing: null, error: (err as Error).message };
+    }
+  }
+
+  private async connectionsPerNode(): Promise<Map<string, number> | null> {
+    try {
+      const list = await this.inspector.request<{ node?: string }[]>(`/vhosts/${this.vh}/connections?columns=node`, { maxBytes: 16 * 1024 * 1024 });
+      const m = new Map<string, number>();
+      for (const c of list) if (c.node) m.set(c.node, (m.get(c.node) ?? 0) + 1);
+      return m;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Read every node's tracing state. When osloscope was asked to keep tracing on, turn it on again where a restart lost it. */
+  async check(): Promise<FirehoseCoverage> {
+    const nodes = await this.nodes();
+    const [answers, conns] = await Promise.all([Promise.all(nodes.map((n) => this.nodeTracing(n))), this.connectionsPerNode()]);
+    const out: FirehoseNode[] = nodes.map((n, i) => ({
+      node: n.node,
+      tracing: answers[i].tracing,
+      connections: conns ? (conns.get(n.node) ?? 0) : null,
+      endpoint: n.endpoint,
+      error: answers[i].error,
+      enabledByOsloscope: this.enabledByUs.has(n.node),
+    }));
+    if (this.wanted && out.some((n) => n.tracing === false)) {
+      for (const n of out) {
+        if (n.tracing !== false || !n.endpoint) continue;
+        try {
+          await this.put(n.endpoint, true);
+          this.log.info({ node: n.node, vhost: this.vhost }, 'tracing was off on a node (restarted?): turned it on again');
+          this.enabledByUs.set(n.node, n.endpoint);
+          n.tracing = true;
+          n.enabledByOsloscope = true;
+        } catch (err) {
+          n.error = (err as Error).message;
+        }
+      }
+    }
+    this.last = computeCoverage(this.vhost, this.clock(), out, this.autoOffAt);
+    return this.last;
+  }
+
+  /** Whether the user may turn tracing on (administrator tag: rabbit_mgmt_wm_vhost:is_authorized/2). */
+  canEnable(): Promise<boolean> {
+    return this.inspector.canEnableTracing();
+  }
+
+  /**
+   * Turn tracing on for the vhost on every node that has it off, and keep it
+   * on (re-enabling after node restarts) until the auto-off time or stop().
+   */
+  async enable(): Promise<FirehoseCoverage> {
+    if (!(await this.inspector.canEnableTracing())) {
+      throw new InspectorError(
+        `Cannot turn tracing on through ${this.inspector.describe()}: the user needs the administrator tag (PUT /api/vhosts/<vhost> is admin-only). Run on each node: rabbitmqctl -n rabbit@<node> trace_on -p ${this.vhost}`,
+        403,
+      );
+    }
+    const nodes = await this.nodes();
+    const errors: string[] = [];
+    for (const n of nodes) {
+      if (!n.endpoint || !n.running) {
+        errors.push(`${n.node}: ${n.endpoint ? 'not running' : 'no management listener'}`);
+        continue;
+      }
+      const state = await this.nodeTracing(n);
+      if (state.tracing === true) continue;
+      if (state.tracing === null) {
+        errors.push(`${n.node}: ${state.error ?? 'no answer'}`);
+        continue;
+      }
+      try {
+        await this.put(n.endpoint, true);
+        this.enabledByUs.set(n.node, n.endpoint);
+        this.log.info({ node: n.node, vhost: this.vhost }, 'tracing turned on');
+      } catch (err) {
+        const e = err as InspectorError;
+        if (e.status === 401 || e.status === 403) {
+          throw new InspectorError(`RabbitMQ refused to turn tracing on at ${n.node} (HTTP ${e.status}): the management user needs the administrator tag.`, e.status, { cause: err });
+        }
+        errors.push(`${n.node}: ${e.message}`);
+      }
+    }
+    this.wanted = true;
+    this.scheduleAutoOff();
+    const c = await this.check();
+    if (errors.length > 0) this.log.warn({ vhost: this.vhost, errors }, `tracing could not be turned on everywhere: ${c.summary}`);
+    return c;
+  }
+
+  private scheduleAutoOff(): void {
+    if (this.autoOffMs <= 0 || this.autoOffTimer) return;
+    this.autoOffAt = this.clock() + this.autoOffMs;
+    this.autoOffTimer = setTimeout(() => {
+      this.autoOffTimer = null;
+      void this.disable('auto-off').catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'firehose auto-off failed'));
+    }, this.autoOffMs);
+    this.autoOffTimer.unref();
+    if (this.last) this.last = { ...this.last, autoOffAt: this.autoOffAt };
+  }
+
+  /**
+   * Turn tracing off on the nodes where osloscope turned it on (never where
+   * the operator had it on before). Returns the nodes turned off.
+   */
+  async disable(reason: 'auto-off' | 'stop' | 'request'): Promise<string[]> {
+    this.wanted = false;
+    this.autoOffAt = null;
+    if (this.autoOffTimer) clearTimeout(this.autoOffTimer);
+    this.autoOffTimer = null;
+    const done: string[] = [];
+    for (const [node, endpoint] of [...this.enabledByUs]) {
+      try {
+        await this.put(endpoint, false);
+        this.enabledByUs.delete(node);
+        done.push(node);
+      } catch (err) {
+        this.log.warn({ node, vhost: this.vhost, err: (err as Error).message }, 'could not turn tracing off');
+      }
+    }
+    if (done.length > 0) this.log.info({ nodes: done, vhost: this.vhost, reason }, 'tracing turned off');
+    if (this.last) {
+      const nodes = this.last.nodes.map((n) => (done.includes(n.node) ? { ...n, tracing: false, enabledByOsloscope: false } : n));
+      this.last = computeCoverage(this.vhost, this.clock(), nodes, null);
+    }
+    return done;
+  }
+
+  /** Nodes where osloscope turned tracing on and has not turned it off yet. */
+  get ownNodes(): string[] {
+    return [...this.enabledByUs.keys()];
+  }
+
+  /**
+   * PUT /api/vhosts/<vhost> replaces description, tags and default queue
+   * type too (rabbit_mgmt_wm_vhost:accept_content): send the current ones back.
+   */
+  private async put(endpoint: string, tracing: boolean): Promise<void> {
+    const m = this.inspector.withEndpoint(endpoint);
+    const v = await m.request<{ description?: string; tags?: string[] | string; default_queue_type?: string; metadata?: { description?: string; tags?: string[] } }>(
+      `/vhosts/${this.vh}?columns=name,description,tags,default_queue_type,metadata`,
+    );
+    const description = v.description ?? v.metadata?.description;
+    const tagList = v.tags ?? v.metadata?.tags;
+    const tags = Array.isArray(tagList) ? tagList.join(',') : tagList;
+    const dqt = v.default_queue_type && v.default_queue_type !== 'undefined' ? v.default_queue_type : undefined;
+    await m.request(`/vhosts/${this.vh}`, {
+      method: 'PUT',
+      body: { tracing, ...(description ? { description } : {}), ...(tags ? { tags } : {}), ...(dqt ? { default_queue_type: dqt } : {}) },
+    });
+  }
+}
