@@ -127,6 +127,13 @@ describe('loadConfig', () => {
     for (const secret of ['s3cret', 'm4nage', HASH, 'yyyyyyyy']) expect(text).not.toContain(secret);
   });
 
+  it('FIREHOSE_ENABLE and FIREHOSE_AUTO_OFF: off by default, a bad value names the variable', () => {
+    expect(loadConfig({})).toMatchObject({ firehoseEnable: false, firehoseAutoOff: 0 });
+    expect(loadConfig({ FIREHOSE_ENABLE: 'yes', FIREHOSE_AUTO_OFF: '900' })).toMatchObject({ firehoseEnable: true, firehoseAutoOff: 900 });
+    expect(() => loadConfig({ FIREHOSE_AUTO_OFF: '-5' })).toThrow(/FIREHOSE_AUTO_OFF: expected a whole number between 0 and 604800/);
+    expect(() => loadConfig({ FIREHOSE_ENABLE: 'maybe' })).toThrow(/FIREHOSE_ENABLE must be 1 or 0/);
+  });
+
   it('documents every variable it reads', () => {
     const names = CONFIG_VARIABLES.map((v) => v.name);
     for (const n of ['TRANSPORT_URL', 'CONTROL_EXCHANGES', 'TAP_MODE', 'RABBITMQ_MANAGEMENT_URL', 'HOST', 'PORT', 'CONTROL_EXCHANGE', 'RPC_RESPONSE_TIMEOUT', 'RPC_CONN_POOL_SIZE', 'AUTH_USERS', 'SESSION_SECRET', 'READ_ONLY', 'AUDIT_LOG', 'LOG_LEVEL']) {

@@ -28,6 +28,8 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'CONTROL_EXCHANGES', default: DEFAULT_CONTROL_EXCHANGES.join(','), meaning: 'Comma-separated exchanges the tap binds to (CONTROL_EXCHANGE is always added).' },
   { name: 'TAP_MODE', default: 'auto', meaning: 'auto | bindings | firehose | off. bindings needs only normal AMQP rights but cannot see replies; firehose (rabbitmqctl trace_on) sees everything; auto uses the firehose when it is on.' },
   { name: 'RABBITMQ_MANAGEMENT_URL', default: '(unset)', meaning: 'RabbitMQ management API, e.g. http://user:pass@host:15672, for the Broker page (queue depths, consumers, connections) and exchange discovery.' },
+  { name: 'FIREHOSE_ENABLE', default: '0', meaning: '1 = at start, turn tracing on for the vhost on every RabbitMQ node (management API, administrator tag; tracing is per node). osloscope turns off what it turned on when it stops and after FIREHOSE_AUTO_OFF.' },
+  { name: 'FIREHOSE_AUTO_OFF', default: '0', meaning: 'Seconds after which osloscope turns off the tracing it turned on (FIREHOSE_ENABLE or the dashboard); 0 = only when osloscope stops.' },
   { name: 'HOST', default: '127.0.0.1', meaning: 'Address to listen on. Any non-loopback address requires AUTH_USERS and SESSION_SECRET.' },
   { name: 'PORT', default: '3000', meaning: 'TCP port of the dashboard, API and socket.io (0 picks a free port).' },
   { name: 'RPC_RESPONSE_TIMEOUT', default: '60', meaning: 'oslo rpc_response_timeout: seconds a fired call waits for its reply when the form gives no timeout.' },
@@ -99,6 +101,8 @@ const envSchema = z.object({
     .trim()
     .refine((v) => v === '' || /^https?:$/.test(safeUrl(v)?.protocol ?? ''), { message: 'expected an http:// or https:// URL' })
     .optional(),
+  FIREHOSE_ENABLE: flag('FIREHOSE_ENABLE').default(false),
+  FIREHOSE_AUTO_OFF: int(0, 86_400 * 7).default(0),
   HOST: z
     .string()
     .trim()
@@ -149,6 +153,10 @@ export interface Config {
   controlExchange: string;
   controlExchanges: string[];
   tapMode: TapMode;
+  /** turn tracing on for every node at start (FIREHOSE_ENABLE) */
+  firehoseEnable: boolean;
+  /** seconds after which osloscope's own tracing is turned off; 0 = at stop only (FIREHOSE_AUTO_OFF) */
+  firehoseAutoOff: number;
   /** management API base, e.g. http://host:15672 (credentials kept apart, never logged) */
   management: { url: string; username: string; password: string; href: string } | null;
   host: string;
@@ -255,6 +263,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controlExchange: e.CONTROL_EXCHANGE,
     controlExchanges,
     tapMode: e.TAP_MODE,
+    firehoseEnable: e.FIREHOSE_ENABLE,
+    firehoseAutoOff: e.FIREHOSE_AUTO_OFF,
     management,
     host: e.HOST,
     port: e.PORT,

@@ -101,6 +101,8 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
           mode: config.tapMode,
           exchanges: config.controlExchanges,
           managementUrl: config.management?.href,
+          firehoseEnable: config.firehoseEnable,
+          firehoseAutoOffMs: config.firehoseAutoOff * 1000,
           rpcConnPoolSize: config.rpcConnPoolSize,
           rpcResponseTimeoutMs: config.rpcResponseTimeout * 1000,
           log: log.child({ part: 'tap' }),
