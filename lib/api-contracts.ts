@@ -7,6 +7,7 @@
  * contract: `{ok:true, result}`).
  */
 import { z } from 'zod';
+import { brokerHealthSummarySchema } from './broker-contracts.ts';
 import {
   brokerViewSchema,
   callRecordSchema,
@@ -285,6 +286,11 @@ export const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   transport: z.object({ driver: z.enum(['rabbit', 'memory']), url: z.string(), state: transportStateSchema }),
   tap: z.object({ mode: z.string(), requestedMode: z.string(), state: z.string(), canSeeReplies: z.boolean() }).nullable(),
+  /**
+   * Layout, firehose coverage and broker health, from the last broker read
+   * (GET /api/broker/health has the details); null before the first read or without a tap.
+   */
+  broker: brokerHealthSummarySchema.nullable().optional(),
   uptimeSeconds: z.number(),
   version: z.string(),
 });

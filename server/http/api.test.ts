@@ -13,6 +13,8 @@ import { ExpectedFailure, MemoryBroker, RpcServer, Transport } from '../messagin
 import { loadConfig } from '../config.ts';
 import { startOsloscope, type RunningServer } from '../index.ts';
 import { hashPassword } from '../auth/users.ts';
+import { brokerHealthReportSchema, type BrokerHealthReport } from '../../lib/broker-contracts.ts';
+import type { Health } from '../../lib/api-contracts.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -74,6 +76,21 @@ describe('HTTP API (access control off)', () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ ok: true, data: { transport: { driver: 'memory', url: 'memory:///' }, tap: { mode: 'firehose', state: 'running', canSeeReplies: true } } });
+  });
+
+  it('reads the layout of the vhost and summarises it in /api/health', async () => {
+    const res = await fetch(`${srv.url}/api/broker/health?refresh=1`);
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: BrokerHealthReport };
+    expect(brokerHealthReportSchema.parse(data).layout).toMatchObject({ source: 'memory', name: 'oslo-defaults', vhost: '/' });
+    // the echo server's topic and server queues; osloscope's own exclusive reply queue is not a service's
+    expect(data.layout?.counts.topic.total).toBeGreaterThanOrEqual(1);
+    expect(data.health).toBeNull();
+    const health = await eventually(async () => {
+      const h = ((await (await fetch(`${srv.url}/api/health`)).json()) as { data: Health }).data;
+      return h.broker ? h : null;
+    }, 'a broker summary in /api/health');
+    expect(health.broker?.layout).toMatchObject({ name: 'oslo-defaults', drift: 0 });
   });
 
   it('fires a call and returns the result with timing, and audits it', async () => {

@@ -17,6 +17,7 @@ import {
   type Health,
   type SessionInfo,
 } from '../../lib/api-contracts.ts';
+import type { BrokerHealthReport, BrokerHealthSummary } from '../../lib/broker-contracts.ts';
 import type { Logger } from '../messaging/index.ts';
 import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
 import type { Principal, Sessions } from '../auth/session.ts';
@@ -79,6 +80,7 @@ export class Api {
       r('GET', '/api/calls', 'watch', (c) => this.calls(c)),
       r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.o.dashboard))),
       r('GET', '/api/broker', 'watch', async (c) => sendData(c.res, await brokerSnapshot(this.o.dashboard))),
+      r('GET', '/api/broker/health', 'watch', (c) => this.brokerHealth(c)),
       r('POST', '/api/rpc', 'fire', (c) => this.rpc(c)),
       r('GET', '/api/rpc/history', 'watch', (c) => sendData(c.res, this.o.fire.history())),
       r('POST', '/api/tap/firehose', 'fire', (c) => this.enableFirehose(c)),
@@ -146,10 +148,35 @@ export class Api {
       status: healthy ? 'ok' : 'degraded',
       transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state },
       tap: tap ? { mode: tap.mode, requestedMode: tap.requestedMode, state: tap.state, canSeeReplies: tap.canSeeReplies } : null,
+      broker: this.brokerSummary(principal !== null || !this.o.sessions.enabled),
       uptimeSeconds: Math.round((Date.now() - this.o.startedAt) / 1000),
       version: this.o.version,
     };
     sendData(c.res, data);
+  }
+
+  /**
+   * The last broker read, summarised (never waits on the management API).
+   * Strangers (access control on, no session) get the layout's name and
+   * counts only: no version, no deprecated feature names.
+   */
+  private brokerSummary(detailed: boolean): Health['broker'] {
+    let s: BrokerHealthSummary | null = null;
+    try {
+      s = this.o.dashboard.tap?.brokerHealthSummary?.() ?? null;
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'broker health summary failed');
+    }
+    if (!s || detailed) return s;
+    return { ...s, version: null, deprecatedFeaturesUsed: [], layout: s.layout ? { ...s.layout, label: s.layout.name } : null };
+  }
+
+  /** GET /api/broker/health[?refresh=1]: layout, health and firehose coverage. */
+  private async brokerHealth(c: Ctx): Promise<void> {
+    const tap = this.requireTap();
+    if (!tap.brokerHealth) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read broker health');
+    const report: BrokerHealthReport = await tap.brokerHealth(c.url.searchParams.get('refresh') === '1');
+    sendData(c.res, report);
   }
 
   private sessionInfo(p: Principal | null): SessionInfo {

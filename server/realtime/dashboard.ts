@@ -5,6 +5,7 @@
  */
 import type { Transport } from '../messaging/index.ts';
 import type { BrokerSnapshot, CallsSnapshot, StatusSnapshot } from '../../lib/api-contracts.ts';
+import type { BrokerHealthReport, BrokerHealthSummary } from '../../lib/broker-contracts.ts';
 import { downsampleRates } from '../../lib/series.ts';
 import type { RatesUpdate } from '../../lib/socket-contracts.ts';
 import type {
@@ -31,6 +32,10 @@ export interface TapFace {
   latency(): LatencyHistogram;
   brokerView(): Promise<BrokerView>;
   enableFirehose?(): Promise<TapStatus>;
+  /** layout, broker health and firehose coverage (server/tap/broker-report.ts), read at most every 15 s */
+  brokerHealth?(force?: boolean): Promise<BrokerHealthReport>;
+  /** the last broker health read, summarised; never waits */
+  brokerHealthSummary?(): BrokerHealthSummary | null;
   on(listener: (event: TapEvent) => void): () => void;
 }
 

@@ -56,7 +56,8 @@ export class BrokerReporter {
   /** The full report, read at most once per ttl. */
   report(force = false): Promise<BrokerHealthReport> {
     const now = this.clock();
-    if (!force && this.cached && now - this.cached.at < this.ttlMs) return this.cached.report;
+    // a forced read still waits 2 s after the last one: many viewers pressing refresh are one read
+    if (this.cached && now - this.cached.at < (force ? Math.min(2000, this.ttlMs) : this.ttlMs)) return this.cached.report;
     const report = this.read().then((r) => {
       this.lastDone = r;
       return r;
