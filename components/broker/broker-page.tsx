@@ -2,6 +2,8 @@
 import { useMemo, useState } from 'react';
 import type { BrokerQueue } from '@/lib/tap-contracts';
 import { useBroker } from '../hooks/use-broker';
+import { useBrokerHealth } from '../hooks/use-broker-health';
+import { LayoutHealthPanel } from './layout-health-panel';
 import { useNow } from '../hooks/use-now';
 import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
@@ -12,6 +14,7 @@ const KINDS = ['topic', 'server', 'fanout', 'notification', 'reply', 'other'] as
 
 export function BrokerPage() {
   const broker = useBroker(5000);
+  const brokerHealth = useBrokerHealth(15_000);
   const now = useNow(1000);
   const [kind, setKind] = useState<string>('');
   const [text, setText] = useState('');
@@ -47,6 +50,13 @@ export function BrokerPage() {
         )}
       </p>
       {view?.error && <div className="callout callout-warn">{view.error}</div>}
+
+      <LayoutHealthPanel
+        report={brokerHealth.data}
+        error={brokerHealth.isError ? (brokerHealth.error as Error).message : null}
+        now={now}
+        stale={now > 0 && isStale(brokerHealth.dataUpdatedAt || null, now, 45_000)}
+      />
 
       <Card
         title={`Queues (${queues.length})`}
