@@ -6,7 +6,22 @@ export * from './errors.ts';
 export type { Driver, Link, Delivery, MessageProperties, PublishOptions, QueueInfo, QueueOptions, ExchangeOptions, ExchangeType } from './driver.ts';
 export { PyFloat, pyDumps, pyLoads } from './json.ts';
 export { TransportURL } from './transport-url.ts';
-export { rabbitDefaults, messagingDefaults, type RabbitOptions, type MessagingOptions } from './options.ts';
+export {
+  rabbitDefaults,
+  messagingDefaults,
+  notificationDefaults,
+  type RabbitOptions,
+  type MessagingOptions,
+  type NotificationOptions,
+} from './options.ts';
+export {
+  loadOsloConfig,
+  ConfigFileError,
+  DEFAULT_CONFIG_FILE_LIMITS,
+  type ConfigSource,
+  type ConfigFileLimits,
+  type OsloFileConfig,
+} from './oslo-config.ts';
 export type { Target } from './target.ts';
 export { versionIsCompatible, describeTarget } from './target.ts';
 export { Transport, getTransport, type TransportOptions, type TransportStatus, type LinkStatus } from './transport.ts';
