@@ -573,6 +573,22 @@ export const fanoutHistoryQuerySchema = z.object({
 });
 export type FanoutHistoryQuery = z.infer<typeof fanoutHistoryQuerySchema>;
 
+/**
+ * One broadcast read back from the stream. A stream delivery carries its offset but not when it was published
+ * (unless the broker's timestamp interceptor is on), so the time is bracketed by probing the stream at a few
+ * timestamps (`x-stream-offset` by time attaches at chunk granularity): published after `after` and before `before`.
+ */
+export const fanoutHistoryEntrySchema = z.object({
+  /** `ts` is the best known publish time: `publishedAt`, else `before` */
+  message: decodedMessageSchema,
+  offset: z.number().nullable(),
+  /** exact broker receive time (`timestamp_in_ms`), when the interceptor is on */
+  publishedAt: z.number().nullable(),
+  after: z.number().nullable(),
+  before: z.number().nullable(),
+});
+export type FanoutHistoryEntry = z.infer<typeof fanoutHistoryEntrySchema>;
+
 export const fanoutHistorySchema = z.object({
   topic: z.string(),
   /** the stream read: `<topic>_fanout` */
@@ -581,8 +597,8 @@ export const fanoutHistorySchema = z.object({
   since: z.string(),
   startedAt: z.number(),
   finishedAt: z.number(),
-  /** oldest first; `broker.streamOffset` is each message's offset */
-  messages: z.array(decodedMessageSchema),
+  /** oldest first */
+  entries: z.array(fanoutHistoryEntrySchema),
   /** messages read from the stream (the filter may have kept fewer) */
   read: z.number(),
   bytes: z.number(),

@@ -186,6 +186,24 @@ describe('HTTP API (access control off)', () => {
     expect((await res.json()).error.message).toMatch(/Bad filter/);
   });
 
+  it('fanout history: validates its query and names why a topic has none', async () => {
+    let res = await fetch(`${srv.url}/api/fanout-history?topic=api-test&since=30m&limit=50`);
+    // the embedded memory broker keeps no streams: per-server fanout queues only
+    expect(res.status).toBe(404);
+    let body = await res.json();
+    expect(body).toMatchObject({ ok: false, error: { code: 'no_stream' } });
+    expect(body.error.message).toMatch(/no queue named api-test_fanout.*rabbit_stream_fanout/);
+
+    res = await fetch(`${srv.url}/api/fanout-history?since=soon&limit=0`);
+    expect(res.status).toBe(400);
+    body = await res.json();
+    expect(Object.keys(body.error.fields).sort()).toEqual(['limit', 'since', 'topic']);
+    expect(body.error.fields.since).toMatch(/first, last, an offset/);
+
+    res = await fetch(`${srv.url}/api/fanout-history?topic=x&offset=3`);
+    expect(res.status).toBe(400);
+  });
+
   it('refuses cross-origin state changes and foreign Host names', async () => {
     let res = await post('/api/rpc', { target: { topic: 'api-test' }, method: 'echo' }, { origin: 'http://evil.example' });
     expect(res.status).toBe(403);

@@ -21,7 +21,7 @@ import type { BrokerHealthReport, BrokerHealthSummary } from '../../lib/broker-c
 import type { Logger } from '../messaging/index.ts';
 import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
 import type { Principal, Sessions } from '../auth/session.ts';
-import { rateDimensionSchema } from '../../lib/tap-contracts.ts';
+import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
 import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../realtime/dashboard.ts';
 import type { FireService } from './fire.ts';
 import { renderMetrics, type MetricsSources } from './prometheus.ts';
@@ -84,6 +84,7 @@ export class Api {
       r('POST', '/api/rpc', 'fire', (c) => this.rpc(c)),
       r('GET', '/api/rpc/history', 'watch', (c) => sendData(c.res, this.o.fire.history())),
       r('POST', '/api/tap/firehose', 'fire', (c) => this.enableFirehose(c)),
+      r('GET', '/api/fanout-history', 'watch', (c) => this.fanoutHistory(c)),
       r('GET', '/metrics', 'watch', (c) => this.metrics(c)),
     ];
   }
@@ -291,6 +292,21 @@ export class Api {
     const next = await tap.enableFirehose();
     this.o.onFirehoseEnabled?.(c.principal as Principal);
     sendData(c.res, next);
+  }
+
+  /** Broadcasts read back from a `<topic>_fanout` stream (GET /api/fanout-history?topic=T&since=30m&limit=500&filter=...). */
+  private async fanoutHistory(c: Ctx): Promise<void> {
+    const q = parseQuery(fanoutHistoryQuerySchema, c.url);
+    const tap = this.requireTap();
+    if (!tap.fanoutHistory) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read fanout history');
+    try {
+      sendData(c.res, await tap.fanoutHistory(q));
+    } catch (err) {
+      // the tap's FanoutHistoryError carries the HTTP status and a reason meant for the user
+      const e = err as { name?: string; status?: unknown; code?: unknown; message?: string };
+      if (e?.name === 'FanoutHistoryError' && typeof e.status === 'number' && typeof e.code === 'string') throw new HttpError(e.status, e.code, e.message ?? 'fanout history failed');
+      throw err;
+    }
   }
 
   private metrics(c: Ctx): void {

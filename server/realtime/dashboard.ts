@@ -13,6 +13,8 @@ import type {
   CallRecord,
   CallState,
   DecodedMessage,
+  FanoutHistory,
+  FanoutHistoryQuery,
   LatencyHistogram,
   RateDimension,
   RateSeries,
@@ -32,6 +34,8 @@ export interface TapFace {
   latency(): LatencyHistogram;
   brokerView(): Promise<BrokerView>;
   enableFirehose?(): Promise<TapStatus>;
+  /** broadcasts kept in a `<topic>_fanout` stream; rejects with `{status, code, message}` (server/tap/fanout-history.ts) */
+  fanoutHistory?(query: FanoutHistoryQuery): Promise<FanoutHistory>;
   /** layout, broker health and firehose coverage (server/tap/broker-report.ts), read at most every 15 s */
   brokerHealth?(force?: boolean): Promise<BrokerHealthReport>;
   /** the last broker health read, summarised; never waits */

@@ -28,6 +28,8 @@ import type {
   CallRecord,
   CallState,
   DecodedMessage,
+  FanoutHistory,
+  FanoutHistoryQuery,
   LatencyHistogram,
   TapEvent,
   TapMode,
@@ -53,6 +55,7 @@ import {
 } from './inspector.ts';
 import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
 import { poolsFromRoutedQueues } from './queue-names.ts';
+import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -184,6 +187,7 @@ export class Tap {
   private readonly knownQueues = new Set<string>();
   /** notification listener pools: queue → topic, from the queues notifications were routed to (firehose) */
   private readonly pools = new Map<string, string | null>();
+  private historyReader: FanoutHistoryReader | null = null;
   private probeWaiter: ((ok: boolean) => void) | null = null;
   private probeToken: string | null = null;
   private lastTraceAt = 0;
@@ -997,6 +1001,12 @@ export class Tap {
       g.calls.push(c);
     }
     return [...groups.values()].sort((a, b) => b.calls.length - a.calls.length);
+  }
+
+  /** Broadcasts kept in the `<topic>_fanout` stream (rabbit_stream_fanout), read without taking them: fanout-history.ts. */
+  fanoutHistory(query: FanoutHistoryQuery): Promise<FanoutHistory> {
+    this.historyReader ??= new FanoutHistoryReader({ transport: this.transport, inspector: () => this.inspector, clock: this.clock });
+    return this.historyReader.read(query);
   }
 
   latency(): LatencyHistogram {
