@@ -1,0 +1,359 @@
+/**
+ * The test matrix: the suite on Debian bookworm's stack (host RabbitMQ 3.10 +
+ * oslo.messaging 14.0.3, `vitest run` unchanged), then the interop, tap and
+ * e2e batteries against the modern stacks of `scripts/stacks/stack` (trixie:
+ * RabbitMQ 4.0 + oslo.messaging 16.1; sid: RabbitMQ 4.3 + oslo.messaging 18.x;
+ * sid-cluster: three sid nodes behind one multi-host transport_url), once per
+ * Python peer layout (TEST_PEER_LAYOUT: oslo defaults, kolla's Q+T+S+M with
+ * prefetch 1 and 50, openstack-helm's D+T+M).
+ *
+ *   node --import tsx scripts/matrix.ts [--with-suite] [--list] [FILTER...]
+ *
+ * FILTER (also MATRIX=a,b): `stack[:layout[:battery]]`, each part a name or
+ * `*`, e.g. `sid:kolla`, `trixie`, `*:helm:tap`, `sid-cluster`, `bookworm`.
+ * `--with-suite` (what `npm test` runs) adds the bookworm suite first.
+ *
+ * Every cell is its own `vitest run` with the stack's TEST_* variables
+ * (`stack env`), CI=true (a missing broker or Python fails, never skips), and
+ * a JSON report read back for the summary. A failed cell fails the run; the
+ * other cells still run. The exit code is non-zero when any cell failed, ran
+ * no test, timed out, or its stack could not be brought up.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
+const VITEST = join(ROOT, 'node_modules', '.bin', 'vitest');
+
+type StackName = 'bookworm' | 'trixie' | 'sid' | 'sid-cluster';
+type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'cluster';
+
+interface BatterySpec {
+  files: () => string[];
+  /** vitest -t: only these tests of the files. */
+  testNamePattern?: string;
+  timeoutMs: number;
+}
+
+const BATTERIES: Record<Battery, BatterySpec> = {
+  // today's whole suite on bookworm, exactly as `vitest run` ran it before
+  suite: { files: () => [], timeoutMs: 30 * 60_000 },
+  // both directions: call, cast, fanout, server targeting, namespaces/versions,
+  // failures, call-monitor heartbeats, notifications v2 with pools; tap on Python traffic
+  interop: {
+    files: () => ['test/interop/rpc-interop.test.ts', 'test/interop/notify-interop.test.ts', 'test/interop/tap-python.test.ts'],
+    timeoutMs: 10 * 60_000,
+  },
+  // every kind seen, nothing stolen, replies correlated, stuck causes
+  tap: { files: () => ['test/integration/tap-rabbit.test.ts'], timeoutMs: 10 * 60_000 },
+  // the dashboard fires a call at a Python server and classifies a stuck call
+  e2e: {
+    files: () => ['e2e/rabbit.spec.ts'],
+    testNamePattern: 'fires a call from the form|shows a stuck call',
+    timeoutMs: 10 * 60_000,
+  },
+  // the cluster's own tests (failover when osloscope's node dies), when present
+  cluster: { files: () => listTests('test/cluster'), timeoutMs: 10 * 60_000 },
+};
+
+const STACK_LAYOUTS = ['default', 'kolla', 'kolla50', 'helm'] as const;
+
+interface Cell {
+  stack: StackName;
+  layout: string;
+  battery: Battery;
+}
+
+function allCells(withSuite: boolean): Cell[] {
+  const cells: Cell[] = [];
+  if (withSuite) cells.push({ stack: 'bookworm', layout: 'default', battery: 'suite' });
+  for (const stack of ['trixie', 'sid'] as const) {
+    for (const layout of STACK_LAYOUTS) {
+      for (const battery of ['interop', 'tap', 'e2e'] as const) cells.push({ stack, layout, battery });
+    }
+  }
+  // Clusters run quorum queues: kolla's layout is what they carry in production.
+  for (const battery of ['tap', 'e2e', 'cluster'] as const) cells.push({ stack: 'sid-cluster', layout: 'kolla', battery });
+  return cells;
+}
+
+function listTests(dir: string): string[] {
+  const abs = join(ROOT, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, f))
+    .sort();
+}
+
+function matches(cell: Cell, filter: string): boolean {
+  const [s = '*', l = '*', b = '*'] = filter.split(':');
+  const ok = (want: string, have: string) => want === '*' || want === '' || want === have;
+  return ok(s, cell.stack) && ok(l, cell.layout) && ok(b, cell.battery);
+}
+
+interface CellResult {
+  cell: Cell;
+  status: 'passed' | 'failed';
+  passed: number;
+  failed: number;
+  skipped: number;
+  ms: number;
+  /** Why the cell failed beyond failing tests (timeout, no tests, stack down). */
+  note?: string;
+  failures: string[];
+}
+
+interface JsonReport {
+  numPassedTests?: number;
+  numFailedTests?: number;
+  numPendingTests?: number;
+  numTodoTests?: number;
+  testResults?: Array<{
+    name: string;
+    status?: string;
+    message?: string;
+    assertionResults?: Array<{ fullName?: string; title?: string; status: string; failureMessages?: string[] }>;
+  }>;
+}
+
+const log = (line: string) => process.stdout.write(`[matrix] ${line}\n`);
+
+function label(cell: Cell): string {
+  return cell.battery === 'suite' ? 'bookworm (suite)' : `${cell.stack} × ${cell.layout} × ${cell.battery}`;
+}
+
+function firstLine(text: string | undefined): string {
+  const line = (text ?? '').split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '(no message)';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** `stack env NAME` as a map (K=V lines). */
+function stackEnv(stack: StackName): Record<string, string> {
+  if (stack === 'bookworm') return {};
+  const res = spawnSync(STACK, ['env', stack], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`stack env ${stack} failed: ${res.stderr.trim()}`);
+  const env: Record<string, string> = {};
+  for (const line of res.stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Runs `stack up NAMES...` (it provisions missing chroots, in parallel per suite); resolves with its exit code. */
+function stacksUp(names: StackName[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(STACK, ['up', ...names], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', (err) => {
+      log(`cannot run ${STACK}: ${err.message}`);
+      resolve(127);
+    });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+function runCell(cell: Cell, reportDir: string): Promise<CellResult> {
+  const spec = BATTERIES[cell.battery];
+  const files = spec.files();
+  const started = Date.now();
+  const result = (partial: Partial<CellResult>): CellResult => ({
+    cell,
+    status: 'failed',
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    ms: Date.now() - started,
+    failures: [],
+    ...partial,
+  });
+  if (cell.battery !== 'suite' && files.length === 0) {
+    return Promise.resolve(result({ status: 'passed', note: 'no test files (nothing to run)' }));
+  }
+  let env: NodeJS.ProcessEnv;
+  try {
+    env = { ...process.env, ...stackEnv(cell.stack), CI: process.env.CI || 'true' };
+  } catch (err) {
+    return Promise.resolve(result({ note: (err as Error).message }));
+  }
+  if (cell.battery !== 'suite') env.TEST_PEER_LAYOUT = cell.layout;
+  const reportFile = join(reportDir, `${cell.stack}-${cell.layout}-${cell.battery}.json`);
+  const args = ['run', ...files, '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`];
+  if (spec.testNamePattern) args.push('-t', spec.testNamePattern);
+
+  const bar = '═'.repeat(Math.max(10, 70 - label(cell).length));
+  process.stdout.write(`\n╔══ ${label(cell)} ${bar}\n`);
+  if (cell.stack !== 'bookworm') {
+    process.stdout.write(`║ TEST_TRANSPORT_URL=${(env.TEST_TRANSPORT_URL ?? '').replace(/:[^:@,/]*@/g, ':***@')} TEST_PYTHON=${relative(ROOT, env.TEST_PYTHON ?? '')} TEST_PEER_LAYOUT=${env.TEST_PEER_LAYOUT}\n`);
+  }
+  process.stdout.write(`║ vitest ${args.slice(0, files.length + 1).join(' ')}${spec.testNamePattern ? ` -t '${spec.testNamePattern}'` : ''}\n`);
+
+  return new Promise((resolve) => {
+    // Own process group, so a timeout kills vitest and its workers and peers.
+    const child = spawn(VITEST, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, spec.timeoutMs);
+    const onSignal = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      process.exit(130);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const r = summarise(cell, reportFile, code, started);
+      if (timedOut) {
+        r.status = 'failed';
+        r.note = `timed out after ${spec.timeoutMs / 60_000} min`;
+      }
+      process.stdout.write(`╚══ ${label(cell)}: ${r.status.toUpperCase()} (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${fmtTime(r.ms)})${r.note ? ` — ${r.note}` : ''}\n`);
+      resolve(r);
+    });
+  });
+}
+
+function summarise(cell: Cell, reportFile: string, code: number | null, started: number): CellResult {
+  const ms = Date.now() - started;
+  let report: JsonReport | null = null;
+  try {
+    report = JSON.parse(readFileSync(reportFile, 'utf8')) as JsonReport;
+  } catch {
+    // vitest died before writing it: the exit code decides
+  }
+  const passed = report?.numPassedTests ?? 0;
+  const failed = report?.numFailedTests ?? 0;
+  const skipped = (report?.numPendingTests ?? 0) + (report?.numTodoTests ?? 0);
+  const failures: string[] = [];
+  for (const file of report?.testResults ?? []) {
+    const rel = relative(ROOT, file.name);
+    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+    for (const a of failedTests) failures.push(`${rel} > ${a.fullName ?? a.title}: ${firstLine(a.failureMessages?.[0])}`);
+    // a file that failed outside any test (import error, beforeAll, afterAll)
+    if (file.status === 'failed' && failedTests.length === 0) failures.push(`${rel}: ${firstLine(file.message)}`);
+  }
+  let note: string | undefined;
+  let ok = code === 0 && failures.length === 0;
+  if (!report) note = `vitest exited ${code} without a report`;
+  else if (passed + failed === 0) {
+    ok = false;
+    note = 'ran no test (all skipped or filtered out)';
+  } else if (code !== 0 && failures.length === 0) note = `vitest exited ${code}`;
+  return { cell, status: ok ? 'passed' : 'failed', passed, failed, skipped, ms, note, failures };
+}
+
+function fmtTime(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function table(results: CellResult[], upMs: number | null): string {
+  const rows = [['stack', 'layout', 'battery', 'result', 'passed', 'failed', 'skipped', 'time']];
+  for (const r of results) {
+    rows.push([r.cell.stack, r.cell.layout, r.cell.battery, r.status === 'passed' ? 'PASS' : 'FAIL', String(r.passed), String(r.failed), String(r.skipped), fmtTime(r.ms)]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const out = [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)];
+  // stack × layout roll-up
+  const groups = new Map<string, { ok: boolean; ms: number; passed: number; failed: number }>();
+  for (const r of results) {
+    const key = `${r.cell.stack} × ${r.cell.layout}`;
+    const g = groups.get(key) ?? { ok: true, ms: 0, passed: 0, failed: 0 };
+    g.ok &&= r.status === 'passed';
+    g.ms += r.ms;
+    g.passed += r.passed;
+    g.failed += r.failed;
+    groups.set(key, g);
+  }
+  out.push('', 'stack × layout:');
+  for (const [key, g] of groups) out.push(`  ${key.padEnd(24)} ${g.ok ? 'PASS' : 'FAIL'}  ${g.passed} passed, ${g.failed} failed, ${fmtTime(g.ms)}`);
+  if (upMs !== null) out.push(`  (stacks up: ${fmtTime(upMs)})`);
+  return out.join('\n');
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const withSuite = argv.includes('--with-suite');
+  const listOnly = argv.includes('--list');
+  const filters = [...argv.filter((a) => !a.startsWith('--')), ...(process.env.MATRIX ?? '').split(',').map((f) => f.trim()).filter(Boolean)];
+  const cells = allCells(withSuite || filters.some((f) => f.startsWith('bookworm'))).filter(
+    (c) => filters.length === 0 || filters.some((f) => matches(c, f)),
+  );
+  if (cells.length === 0) {
+    log(`no cell matches ${filters.join(', ')}; try --list`);
+    return 2;
+  }
+  if (listOnly) {
+    for (const c of cells) process.stdout.write(`${c.stack}:${c.layout}:${c.battery}\n`);
+    return 0;
+  }
+  const started = Date.now();
+  const reportDir = join(tmpdir(), `osloscope-matrix-${process.pid}`);
+  mkdirSync(reportDir, { recursive: true });
+
+  // Bring every needed stack up first (provisioning a fresh machine's chroots
+  // takes a few minutes); a stack that cannot come up fails its cells loudly.
+  const stacks = [...new Set(cells.map((c) => c.stack).filter((s) => s !== 'bookworm'))];
+  let upMs: number | null = null;
+  const down = new Set<StackName>();
+  if (stacks.length) {
+    const t0 = Date.now();
+    log(`bringing up ${stacks.join(', ')}`);
+    const code = await stacksUp(stacks);
+    upMs = Date.now() - t0;
+    if (code !== 0) {
+      // find out which ones are missing: ask each one alone (fast when up)
+      for (const s of stacks) if ((await stacksUp([s])) !== 0) down.add(s);
+      if (down.size === 0) down.add(stacks[0]);
+    }
+  }
+
+  const results: CellResult[] = [];
+  for (const cell of cells) {
+    if (down.has(cell.stack)) {
+      results.push({ cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${cell.stack} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
+      continue;
+    }
+    results.push(await runCell(cell, reportDir));
+  }
+  rmSync(reportDir, { recursive: true, force: true });
+
+  const summary = [
+    '',
+    `══ matrix summary (${fmtTime(Date.now() - started)}) ══`,
+    table(results, upMs),
+  ];
+  const failedCells = results.filter((r) => r.status === 'failed');
+  if (failedCells.length) {
+    summary.push('', `${failedCells.length} of ${results.length} cells FAILED:`);
+    for (const r of failedCells) {
+      summary.push(`  ${label(r.cell)}${r.note ? ` — ${r.note}` : ''}`);
+      for (const f of r.failures) summary.push(`    ✗ ${f}`);
+    }
+  } else {
+    summary.push('', `all ${results.length} cells passed`);
+  }
+  const text = summary.join('\n');
+  process.stdout.write(`${text}\n`);
+  if (process.env.MATRIX_REPORT) writeFileSync(process.env.MATRIX_REPORT, `${text}\n`);
+  return failedCells.length ? 1 : 0;
+}
+
+process.exitCode = await main();
