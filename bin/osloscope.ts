@@ -19,6 +19,10 @@ usage: osloscope <command> [options]     (osloscope <command> --help for details
   demo     run the demo fleet of simulated services against a broker
   bench    measure RPC throughput and latency vs Python oslo.messaging and raw amqplib
 
+Every command takes --config-file PATH (repeatable) and --config-dir DIR: the oslo.config
+files a service uses (nova.conf, neutron.conf) for transport_url, control_exchange and
+[oslo_messaging_rabbit]; flags and $TRANSPORT_URL / $CONTROL_EXCHANGE win over them.
+
 exit codes: 0 ok, 2 usage, 3 remote error, 4 timeout, 5 cannot connect`;
 
 type Command = (argv: string[], io: Io) => Promise<number>;

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import amqplib from 'amqplib';
 import { RpcClient, Transport, TransportURL } from '../../server/messaging/index.ts';
 import { DEFAULT_URL, EXIT, numberOption, parse, reportError, UsageError, type Io } from './common.ts';
+import { readConfigFiles } from './config-files.ts';
 
 const PYTHON = '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('../../test/interop/peers/oslo_peer.py', import.meta.url));
@@ -44,7 +45,9 @@ export const BENCH_HELP = `usage: osloscope bench [options]
                        broker's fastest delivery (drops), resident memory after 1M messages
   --repeat N           rounds per measurement, interleaved; the median round is reported (default 3)
   --markdown           print a Markdown table (for BENCHMARKS.md)
-  --url URL            broker (default $TRANSPORT_URL or ${DEFAULT_URL})`;
+  --url URL            broker (default $TRANSPORT_URL, the files' transport_url, or ${DEFAULT_URL})
+  --config-file PATH, --config-dir DIR
+                       oslo.config files whose [DEFAULT] transport_url is the broker (later files win)`;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -277,7 +280,9 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
       io.stdout.write(`${BENCH_HELP}\n`);
       return EXIT.ok;
     }
-    const url = values.url ?? io.env.TRANSPORT_URL ?? DEFAULT_URL;
+    // the raw URL goes to the Python and amqplib baselines too, so only the
+    // files' transport_url is taken, not their [oslo_messaging_rabbit] options
+    const url = values.url ?? io.env.TRANSPORT_URL ?? readConfigFiles(values)?.defaults.transport_url ?? DEFAULT_URL;
     if (values.tap) return await runTapBench(url, !!values.markdown, io);
     const concurrencies = (values.concurrency ?? '1,8,64').split(',').map((s) => {
       const n = Number(s);

@@ -17,6 +17,7 @@ import {
   Transport,
   type Logger,
 } from '../../server/messaging/index.ts';
+import { cliSettings, configFileOptions, rememberConfigSources, writeConfigNotes, type CliSettings } from './config-files.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -38,11 +39,15 @@ export const commonOptions = {
   'control-exchange': { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...configFileOptions,
 } as const satisfies ParseArgsConfig['options'];
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
-    return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals: false, strict: true });
+    const parsed = parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals: false, strict: true, tokens: true });
+    // --config-file / --config-dir are read in command-line order, as oslo.config does
+    rememberConfigSources(parsed.values, parsed.tokens);
+    return parsed;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -53,11 +58,18 @@ export function makeLogger(io: Io, debug: boolean | undefined): Logger {
   return pino({ level: debug ? 'debug' : 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
 }
 
-export function openTransport(values: { url?: string; 'control-exchange'?: string; debug?: boolean }, io: Io, extra: { rpc_response_timeout?: number } = {}): Transport {
-  const url = values.url ?? io.env.TRANSPORT_URL ?? DEFAULT_URL;
-  const conf: Record<string, unknown> = { control_exchange: values['control-exchange'] ?? io.env.CONTROL_EXCHANGE ?? 'openstack' };
-  if (extra.rpc_response_timeout !== undefined) conf.rpc_response_timeout = extra.rpc_response_timeout;
-  return new Transport(url, { conf, log: makeLogger(io, values.debug), programName: 'osloscope' });
+export function openTransport(
+  values: { url?: string; 'control-exchange'?: string; debug?: boolean; 'config-file'?: string[]; 'config-dir'?: string[] },
+  io: Io,
+  extra: { rpc_response_timeout?: number; settings?: CliSettings } = {},
+): Transport {
+  // flags, then environment, then --config-file/--config-dir, then defaults (config-files.ts)
+  const settings = extra.settings ?? cliSettings(values, io.env, DEFAULT_URL);
+  if (!extra.settings) writeConfigNotes(settings, io.stderr);
+  const conf: Record<string, unknown> = { control_exchange: settings.controlExchange };
+  const timeout = extra.rpc_response_timeout ?? settings.rpcResponseTimeout;
+  if (timeout !== undefined) conf.rpc_response_timeout = timeout;
+  return new Transport(settings.url, { conf, log: makeLogger(io, values.debug), programName: 'osloscope' });
 }
 
 /** Parse a JSON option (Python-tolerant: NaN, big ints) that must be an object. */

@@ -4,6 +4,7 @@
  */
 import { pyDumps, RpcClient, type Transport } from '../../server/messaging/index.ts';
 import { EXIT, jsonObject, numberOption, openTransport, parse, reportError, required, UsageError, writeJson, type Io } from './common.ts';
+import { CONFIG_FILE_HELP } from './config-files.ts';
 
 export const RPC_HELP = `usage: osloscope call|cast --topic T --method M [options]
 
@@ -15,11 +16,12 @@ export const RPC_HELP = `usage: osloscope call|cast --topic T --method M [option
   --method M                 method name (required)
   --args JSON                method arguments as a JSON object (default {})
   --context JSON             request context as a JSON object (default {})
-  --timeout S                call timeout in seconds (default rpc_response_timeout, 60)
+  --timeout S                call timeout in seconds (default rpc_response_timeout: the files', else 60)
   --call-monitor-timeout S   ask the server for heartbeats; fail if none for S seconds
   --retry N                  connection attempts beyond the first (default 0)
   --url URL                  transport URL (default $TRANSPORT_URL or ${'rabbit://guest:guest@127.0.0.1:5672/'})
-  --control-exchange X       default exchange (default $CONTROL_EXCHANGE or openstack)
+  --control-exchange X       default exchange (default $CONTROL_EXCHANGE, the files' control_exchange, or openstack)
+${CONFIG_FILE_HELP}
   --traceback                print a remote traceback on stderr
   --debug                    log to stderr
 

@@ -4,6 +4,7 @@
  */
 import { ExpectedFailure, pyDumps, RpcServer, type Endpoint, type Transport } from '../../server/messaging/index.ts';
 import { EXIT, openTransport, parse, reportError, required, type Io } from './common.ts';
+import { CONFIG_FILE_HELP } from './config-files.ts';
 
 export const SERVE_HELP = `usage: osloscope serve --topic T --server S [options]
 
@@ -19,7 +20,8 @@ Each invocation is printed as one JSON line on stdout. Stops on SIGINT/SIGTERM.
   --exchange X               exchange (default: the control exchange)
   --version V                endpoint version (default 1.0)
   --namespace N              endpoint namespace (default none)
-  --url URL, --control-exchange X, --debug`;
+  --url URL, --control-exchange X, --debug
+${CONFIG_FILE_HELP}`;
 
 const options = {
   topic: { type: 'string' },

@@ -7,7 +7,17 @@
  * Exit codes follow the CLI contract: 0 ok, 2 usage, 5 cannot connect.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, MessageDeliveryFailure, TransportURL, type Logger } from '../messaging/index.ts';
+import {
+  ConfigError,
+  configSourcesFromTokens,
+  loadOsloConfig,
+  MessageDeliveryFailure,
+  originOf,
+  transportUrlFrom,
+  type Logger,
+  type SettingCandidate,
+  type TransportURL,
+} from '../messaging/index.ts';
 import { DemoFleet } from './fleet.ts';
 
 export interface DemoCommandIO {
@@ -27,6 +37,10 @@ neutron agents, a dead compute host) that call, cast, fan out and notify.
   --seconds S      stop after S seconds (default: run until interrupted)
   --exchange NAME  exchange of the nova services (default nova)
   --verbose        log connection events to stderr
+  --config-file PATH, --config-dir DIR
+                   oslo.config files (nova.conf, ...) whose [DEFAULT] transport_url and
+                   [oslo_messaging_rabbit] options apply; later files win; --url and
+                   $TRANSPORT_URL take precedence over them
 `;
 
 function stderrLogger(io: DemoCommandIO, verbose: boolean): Logger {
@@ -38,8 +52,9 @@ function stderrLogger(io: DemoCommandIO, verbose: boolean): Logger {
 
 export async function runDemoCommand(argv: readonly string[], io: DemoCommandIO): Promise<number> {
   let values;
+  let tokens;
   try {
-    ({ values } = parseArgs({
+    ({ values, tokens } = parseArgs({
       args: [...argv],
       options: {
         url: { type: 'string' },
@@ -48,7 +63,10 @@ export async function runDemoCommand(argv: readonly string[], io: DemoCommandIO)
         exchange: { type: 'string', default: 'nova' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        'config-file': { type: 'string', multiple: true },
+        'config-dir': { type: 'string', multiple: true },
       },
+      tokens: true,
       strict: true,
       allowPositionals: false,
     }));
@@ -72,9 +90,18 @@ export async function runDemoCommand(argv: readonly string[], io: DemoCommandIO)
   }
   let url: TransportURL;
   try {
-    url = TransportURL.parse(values.url ?? process.env.TRANSPORT_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/');
+    const sources = configSourcesFromTokens(tokens);
+    const files = sources.length > 0 ? loadOsloConfig(sources) : null;
+    const candidates: SettingCandidate[] = [
+      { value: values.url, source: '--url' },
+      { value: process.env.TRANSPORT_URL, source: 'TRANSPORT_URL' },
+      ...(files ? [{ value: files.defaults.transport_url, source: originOf(files, 'DEFAULT', 'transport_url') }] : []),
+      { value: 'rabbit://guest:guest@127.0.0.1:5672/', source: 'the default URL' },
+    ];
+    url = transportUrlFrom(candidates, files?.rabbit ?? {}).url;
+    for (const note of [...(files?.notes ?? []), ...url.warnings]) io.stderr.write(`osloscope demo: note: ${note}\n`);
   } catch (err) {
-    io.stderr.write(`osloscope demo: bad transport URL: ${err instanceof ConfigError ? err.message : 'cannot parse'}\n`);
+    io.stderr.write(`osloscope demo: bad configuration: ${err instanceof ConfigError ? err.message : 'cannot parse'}\n`);
     return 2;
   }
 

@@ -16,11 +16,15 @@ export {
 } from './options.ts';
 export {
   loadOsloConfig,
+  configSourcesFromTokens,
+  transportUrlFrom,
+  originOf,
   ConfigFileError,
   DEFAULT_CONFIG_FILE_LIMITS,
   type ConfigSource,
   type ConfigFileLimits,
   type OsloFileConfig,
+  type SettingCandidate,
 } from './oslo-config.ts';
 export type { Target } from './target.ts';
 export { versionIsCompatible, describeTarget } from './target.ts';

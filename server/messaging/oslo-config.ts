@@ -53,6 +53,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { ConfigError } from './errors.ts';
+import { TransportURL } from './transport-url.ts';
 import {
   closeOptionNames,
   convertOpt,
@@ -218,6 +219,20 @@ export function parseConfigText(text: string, path: string, limits: ConfigFileLi
 
 /** A `--config-file PATH` or `--config-dir DIR`, in command-line order. */
 export type ConfigSource = { kind: 'file'; path: string } | { kind: 'dir'; path: string };
+
+/**
+ * `--config-file` / `--config-dir` options of a node:util parseArgs token
+ * list, in command-line order (oslo.config reads them in that order).
+ */
+export function configSourcesFromTokens(tokens: readonly { kind: string; name?: string; value?: string }[] | undefined): ConfigSource[] {
+  const sources: ConfigSource[] = [];
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option' || t.value === undefined) continue;
+    if (t.name === 'config-file') sources.push({ kind: 'file', path: t.value });
+    else if (t.name === 'config-dir') sources.push({ kind: 'dir', path: t.value });
+  }
+  return sources;
+}
 
 /** `cfg.py:_fixpath`: ~ expansion, then absolute. */
 function fixPath(p: string): string {
@@ -657,4 +672,37 @@ function unknownKeyNotes(files: ConfigFiles, group: OptGroup<unknown>): string[]
     );
   }
   return notes;
+}
+
+// ---------------------------------------------------------------------------
+// Precedence: explicit settings, then files, then defaults
+
+/** One place a setting may come from, most important first. */
+export interface SettingCandidate {
+  readonly value: string | undefined;
+  /** where it came from, for errors: `--url`, `TRANSPORT_URL`, `/etc/nova/nova.conf:3` */
+  readonly source: string;
+}
+
+/**
+ * The transport URL of the first candidate that has one, parsed with the
+ * files' `[oslo_messaging_rabbit]` options as overrides (its query wins, as
+ * in oslo's ConfigOptsProxy). A bad URL is a ConfigError naming where it came
+ * from; TransportURL's messages never contain a password.
+ */
+export function transportUrlFrom(candidates: readonly SettingCandidate[], rabbit: Partial<RabbitOptions> = {}): { url: TransportURL; source: string } {
+  const chosen = candidates.find((c) => c.value !== undefined && c.value !== '');
+  if (chosen === undefined) throw new ConfigError('no transport URL given', 'url');
+  try {
+    return { url: TransportURL.parse(chosen.value!, rabbit), source: chosen.source };
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`transport URL from ${chosen.source}: ${reason}`, err instanceof ConfigError ? err.part : 'url', { cause: err });
+  }
+}
+
+/** `origins` key → `file:line` helper: where a file value came from, or a generic label. */
+export function originOf(config: OsloFileConfig, group: string, name: string): string {
+  return config.origins[`${group}.${name}`] ?? `[${group}] ${name} in ${config.files.join(', ')}`;
 }

@@ -14,7 +14,17 @@
  */
 import { parseArgs } from 'node:util';
 import { MESSAGE_KINDS, type DecodedMessage, type TapModeSetting } from '../../lib/tap-contracts.ts';
-import { ConfigError, MessageDeliveryFailure, Transport } from '../messaging/index.ts';
+import {
+  ConfigError,
+  configSourcesFromTokens,
+  loadOsloConfig,
+  MessageDeliveryFailure,
+  originOf,
+  Transport,
+  transportUrlFrom,
+  type ConfigSource,
+  type SettingCandidate,
+} from '../messaging/index.ts';
 import { FilterSyntaxError, globMatch, parseFilter } from './filter.ts';
 import { Tap } from './tap.ts';
 
@@ -53,7 +63,11 @@ Prints every decoded oslo.messaging message as one JSON object per line (secrets
   --enable-firehose  turn tracing on for the vhost on every cluster node (management API,
                      administrator tag), and off again when the command ends
   --firehose-auto-off S
-                     turn that tracing off after S seconds even if the command still runs`;
+                     turn that tracing off after S seconds even if the command still runs
+  --config-file PATH oslo.config file (nova.conf, ...) whose [DEFAULT] transport_url and
+                     [oslo_messaging_rabbit] options apply; repeatable, later files win
+  --config-dir DIR   read DIR/*.conf in name order, at its place among the --config-file
+  precedence: --url, then $TRANSPORT_URL, then the files, then the default URL`;
 
 class UsageError extends Error {}
 
@@ -71,8 +85,9 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     io.stderr.write(`osloscope tap: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
   };
   let values: Record<string, string | boolean | string[] | undefined>;
+  let configSources: ConfigSource[];
   try {
-    values = parseArgs({
+    const parsed = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -90,9 +105,14 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         'management-url': { type: 'string' },
         'enable-firehose': { type: 'boolean' },
         'firehose-auto-off': { type: 'string' },
+        'config-file': { type: 'string', multiple: true },
+        'config-dir': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
-    }).values;
+      tokens: true,
+    });
+    values = parsed.values;
+    configSources = configSourcesFromTokens(parsed.tokens);
   } catch (e) {
     err(`${(e as Error).message} (see osloscope tap --help)`);
     return TAP_EXIT.usage;
@@ -130,7 +150,16 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         throw new UsageError(`--management-url is not a URL: '${mgmt}'`);
       }
     }
-    const url = (values.url as string | undefined) ?? io.env?.TRANSPORT_URL ?? DEFAULT_URL;
+    // oslo.config files (server/messaging/oslo-config.ts); a bad file is a ConfigError naming file and line
+    const files = configSources.length > 0 ? loadOsloConfig(configSources) : null;
+    const candidates: SettingCandidate[] = [
+      { value: values.url as string | undefined, source: '--url' },
+      { value: io.env?.TRANSPORT_URL, source: 'TRANSPORT_URL' },
+      ...(files ? [{ value: files.defaults.transport_url, source: originOf(files, 'DEFAULT', 'transport_url') }] : []),
+      { value: DEFAULT_URL, source: 'the default URL' },
+    ];
+    const { url } = transportUrlFrom(candidates, files?.rabbit ?? {});
+    for (const note of [...(files?.notes ?? []), ...url.warnings]) err(`note: ${note}`);
     try {
       transport = new Transport(url, { programName: 'osloscope' });
     } catch (e) {
