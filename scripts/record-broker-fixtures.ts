@@ -80,6 +80,7 @@ async function record(broker: string, layout: PeerLayout | 'mixed'): Promise<voi
       '/deprecated-features/used',
       '/whoami',
       `/vhosts/${vh}?columns=name,tracing,default_queue_type,description,tags,metadata`,
+      '/vhosts?columns=name,tracing,default_queue_type',
       `/vhosts/${vh}/connections?columns=node`,
       `/queues/${vh}?disable_stats=true&enable_queue_totals=true&columns=name,type,durable,auto_delete,exclusive,arguments,policy,operator_policy,effective_policy_definition,node,leader,members,online,messages,consumers&page=1&page_size=500`,
       `/exchanges/${vh}?columns=name,type,durable,auto_delete,internal&page=1&page_size=500`,

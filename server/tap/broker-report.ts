@@ -103,8 +103,7 @@ export class BrokerReporter {
         errors.push((err as Error).message);
       }
       try {
-        const v = await i.request<{ default_queue_type?: string }>(`/vhosts/${encodeURIComponent(i.vhost)}?columns=name,default_queue_type`);
-        dqt = v.default_queue_type ?? null;
+        dqt = (await i.vhostInfo())?.default_queue_type ?? null;
       } catch {
         // an older broker or a user without vhost rights: no default queue type
       }

@@ -154,12 +154,10 @@ export class FirehoseControl {
     if (!n.endpoint) return { tracing: null, error: 'no management listener on this node' };
     const m = this.inspector.withEndpoint(n.endpoint);
     try {
-      const [who, v] = await Promise.all([
-        m.request<{ node?: string }>('/overview?columns=node'),
-        m.request<{ tracing?: boolean }>(`/vhosts/${this.vh}?columns=name,tracing`),
-      ]);
+      const [who, v] = await Promise.all([m.request<{ node?: string }>('/overview?columns=node'), m.vhostInfo()]);
       // a listener address that leads to another node (NAT, a load balancer) cannot speak for this one
       if (who.node && who.node !== n.node) return { tracing: null, error: `${n.endpoint} answers as ${who.node}` };
+      if (!v) return { tracing: null, error: `no vhost ${this.vhost} listed` };
       return typeof v.tracing === 'boolean' ? { tracing: v.tracing, error: null } : { tracing: null, error: 'no tracing field in the vhost' };
     } catch (err) {
       return { tracing: null, error: (err as Error).message };

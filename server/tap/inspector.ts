@@ -206,9 +206,23 @@ export class ManagementInspector implements BrokerInspector {
     return { items, truncated: false };
   }
 
-  /** Reachable and the credentials work for this vhost. */
+  /**
+   * This vhost as `GET /api/vhosts` lists it. The list, not `/api/vhosts/<name>`:
+   * the single-vhost route is administrator-only (rabbit_mgmt_wm_vhost:is_authorized/2,
+   * "Not administrator user" on 3.10.8 and 4.3.6) while the list answers monitoring users
+   * too, with the same `tracing`, from the node that serves the request.
+   */
+  async vhostInfo(): Promise<{ name: string; tracing?: boolean; default_queue_type?: string } | null> {
+    const list = await this.request<{ name: string; tracing?: boolean; default_queue_type?: string }[]>('/vhosts?disable_stats=true&columns=name,tracing,default_queue_type', {
+      maxBytes: 16 * 1024 * 1024,
+    });
+    return (Array.isArray(list) ? list : []).find((v) => v.name === this.vhost) ?? null;
+  }
+
+  /** Reachable, the credentials work and the vhost exists. */
   async check(): Promise<void> {
-    await this.request(`/vhosts/${this.vh}?columns=name`);
+    const v = await this.vhostInfo();
+    if (!v) throw new InspectorError(`${this.describe()}: no vhost ${this.vhost} (or no permission on it)`, 404);
   }
 
   /**
@@ -226,8 +240,8 @@ export class ManagementInspector implements BrokerInspector {
   }
 
   async tracing(): Promise<boolean | null> {
-    const v = await this.request<{ tracing?: boolean }>(`/vhosts/${this.vh}?columns=name,tracing`);
-    return typeof v.tracing === 'boolean' ? v.tracing : null;
+    const v = await this.vhostInfo();
+    return typeof v?.tracing === 'boolean' ? v.tracing : null;
   }
 
   async canEnableTracing(): Promise<boolean> {

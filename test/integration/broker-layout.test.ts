@@ -1,0 +1,195 @@
+/**
+ * Layout awareness, broker health and firehose detection against a real
+ * broker with real Python oslo.messaging peers, per stack of the test matrix:
+ *
+ *   TEST_TRANSPORT_URL / TEST_MANAGEMENT_URL   the broker (default: host 3.10 on 5672/15672)
+ *   TEST_PYTHON / TEST_PEER_LAYOUT            the peers' oslo.messaging and options
+ *
+ * e.g. `eval "$(scripts/stacks/stack env sid)"; TEST_PEER_LAYOUT=kolla npx vitest run test/integration/broker-layout.test.ts`.
+ * Every test runs in a throw-away vhost: tracing is never turned on for `/`.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerHealthReportSchema, type LayoutName } from '../../lib/broker-contracts.ts';
+import { Transport } from '../../server/messaging/index.ts';
+import { ManagementInspector } from '../../server/tap/inspector.ts';
+import { statusLine } from '../../server/tap/tap-command.ts';
+import { Tap, type TapOptions } from '../../server/tap/tap.ts';
+import {
+  assertLayoutSupported,
+  brokerAvailable,
+  layoutConf,
+  PEER_LAYOUT,
+  pythonAvailable,
+  RABBIT_URL,
+  startPeer,
+  stopAllPeers,
+} from '../interop/python-peer.ts';
+
+const MGMT_URL = process.env.TEST_MANAGEMENT_URL ?? process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+const FAST_RETRY = { intervalStartMs: 50, intervalStepMs: 100, intervalMaxMs: 500, reconnectDelayMs: 0 };
+
+async function managementUp(): Promise<boolean> {
+  try {
+    await new ManagementInspector({ url: MGMT_URL, vhost: '/', timeoutMs: 3000 }).request('/overview?columns=node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ready = (await managementUp()) && (await brokerAvailable()) && (await pythonAvailable());
+if (!ready && process.env.CI) throw new Error(`broker (${RABBIT_URL}), management API or Python peers not available`);
+if (!ready) console.warn(`SKIPPED broker-layout: broker ${RABBIT_URL}, management API or ${process.env.TEST_PYTHON ?? '/usr/bin/python3'} not available`);
+
+/** What each TEST_PEER_LAYOUT must be named. */
+const EXPECTED: Record<string, { name: LayoutName; letters: string }> = {
+  default: { name: 'oslo-defaults', letters: '' },
+  quorum: { name: 'kolla-2024.1', letters: 'Q' },
+  kolla: { name: 'kolla', letters: 'Q+T+S+M' },
+  kolla50: { name: 'kolla', letters: 'Q+T+S+M' },
+  helm: { name: 'openstack-helm', letters: 'D+T+M' },
+};
+
+describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT} peers`, () => {
+  const root = new ManagementInspector({ url: MGMT_URL, vhost: '/' });
+  const vhost = `osloscope-layout-${randomBytes(4).toString('hex')}`;
+  const vh = encodeURIComponent(vhost);
+  const extraVhosts: string[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+  let version = '';
+  const base = new URL(RABBIT_URL);
+  const urlFor = (v: string, user = `${base.username}:${base.password}`) => `${base.protocol}//${user}@${base.host}/${encodeURIComponent(v)}`;
+
+  async function makeVhost(name: string): Promise<void> {
+    await root.request(`/vhosts/${encodeURIComponent(name)}`, { method: 'PUT', body: { description: 'osloscope layout test' } });
+    const user = decodeURIComponent(new URL(MGMT_URL).username || 'guest');
+    await root.request(`/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  }
+
+  async function tracing(name = vhost): Promise<boolean> {
+    return (await root.request<{ tracing: boolean }>(`/vhosts/${encodeURIComponent(name)}?columns=name,tracing`)).tracing;
+  }
+
+  async function startTap(url: string, options: Partial<TapOptions> = {}): Promise<Tap> {
+    const transport = new Transport(url, { programName: 'osloscope', retryPolicy: FAST_RETRY });
+    const tap = new Tap({ transport, managementUrl: MGMT_URL, connectRetry: 0, intervals: { tickMs: 200, discoveryMs: 500, modeCheckMs: 500 }, ...options });
+    closers.push(async () => {
+      await tap.stop();
+      await transport.close();
+    });
+    await tap.start();
+    return tap;
+  }
+
+  beforeAll(async () => {
+    assertLayoutSupported();
+    version = (await root.request<{ rabbitmq_version: string }>('/overview?columns=rabbitmq_version')).rabbitmq_version;
+    await makeVhost(vhost);
+    const common = ['--url', urlFor(vhost), '--exchange', 'nova', ...layoutConf()];
+    await startPeer('rpc-server', [...common, '--topic', 'layout_compute', '--server', 'host-1']);
+    await startPeer('rpc-server', [...common, '--topic', 'layout_compute', '--server', 'host-2']);
+    await startPeer('notify-listener', [...common, '--targets', 'layout_notifications', '--priorities', 'info']);
+    const client = await startPeer('rpc-client', common);
+    const answer = await client.rpc({ op: 'call', target: { topic: 'layout_compute', exchange: 'nova' }, method: 'echo', args: { value: 7 }, timeout: 20 });
+    expect(answer.ok).toBe(true);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await stopAllPeers();
+    for (const v of [vhost, ...extraVhosts]) await root.request(`/vhosts/${encodeURIComponent(v)}`, { method: 'DELETE' }).catch(() => undefined);
+    await root.request('/users/osloscope-layout-monitor', { method: 'DELETE' }).catch(() => undefined);
+  });
+
+  it(`names the layout the ${PEER_LAYOUT} peers declared`, async () => {
+    const tap = await startTap(urlFor(vhost), { mode: 'bindings', exchanges: ['nova'] });
+    const report = brokerHealthReportSchema.parse(await tap.brokerHealth(true));
+    const layout = report.layout;
+    expect(layout?.source).toBe('management');
+    expect(layout?.error).toBeNull();
+    expect({ name: layout?.name, letters: layout?.letters }).toEqual(EXPECTED[PEER_LAYOUT]);
+    expect(layout?.counts.server.total).toBe(2);
+    expect(layout?.counts.reply.total).toBeGreaterThanOrEqual(1);
+    // osloscope's own reply and tap queues are exclusive and never counted as a service's
+    expect(layout?.exchanges.control).toEqual([{ name: 'nova', durable: PEER_LAYOUT !== 'default' }]);
+    expect(report.health?.version).toBe(version);
+    const quorumNotifications = PEER_LAYOUT === 'quorum' || PEER_LAYOUT.startsWith('kolla');
+    const v4 = Number(version.split('.')[0]) >= 4;
+    expect(report.health?.quorum.notificationsUnderDefaultLimit).toEqual(quorumNotifications && v4 ? ['layout_notifications.info'] : []);
+    expect(report.health?.deprecatedFeatures.supported).toBe(!version.startsWith('3.10') && !version.startsWith('3.11') && !version.startsWith('3.12'));
+    expect(tap.brokerHealthSummary()).toMatchObject({ layout: { name: EXPECTED[PEER_LAYOUT].name }, version });
+  });
+
+  it('auto mode reads tracing right on this version, also through a guessed management URL', async () => {
+    const traced = `${vhost}-fh`;
+    extraVhosts.push(traced);
+    await makeVhost(traced);
+    // rabbitmqctl trace_on -p <vhost> on a single node does what this PUT does: rabbit_trace:start/1 on that node
+    await root.request(`/vhosts/${encodeURIComponent(traced)}`, { method: 'PUT', body: { description: 'osloscope layout test', tracing: true } });
+    const explicit = await startTap(urlFor(traced), { mode: 'auto' });
+    expect(explicit.status()).toMatchObject({ mode: 'firehose', firehose: { on: true, detectedBy: 'management' } });
+    expect(explicit.firehoseCoverage?.summary).toMatch(/^tracing on/);
+    // no RABBITMQ_MANAGEMENT_URL: the guess must find this broker's API, not another broker's on the same host
+    const guessed = await startTap(urlFor(traced), { mode: 'auto', managementUrl: undefined });
+    expect(guessed.status()).toMatchObject({ mode: 'firehose', firehose: { on: true } });
+    expect(guessed.brokerInspector?.describe()).toBe(`management API ${new URL(MGMT_URL).protocol}//${new URL(MGMT_URL).host}`);
+    const off = await startTap(urlFor(vhost), { mode: 'auto' });
+    expect(off.status()).toMatchObject({ mode: 'bindings', firehose: { on: false, detectedBy: 'management' } });
+    expect(statusLine(off, 'here')).toContain('bindings mode');
+  });
+
+  it('turns tracing on for every node when asked, and off again after the set time and at stop', async () => {
+    const v = `${vhost}-on`;
+    extraVhosts.push(v);
+    await makeVhost(v);
+    expect(await tracing(v)).toBe(false);
+    const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 2500 });
+    expect(await tracing(v)).toBe(true);
+    expect(tap.status().mode).toBe('firehose');
+    expect(tap.firehoseCoverage).toMatchObject({ on: 1, nodes: [expect.objectContaining({ enabledByOsloscope: true })] });
+    expect(tap.firehoseCoverage?.autoOffAt).toBeGreaterThan(Date.now());
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await tracing(v)).toBe(false);
+
+    // the dashboard's button, then a clean stop
+    const again = await startTap(urlFor(v), { mode: 'auto' });
+    expect(again.status().mode).toBe('bindings');
+    await again.enableFirehose();
+    expect(await tracing(v)).toBe(true);
+    expect(again.status().mode).toBe('firehose');
+    await again.stop();
+    expect(await tracing(v)).toBe(false);
+  });
+
+  it('never turns off tracing the operator turned on', async () => {
+    const v = `${vhost}-op`;
+    extraVhosts.push(v);
+    await makeVhost(v);
+    await root.request(`/vhosts/${encodeURIComponent(v)}`, { method: 'PUT', body: { description: 'osloscope layout test', tracing: true } });
+    const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 1000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await tap.stop();
+    expect(await tracing(v)).toBe(true);
+  });
+
+  it('a user without the administrator tag gets a clear refusal and tracing stays off', async () => {
+    const v = `${vhost}-mon`;
+    extraVhosts.push(v);
+    await makeVhost(v);
+    const user = 'osloscope-layout-monitor';
+    const password = randomBytes(8).toString('hex');
+    await root.request(`/users/${user}`, { method: 'PUT', body: { password, tags: 'monitoring' } });
+    await root.request(`/permissions/${encodeURIComponent(v)}/${user}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+    const m = new URL(MGMT_URL);
+    const tap = await startTap(urlFor(v, `${user}:${password}`), {
+      mode: 'auto',
+      firehoseEnable: true,
+      managementUrl: `${m.protocol}//${user}:${password}@${m.host}`,
+    });
+    expect(tap.status()).toMatchObject({ mode: 'bindings', firehose: { on: false, canEnable: false } });
+    expect(tap.status().hint).toMatch(/Could not turn the firehose on: .*administrator tag/);
+    expect(await tracing(v)).toBe(false);
+    await expect(tap.enableFirehose()).rejects.toThrow(/administrator tag/);
+  });
+});
