@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, CONFIG_VARIABLES, isLoopback, loadConfig, describeConfig } from './config.ts';
 
 const HASH = 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
@@ -156,5 +159,64 @@ describe('.env.example', () => {
     const listed = new Set([...text.matchAll(/^#?([A-Z_]+)=/gm)].map((m) => m[1]));
     expect([...CONFIG_VARIABLES.map((v) => v.name)].filter((n) => !listed.has(n))).toEqual([]);
     expect([...listed].filter((n) => !CONFIG_VARIABLES.some((v) => v.name === n))).toEqual([]);
+  });
+});
+
+describe('OSLO_CONFIG_FILES', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'osloscope-config-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const nova = write(
+    'nova.conf',
+    '[DEFAULT]\ntransport_url = rabbit://nova:N0v4-pw@ctl1:5672,nova:N0v4-pw@ctl2:5672/\ncontrol_exchange = nova\nrpc_response_timeout = 120\n' +
+      '[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\nrpc_conn_pool_size = 12\nrabbit_quorum_queues = true\n' +
+      '[oslo_messaging_notifications]\ntopics = notifications,notifications_designate\n',
+  );
+
+  it("takes the broker, exchange, timeouts and rabbit options from a service's file", () => {
+    const c = loadConfig({ OSLO_CONFIG_FILES: nova });
+    expect(c.embedded).toBe(false);
+    expect(c.demoFleet).toBe(false);
+    expect(c.transportUrl.hosts.map((h) => h.hostname)).toEqual(['ctl1', 'ctl2']);
+    expect(c.transportUrl.options.rabbit_quorum_queue).toBe(true);
+    expect(c).toMatchObject({ controlExchange: 'nova', rpcResponseTimeout: 120, rpcConnPoolSize: 12 });
+    expect(c.controlExchanges[0]).toBe('nova');
+    expect(c.osloConfig.files).toEqual([nova]);
+    expect(c.osloConfig.notifications.topics).toEqual(['notifications', 'notifications_designate']);
+    expect(c.osloConfig.notes.join('\n')).toContain('rabbit_quorum_queues is not an oslo.messaging option');
+    const shown = JSON.stringify(describeConfig(c));
+    expect(shown).not.toContain('N0v4-pw');
+    expect(shown).toContain(nova);
+  });
+
+  it('lets the variables win over the files, and later files over earlier ones', () => {
+    const later = write('later.conf', '[DEFAULT]\ncontrol_exchange = later\n');
+    const c = loadConfig({ OSLO_CONFIG_FILES: `${nova}, ${later}`, TRANSPORT_URL: 'rabbit://env-host/', RPC_RESPONSE_TIMEOUT: '5' });
+    expect(c.transportUrl.hosts[0].hostname).toBe('env-host');
+    expect(c.transportUrl.options.rabbit_quorum_queue).toBe(true);
+    expect(c).toMatchObject({ controlExchange: 'later', rpcResponseTimeout: 5, rpcConnPoolSize: 12 });
+    expect(loadConfig({ OSLO_CONFIG_FILES: nova, CONTROL_EXCHANGE: 'env' }).controlExchange).toBe('env');
+  });
+
+  it('reads a directory as its *.conf files', () => {
+    const d = join(dir, 'nova.conf.d');
+    mkdirSync(d);
+    writeFileSync(join(d, '10.conf'), '[DEFAULT]\nrpc_response_timeout = 7\n');
+    expect(loadConfig({ OSLO_CONFIG_FILES: `${nova},${d}` }).rpcResponseTimeout).toBe(7);
+  });
+
+  it('stops start-up naming the variable, the file and the line, without the password', () => {
+    const bad = write('bad.conf', '[DEFAULT]\ntransport_url = rabbit://nova:N0v4-pw@ctl:notaport/\n');
+    const p = problems({ OSLO_CONFIG_FILES: bad });
+    expect(p).toHaveLength(1);
+    expect(p[0].variable).toBe('OSLO_CONFIG_FILES');
+    expect(p[0].problem).toContain(`${bad}:2`);
+    expect(p[0].problem).not.toContain('N0v4-pw');
+    expect(problems({ OSLO_CONFIG_FILES: join(dir, 'missing.conf') })[0].problem).toContain('missing.conf: cannot read the configuration file: no such file or directory');
+    const zero = write('zero.conf', '[DEFAULT]\nrpc_response_timeout = 0\n');
+    expect(problems({ OSLO_CONFIG_FILES: zero })[0].problem).toBe(`[DEFAULT] rpc_response_timeout = 0 in ${zero}:2: osloscope needs a whole number between 1 and 86400`);
   });
 });

@@ -6,9 +6,20 @@
  *
  * Keep `.env.example` in step with `CONFIG_VARIABLES` below.
  */
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConfigError, TransportURL } from './messaging/index.ts';
+import {
+  ConfigError,
+  loadOsloConfig,
+  originOf,
+  transportUrlFrom,
+  TransportURL,
+  type ConfigSource,
+  type NotificationOptions,
+  type OsloFileConfig,
+  type RabbitOptions,
+} from './messaging/index.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
 import { DEFAULT_CONTROL_EXCHANGES as TAP_DEFAULT_EXCHANGES } from './tap/index.ts';
 
@@ -22,7 +33,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 /** Name, default and meaning of every variable (README table, `.env.example`, `--help`). */
 export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning: string }[] = [
-  { name: 'TRANSPORT_URL', default: '(unset: embedded memory transport + demo fleet)', meaning: "oslo transport_url of the broker to tap and drive, e.g. rabbit://user:pass@host:5672/vhost (several hosts, ?ssl=1 as in oslo). memory:// for the in-process broker." },
+  { name: 'TRANSPORT_URL', default: '(unset: embedded memory transport + demo fleet)', meaning: "oslo transport_url of the broker to tap and drive, e.g. rabbit://user:pass@host:5672/vhost (several hosts, ?ssl=1 as in oslo). memory:// for the in-process broker. Wins over OSLO_CONFIG_FILES." },
+  { name: 'OSLO_CONFIG_FILES', default: '(unset)', meaning: "Comma-separated oslo.config files (or directories of *.conf) a service uses, e.g. /etc/nova/nova.conf, read in oslo.config's order (later files win): [DEFAULT] transport_url, control_exchange, rpc_response_timeout, [oslo_messaging_rabbit] and [oslo_messaging_notifications]. The variables here win over the files." },
   { name: 'DEMO_FLEET', default: 'auto', meaning: 'auto | on | off. Run the simulated OpenStack services (conductor, computes, scheduler, a slow endpoint, a dead server). auto = only on the embedded memory transport.' },
   { name: 'CONTROL_EXCHANGE', default: 'openstack', meaning: 'oslo control_exchange: the exchange used for fired RPCs whose target names none.' },
   { name: 'CONTROL_EXCHANGES', default: DEFAULT_CONTROL_EXCHANGES.join(','), meaning: 'Comma-separated exchanges the tap binds to (CONTROL_EXCHANGE is always added).' },
@@ -90,8 +102,9 @@ function parseOrigin(text: string): string | null {
 
 const envSchema = z.object({
   TRANSPORT_URL: z.string().trim().optional(),
+  OSLO_CONFIG_FILES: z.string().trim().optional(),
   DEMO_FLEET: z.enum(['auto', 'on', 'off'], { message: 'expected auto, on or off' }).default('auto'),
-  CONTROL_EXCHANGE: z.string().trim().regex(exchangeName, { message: 'expected an exchange name (letters, digits, _ . : -)' }).default('openstack'),
+  CONTROL_EXCHANGE: z.string().trim().regex(exchangeName, { message: 'expected an exchange name (letters, digits, _ . : -)' }).optional(),
   CONTROL_EXCHANGES: csv
     .refine((l) => l.every((x) => exchangeName.test(x)), { message: 'expected comma-separated exchange names (letters, digits, _ . : -)' })
     .optional(),
@@ -109,10 +122,10 @@ const envSchema = z.object({
     .refine((v) => v === 'localhost' || isIP(v) !== 0, { message: 'expected an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or localhost' })
     .default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
-  RPC_RESPONSE_TIMEOUT: int(1, 86_400).default(60),
-  RPC_CONN_POOL_SIZE: int(1, 10_000).default(30),
-  CONN_POOL_MIN_SIZE: int(0, 10_000).default(2),
-  CONN_POOL_TTL: int(1, 86_400 * 7).default(1200),
+  RPC_RESPONSE_TIMEOUT: int(1, 86_400).optional(),
+  RPC_CONN_POOL_SIZE: int(1, 10_000).optional(),
+  CONN_POOL_MIN_SIZE: int(0, 10_000).optional(),
+  CONN_POOL_TTL: int(1, 86_400 * 7).optional(),
   AUTH_USERS: z.string().trim().optional(),
   SESSION_SECRET: z.string().optional(),
   SESSION_TTL: int(60, 86_400 * 30).default(28_800),
@@ -146,9 +159,17 @@ export interface AuthConfig {
 }
 
 export interface Config {
+  /** carries the files' [oslo_messaging_rabbit] options (its query winning over them) */
   transportUrl: TransportURL;
-  /** true when TRANSPORT_URL was not given: the embedded memory transport */
+  /** true when neither TRANSPORT_URL nor a file gave a URL: the embedded memory transport */
   embedded: boolean;
+  /** OSLO_CONFIG_FILES as read: files in merge order, what they set, notes for the log */
+  osloConfig: {
+    files: string[];
+    rabbit: Partial<RabbitOptions>;
+    notifications: Partial<NotificationOptions>;
+    notes: string[];
+  };
   demoFleet: boolean;
   controlExchange: string;
   controlExchanges: string[];
@@ -211,15 +232,50 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
 
+  // OSLO_CONFIG_FILES: a service's oslo.config files; the variables above win over them.
+  let files: OsloFileConfig | null = null;
+  if (e.OSLO_CONFIG_FILES) {
+    try {
+      files = loadOsloConfig(osloConfigSources(e.OSLO_CONFIG_FILES));
+    } catch (err) {
+      problems.push({ variable: 'OSLO_CONFIG_FILES', problem: err instanceof ConfigError ? err.message : String(err) });
+    }
+  }
+  // A file value the server cannot run with is a start-up problem, like a bad variable.
+  const fromFiles = (group: 'DEFAULT' | 'oslo_messaging_rabbit', name: string, min: number, max: number, fallback: number): number => {
+    const bag = (group === 'DEFAULT' ? files?.defaults : files?.rabbit) as Record<string, unknown> | undefined;
+    const value = bag?.[name];
+    if (value === undefined || files === null) return fallback;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+    problems.push({ variable: 'OSLO_CONFIG_FILES', problem: `[${group}] ${name} = ${String(value)} in ${originOf(files, group, name)}: osloscope needs a whole number between ${min} and ${max}` });
+    return fallback;
+  };
+
   let transportUrl: TransportURL;
-  const embedded = e.TRANSPORT_URL === undefined;
+  const fileUrl = files?.defaults.transport_url;
+  const embedded = e.TRANSPORT_URL === undefined && !fileUrl;
   try {
-    transportUrl = TransportURL.parse(e.TRANSPORT_URL ?? 'memory://');
+    transportUrl = transportUrlFrom(
+      [
+        { value: e.TRANSPORT_URL, source: 'TRANSPORT_URL' },
+        { value: fileUrl, source: files ? originOf(files, 'DEFAULT', 'transport_url') : '' },
+        { value: 'memory://', source: 'the default' },
+      ],
+      files?.rabbit ?? {},
+    ).url;
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : 'not a transport URL';
-    problems.push({ variable: 'TRANSPORT_URL', problem: `${detail} (expected e.g. rabbit://user:pass@host:5672/vhost)` });
+    problems.push({ variable: e.TRANSPORT_URL !== undefined ? 'TRANSPORT_URL' : 'OSLO_CONFIG_FILES', problem: `${detail} (expected e.g. rabbit://user:pass@host:5672/vhost)` });
     transportUrl = TransportURL.parse('memory://');
   }
+  const controlExchange = e.CONTROL_EXCHANGE ?? files?.defaults.control_exchange ?? 'openstack';
+  if (e.CONTROL_EXCHANGE === undefined && files?.defaults.control_exchange !== undefined && !exchangeName.test(controlExchange)) {
+    problems.push({ variable: 'OSLO_CONFIG_FILES', problem: `control_exchange in ${originOf(files, 'DEFAULT', 'control_exchange')} is not an exchange name osloscope accepts (letters, digits, _ . : -)` });
+  }
+  const rpcResponseTimeout = e.RPC_RESPONSE_TIMEOUT ?? fromFiles('DEFAULT', 'rpc_response_timeout', 1, 86_400, 60);
+  const rpcConnPoolSize = e.RPC_CONN_POOL_SIZE ?? fromFiles('oslo_messaging_rabbit', 'rpc_conn_pool_size', 1, 10_000, 30);
+  const connPoolMinSize = e.CONN_POOL_MIN_SIZE ?? fromFiles('oslo_messaging_rabbit', 'conn_pool_min_size', 0, 10_000, 2);
+  const connPoolTtl = e.CONN_POOL_TTL ?? fromFiles('oslo_messaging_rabbit', 'conn_pool_ttl', 1, 86_400 * 7, 1200);
 
   let users: AuthUser[] = [];
   if (e.AUTH_USERS !== undefined) {
@@ -252,15 +308,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   const demoFleet = e.DEMO_FLEET === 'on' || (e.DEMO_FLEET === 'auto' && embedded);
-  const controlExchanges = [...new Set([e.CONTROL_EXCHANGE, ...(e.CONTROL_EXCHANGES ?? DEFAULT_CONTROL_EXCHANGES)])];
+  const controlExchanges = [...new Set([controlExchange, ...(e.CONTROL_EXCHANGES ?? DEFAULT_CONTROL_EXCHANGES)])];
 
   if (problems.length > 0) throw new ConfigurationError(problems);
 
   return {
     transportUrl,
     embedded,
+    osloConfig: {
+      files: [...(files?.files ?? [])],
+      rabbit: files?.rabbit ?? {},
+      notifications: files?.notifications ?? {},
+      notes: [...(files?.notes ?? []), ...transportUrl.warnings],
+    },
     demoFleet,
-    controlExchange: e.CONTROL_EXCHANGE,
+    controlExchange,
     controlExchanges,
     tapMode: e.TAP_MODE,
     firehoseEnable: e.FIREHOSE_ENABLE,
@@ -268,10 +330,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     management,
     host: e.HOST,
     port: e.PORT,
-    rpcResponseTimeout: e.RPC_RESPONSE_TIMEOUT,
-    rpcConnPoolSize: e.RPC_CONN_POOL_SIZE,
-    connPoolMinSize: e.CONN_POOL_MIN_SIZE,
-    connPoolTtl: e.CONN_POOL_TTL,
+    rpcResponseTimeout,
+    rpcConnPoolSize,
+    connPoolMinSize,
+    connPoolTtl,
     auth: {
       enabled: authEnabled,
       users,
@@ -289,6 +351,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+/**
+ * OSLO_CONFIG_FILES entries, in order: a directory stands for its `*.conf`
+ * files (oslo.config's --config-dir), anything else for a file.
+ */
+export function osloConfigSources(text: string): ConfigSource[] {
+  return text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((path) => {
+      let dir = false;
+      try {
+        dir = statSync(path).isDirectory();
+      } catch {
+        // missing: the loader names it
+      }
+      return { kind: dir ? 'dir' : 'file', path } as ConfigSource;
+    });
+}
+
 /** A URL-ish text with any `user:password@` password replaced, for error messages. */
 export function redactUrlText(text: string): string {
   return text.replace(/(\/\/[^:/@\s,]*):[^@\s]*@/g, '$1:***@').replace(/,([^:/@\s,]*):[^@\s,]*@/g, ',$1:***@');
@@ -299,6 +381,8 @@ export function describeConfig(c: Config): Record<string, unknown> {
   return {
     transportUrl: c.transportUrl.toString(),
     embedded: c.embedded,
+    osloConfigFiles: c.osloConfig.files,
+    osloConfigNotes: c.osloConfig.notes,
     demoFleet: c.demoFleet,
     controlExchange: c.controlExchange,
     controlExchanges: c.controlExchanges,
