@@ -13,4 +13,6 @@ export const queryKeys = {
   broker: () => [...queryKeys.all, 'broker'] as const,
   brokerHealth: () => [...queryKeys.all, 'broker', 'health'] as const,
   fireHistory: () => [...queryKeys.all, 'fire-history'] as const,
+  fanoutHistory: (topic: string, since: string, limit: number, filter: string, run: number) =>
+    [...queryKeys.all, 'fanout-history', topic, since, limit, filter, run] as const,
 };

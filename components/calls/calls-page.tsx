@@ -72,7 +72,7 @@ function CallTable({ calls, now, stuck, compact }: { calls: CallRecord[]; now: n
                   {c.target.exchange}:{c.target.routingKey}
                 </td>
                 <td className="ellipsis" title={c.caller.connectionName ?? c.caller.replyQ ?? ''}>
-                  {c.caller.process ?? c.caller.replyQ ?? 'unknown'}
+                  {c.caller.process ?? (c.caller.queueManager ? `${c.caller.queueManager.process}@${c.caller.queueManager.host}` : null) ?? c.caller.replyQ ?? 'unknown'}
                 </td>
                 <td className="num nowrap">{formatDuration(callAgeMs(c, now))}</td>
                 {!compact && (
@@ -91,7 +91,9 @@ function CallTable({ calls, now, stuck, compact }: { calls: CallRecord[]; now: n
                   ) : compact ? (
                     <Badge tone={c.outcome === 'failure' ? 'bad' : c.outcome === 'result' ? 'ok' : 'muted'}>{c.failure ? c.failure.class : (c.outcome ?? '—')}</Badge>
                   ) : (
-                    <span className="small">{c.callMonitorTimeout === null ? 'not requested' : `${c.heartbeats} received`}</span>
+                    <span className="small" data-testid="call-heartbeats" title={c.callMonitorTimeout === null ? '' : `call_monitor_timeout ${c.callMonitorTimeout} s: the caller gives up after ${c.callMonitorTimeout} s without a heartbeat`}>
+                      {c.callMonitorTimeout === null ? 'not requested' : `${c.heartbeats} received · monitor ${c.callMonitorTimeout} s`}
+                    </span>
                   )}
                 </td>
               </tr>
@@ -148,7 +150,21 @@ function CallDetail({ call }: { call: CallRecord }) {
           {c.target.version ? ` version=${c.target.version}` : ''}
         </dd>
         <dt>caller</dt>
-        <dd className="mono">{c.caller.connectionName ?? c.caller.process ?? '—'} (reply queue {c.caller.replyQ ?? '—'})</dd>
+        <dd className="mono">
+          {c.caller.connectionName ?? c.caller.process ?? '—'} (reply queue {c.caller.replyQ ?? '—'}
+          {c.caller.queueManager ? `: service ${c.caller.queueManager.process} on ${c.caller.queueManager.host}, slot ${c.caller.queueManager.n}` : ''})
+        </dd>
+        {c.callMonitorTimeout !== null && (
+          <>
+            <dt>call monitor</dt>
+            <dd data-testid="call-monitor">
+              _timeout {c.callMonitorTimeout} s: the caller gives up after {c.callMonitorTimeout} s without a heartbeat, whatever its {c.timeoutMs / 1000} s
+              timeout; {c.heartbeats} heartbeat{c.heartbeats === 1 ? '' : 's'}
+              {c.lastHeartbeatAt !== null ? `, the last at ${clockTime(c.lastHeartbeatAt)}` : ''}
+              {c.monitorDeadline !== null ? `; next one due by ${clockTime(c.monitorDeadline)}` : ' (heartbeats are only visible through the firehose)'}
+            </dd>
+          </>
+        )}
         {c.serverProcess && (
           <>
             <dt>server process</dt>

@@ -84,12 +84,54 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
           <h3>Properties</h3>
           <JsonView value={{ ...m.properties, headers: undefined }} maxHeight={200} />
         </section>
+        {m.broker && <BrokerMetadata m={m} />}
         <section>
           <h3>Headers and trace</h3>
           <JsonView value={{ headers: m.properties.headers ?? {}, trace: m.trace }} testId="drawer-trace" maxHeight={260} />
         </section>
       </div>
     </aside>
+  );
+}
+
+/** What RabbitMQ added to the message (never part of what the publisher sent). */
+function BrokerMetadata({ m }: { m: DecodedMessage }) {
+  const b = m.broker;
+  if (!b) return null;
+  return (
+    <section data-testid="drawer-broker">
+      <h3>Added by the broker</h3>
+      <dl className="kv">
+        {b.streamOffset !== null && <Row k="stream offset (x-stream-offset)" v={String(b.streamOffset)} />}
+        {b.deliveryCount !== null && <Row k="redeliveries (x-delivery-count)" v={String(b.deliveryCount)} />}
+        {b.acquiredCount !== null && <Row k="handed out (x-acquired-count)" v={String(b.acquiredCount)} />}
+        {b.timestampMs !== null && <Row k="received by the broker (timestamp_in_ms)" v={new Date(b.timestampMs).toISOString()} />}
+        {b.timestamp !== null && <Row k="timestamp property (interceptor)" v={new Date(b.timestamp * 1000).toISOString()} />}
+        {b.routedBy !== null && <Row k="routed by (x-routed-by)" v={b.routedBy} />}
+      </dl>
+      {b.death && b.death.length > 0 && (
+        <table className="table compact" data-testid="drawer-x-death">
+          <thead>
+            <tr>
+              <th>dead-lettered from</th>
+              <th>reason</th>
+              <th className="num">count</th>
+              <th>when</th>
+            </tr>
+          </thead>
+          <tbody>
+            {b.death.map((d, i) => (
+              <tr key={i}>
+                <td className="mono">{d.queue ?? '?'}</td>
+                <td>{d.reason ?? '?'}</td>
+                <td className="num">{d.count ?? ''}</td>
+                <td className="mono small">{d.time !== null ? new Date(d.time).toISOString() : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 

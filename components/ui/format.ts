@@ -40,6 +40,7 @@ export const CAUSE_LABELS: Record<string, string> = {
   no_reply: 'No reply',
   reply_queue_gone: 'Reply queue gone',
   late_reply: 'Late reply',
+  late_reply_across_restart: 'Late reply across a restart',
 };
 
 export const CAUSE_EXPLANATIONS: Record<string, string> = {
@@ -49,4 +50,6 @@ export const CAUSE_EXPLANATIONS: Record<string, string> = {
   no_reply: 'A server took the request but never answered in time.',
   reply_queue_gone: "The server answered but the caller's reply queue was gone (the caller restarted or its connection dropped).",
   late_reply: 'The reply came after the caller had given up (server slower than the caller timeout).',
+  late_reply_across_restart:
+    "The caller's service restarted while it waited: its queue-manager reply queue (reply_<host>:<proc>:<n>) was taken over by the new process, which drops the reply (\"No calling threads waiting for msg_id\").",
 };

@@ -154,7 +154,9 @@ describe.skipIf(!ready)(`the tap through the firehose on the ${PEER_LAYOUT} layo
   beforeAll(async () => {
     vh = await createTestVhost('osloscope-tap-layout', { tracing: true });
     server = await startPeer('rpc-server', ['--url', vh.url, '--topic', topic, '--server', 'node-1.cloud.example.org']);
-    client = await startPeer('rpc-client', ['--url', vh.url, '--conf', 'oslo_messaging_rabbit.hostname=ctl-7', '--conf', 'oslo_messaging_rabbit.processname=nova-api']);
+    // hostname/processname exist with use_queue_manager's release (14.7.0) only
+    const names = QM ? ['--conf', 'oslo_messaging_rabbit.hostname=ctl-7', '--conf', 'oslo_messaging_rabbit.processname=nova-api'] : [];
+    client = await startPeer('rpc-client', ['--url', vh.url, ...names]);
     ({ tap, events, transport } = await openTap(vh, 'firehose'));
   }, 120_000);
 
