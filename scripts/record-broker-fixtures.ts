@@ -14,8 +14,16 @@
  * openstack-helm's in one vhost. Each runs in a vhost of its own
  * (`osloscope-fixture-<layout>`), deleted afterwards.
  * Credentials are never written: answers are the broker's JSON as served.
+ *
+ *   npx tsx scripts/record-broker-fixtures.ts sid-cluster tracing-2of3 --nodes 5681:15681,5682:15682,5683:15683
+ *
+ * records a cluster instead: tracing turned on for a vhost on the first two
+ * nodes only (a PUT to each node's own listener, as `rabbitmqctl -n <node>
+ * trace_on` would), 1, 2 and 3 connections on the three nodes, and every
+ * node's answers, one file per listener.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import amqplib from 'amqplib';
 import { fileURLToPath } from 'node:url';
 import { layoutConf, PEER_LAYOUTS, RABBIT_URL, startPeer, stopAllPeers, type PeerLayout } from '../test/interop/python-peer.ts';
 
@@ -97,7 +105,59 @@ async function record(broker: string, layout: PeerLayout | 'mixed'): Promise<voi
   }
 }
 
+async function nodeApi(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const u = new URL(MGMT);
+  const res = await fetch(`${u.protocol}//${u.hostname}:${port}/api${path}`, {
+    method,
+    headers: { authorization: mgmt().auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+async function recordCluster(broker: string, nodes: { amqp: number; http: number }[]): Promise<void> {
+  const vhost = 'fh-cluster';
+  const vh = encodeURIComponent(vhost);
+  const [first] = nodes;
+  await nodeApi(first.http, 'DELETE', `/vhosts/${vh}`);
+  await nodeApi(first.http, 'PUT', `/vhosts/${vh}`, { description: 'osloscope coverage fixture' });
+  const user = decodeURIComponent(new URL(MGMT).username || 'guest');
+  await nodeApi(first.http, 'PUT', `/permissions/${vh}/${encodeURIComponent(user)}`, { configure: '.*', write: '.*', read: '.*' });
+  for (const n of nodes.slice(0, 2)) await nodeApi(n.http, 'PUT', `/vhosts/${vh}`, { description: 'osloscope coverage fixture', tracing: true });
+  const u = new URL(MGMT);
+  const conns: amqplib.ChannelModel[] = [];
+  try {
+    for (const [i, n] of nodes.entries()) {
+      for (let k = 0; k <= i; k++) conns.push(await amqplib.connect(`amqp://${u.username}:${u.password}@${u.hostname}:${n.amqp}/${vh}`));
+    }
+    await sleep(6500);
+    for (const n of nodes) {
+      const answers: Record<string, { status: number; json: unknown }> = {};
+      for (const p of ['/overview?columns=rabbitmq_version,cluster_name,node,listeners', '/nodes?columns=name,running', '/vhosts?disable_stats=true&columns=name,tracing,default_queue_type', `/vhosts/${vh}/connections?columns=node`, '/whoami']) {
+        answers[p] = await nodeApi(n.http, 'GET', p);
+      }
+      const file = `${OUT}${broker}-${n.http}-tracing-2of3.json`;
+      writeFileSync(file, `${JSON.stringify({ broker, layout: 'tracing-2of3', vhost, recordedAt: new Date().toISOString(), answers }, null, 1)}\n`);
+      process.stderr.write(`recorded ${file}\n`);
+    }
+  } finally {
+    for (const c of conns) await c.close().catch(() => undefined);
+    await nodeApi(first.http, 'DELETE', `/vhosts/${vh}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const nodesAt = process.argv.indexOf('--nodes');
+  if (nodesAt > 0) {
+    const nodes = (process.argv[nodesAt + 1] ?? '').split(',').map((p) => {
+      const [amqp, http] = p.split(':').map(Number);
+      return { amqp, http };
+    });
+    await recordCluster(process.argv[2], nodes);
+    return;
+  }
   const [broker, ...layouts] = process.argv.slice(2);
   if (!broker || layouts.length === 0) throw new Error('usage: record-broker-fixtures.ts BROKER LAYOUT...');
   for (const l of layouts) {

@@ -101,6 +101,51 @@ describe('turning tracing on and off', () => {
   });
 });
 
+describe('a 3-node RabbitMQ 4.3.6 cluster with tracing on 2 nodes (recorded from every node)', () => {
+  const cluster = () => {
+    const replay = replayFetch({
+      '127.0.0.1:15681': loadFixture('sid-cluster-15681-tracing-2of3'),
+      '127.0.0.1:15682': loadFixture('sid-cluster-15682-tracing-2of3'),
+      '127.0.0.1:15683': loadFixture('sid-cluster-15683-tracing-2of3'),
+    });
+    vi.stubGlobal('fetch', replay.fetch);
+    const m = new ManagementInspector({ url: 'http://guest:guest@127.0.0.1:15681', vhost: 'fh-cluster' });
+    return { c: new FirehoseControl({ inspector: m, vhost: 'fh-cluster' }), replay, m };
+  };
+
+  it("asks each node through its own listener and weighs by the vhost's connections per node", async () => {
+    const { c, replay } = cluster();
+    const cov = firehoseCoverageSchema.parse(await c.check());
+    expect(cov.nodes.map((n) => [n.node, n.tracing, n.connections, n.endpoint])).toEqual([
+      ['c1@localhost', true, 1, 'http://127.0.0.1:15681'],
+      ['c2@localhost', true, 2, 'http://127.0.0.1:15682'],
+      ['c3@localhost', false, 3, 'http://127.0.0.1:15683'],
+    ]);
+    expect(cov).toMatchObject({ on: 2, known: 3, total: 3, weighted: 0.5, summary: 'tracing on 2 of 3 nodes (50% of connections)' });
+    expect(tracingFromCoverage(cov)).toBe(false);
+    expect(new Set(replay.requests.filter((r) => r.path === '/vhosts').map((r) => r.listener))).toEqual(new Set(['127.0.0.1:15681', '127.0.0.1:15682', '127.0.0.1:15683']));
+  });
+
+  it('a node whose listener does not answer is unknown, not off', async () => {
+    const { c } = cluster();
+    const replay = replayFetch({ '127.0.0.1:15681': loadFixture('sid-cluster-15681-tracing-2of3'), '127.0.0.1:15682': loadFixture('sid-cluster-15682-tracing-2of3') });
+    vi.stubGlobal('fetch', replay.fetch);
+    const cov = await c.check();
+    expect(cov.nodes.find((n) => n.node === 'c3@localhost')).toMatchObject({ tracing: null, error: expect.stringMatching(/unreachable/) });
+    expect(cov.summary).toBe('tracing on 2 of 3 nodes; 1 node did not answer');
+  });
+
+  it('enable turns tracing on at the one node that has it off, through that node', async () => {
+    const { c, replay } = cluster();
+    await c.enable();
+    const puts = replay.requests.filter((r) => r.method === 'PUT');
+    expect(puts[0]).toMatchObject({ listener: '127.0.0.1:15683', path: '/vhosts/fh-cluster', body: { tracing: true, description: 'osloscope coverage fixture' } });
+    expect(c.ownNodes).toEqual(['c3@localhost']);
+    await c.disable('stop');
+    expect(replay.requests.filter((r) => r.method === 'PUT').at(-1)).toMatchObject({ listener: '127.0.0.1:15683', body: { tracing: false } });
+  });
+});
+
 describe('coverage across nodes', () => {
   const node = (name: string, tracing: boolean | null, connections: number | null): FirehoseNode => ({
     node: name,

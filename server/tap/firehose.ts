@@ -73,7 +73,8 @@ export function computeCoverage(vhost: string, at: number, nodes: FirehoseNode[]
   if (conns.every((c) => c !== null)) {
     const all = (conns as number[]).reduce((a, b) => a + b, 0);
     const covered = nodes.filter((n) => n.tracing === true).reduce((a, n) => a + (n.connections ?? 0), 0);
-    weighted = all === 0 ? (total === 0 ? null : on / total) : covered / all;
+    // no connection on any node: nothing to weigh by
+    weighted = all === 0 ? null : covered / all;
   }
   const c = { on, known, total, weighted };
   return { at, vhost, nodes, ...c, summary: coverageSummary(c), autoOffAt };
@@ -302,9 +303,12 @@ export class FirehoseControl {
    */
   private async put(endpoint: string, tracing: boolean): Promise<void> {
     const m = this.inspector.withEndpoint(endpoint);
-    const v = await m.request<{ description?: string; tags?: string[] | string; default_queue_type?: string; metadata?: { description?: string; tags?: string[] } }>(
-      `/vhosts/${this.vh}?columns=name,description,tags,default_queue_type,metadata`,
+    const list = await m.request<{ name: string; description?: string; tags?: string[] | string; default_queue_type?: string; metadata?: { description?: string; tags?: string[] } }[]>(
+      '/vhosts?disable_stats=true&columns=name,description,tags,default_queue_type,metadata',
+      { maxBytes: 16 * 1024 * 1024 },
     );
+    const v = (Array.isArray(list) ? list : []).find((x) => x.name === this.vhost);
+    if (!v) throw new InspectorError(`${m.describe()}: no vhost ${this.vhost}`, 404);
     const description = v.description ?? v.metadata?.description;
     const tagList = v.tags ?? v.metadata?.tags;
     const tags = Array.isArray(tagList) ? tagList.join(',') : tagList;

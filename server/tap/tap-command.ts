@@ -257,7 +257,7 @@ export function statusLine(tap: Pick<Tap, 'status' | 'firehoseCoverage'>, where:
   }
   const how =
     c && c.total > 1
-      ? `tracing is per node: osloscope tap --enable-firehose, or rabbitmqctl -n <node> trace_on -p ${st.vhost} on each node`
-      : `rabbitmqctl trace_on -p ${st.vhost}`;
-  return `bindings mode on vhost ${st.vhost} (${where}), tapping ${[...st.tappedExchanges, ...st.fanoutExchanges].join(', ') || 'no exchange yet'}${cluster}; replies are invisible — turn the firehose on with: ${how}${refused}`;
+      ? `tracing is per node, turn it on for all ${c.total} with osloscope tap --enable-firehose, or rabbitmqctl -n <node> trace_on -p ${st.vhost} on each`
+      : `turn the firehose on with: rabbitmqctl trace_on -p ${st.vhost}`;
+  return `bindings mode on vhost ${st.vhost} (${where}), tapping ${[...st.tappedExchanges, ...st.fanoutExchanges].join(', ') || 'no exchange yet'}${cluster}; replies are invisible — ${how}${refused}`;
 }

@@ -42,6 +42,22 @@ const ready = (await managementUp()) && (await brokerAvailable()) && (await pyth
 if (!ready && process.env.CI) throw new Error(`broker (${RABBIT_URL}), management API or Python peers not available`);
 if (!ready) console.warn(`SKIPPED broker-layout: broker ${RABBIT_URL}, management API or ${process.env.TEST_PYTHON ?? '/usr/bin/python3'} not available`);
 
+/**
+ * TEST_TRANSPORT_URL with another vhost (and, given `user`, other credentials on
+ * its first host). Works for multi-host URLs (`rabbit://u:p@h1:5681,u:p@h2:5682/`).
+ */
+function transportUrlFor(vhost: string, user?: string): string {
+  const m = /^([a-z]+:\/\/)(.*)\/[^/]*$/.exec(RABBIT_URL);
+  if (!m) throw new Error(`cannot parse TEST_TRANSPORT_URL ${RABBIT_URL}`);
+  const hosts = m[2].split(',');
+  const list = user ? [`${user}@${hosts[0].replace(/^.*@/, '')}`] : hosts;
+  return `${m[1]}${list.join(',')}/${encodeURIComponent(vhost)}`;
+}
+
+const CLUSTER_MGMT = (process.env.TEST_CLUSTER_MANAGEMENT_URLS ?? '').split(',').filter(Boolean);
+/** every node's management listener (one for a single broker) */
+const NODE_URLS = CLUSTER_MGMT.length > 0 ? CLUSTER_MGMT : [MGMT_URL];
+
 /** What each TEST_PEER_LAYOUT must be named. */
 const EXPECTED: Record<string, { name: LayoutName; letters: string }> = {
   default: { name: 'oslo-defaults', letters: '' },
@@ -58,8 +74,7 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
   const extraVhosts: string[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   let version = '';
-  const base = new URL(RABBIT_URL);
-  const urlFor = (v: string, user = `${base.username}:${base.password}`) => `${base.protocol}//${user}@${base.host}/${encodeURIComponent(v)}`;
+  const urlFor = (v: string, user?: string) => transportUrlFor(v, user);
 
   async function makeVhost(name: string): Promise<void> {
     await root.request(`/vhosts/${encodeURIComponent(name)}`, { method: 'PUT', body: { description: 'osloscope layout test' } });
@@ -67,8 +82,18 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     await root.request(`/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
   }
 
+  /** tracing for the vhost on every node (single broker: the one node) */
   async function tracing(name = vhost): Promise<boolean> {
-    return (await root.request<{ tracing: boolean }>(`/vhosts/${encodeURIComponent(name)}?columns=name,tracing`)).tracing;
+    const all = await Promise.all(NODE_URLS.map(async (u) => (await new ManagementInspector({ url: u, vhost: name }).vhostInfo())?.tracing === true));
+    if (all.every((x) => x === all[0])) return all[0];
+    throw new Error(`tracing differs between nodes: ${all.join(', ')}`);
+  }
+
+  /** rabbitmqctl -n <node> trace_on -p <vhost> on every node: a PUT to each node's own listener */
+  async function traceOn(name: string): Promise<void> {
+    for (const u of NODE_URLS) {
+      await new ManagementInspector({ url: u, vhost: name }).request(`/vhosts/${encodeURIComponent(name)}`, { method: 'PUT', body: { description: 'osloscope layout test', tracing: true } });
+    }
   }
 
   async function startTap(url: string, options: Partial<TapOptions> = {}): Promise<Tap> {
@@ -125,8 +150,7 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     const traced = `${vhost}-fh`;
     extraVhosts.push(traced);
     await makeVhost(traced);
-    // rabbitmqctl trace_on -p <vhost> on a single node does what this PUT does: rabbit_trace:start/1 on that node
-    await root.request(`/vhosts/${encodeURIComponent(traced)}`, { method: 'PUT', body: { description: 'osloscope layout test', tracing: true } });
+    await traceOn(traced);
     const explicit = await startTap(urlFor(traced), { mode: 'auto' });
     expect(explicit.status()).toMatchObject({ mode: 'firehose', firehose: { on: true, detectedBy: 'management' } });
     expect(explicit.firehoseCoverage?.summary).toMatch(/^tracing on/);
@@ -147,7 +171,8 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 2500 });
     expect(await tracing(v)).toBe(true);
     expect(tap.status().mode).toBe('firehose');
-    expect(tap.firehoseCoverage).toMatchObject({ on: 1, nodes: [expect.objectContaining({ enabledByOsloscope: true })] });
+    expect(tap.firehoseCoverage?.on).toBe(NODE_URLS.length);
+    expect(tap.firehoseCoverage?.nodes.every((n) => n.enabledByOsloscope)).toBe(true);
     expect(tap.firehoseCoverage?.autoOffAt).toBeGreaterThan(Date.now());
     await new Promise((r) => setTimeout(r, 3000));
     expect(await tracing(v)).toBe(false);
@@ -166,7 +191,7 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     const v = `${vhost}-op`;
     extraVhosts.push(v);
     await makeVhost(v);
-    await root.request(`/vhosts/${encodeURIComponent(v)}`, { method: 'PUT', body: { description: 'osloscope layout test', tracing: true } });
+    await traceOn(v);
     const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 1000 });
     await new Promise((r) => setTimeout(r, 1500));
     await tap.stop();
@@ -191,5 +216,54 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     expect(tap.status().hint).toMatch(/Could not turn the firehose on: .*administrator tag/);
     expect(await tracing(v)).toBe(false);
     await expect(tap.enableFirehose()).rejects.toThrow(/administrator tag/);
+  });
+});
+
+describe.skipIf(!ready || CLUSTER_MGMT.length < 3)('firehose coverage on a 3-node cluster', () => {
+  const vhost = `osloscope-cover-${randomBytes(4).toString('hex')}`;
+  const nodes = CLUSTER_MGMT.map((url) => new ManagementInspector({ url, vhost }));
+  const closers: (() => Promise<unknown>)[] = [];
+
+  async function tracingPerNode(): Promise<boolean[]> {
+    return Promise.all(nodes.map(async (n) => (await n.vhostInfo())?.tracing === true));
+  }
+
+  beforeAll(async () => {
+    await nodes[0].request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: { description: 'osloscope coverage test' } });
+    const user = decodeURIComponent(new URL(CLUSTER_MGMT[0]).username || 'guest');
+    await nodes[0].request(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+    // what `rabbitmqctl -n <node> trace_on -p <vhost>` does on the first two nodes: each PUT starts tracing on the node that serves it
+    for (const n of nodes.slice(0, 2)) await n.request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: { description: 'osloscope coverage test', tracing: true } });
+  });
+
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await nodes[0].request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' }).catch(() => undefined);
+  });
+
+  it('tracing on 2 of 3 nodes: coverage shown, auto stays in bindings; enabling covers all three and stop undoes only its own', async () => {
+    expect(await tracingPerNode()).toEqual([true, true, false]);
+    const transport = new Transport(transportUrlFor(vhost), { programName: 'osloscope', retryPolicy: FAST_RETRY });
+    const tap = new Tap({ transport, managementUrl: CLUSTER_MGMT[0], connectRetry: 0, mode: 'auto' });
+    closers.push(async () => {
+      await tap.stop();
+      await transport.close();
+    });
+    await tap.start();
+    expect(tap.firehoseCoverage).toMatchObject({ on: 2, known: 3, total: 3 });
+    expect(tap.firehoseCoverage?.summary).toMatch(/^tracing on 2 of 3 nodes/);
+    expect(tap.status()).toMatchObject({ mode: 'bindings', firehose: { on: false } });
+    expect(tap.status().hint).toMatch(/Firehose: tracing on 2 of 3 nodes.*Staying in bindings mode/);
+    expect(statusLine(tap, 'cluster')).toMatch(/tracing on 2 of 3 nodes.*tracing is per node, turn it on for all 3/);
+    const health = await tap.brokerHealth(true);
+    expect(health.health?.nodes.map((n) => n.name)).toEqual(CLUSTER_MGMT.length === 3 ? (process.env.TEST_CLUSTER_NODES ?? '').split(',').sort() : expect.anything());
+
+    await tap.enableFirehose();
+    expect(await tracingPerNode()).toEqual([true, true, true]);
+    expect(tap.firehoseCoverage?.summary).toBe('tracing on all 3 nodes');
+    expect(tap.status().mode).toBe('firehose');
+    await tap.stop();
+    // the operator's two nodes keep tracing; the one osloscope turned on is off again
+    expect(await tracingPerNode()).toEqual([true, true, false]);
   });
 });
