@@ -64,8 +64,8 @@ interface OptCommon {
   readonly since?: string;
   /**
    * Releases before `since` that carry the option anyway as a distribution
-   * backport (Debian bookworm's 14.0.3-0+deb12u1 has
-   * ssl_enforce_hostname_verification from OSSN-0096).
+   * backport (Debian bookworm's 14.0.3-0+deb12u1 and trixie's
+   * 16.1.0-3+deb13u1 have ssl_enforce_hostname_verification from OSSN-0096).
    */
   readonly backportedTo?: readonly string[];
   /** From this release on the name is only a deprecated name of `renamedTo`. */
@@ -262,9 +262,10 @@ export const rabbitOpts: OptRegistry<RabbitOptions> = {
     help: 'Verify the broker hostname against the certificate when ssl_ca_file is set.',
     // Upstream added it in 18.1.0 (default True, deprecated for removal at
     // birth); the OSSN-0096 fix backported to stable branches and to Debian's
-    // 14.0.3 keeps the old behaviour by default (False). osloscope keeps False.
+    // 14.0.3 (bookworm) and 16.1.0 (trixie) keeps the old behaviour by
+    // default (False). osloscope keeps False.
     since: '18.1.0',
-    backportedTo: ['14.0.3'],
+    backportedTo: ['14.0.3', '16.1.0'],
     history: [{ version: '18.1.0', note: 'upstream default True, deprecated for removal', default: true, deprecatedForRemoval: true }],
   },
   ssl_enforce_fips_mode: {

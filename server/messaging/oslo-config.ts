@@ -515,6 +515,12 @@ class Resolver {
       const g = key.slice(0, dot);
       rawGroup = g;
       rawName = key.slice(dot + 1);
+      // StrSubWrapper looks the group up by its exact registered name, and
+      // DEFAULT is no registered group: oslo raises NoSuchGroupError.
+      if (g === 'DEFAULT' || (g !== g.toLowerCase() && REGISTERED.has(g.toLowerCase()))) {
+        const shown = secret ? 'a $group.name reference (not shown: the value is secret)' : `$${key}`;
+        throw new ConfigFileError(at.file, at.line, `${label} refers to ${shown}, but oslo.config has no group named exactly ${secret ? 'so' : g}${g === 'DEFAULT' ? ` (write $${secret ? 'name' : rawName})` : ''}`);
+      }
       opt = registered(g, rawName);
     }
     if (opt !== undefined) return pyStr(this.get(opt).value, opt.def.type === 'float');

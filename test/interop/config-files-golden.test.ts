@@ -1,6 +1,7 @@
 /**
  * Golden test: server/messaging/oslo-config.ts against the real oslo.config
- * (Debian's /usr/bin/python3, oslo.config 9.0.0) on the same files.
+ * on the same files: Debian bookworm's /usr/bin/python3 (oslo.config 9.0.0),
+ * or a stack's Python when TEST_PYTHON names one (trixie 9.7.1, sid 10.7).
  *
  * Every case is written to a temporary directory; `peers/config_files.py`
  * registers osloscope's option registry (sent as JSON, so only the parsing
@@ -22,7 +23,7 @@ import { ConfigFileError, loadOsloConfig, type ConfigSource, type OsloFileConfig
 import { messagingGroup, notificationGroup, rabbitGroup, transportUrlOpt, type OptDef } from '../../server/messaging/options.ts';
 import { TransportURL } from '../../server/messaging/transport-url.ts';
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = process.env.TEST_PYTHON || '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('./peers/config_files.py', import.meta.url));
 const SECRET = 'S3cr3t-pw-7d1e';
 
@@ -290,6 +291,18 @@ const cases: Case[] = [
     files: { 'a.conf': '[DEFAULT]\ncontrol_exchange = $oslo_messaging_rabbit\n' },
     error: /substituting group oslo_messaging_rabbit not supported/,
   },
+  {
+    name: '$$ in a password, ${...} braces, "=" inside values, unicode spaces, form feeds and an empty value',
+    files: {
+      'a.conf':
+        '[DEFAULT]\ntransport_url = rabbit://openstack:pa$$w0rd@h:5672/\ncontrol_exchange = ${control_exchange_base}-x=y\ncontrol_exchange_base: \u00a0nova\u00a0\n\f\n' +
+        '[oslo_messaging_rabbit]\nssl_version:\nssl_ca_file = a=b:c\n[DEFAULT]   \nrpc_response_timeout = \t 12 \n',
+    },
+    extra: [['DEFAULT', 'control_exchange_base']],
+    check: (c) => expect(TransportURL.parse(c.defaults.transport_url!).hosts[0].password).toBe('pa$w0rd'),
+  },
+  { name: '$DEFAULT.name is no group to oslo.config', files: { 'a.conf': '[DEFAULT]\ncontrol_exchange = $DEFAULT.rpc_response_timeout\n' }, error: /has no group named exactly DEFAULT/ },
+  { name: 'a $group.name reference with the group in the wrong case', files: { 'a.conf': '[DEFAULT]\ncontrol_exchange = $OSLO_MESSAGING_RABBIT.ssl\n' }, error: /no group named exactly OSLO_MESSAGING_RABBIT/ },
   {
     name: 'ListOpt: trailing commas, blanks and spaces',
     files: { 'a.conf': '[oslo_messaging_notifications]\ntopics =  a , ,b,,, \n' },
