@@ -201,7 +201,7 @@ export function buildHealth(input: HealthInput): BrokerHealth {
     warnings.push({
       level: used.some((f) => /denied|removed/i.test(f.phase)) ? 'bad' : 'warn',
       code: 'deprecated-features',
-      message: `Deprecated features in use: ${used.map((f) => `${f.name}${f.phase ? ` (${f.phase})` : ''}`).join(', ')}. RabbitMQ 4.3 denies transient_nonexcl_queues and global_qos by default: oslo's default transient queues are refused there.`,
+      message: `Deprecated features in use: ${used.map((f) => `${f.name}${f.phase ? ` (${f.phase})` : ''}`).join(', ')}. Once a feature is denied (RabbitMQ 4.3's release notes deny transient_nonexcl_queues and global_qos by default), what uses it is refused: oslo's default transient queues fail to declare.`,
       subjects: used.map((f) => f.name).slice(0, 20),
     });
   }
