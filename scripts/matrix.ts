@@ -19,8 +19,8 @@
  * other cells still run. The exit code is non-zero when any cell failed, ran
  * no test, timed out, or its stack could not be brought up.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,14 +117,40 @@ interface JsonReport {
     name: string;
     status?: string;
     message?: string;
-    assertionResults?: Array<{ fullName?: string; title?: string; status: string; failureMessages?: string[] }>;
+    assertionResults?: Array<{ fullName?: string; title?: string; status: string; duration?: number; failureMessages?: string[] }>;
   }>;
 }
 
 const log = (line: string) => process.stdout.write(`[matrix] ${line}\n`);
 
+/** Process groups of the vitest runs in flight: killed when the matrix is interrupted. */
+const running = new Set<number>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const pid of running) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(130);
+  });
+}
+
 function label(cell: Cell): string {
   return cell.battery === 'suite' ? 'bookworm (suite)' : `${cell.stack} × ${cell.layout} × ${cell.battery}`;
+}
+
+/** The first line of a failure, with where in the test it happened. */
+function failureLine(message: string | undefined, durationMs: number | undefined): string {
+  const text = message ?? '';
+  const at = new RegExp(`at (?:.*\\()?${ROOT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/((?:test|e2e|server|scripts)/[^:)]+:\\d+)`).exec(text)?.[1];
+  // vitest's JSON report loses the "Test timed out" text of a timeout
+  const head = text.startsWith('Error: STACK_TRACE_ERROR')
+    ? `test timed out${durationMs ? ` after ${Math.round(durationMs / 1000)} s` : ''}`
+    : firstLine(text);
+  return at ? `${head} (${at})` : head;
 }
 
 function firstLine(text: string | undefined): string {
@@ -157,7 +183,11 @@ function stacksUp(names: StackName[]): Promise<number> {
   });
 }
 
-function runCell(cell: Cell, reportDir: string): Promise<CellResult> {
+/**
+ * Runs one cell. `buffered`: the cell's output goes to a file and is printed
+ * in one block when it ends (cells of different stacks run side by side).
+ */
+function runCell(cell: Cell, reportDir: string, buffered: boolean): Promise<CellResult> {
   const spec = BATTERIES[cell.battery];
   const files = spec.files();
   const started = Date.now();
@@ -174,27 +204,41 @@ function runCell(cell: Cell, reportDir: string): Promise<CellResult> {
   if (cell.battery !== 'suite' && files.length === 0) {
     return Promise.resolve(result({ status: 'passed', note: 'no test files (nothing to run)' }));
   }
-  let env: NodeJS.ProcessEnv;
-  try {
-    env = { ...process.env, ...stackEnv(cell.stack), CI: process.env.CI || 'true' };
-  } catch (err) {
-    return Promise.resolve(result({ note: (err as Error).message }));
+  let env: NodeJS.ProcessEnv = { ...process.env };
+  if (cell.stack !== 'bookworm') {
+    // Only the stack's own TEST_* variables, and CI=true: on a stack, a
+    // missing broker or Python fails the cell instead of skipping tests.
+    for (const key of Object.keys(env)) if (key.startsWith('TEST_')) delete env[key];
+    try {
+      env = { ...env, ...stackEnv(cell.stack), CI: process.env.CI || 'true', TEST_PEER_LAYOUT: cell.layout };
+    } catch (err) {
+      return Promise.resolve(result({ note: (err as Error).message }));
+    }
   }
-  if (cell.battery !== 'suite') env.TEST_PEER_LAYOUT = cell.layout;
   const reportFile = join(reportDir, `${cell.stack}-${cell.layout}-${cell.battery}.json`);
   const args = ['run', ...files, '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`];
   if (spec.testNamePattern) args.push('-t', spec.testNamePattern);
 
   const bar = '═'.repeat(Math.max(10, 70 - label(cell).length));
-  process.stdout.write(`\n╔══ ${label(cell)} ${bar}\n`);
+  let header = `\n╔══ ${label(cell)} ${bar}\n`;
   if (cell.stack !== 'bookworm') {
-    process.stdout.write(`║ TEST_TRANSPORT_URL=${(env.TEST_TRANSPORT_URL ?? '').replace(/:[^:@,/]*@/g, ':***@')} TEST_PYTHON=${relative(ROOT, env.TEST_PYTHON ?? '')} TEST_PEER_LAYOUT=${env.TEST_PEER_LAYOUT}\n`);
+    header += `║ TEST_TRANSPORT_URL=${(env.TEST_TRANSPORT_URL ?? '').replace(/:[^:@,/]*@/g, ':***@')} TEST_PYTHON=${relative(ROOT, env.TEST_PYTHON ?? '')} TEST_PEER_LAYOUT=${env.TEST_PEER_LAYOUT}\n`;
   }
-  process.stdout.write(`║ vitest ${args.slice(0, files.length + 1).join(' ')}${spec.testNamePattern ? ` -t '${spec.testNamePattern}'` : ''}\n`);
+  header += `║ vitest ${args.slice(0, files.length + 1).join(' ')}${spec.testNamePattern ? ` -t '${spec.testNamePattern}'` : ''}\n`;
+  const outFile = join(reportDir, `${cell.stack}-${cell.layout}-${cell.battery}.log`);
+  let outFd: number | null = null;
+  if (buffered) {
+    log(`▶ ${label(cell)}`);
+    outFd = openSync(outFile, 'w');
+  } else {
+    process.stdout.write(header);
+  }
 
   return new Promise((resolve) => {
     // Own process group, so a timeout kills vitest and its workers and peers.
-    const child = spawn(VITEST, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const stdio: StdioOptions = outFd === null ? ['ignore', 'inherit', 'inherit'] : ['ignore', outFd, outFd];
+    const child = spawn(VITEST, args, { cwd: ROOT, env, stdio, detached: true });
+    running.add(child.pid!);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -204,24 +248,18 @@ function runCell(cell: Cell, reportDir: string): Promise<CellResult> {
         // already gone
       }
     }, spec.timeoutMs);
-    const onSignal = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      process.exit(130);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     child.on('close', (code) => {
       clearTimeout(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      running.delete(child.pid!);
       const r = summarise(cell, reportFile, code, started);
       if (timedOut) {
         r.status = 'failed';
         r.note = `timed out after ${spec.timeoutMs / 60_000} min`;
+      }
+      if (outFd !== null) {
+        closeSync(outFd);
+        process.stdout.write(header);
+        process.stdout.write(readFileSync(outFile));
       }
       process.stdout.write(`╚══ ${label(cell)}: ${r.status.toUpperCase()} (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${fmtTime(r.ms)})${r.note ? ` — ${r.note}` : ''}\n`);
       resolve(r);
@@ -244,7 +282,7 @@ function summarise(cell: Cell, reportFile: string, code: number | null, started:
   for (const file of report?.testResults ?? []) {
     const rel = relative(ROOT, file.name);
     const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
-    for (const a of failedTests) failures.push(`${rel} > ${a.fullName ?? a.title}: ${firstLine(a.failureMessages?.[0])}`);
+    for (const a of failedTests) failures.push(`${rel} > ${a.fullName ?? a.title}: ${failureLine(a.failureMessages?.[0], a.duration)}`);
     // a file that failed outside any test (import error, beforeAll, afterAll)
     if (file.status === 'failed' && failedTests.length === 0) failures.push(`${rel}: ${firstLine(file.message)}`);
   }
@@ -292,7 +330,15 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const withSuite = argv.includes('--with-suite');
   const listOnly = argv.includes('--list');
-  const filters = [...argv.filter((a) => !a.startsWith('--')), ...(process.env.MATRIX ?? '').split(',').map((f) => f.trim()).filter(Boolean)];
+  const positional = argv.filter((a) => !a.startsWith('--'));
+  // `npm test -- path/to/file.test.ts`: the bookworm suite limited to those files, no matrix.
+  const suiteFiles = positional.filter((a) => a.includes('/') || a.endsWith('.ts'));
+  if (suiteFiles.length) BATTERIES.suite.files = () => suiteFiles;
+  const filters = [
+    ...positional.filter((a) => !suiteFiles.includes(a)),
+    ...(process.env.MATRIX ?? '').split(',').map((f) => f.trim()).filter(Boolean),
+    ...(suiteFiles.length ? ['bookworm'] : []),
+  ];
   const cells = allCells(withSuite || filters.some((f) => f.startsWith('bookworm'))).filter(
     (c) => filters.length === 0 || filters.some((f) => matches(c, f)),
   );
@@ -325,30 +371,49 @@ async function main(): Promise<number> {
     }
   }
 
-  const results: CellResult[] = [];
-  for (const cell of cells) {
+  const results = new Map<Cell, CellResult>();
+  const run = async (cell: Cell, buffered: boolean) => {
     if (down.has(cell.stack)) {
-      results.push({ cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${cell.stack} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
-      continue;
+      results.set(cell, { cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${cell.stack} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
+      return;
     }
-    results.push(await runCell(cell, reportDir));
-  }
+    results.set(cell, await runCell(cell, reportDir, buffered));
+  };
+  // The bookworm suite alone first, its output live.
+  for (const cell of cells.filter((c) => c.stack === 'bookworm')) await run(cell, false);
+  // Then one lane per stack, lanes side by side (MATRIX_JOBS at a time), cells
+  // of a lane one after the other: two runs on one broker would share oslo's
+  // queue-manager names (reply_<host>:<proc>:<n>, counted per process group)
+  // and consume each other's replies.
+  const lanes = new Map<StackName, Cell[]>();
+  for (const cell of cells.filter((c) => c.stack !== 'bookworm')) lanes.set(cell.stack, [...(lanes.get(cell.stack) ?? []), cell]);
+  const jobs = Math.max(1, Number.parseInt(process.env.MATRIX_JOBS ?? '', 10) || 3);
+  const queue = [...lanes.values()];
+  const buffered = queue.length > 1 && jobs > 1;
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      for (let lane = queue.shift(); lane; lane = queue.shift()) {
+        for (const cell of lane) await run(cell, buffered);
+      }
+    }),
+  );
   rmSync(reportDir, { recursive: true, force: true });
+  const ordered = cells.map((c) => results.get(c)!);
 
   const summary = [
     '',
     `══ matrix summary (${fmtTime(Date.now() - started)}) ══`,
-    table(results, upMs),
+    table(ordered, upMs),
   ];
-  const failedCells = results.filter((r) => r.status === 'failed');
+  const failedCells = ordered.filter((r) => r.status === 'failed');
   if (failedCells.length) {
-    summary.push('', `${failedCells.length} of ${results.length} cells FAILED:`);
+    summary.push('', `${failedCells.length} of ${ordered.length} cells FAILED:`);
     for (const r of failedCells) {
       summary.push(`  ${label(r.cell)}${r.note ? ` — ${r.note}` : ''}`);
       for (const f of r.failures) summary.push(`    ✗ ${f}`);
     }
   } else {
-    summary.push('', `all ${results.length} cells passed`);
+    summary.push('', `all ${ordered.length} cells passed`);
   }
   const text = summary.join('\n');
   process.stdout.write(`${text}\n`);

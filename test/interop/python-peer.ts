@@ -16,6 +16,8 @@
  */
 import { spawn, execFile, execFileSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
@@ -107,6 +109,19 @@ export function layoutConf(layout: PeerLayout = PEER_LAYOUT): string[] {
   if (f.prefetch > 0) rabbit('rabbit_qos_prefetch_count', f.prefetch);
   if (f.queueManager) conf.push('--conf', `oslo_concurrency.lock_path=${LOCK_PATH}`);
   return conf;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The name a Python peer's reply queue has under the layout (oslo-modern.md
+ * §1.3/§1.4): `reply_<uuid4 hex>` by default; with use_queue_manager
+ * `reply_<hostname>:<processname>:<n>` (amqpdriver.py QManager; hostname
+ * `socket.gethostname()`, processname `basename(sys.argv[0])`, the peer script).
+ */
+export function pythonReplyQueuePattern(layout: PeerLayout = PEER_LAYOUT): RegExp {
+  if (!LAYOUTS[layout].queueManager) return /^reply_[0-9a-f]{32}$/;
+  return new RegExp(`^reply_${escapeRegExp(hostname())}:${escapeRegExp(basename(PEER_SCRIPT))}:[1-9][0-9]*$`);
 }
 
 /** Compares dotted versions numerically: negative when a < b. */

@@ -16,7 +16,7 @@ import {
   Transport,
   type Endpoint,
 } from '../../server/messaging/index.ts';
-import { AMQP_URL, pythonAvailable, RABBIT_URL, startPeer, stopAllPeers, type PythonPeer, type RpcAnswer, type RpcAnswerError, type RpcAnswerOk } from './python-peer.ts';
+import { AMQP_URL, pythonAvailable, pythonReplyQueuePattern, RABBIT_URL, startPeer, stopAllPeers, type PythonPeer, type RpcAnswer, type RpcAnswerError, type RpcAnswerOk } from './python-peer.ts';
 import { eventually, uniqueName } from '../support/brokers.ts';
 
 const available = await pythonAvailable();
@@ -249,11 +249,20 @@ d('wire bytes: osloscope and Python publish the same call', () => {
       await eventually(() => got.length === 1, 'the Python call');
       void new RpcClient(transport, { topic, namespace: 'compute', version: '5.1' }, { timeout: 2 }).call(ctxt, 'get_instance', args).catch(() => undefined);
       await eventually(() => got.length === 2, 'the osloscope call');
+      // The reply queue is the one field a layout changes (oslo-modern.md §1.3):
+      // Python's is reply_<hex32>, or reply_<host>:<proc>:<n> with
+      // use_queue_manager; osloscope's own stays reply_<hex32> (an exclusive
+      // queue no oslo server needs to know, §1.8 item 11).
+      const replyQ = (m: amqplib.ConsumeMessage) =>
+        (JSON.parse((JSON.parse(m.content.toString('utf8')) as { 'oslo.message': string })['oslo.message']) as { _reply_q: string })._reply_q;
+      expect(replyQ(got[0])).toMatch(pythonReplyQueuePattern());
+      expect(replyQ(got[1])).toMatch(/^reply_[0-9a-f]{32}$/);
       const norm = (m: amqplib.ConsumeMessage) =>
         m.content
           .toString('latin1')
-          .replace(/[0-9a-f]{32}/g, 'ID')
-          .replace(/reply_ID/g, 'reply_ID');
+          .split(replyQ(m))
+          .join('reply_ID')
+          .replace(/[0-9a-f]{32}/g, 'ID');
       expect(norm(got[1])).toBe(norm(got[0]));
       const props = (m: amqplib.ConsumeMessage) => {
         const { contentType, contentEncoding, headers, deliveryMode, priority, expiration, correlationId, replyTo, messageId, timestamp, type, appId, userId } = m.properties;

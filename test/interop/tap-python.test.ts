@@ -12,7 +12,7 @@ import type { CallRecord, StuckCause, TapEvent, TapModeSetting } from '../../lib
 import { Transport } from '../../server/messaging/index.ts';
 import { Tap } from '../../server/tap/index.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
-import { pythonAvailable, startPeer, type PythonPeer } from './python-peer.ts';
+import { pythonAvailable, pythonReplyQueuePattern, startPeer, type PythonPeer } from './python-peer.ts';
 
 const ready = (await pythonAvailable()) && (await managementAvailable());
 if (!ready && process.env.CI) throw new Error('Python oslo.messaging or the RabbitMQ management API is missing');
@@ -92,7 +92,7 @@ describe.skipIf(!ready).each(['bindings', 'firehose'] as const)('tap (%s mode) o
     const call = recent.find((m) => m.kind === 'call' && m.method === 'echo');
     expect(call).toMatchObject({ exchange: 'openstack', routingKey: 'compute', topic: 'compute', server: null, timeoutMs: 20_000, requestId: 'req-tap-1', enveloped: true });
     expect(call?.msgId).toMatch(/^[0-9a-f]{32}$/);
-    expect(call?.replyQ).toMatch(/^reply_[0-9a-f]{32}$/);
+    expect(call?.replyQ).toMatch(pythonReplyQueuePattern());
     expect(call?.context).toMatchObject({ user_id: 'u1', project_id: 'p1', auth_token: '***' });
     expect((call?.args as { value: { password: string } }).value.password).toBe('***');
     expect(recent.find((m) => m.kind === 'cast')).toMatchObject({ routingKey: 'compute.host1', topic: 'compute', server: 'host1', method: 'echo', timeoutMs: null });
