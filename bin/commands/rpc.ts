@@ -19,7 +19,7 @@ export const RPC_HELP = `usage: osloscope call|cast --topic T --method M [option
   --timeout S                call timeout in seconds (default rpc_response_timeout: the files', else 60)
   --call-monitor-timeout S   ask the server for heartbeats; fail if none for S seconds
   --retry N                  connection attempts beyond the first (default 0)
-  --url URL                  transport URL (default $TRANSPORT_URL or ${'rabbit://guest:guest@127.0.0.1:5672/'})
+  --url URL                  transport URL (default $TRANSPORT_URL, the files' transport_url, or ${'rabbit://guest:guest@127.0.0.1:5672/'})
   --control-exchange X       default exchange (default $CONTROL_EXCHANGE, the files' control_exchange, or openstack)
 ${CONFIG_FILE_HELP}
   --traceback                print a remote traceback on stderr
