@@ -131,6 +131,15 @@ const corpus: Case[] = [
     diverge: { ours: 'reject', why: 'choosing a kombu transport through the URL is experimental in oslo' },
   },
   { url: 'memory://', diverge: { ours: 'accept', why: 'memory:// is our name for the in-process driver (oslo: fake://)' } },
+  {
+    url: 'rabbit://h/?rabbit_transient_quorum_queue=true&rabbit_stream_fanout=true&use_queue_manager=true&rabbit_qos_prefetch_count=1',
+    diverge: { ours: 'accept', why: 'the registry knows the options oslo.messaging 14.7.0 added (kolla layout)' },
+  },
+  {
+    url: 'rabbit://h/?kombu_reconnect_splay=0.5&rabbit_quorum_max_memory_bytes=1024',
+    diverge: { ours: 'accept', why: 'options of oslo.messaging 16.1.0 and 14.3.0' },
+  },
+  { url: 'rabbit://h/?rabbit_quorum_queues=true', part: 'query:rabbit_quorum_queues' },
   { url: 'kafka://h/', part: 'scheme', diverge: { ours: 'reject', why: 'kafka is a notification-only driver we do not provide' } },
 ];
 
