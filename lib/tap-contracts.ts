@@ -579,7 +579,7 @@ export type FanoutHistoryQuery = z.infer<typeof fanoutHistoryQuerySchema>;
  * timestamps (`x-stream-offset` by time attaches at chunk granularity): published after `after` and before `before`.
  */
 export const fanoutHistoryEntrySchema = z.object({
-  /** `ts` is the best known publish time: `publishedAt`, else `before` */
+  /** `ts` is the best known publish time: `publishedAt`, else the middle of `after`–`before` */
   message: decodedMessageSchema,
   offset: z.number().nullable(),
   /** exact broker receive time (`timestamp_in_ms`), when the interceptor is on */

@@ -24,10 +24,12 @@ interface Request {
   run: number;
 }
 
-/** "07:41:20" (exact), "≈ 07:41–07:43" (bracketed by the stream's time probes) or "before 07:43". */
+/** "07:41:20" (broker timestamp), "≈ 07:41:20" (probed to a few seconds), "07:41:20–07:43:50", or "before 07:43:50". */
 export function entryTime(e: FanoutHistoryEntry): string {
   if (e.publishedAt !== null) return shortTime(e.publishedAt);
-  if (e.after !== null && e.before !== null) return `${shortTime(e.after)} – ${shortTime(e.before)}`;
+  if (e.after !== null && e.before !== null) {
+    return e.before - e.after <= 5000 ? `≈ ${shortTime(Math.round((e.after + e.before) / 2))}` : `${shortTime(e.after)}–${shortTime(e.before)}`;
+  }
   if (e.before !== null) return `before ${shortTime(e.before)}`;
   return '—';
 }
@@ -174,7 +176,7 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
             <span className="mono">{data.queue}</span>
             {data.firstOffset !== null ? `, offsets ${data.firstOffset}–${data.lastOffset}` : ''}, {bytes(data.bytes)}
             {data.retention ? `; the stream keeps ${data.retention}` : ''}; read in {data.finishedAt - data.startedAt} ms.
-            {data.entries.some((e) => e.publishedAt === null) && ' Times are ranges: a stream keeps offsets, not publish times.'}
+            {data.entries.some((e) => e.publishedAt === null) && ' A stream keeps offsets, not publish times: times were found by probing it by timestamp (≈ a few seconds).'}
           </div>
           {data.note && (
             <div className="note" data-testid="history-note">
@@ -186,6 +188,14 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
           ) : (
             <div className="table-scroll">
               <table className="table messages" data-testid="history-table">
+                <colgroup>
+                  <col style={{ width: '150px' }} />
+                  <col style={{ width: '70px' }} />
+                  <col style={{ width: '22%' }} />
+                  <col />
+                  <col style={{ width: '18%' }} />
+                  <col style={{ width: '70px' }} />
+                </colgroup>
                 <thead>
                   <tr>
                     <th>Published</th>
@@ -205,7 +215,16 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
                       data-testid="history-row"
                       data-method={e.message.method ?? ''}
                     >
-                      <td className="mono nowrap" title={e.publishedAt !== null ? 'broker timestamp (timestamp_in_ms)' : 'bracketed by probing the stream by time'}>
+                      <td
+                        className="mono nowrap"
+                        title={
+                          e.publishedAt !== null
+                            ? 'broker timestamp (timestamp_in_ms)'
+                            : e.after !== null && e.before !== null
+                              ? `published between ${new Date(e.after).toISOString()} and ${new Date(e.before).toISOString()} (found by probing the stream by time)`
+                              : 'found by probing the stream by time'
+                        }
+                      >
                         {entryTime(e)}
                       </td>
                       <td className="num mono">{e.offset ?? '—'}</td>

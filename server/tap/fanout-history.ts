@@ -292,26 +292,38 @@ export async function readFanoutHistory(req: FanoutHistoryRequest, deps: FanoutH
     const stoppedBy = main.stoppedBy === 'limit' && main.deliveries.at(-1)?.offset === tail ? 'tail' : main.stoppedBy;
     const kept = main.deliveries.filter((x) => tail === null || x.offset === null || x.offset <= tail);
 
-    // when does each offset begin? probe a grid of timestamps over the window
+    // When does each offset begin? A consumer attached at time t starts at the first chunk written at or after
+    // t: probe a coarse grid over the window, then halve the widest bracket that still holds a message.
     const windowStart =
       start.kind === 'interval' ? startedAt - start.ms : start.kind === 'timestamp' ? start.ms : startedAt - (maxAgeMs(info.maxAge) ?? 1_800_000);
-    const grid: { t: number; first: number | null }[] = [];
-    const needTimes = kept.some((x) => x.offset !== null && !x.d.properties.headers?.timestamp_in_ms);
-    if (needTimes && limits.timeProbes > 0 && windowStart < startedAt) {
+    const probes: Probe[] = [];
+    const probeAt = async (ms: number): Promise<void> => {
+      const t = Math.floor(ms / 1000) * 1000;
+      if (probes.some((p) => p.t === t)) return;
+      const probe = await consumeStream(link, queue, { kind: 'timestamp', ms: t }, {
+        max: 1,
+        maxBytes: limits.maxBytes,
+        deadline,
+        idleMs: 0,
+        firstMs: 300,
+        stopAt: null,
+        clock,
+      });
+      probes.push({ t, first: probe.deliveries[0]?.offset ?? null });
+      probes.sort((a, b) => a.t - b.t);
+    };
+    const timed = kept.filter((x) => x.offset !== null && numberHeader(x.d.properties.headers?.timestamp_in_ms) === null).map((x) => x.offset as number);
+    if (timed.length > 0 && limits.timeProbes > 0 && windowStart < startedAt) {
       const step = (startedAt - windowStart) / limits.timeProbes;
-      for (let i = 1; i <= limits.timeProbes && clock() < deadline; i++) {
-        const t = Math.round(windowStart + step * i);
-        if (t >= startedAt) break;
-        const probe = await consumeStream(link, queue, { kind: 'timestamp', ms: t }, {
-          max: 1,
-          maxBytes: limits.maxBytes,
-          deadline,
-          idleMs: 0,
-          firstMs: 300,
-          stopAt: null,
-          clock,
-        });
-        grid.push({ t: Math.floor(t / 1000) * 1000, first: probe.deliveries[0]?.offset ?? null });
+      for (let i = 1; i < limits.timeProbes && clock() < deadline; i++) await probeAt(windowStart + step * i);
+      for (let n = 0; n < limits.timeProbes * 2 && clock() < deadline; n++) {
+        let widest: { after: number; before: number } | null = null;
+        for (const o of new Set(timed)) {
+          const b = bracket(probes, o, windowStart, startedAt);
+          if (b.before - b.after > TIME_RESOLUTION_MS && (!widest || b.before - b.after > widest.before - widest.after)) widest = b;
+        }
+        if (!widest) break;
+        await probeAt((widest.after + widest.before) / 2);
       }
     }
 
@@ -320,20 +332,15 @@ export async function readFanoutHistory(req: FanoutHistoryRequest, deps: FanoutH
       const publishedAt = numberHeader(x.d.properties.headers?.timestamp_in_ms);
       let after: number | null = null;
       let before: number | null = null;
-      if (publishedAt === null && x.offset !== null) {
-        for (const g of grid) {
-          // a consumer attached at time t starts at offset `first`: everything before it is older than t
-          if (g.first === null || g.first > x.offset) {
-            before = g.t;
-            break;
-          }
-          after = g.t;
-        }
-        if (before === null) before = x.at;
-        if (after === null && start.kind === 'interval') after = windowStart;
-        if (after === null && start.kind === 'timestamp') after = start.ms;
-      }
-      const m = decodeObservation({ ...fromDelivery(x.d), id: nextId(), ts: publishedAt ?? before ?? x.at });
+      if (publishedAt === null && x.offset !== null && probes.length > 0) {
+        const b = bracket(probes, x.offset, windowStart, Math.min(startedAt, x.at));
+        after = b.after;
+        before = b.before;
+        // with `first` or an offset the window start is a guess (the stream's age), not a bound
+        if (after === windowStart && start.kind !== 'interval' && start.kind !== 'timestamp') after = null;
+      } else if (publishedAt === null) before = x.at;
+      const ts = publishedAt ?? (after !== null && before !== null ? Math.round((after + before) / 2) : (before ?? x.at));
+      const m = decodeObservation({ ...fromDelivery(x.d), id: nextId(), ts });
       if (req.filter && !req.filter(m)) continue;
       entries.push({ message: m, offset: x.offset, publishedAt, after, before });
     }
@@ -365,6 +372,30 @@ export async function readFanoutHistory(req: FanoutHistoryRequest, deps: FanoutH
   } finally {
     await link.close().catch(() => undefined);
   }
+}
+
+interface Probe {
+  /** ms, whole seconds (an AMQP timestamp) */
+  t: number;
+  /** first offset a consumer attached at `t` got; null: none (t is past the tail) */
+  first: number | null;
+}
+
+/** Probes closer than this are not refined further (AMQP timestamps are whole seconds). */
+const TIME_RESOLUTION_MS = 2000;
+
+/** Published after the last probe whose consumer started at or before `offset`, before the first that started past it. */
+function bracket(probes: readonly Probe[], offset: number, from: number, to: number): { after: number; before: number } {
+  let after = from;
+  let before = to;
+  for (const p of probes) {
+    if (p.first !== null && p.first <= offset) after = Math.max(after, p.t);
+    else {
+      before = Math.min(before, p.t);
+      break;
+    }
+  }
+  return { after, before };
 }
 
 function numberHeader(v: unknown): number | null {
