@@ -30,7 +30,7 @@ const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
 const VITEST = join(ROOT, 'node_modules', '.bin', 'vitest');
 
 type StackName = 'bookworm' | 'trixie' | 'sid' | 'sid-cluster';
-type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'cluster';
+type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'e2e-layout' | 'cluster';
 
 interface BatterySpec {
   files: () => string[];
@@ -44,18 +44,30 @@ const BATTERIES: Record<Battery, BatterySpec> = {
   suite: { files: () => [], timeoutMs: 30 * 60_000 },
   // both directions: call, cast, fanout, server targeting, namespaces/versions,
   // failures, call-monitor heartbeats, notifications v2 with pools; tap on Python traffic
+  // + the layout batteries: osloscope against what each layout's servers declare,
+  // the tap on queue-manager names and streams, services configured by a file
   interop: {
-    files: () => ['test/interop/rpc-interop.test.ts', 'test/interop/notify-interop.test.ts', 'test/interop/tap-python.test.ts'],
+    files: () =>
+      present([
+        'test/interop/rpc-interop.test.ts',
+        'test/interop/notify-interop.test.ts',
+        'test/interop/tap-python.test.ts',
+        'test/interop/layouts-interop.test.ts',
+        'test/interop/tap-layouts.test.ts',
+        'test/interop/config-file-interop.test.ts',
+      ]),
     timeoutMs: 10 * 60_000,
   },
-  // every kind seen, nothing stolen, replies correlated, stuck causes
-  tap: { files: () => ['test/integration/tap-rabbit.test.ts'], timeoutMs: 10 * 60_000 },
+  // every kind seen, nothing stolen, replies correlated, stuck causes; the layout the broker view detects
+  tap: { files: () => present(['test/integration/tap-rabbit.test.ts', 'test/integration/broker-layout.test.ts']), timeoutMs: 10 * 60_000 },
   // the dashboard fires a call at a Python server and classifies a stuck call
   e2e: {
     files: () => ['e2e/rabbit.spec.ts'],
     testNamePattern: 'fires a call from the form|shows a stuck call',
     timeoutMs: 10 * 60_000,
   },
+  // the Broker page on the layout the peers declared, the Live page's fanout history
+  'e2e-layout': { files: () => present(['e2e/broker-health.spec.ts', 'e2e/fanout-history.spec.ts']), timeoutMs: 10 * 60_000 },
   // the cluster's own tests (failover when osloscope's node dies), when present
   cluster: { files: () => listTests('test/cluster'), timeoutMs: 10 * 60_000 },
 };
@@ -73,12 +85,17 @@ function allCells(withSuite: boolean): Cell[] {
   if (withSuite) cells.push({ stack: 'bookworm', layout: 'default', battery: 'suite' });
   for (const stack of ['trixie', 'sid'] as const) {
     for (const layout of STACK_LAYOUTS) {
-      for (const battery of ['interop', 'tap', 'e2e'] as const) cells.push({ stack, layout, battery });
+      for (const battery of ['interop', 'tap', 'e2e', 'e2e-layout'] as const) cells.push({ stack, layout, battery });
     }
   }
   // Clusters run quorum queues: kolla's layout is what they carry in production.
   for (const battery of ['tap', 'e2e', 'cluster'] as const) cells.push({ stack: 'sid-cluster', layout: 'kolla', battery });
   return cells;
+}
+
+/** The files of a battery that exist in this checkout (batteries grow file by file). */
+function present(files: string[]): string[] {
+  return files.filter((f) => existsSync(join(ROOT, f)));
 }
 
 function listTests(dir: string): string[] {
