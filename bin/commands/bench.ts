@@ -18,7 +18,7 @@ import { RpcClient, Transport, TransportURL } from '../../server/messaging/index
 import { DEFAULT_URL, EXIT, numberOption, parse, reportError, UsageError, type Io } from './common.ts';
 import { readConfigFiles } from './config-files.ts';
 
-const PYTHON = '/usr/bin/python3';
+const DEFAULT_PYTHON = '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('../../test/interop/peers/oslo_peer.py', import.meta.url));
 const SERVER = fileURLToPath(new URL('./bench-server.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
@@ -41,6 +41,9 @@ export const BENCH_HELP = `usage: osloscope bench [options]
   --calls N            calls per run for osloscope and amqplib (default 5000)
   --python-calls N     calls per run for Python (default 1000; it is slower)
   --skip-python        only osloscope and amqplib
+  --python PATH        the Python whose oslo.messaging is measured (default ${DEFAULT_PYTHON}; e.g.
+                       scripts/stacks/python-sid for a newer release); layout options such as
+                       ?rabbit_quorum_queue=true in --url reach osloscope and Python alike
   --tap                the tap benchmarks instead: decoder msgs/s on one core, tap vs the
                        broker's fastest delivery (drops), resident memory after 1M messages
   --repeat N           rounds per measurement, interleaved; the median round is reported (default 3)
@@ -176,12 +179,12 @@ async function benchRaw(url: string, concurrency: number, calls: number, confirm
   }
 }
 
-async function benchPython(url: string, concurrency: number, calls: number): Promise<BenchResult> {
+async function benchPython(python: string, url: string, concurrency: number, calls: number): Promise<BenchResult> {
   const topic = `bench-py-${randomBytes(4).toString('hex')}`;
-  const server = await startChild(PYTHON, [PEER, 'bench-server', '--url', url, '--topic', topic, '--server', 'bench']);
+  const server = await startChild(python, [PEER, 'bench-server', '--url', url, '--topic', topic, '--server', 'bench']);
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(PYTHON, [PEER, 'bench-client', '--url', url, '--topic', topic, '--concurrency', String(concurrency), '--calls', String(calls), '--warmup', String(Math.min(200, calls))], {
+      const child = spawn(python, [PEER, 'bench-client', '--url', url, '--topic', topic, '--concurrency', String(concurrency), '--calls', String(calls), '--warmup', String(Math.min(200, calls))], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
       });
@@ -272,6 +275,7 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
       calls: { type: 'string' },
       'python-calls': { type: 'string' },
       'skip-python': { type: 'boolean' },
+      python: { type: 'string' },
       markdown: { type: 'boolean' },
       tap: { type: 'boolean' },
       repeat: { type: 'string' },
@@ -292,7 +296,8 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
     const calls = numberOption(values.calls, 'calls', { min: 1 }) ?? 5000;
     const pyCalls = numberOption(values['python-calls'], 'python-calls', { min: 1 }) ?? 1000;
     const withPython = !values['skip-python'];
-    if (withPython && !existsSync(PYTHON)) throw new UsageError(`${PYTHON} not found: install python3-oslo.messaging or pass --skip-python`);
+    const python = values.python ?? DEFAULT_PYTHON;
+    if (withPython && !existsSync(python)) throw new UsageError(`${python} not found: install python3-oslo.messaging or pass --skip-python`);
     const repeat = numberOption(values.repeat, 'repeat', { min: 1 }) ?? 3;
     const results: BenchResult[] = [];
     for (const c of concurrencies) {
@@ -308,7 +313,7 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
         keep(await benchRaw(url, c, calls, true));
         if (withPython) {
           io.stderr.write(' python…');
-          keep(await benchPython(url, c, pyCalls));
+          keep(await benchPython(python, url, c, pyCalls));
         }
         io.stderr.write(' done\n');
       }
