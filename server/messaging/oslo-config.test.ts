@@ -67,6 +67,12 @@ describe('limits', () => {
     expect(failure(() => readConfigFile(path, { ...DEFAULT_CONFIG_FILE_LIMITS, maxFileBytes: 1000 })).message).toBe(`${path}: larger than 1000 bytes`);
   });
 
+  it('reads devices and pipes bounded: /dev/null is empty, /dev/zero too big', () => {
+    expect(readConfigFile('/dev/null').sections.size).toBe(0);
+    expect(failure(() => readConfigFile('/dev/zero', { ...DEFAULT_CONFIG_FILE_LIMITS, maxFileBytes: 100_000 })).message).toBe('/dev/zero: larger than 100000 bytes');
+    expect(failure(() => readConfigFile(dir)).message).toBe(`${dir}: cannot read the configuration file: is a directory`);
+  });
+
   it('refuses too many lines and too long values', () => {
     expect(failure(() => fromText('[DEFAULT]\n'.repeat(20), { maxLines: 10 })).message).toContain('more than 10 lines');
     expect(failure(() => fromText(`[DEFAULT]\nx = ${'a'.repeat(50)}\n`, { maxValueLength: 20 })).message).toBe('x.conf:2: the value of x is longer than 20 characters');

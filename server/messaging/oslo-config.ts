@@ -48,7 +48,7 @@
  * never echo a line or a secret value (a broken `transport_url` line would
  * otherwise print its password).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -153,7 +153,7 @@ export function parseConfigText(text: string, path: string, limits: ConfigFileLi
     throw new ConfigFileError(path, lineno, reason);
   };
 
-  const flush = (lineno: number) => {
+  const flush = () => {
     if (key === null) return;
     // cfg.py:ConfigParser.assignment (oslo reports the line that ended the value)
     if (section === null) fail(keyLine, 'Section must be started before assignment');
@@ -164,14 +164,13 @@ export function parseConfigText(text: string, path: string, limits: ConfigFileLi
     key = null;
     value = [];
     valueLength = 0;
-    void lineno;
   };
 
   for (let i = 0; i < lines.length; i++) {
     const lineno = i + 1;
     const line = lines[i].replace(RSTRIP_RE, '');
     if (line === '') {
-      flush(lineno);
+      flush();
       continue;
     }
     if (line.startsWith(' ') || line.startsWith('\t')) {
@@ -182,7 +181,7 @@ export function parseConfigText(text: string, path: string, limits: ConfigFileLi
       value.push(part);
       continue;
     }
-    flush(lineno);
+    flush();
     if (line.startsWith('[')) {
       if (!line.endsWith(']')) fail(lineno, 'Invalid section (must end with ])');
       if (line.length <= 2) fail(lineno, 'Empty section name');
@@ -210,7 +209,7 @@ export function parseConfigText(text: string, path: string, limits: ConfigFileLi
       valueLength = v.length;
     }
   }
-  flush(lines.length);
+  flush();
   return { path, sections, rawSectionNames };
 }
 
@@ -285,24 +284,38 @@ function errnoText(err: unknown): string {
   return code ?? (err instanceof Error ? err.message : String(err));
 }
 
-/** Read and parse one file, bounded, as UTF-8 (what Python's open() uses here). */
+/**
+ * Read and parse one file, bounded, as UTF-8 (what Python's open() uses
+ * here). At most maxFileBytes + 1 bytes are read, so a device or a pipe
+ * (`--config-file <(...)`, /dev/null) works and /dev/zero cannot exhaust memory.
+ */
 export function readConfigFile(path: string, limits: ConfigFileLimits = DEFAULT_CONFIG_FILE_LIMITS): ParsedConfigFile {
-  let size: number;
+  const tooBig = () => new ConfigFileError(path, undefined, `larger than ${limits.maxFileBytes} bytes`);
+  let bytes: Buffer;
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    size = st.size;
+    if (st.isFile() && st.size > limits.maxFileBytes) throw tooBig();
+    const fd = openSync(path, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min(limits.maxFileBytes + 1, Math.max(st.isFile() ? st.size + 1 : 64 * 1024, 1)));
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const n = readSync(fd, buffer, 0, buffer.length, null);
+        if (n === 0) break;
+        total += n;
+        if (total > limits.maxFileBytes) throw tooBig();
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+      }
+      bytes = Buffer.concat(chunks, total);
+    } finally {
+      closeSync(fd);
+    }
   } catch (cause) {
+    if (cause instanceof ConfigFileError) throw cause;
     throw new ConfigFileError(path, undefined, `cannot read the configuration file: ${errnoText(cause)}`, { cause });
   }
-  if (size > limits.maxFileBytes) throw new ConfigFileError(path, undefined, `larger than ${limits.maxFileBytes} bytes`);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    throw new ConfigFileError(path, undefined, `cannot read the configuration file: ${errnoText(cause)}`, { cause });
-  }
-  if (bytes.length > limits.maxFileBytes) throw new ConfigFileError(path, undefined, `larger than ${limits.maxFileBytes} bytes`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
