@@ -325,6 +325,39 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
       }
     });
 
+    it.each([
+      ['kolla (Q+T+S+M, prefetch 1)', { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true, rabbit_stream_fanout: true, use_queue_manager: true, rabbit_qos_prefetch_count: 1 }],
+      ['helm (D+T+M)', { amqp_durable_queues: true, rabbit_transient_quorum_queue: true, use_queue_manager: true }],
+    ])('servers and clients configured %s serve calls, casts and fanouts to every server', async (_name, rabbit) => {
+      const ltopic = uniqueName('layout');
+      const lex = uniqueName('layout-ex');
+      const seen: Invocation[] = [];
+      const servers: RpcServer[] = [];
+      try {
+        for (const name of ['k1', 'k2']) {
+          const s = new RpcServer(h.transport({ conf: { control_exchange: lex }, rabbit }), { topic: ltopic, server: name }, testEndpoints(name, seen));
+          await s.start(0);
+          servers.push(s);
+        }
+        if (rabbit.rabbit_stream_fanout) expect(servers.map((s) => s.queues[2])).toEqual([`${ltopic}_fanout`, `${ltopic}_fanout`]);
+        else for (const s of servers) expect(s.queues[2]).toMatch(new RegExp(`^${ltopic}_fanout_[^:]+:contract-[0-9a-f]+:1$`));
+        const c = new RpcClient(h.transport({ conf: { control_exchange: lex }, rabbit }), { topic: ltopic, version: '1.3' }, { timeout: 10 });
+        expect(await c.call({}, 'add', { a: 3, b: 4 })).toBe(7);
+        expect(await c.prepare({ server: 'k2' }).call({}, 'whoami')).toBe('k2');
+        for (const v of ['fan-a', 'fan-b']) await c.prepare({ fanout: true }).cast({}, 'echo', { value: v });
+        await eventually(() => seen.filter((i) => String(i.args.value).startsWith('fan-')).length === 4, 'both fanouts on both servers');
+        expect(seen.filter((i) => i.args.value === 'fan-a').map((i) => i.server).sort()).toEqual(['k1', 'k2']);
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+        const link = svc.createLink('send');
+        await link.connect(0);
+        for (const q of [ltopic, `${ltopic}.k1`, `${ltopic}.k2`, `${ltopic}_fanout`, ...servers.map((s) => s.queues[2])]) {
+          await link.deleteQueue(q).catch(() => undefined);
+        }
+        await link.close();
+      }
+    });
+
     it('a quorum-configured client fires on a vhost whose services kept the default non-durable exchanges', async () => {
       const c = new RpcClient(
         h.transport({ conf: { control_exchange: exchange }, rabbit: { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true } }),

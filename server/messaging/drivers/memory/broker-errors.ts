@@ -15,6 +15,7 @@ export const REPLY = {
   PRECONDITION_FAILED: 406,
   COMMAND_INVALID: 503,
   NOT_ALLOWED: 530,
+  NOT_IMPLEMENTED: 540,
 } as const;
 
 /** `'/'` → `vhost '/'`, the way rabbit_misc:rs/1 names a resource. */
@@ -111,4 +112,13 @@ export function invalidPrefetch(count: number): MessagingError {
 
 export function connectionForced(text: string): ConnectionLost {
   return new ConnectionLost(`CONNECTION_FORCED - ${text}`, { code: REPLY.CONNECTION_FORCED });
+}
+
+/** rabbit_stream_queue:consume, texts from RabbitMQ 4.3.6; RabbitMQ closes the connection for it. */
+export function streamAutoAck(queue: string, vhost: string): MessagingError {
+  return err(REPLY.NOT_IMPLEMENTED, `NOT_IMPLEMENTED - automatic acknowledgement not supported by stream ${rs('queue', queue, vhost)}`);
+}
+
+export function streamPrefetchUnset(queue: string, vhost: string): MessagingError {
+  return err(REPLY.PRECONDITION_FAILED, `PRECONDITION_FAILED - consumer prefetch count is not set for stream ${rs('queue', queue, vhost)}`);
 }

@@ -12,7 +12,8 @@
  * redelivery of a closed link's unacked messages, server-named queues and
  * consumer tags, and the firehose (`rabbitmqctl trace_on`). Not covered:
  * dead-lettering, priorities, basic.get, persistence (durable only matters
- * for equivalence checks).
+ * for equivalence checks). Streams are append-only logs read from each
+ * consumer's own offset (memory-queue.ts).
  *
  * Error texts and codes are RabbitMQ's (broker-errors.ts). Every broker
  * operation runs synchronously; links wrap them in promises and deliver to
@@ -232,8 +233,8 @@ export class MemoryBroker implements QueueHost {
         q.dropExpiredHead(now);
         return {
           name: q.name,
-          messages: q.ready.length + q.unacked,
-          messagesReady: q.ready.length,
+          messages: q.stream ? q.messageCount : q.ready.length + q.unacked,
+          messagesReady: q.messageCount,
           messagesUnacknowledged: q.unacked,
           consumers: q.consumerCount,
           durable: q.durable,
@@ -380,6 +381,7 @@ export class MemoryBroker implements QueueHost {
       arguments: args,
       owner: exclusive ? link : undefined,
       ...parsed,
+      stream: queueType === 'stream',
     });
     this.queues.set(name, q);
     if (exclusive) link.ownedQueues.add(q);
@@ -425,8 +427,13 @@ export class MemoryBroker implements QueueHost {
   }
 
   /** @internal The queue a basic.consume attaches to, after RabbitMQ's access and exclusivity checks. */
-  queueForConsume(link: MemoryLink, name: string, exclusive: boolean): MemoryQueue {
+  queueForConsume(link: MemoryLink, name: string, exclusive: boolean, consumer: { noAck: boolean; prefetch: number } = { noAck: false, prefetch: 0 }): MemoryQueue {
     const q = this.accessQueue(link, name);
+    if (q.stream) {
+      // rabbit_stream_queue:consume (checked on RabbitMQ 4.3.6): no auto-ack, a prefetch is required
+      if (consumer.noAck) throw E.streamAutoAck(name, this.vhost);
+      if (consumer.prefetch === 0) throw E.streamPrefetchUnset(name, this.vhost);
+    }
     if ((exclusive && q.consumerCount > 0) || q.consumers.some((c) => c.exclusive)) {
       throw E.exclusiveConsumerInUse(name, this.vhost);
     }
@@ -609,7 +616,7 @@ export class MemoryBroker implements QueueHost {
 }
 
 function info(q: MemoryQueue): QueueInfo {
-  return { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumerCount };
+  return { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
 }
 
 /** `x-queue-type: classic` is what an absent x-queue-type means (rabbit_queue_type:discover). */

@@ -275,3 +275,73 @@ describe('broker controls', () => {
     expect(late).toBe(calls[0]);
   });
 });
+
+describe('stream queues (rabbit_stream_fanout), as RabbitMQ 4.3.6 answered the same steps', () => {
+  const streamArgs = { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1800s' } };
+
+  async function streamWith(n: number) {
+    const broker = newBroker();
+    const pub = connect(broker, 'pub');
+    await pub.assertExchange('t_fanout', 'fanout', { durable: true, autoDelete: true });
+    await pub.assertQueue('t_fanout', streamArgs);
+    await pub.bindQueue('t_fanout', 't_fanout', 't');
+    for (let i = 0; i < n; i++) await pub.publish('t_fanout', 't', Buffer.from(`m${i}`), {});
+    return { broker, pub };
+  }
+
+  async function reader(broker: ReturnType<typeof newBroker>, offset: unknown, prefetch = 10) {
+    const l = connect(broker, `reader-${String(offset)}`);
+    await l.prefetch(prefetch);
+    const got: Delivery[] = [];
+    await l.consume('t_fanout', (d) => {
+      got.push(d);
+      l.ack(d);
+    }, { arguments: { 'x-stream-offset': offset } });
+    return { l, got };
+  }
+
+  it('gives every consumer its own copy from its offset, with the x-stream-offset header, and keeps the log', async () => {
+    const { broker, pub } = await streamWith(3);
+    const first = await reader(broker, 'first');
+    const last = await reader(broker, 'last');
+    const next = await reader(broker, 'next');
+    const at1 = await reader(broker, 1);
+    await settle();
+    expect(bodies(first.got)).toEqual(['m0', 'm1', 'm2']);
+    expect(first.got.map((d) => d.properties.headers?.['x-stream-offset'])).toEqual([0, 1, 2]);
+    // RabbitMQ keeps the exchange and routing key of the publish on stream deliveries
+    expect(first.got[0]).toMatchObject({ exchange: 't_fanout', routingKey: 't' });
+    expect(bodies(last.got)).toEqual(['m2']);
+    expect(bodies(next.got)).toEqual([]);
+    expect(bodies(at1.got)).toEqual(['m1', 'm2']);
+    await pub.publish('t_fanout', 't', Buffer.from('m3'), {});
+    await settle();
+    for (const r of [first, last, next, at1]) expect(bodies(r.got).at(-1)).toBe('m3');
+    expect(broker.listQueues()[0]).toMatchObject({ name: 't_fanout', messages: 4 });
+  });
+
+  it('holds deliveries to the consumer prefetch until acked', async () => {
+    const { broker, pub } = await streamWith(5);
+    const l = connect(broker, 'slow');
+    await l.prefetch(2);
+    const got: Delivery[] = [];
+    await l.consume('t_fanout', (d) => got.push(d), { arguments: { 'x-stream-offset': 'first' } });
+    await settle();
+    expect(bodies(got)).toEqual(['m0', 'm1']);
+    l.ack(got[0]);
+    await settle();
+    expect(bodies(got)).toEqual(['m0', 'm1', 'm2']);
+    expect(pub.isOpen).toBe(true);
+  });
+
+  it('refuses a consumer without prefetch (406) and an auto-ack one (540)', async () => {
+    const { broker } = await streamWith(1);
+    const a = connect(broker, 'no-prefetch');
+    const err = (await a.consume('t_fanout', () => undefined).catch((e: unknown) => e)) as MessagingError;
+    expect([err.code, err.message]).toEqual([406, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue 't_fanout' in vhost '/'"]);
+    const b = connect(broker, 'no-ack');
+    await b.prefetch(1);
+    const err2 = (await b.consume('t_fanout', () => undefined, { noAck: true }).catch((e: unknown) => e)) as MessagingError;
+    expect([err2.code, err2.message]).toEqual([540, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queue 't_fanout' in vhost '/'"]);
+  });
+});

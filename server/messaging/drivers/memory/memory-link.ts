@@ -184,7 +184,7 @@ export class MemoryLink implements Link {
       const tag = options.consumerTag || this.broker.generateName('amq.ctag-');
       // RabbitMQ answers a reused tag with a connection error (530), so the link goes.
       if (this.consumers.has(tag)) throw reusedConsumerTag(tag);
-      const q = this.broker.queueForConsume(this, queue, options.exclusive === true);
+      const q = this.broker.queueForConsume(this, queue, options.exclusive === true, { noAck: options.noAck === true, prefetch: this.prefetchCount });
       const consumer: MemoryConsumer = {
         tag,
         queue: q,

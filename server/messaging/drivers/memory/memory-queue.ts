@@ -2,10 +2,19 @@
  * One queue of the memory broker: ready messages in a FIFO deque, its
  * consumers served round-robin, and RabbitMQ 3.10 classic-queue rules for
  * TTL, max-length and expiry (rabbit_amqqueue_process).
+ *
+ * A stream (`x-queue-type: stream`, what rabbit_stream_fanout declares) is
+ * an append-only log instead: every consumer reads it from its own offset
+ * (consumer argument `x-stream-offset`: "first", "last", "next" or a
+ * number; default "next"), deliveries carry the `x-stream-offset` header,
+ * and nothing is removed by consuming (rabbit_stream_queue). The log keeps
+ * the last STREAM_MAX_MESSAGES messages (RabbitMQ: retention by x-max-age
+ * and segment size).
  */
 import type { DeliveryHandler, MessageProperties } from '../../driver.ts';
 import type { Clock } from './clock.ts';
 import { Deque } from './deque.ts';
+import { fieldValue } from './field-values.ts';
 import type { MemoryLink } from './memory-link.ts';
 
 /** A queue.bind: `exchange` → `queue` for `key` (and `args`, for headers exchanges). */
@@ -52,6 +61,9 @@ export interface MemoryConsumer {
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
+/** How many messages a memory stream keeps (its stand-in for x-max-age retention). */
+export const STREAM_MAX_MESSAGES = 10_000;
+
 export interface QueueSettings {
   name: string;
   durable: boolean;
@@ -63,6 +75,8 @@ export interface QueueSettings {
   maxLength: number | undefined;
   overflow: Overflow;
   expires: number | undefined;
+  /** x-queue-type stream */
+  stream?: boolean;
 }
 
 /** The broker side a queue needs: time, deletion and firehose tracing. */
@@ -86,8 +100,14 @@ export class MemoryQueue {
   readonly maxLength: number | undefined;
   readonly overflow: Overflow;
   readonly expires: number | undefined;
+  readonly stream: boolean;
 
   readonly ready = new Deque<QueuedMessage>();
+  /** stream queues: the log, oldest first; log[0] has offset logStart */
+  private readonly log: Envelope[] = [];
+  private logStart = 0;
+  /** stream queues: the next offset each consumer reads */
+  private readonly cursors = new Map<MemoryConsumer, number>();
   consumers: MemoryConsumer[] = [];
   /** delivered to an ack-mode consumer, not yet acked or rejected */
   unacked = 0;
@@ -120,11 +140,17 @@ export class MemoryQueue {
     this.maxLength = s.maxLength;
     this.overflow = s.overflow;
     this.expires = s.expires;
+    this.stream = s.stream === true;
     this.armExpiry();
   }
 
   get consumerCount(): number {
     return this.consumers.length;
+  }
+
+  /** Messages held: ready ones, or a stream's whole log. */
+  get messageCount(): number {
+    return this.stream ? this.log.length : this.ready.length;
   }
 
   /**
@@ -137,6 +163,15 @@ export class MemoryQueue {
    * publisher then gets a nack).
    */
   enqueue(env: Envelope): 'ok' | 'rejected' {
+    if (this.stream) {
+      this.log.push(env);
+      if (this.log.length > STREAM_MAX_MESSAGES) {
+        this.log.shift();
+        this.logStart++;
+      }
+      this.pumpStream();
+      return 'ok';
+    }
     const now = this.host.clock.now();
     this.dropExpiredHead(now);
     const ttl = minDefined(env.ttl, this.messageTtl);
@@ -174,6 +209,10 @@ export class MemoryQueue {
   /** Hand ready messages to consumers with spare prefetch, dropping expired heads on the way. */
   pump(): void {
     if (this.deleted) return;
+    if (this.stream) {
+      this.pumpStream();
+      return;
+    }
     const now = this.host.clock.now();
     while (this.ready.length > 0 && this.consumers.length > 0) {
       const head = this.ready.peek() as QueuedMessage;
@@ -197,6 +236,11 @@ export class MemoryQueue {
    */
   requeue(msgs: QueuedMessage[]): void {
     if (this.deleted || msgs.length === 0) return;
+    // a stream keeps every message in its log: nothing goes back, credit is freed
+    if (this.stream) {
+      this.pumpStream();
+      return;
+    }
     const sorted = msgs.length > 1 ? [...msgs].sort((a, b) => b.seq - a.seq) : msgs;
     for (const m of sorted) {
       m.redelivered = true;
@@ -212,6 +256,7 @@ export class MemoryQueue {
   }
 
   addConsumer(c: MemoryConsumer): void {
+    if (this.stream) this.cursors.set(c, this.startOffset(c.arguments['x-stream-offset']));
     this.consumers.push(c);
     this.hadConsumer = true;
     this.clearExpiry();
@@ -222,6 +267,7 @@ export class MemoryQueue {
   detachConsumer(c: MemoryConsumer): void {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
+    this.cursors.delete(c);
     this.consumers.splice(i, 1);
     if (this.rr > i) this.rr--;
     if (this.rr >= this.consumers.length) this.rr = 0;
@@ -260,8 +306,36 @@ export class MemoryQueue {
     this.ttlTimer = undefined;
     this.ttlDue = undefined;
     this.ready.clear();
+    this.log.length = 0;
+    this.cursors.clear();
     this.consumers = [];
     this.unacked = 0;
+  }
+
+  /** Where a new stream consumer starts (rabbit_stream_queue: "last" is the last chunk; here, the last message). */
+  private startOffset(spec: unknown): number {
+    const end = this.logStart + this.log.length;
+    const v = fieldValue(spec).value;
+    if (v === 'first') return this.logStart;
+    if (v === 'last') return Math.max(this.logStart, end - 1);
+    if (typeof v === 'number' && Number.isInteger(v)) return Math.min(Math.max(v, this.logStart), end);
+    return end;
+  }
+
+  /** Give each stream consumer the log entries after its cursor, as far as its credit (prefetch) goes. */
+  private pumpStream(): void {
+    if (this.deleted) return;
+    const end = this.logStart + this.log.length;
+    for (const c of [...this.consumers]) {
+      let at = Math.max(this.cursors.get(c) ?? end, this.logStart);
+      while (at < end && c.active && (c.prefetch === 0 || c.unacked < c.prefetch)) {
+        const env = this.log[at - this.logStart];
+        const headers = { ...(env.properties.headers ?? {}), 'x-stream-offset': at };
+        this.deliverTo(c, { env: { ...env, properties: { ...env.properties, headers } }, seq: at, expiresAt: undefined, redelivered: false });
+        at++;
+      }
+      this.cursors.set(c, at);
+    }
   }
 
   private deliverTo(c: MemoryConsumer, msg: QueuedMessage): void {
