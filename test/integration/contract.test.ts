@@ -19,6 +19,7 @@ import {
   RpcServer,
   type Endpoint,
   type NotificationMessage,
+  type RabbitOptions,
   type Transport,
 } from '../../server/messaging/index.ts';
 import { eventually, memoryHarness, rabbitHarness, uniqueName, type BrokerHarness } from '../support/brokers.ts';
@@ -325,7 +326,7 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
       }
     });
 
-    it.each([
+    it.each<[string, Partial<RabbitOptions>]>([
       ['kolla (Q+T+S+M, prefetch 1)', { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true, rabbit_stream_fanout: true, use_queue_manager: true, rabbit_qos_prefetch_count: 1 }],
       ['helm (D+T+M)', { amqp_durable_queues: true, rabbit_transient_quorum_queue: true, use_queue_manager: true }],
     ])('servers and clients configured %s serve calls, casts and fanouts to every server', async (_name, rabbit) => {
