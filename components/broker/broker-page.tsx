@@ -99,13 +99,27 @@ export function BrokerPage() {
               </thead>
               <tbody>
                 {queues.map((q) => (
-                  <tr key={q.name} className={isProblem(q) ? 'row-bad' : ''} data-testid="queue-row" data-queue={q.name}>
-                    <td className="mono ellipsis">{q.name}</td>
+                  <tr key={q.name} className={isProblem(q) ? 'row-bad' : ''} data-testid="queue-row" data-queue={q.name} data-health={q.health} title={q.note ?? undefined}>
+                    <td className="mono ellipsis">
+                      {q.name}
+                      {q.queueType && q.queueType !== 'classic' && <span className="muted small"> {q.queueType}</span>}
+                    </td>
                     <td>{q.kind}</td>
                     <td>{q.topic ?? ''}</td>
                     <td>{q.server ?? ''}</td>
-                    <td className="num">{q.depth}</td>
-                    <td className="num">{q.consumers === 0 ? <Badge tone={q.kind === 'notification' ? 'warn' : 'bad'}>0</Badge> : q.consumers}</td>
+                    <td className="num" title={q.depthIs === 'retention' ? 'a stream keeps messages until x-max-age: retention, not a backlog' : undefined}>
+                      {q.depth}
+                      {q.depthIs === 'retention' && <span className="muted small"> kept</span>}
+                    </td>
+                    <td className="num">
+                      {q.consumers === 0 ? (
+                        <Badge tone={q.health === 'warn' ? 'bad' : q.kind === 'fanout' || q.kind === 'reply' ? 'muted' : q.kind === 'notification' ? 'warn' : 'bad'} title={q.note ?? undefined}>
+                          0
+                        </Badge>
+                      ) : (
+                        q.consumers
+                      )}
+                    </td>
                     <td className="ellipsis small">{q.consumerProcesses.join(', ')}</td>
                   </tr>
                 ))}
@@ -121,19 +135,26 @@ export function BrokerPage() {
             <Empty>None: every reply queue has its caller listening.</Empty>
           ) : (
             <>
-              <p className="muted small">A caller went away (or lost its connection) while replies kept coming: these replies will never be read.</p>
+              <p className="muted small">
+                A caller went away (or lost its connection). oslo never deletes its reply queue: an empty one is normal until its x-expires
+                removes it; one holding replies, never expiring, or outliving its x-expires is flagged.
+              </p>
               <table className="table compact">
                 <thead>
                   <tr>
                     <th>Reply queue</th>
                     <th className="num">Depth</th>
+                    <th>Status</th>
                   </tr>
                 </thead>
                 <tbody>
                   {view.replyQueuesWithoutConsumers.map((r) => (
-                    <tr key={r.name}>
+                    <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : ''} data-testid="orphan-reply" data-health={r.health}>
                       <td className="mono">{r.name}</td>
                       <td className="num">{r.depth}</td>
+                      <td className="small">
+                        <Badge tone={r.health === 'warn' ? 'bad' : r.health === 'expiring' ? 'muted' : 'ok'}>{r.health === 'expiring' ? 'expiring' : r.health}</Badge> {r.note ?? ''}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -181,8 +202,13 @@ export function BrokerPage() {
   );
 }
 
-/** A queue of an RPC server that nobody consumes, or a backlog building up. */
+/**
+ * A queue of an RPC server that nobody consumes, or a backlog building up. Fanout queues without a
+ * consumer are orphans oslo leaves to their x-expires (queue manager, stream fanout): only their
+ * `health` says when one is a problem; a stream's depth is what it retains, not a backlog.
+ */
 function isProblem(q: BrokerQueue): boolean {
-  if ((q.kind === 'topic' || q.kind === 'server' || q.kind === 'fanout') && q.consumers === 0) return true;
-  return q.depth > 100;
+  if (q.health === 'warn') return true;
+  if ((q.kind === 'topic' || q.kind === 'server') && q.consumers === 0) return true;
+  return q.depthIs === 'backlog' && q.depth > 100;
 }

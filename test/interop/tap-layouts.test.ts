@@ -267,8 +267,11 @@ describe.skipIf(!ready || !QM)('late_reply_across_restart: a queue-manager reply
     await waitFor(
       () => tap.calls({ state: 'stuck' }).some((c) => c.method === 'sleep' && c.cause === 'late_reply_across_restart'),
       'the slow call classified late_reply_across_restart',
-      30_000,
-    );
+      45_000,
+    ).catch((err: unknown) => {
+      const calls = tap.calls({}).map((c) => ({ method: c.method, state: c.state, cause: c.cause, detail: c.causeDetail, caller: c.caller, timeline: c.timeline }));
+      throw new Error(`${(err as Error).message}; calls: ${JSON.stringify(calls, null, 1).slice(0, 6000)}`);
+    });
     const c = tap.calls({ state: 'stuck' }).find((x) => x.method === 'sleep') as CallRecord;
     expect(c.caller).toMatchObject({ replyQ, queueManager: { host, process: proc, n: 1 } });
     expect(c.causeCertain).toBe(true);
@@ -276,5 +279,5 @@ describe.skipIf(!ready || !QM)('late_reply_across_restart: a queue-manager reply
     expect(c.causeDetail).toMatch(/No calling threads waiting for msg_id/);
     // the new process's own calls are fine
     expect(tap.calls({ state: 'done' }).filter((x) => x.caller.replyQ === replyQ).length).toBeGreaterThanOrEqual(2);
-  }, 90_000);
+  }, 120_000);
 });
