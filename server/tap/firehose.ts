@@ -94,6 +94,8 @@ export class FirehoseControl {
   private autoOffAt: number | null = null;
   private autoOffTimer: NodeJS.Timeout | null = null;
   private last: FirehoseCoverage | null = null;
+  /** check, enable and disable run one at a time: a re-enable must never land after an auto-off */
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: FirehoseControlOptions) {
     this.inspector = options.inspector;
@@ -176,8 +178,18 @@ export class FirehoseControl {
     }
   }
 
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
   /** Read every node's tracing state. When osloscope was asked to keep tracing on, turn it on again where a restart lost it. */
-  async check(): Promise<FirehoseCoverage> {
+  check(): Promise<FirehoseCoverage> {
+    return this.exclusive(() => this.checkNow());
+  }
+
+  private async checkNow(): Promise<FirehoseCoverage> {
     const nodes = await this.nodes();
     const [answers, conns] = await Promise.all([Promise.all(nodes.map((n) => this.nodeTracing(n))), this.connectionsPerNode()]);
     const out: FirehoseNode[] = nodes.map((n, i) => ({
@@ -215,7 +227,11 @@ export class FirehoseControl {
    * Turn tracing on for the vhost on every node that has it off, and keep it
    * on (re-enabling after node restarts) until the auto-off time or stop().
    */
-  async enable(): Promise<FirehoseCoverage> {
+  enable(): Promise<FirehoseCoverage> {
+    return this.exclusive(() => this.enableNow());
+  }
+
+  private async enableNow(): Promise<FirehoseCoverage> {
     if (!(await this.inspector.canEnableTracing())) {
       throw new InspectorError(
         `Cannot turn tracing on through ${this.inspector.describe()}: the user needs the administrator tag (PUT /api/vhosts/<vhost> is admin-only). Run on each node: rabbitmqctl -n rabbit@<node> trace_on -p ${this.vhost}`,
@@ -249,7 +265,7 @@ export class FirehoseControl {
     }
     this.wanted = true;
     this.scheduleAutoOff();
-    const c = await this.check();
+    const c = await this.checkNow();
     if (errors.length > 0) this.log.warn({ vhost: this.vhost, errors }, `tracing could not be turned on everywhere: ${c.summary}`);
     return c;
   }
@@ -269,7 +285,13 @@ export class FirehoseControl {
    * Turn tracing off on the nodes where osloscope turned it on (never where
    * the operator had it on before). Returns the nodes turned off.
    */
-  async disable(reason: 'auto-off' | 'stop' | 'request'): Promise<string[]> {
+  disable(reason: 'auto-off' | 'stop' | 'request'): Promise<string[]> {
+    // no re-enable from here on, even by a check already queued
+    this.wanted = false;
+    return this.exclusive(() => this.disableNow(reason));
+  }
+
+  private async disableNow(reason: 'auto-off' | 'stop' | 'request'): Promise<string[]> {
     this.wanted = false;
     this.autoOffAt = null;
     if (this.autoOffTimer) clearTimeout(this.autoOffTimer);

@@ -58,6 +58,14 @@ const CLUSTER_MGMT = (process.env.TEST_CLUSTER_MANAGEMENT_URLS ?? '').split(',')
 /** every node's management listener (one for a single broker) */
 const NODE_URLS = CLUSTER_MGMT.length > 0 ? CLUSTER_MGMT : [MGMT_URL];
 
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** What each TEST_PEER_LAYOUT must be named. */
 const EXPECTED: Record<string, { name: LayoutName; letters: string }> = {
   default: { name: 'oslo-defaults', letters: '' },
@@ -168,14 +176,17 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     extraVhosts.push(v);
     await makeVhost(v);
     expect(await tracing(v)).toBe(false);
-    const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 2500 });
+    // long enough for a loaded 3-node cluster to answer every read below before the auto-off
+    const tap = await startTap(urlFor(v), { mode: 'auto', firehoseEnable: true, firehoseAutoOffMs: 8000 });
     expect(await tracing(v)).toBe(true);
     expect(tap.status().mode).toBe('firehose');
     expect(tap.firehoseCoverage?.on).toBe(NODE_URLS.length);
     expect(tap.firehoseCoverage?.nodes.every((n) => n.enabledByOsloscope)).toBe(true);
     expect(tap.firehoseCoverage?.autoOffAt).toBeGreaterThan(Date.now());
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(await tracing(v)).toBe(false);
+    const offAt = tap.firehoseCoverage?.autoOffAt ?? 0;
+    await new Promise((r) => setTimeout(r, Math.max(0, offAt - Date.now()) + 500));
+    // node by node: wait until every node has it off
+    await waitUntil(async () => !(await tracing(v).catch(() => true)), 'tracing turned off by FIREHOSE_AUTO_OFF');
 
     // the dashboard's button, then a clean stop
     const again = await startTap(urlFor(v), { mode: 'auto' });
