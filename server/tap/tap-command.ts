@@ -26,7 +26,7 @@ import {
   type SettingCandidate,
 } from '../messaging/index.ts';
 import { FilterSyntaxError, globMatch, parseFilter } from './filter.ts';
-import { Tap } from './tap.ts';
+import { DEFAULT_CONTROL_EXCHANGES, Tap } from './tap.ts';
 
 export interface TapCommandIo {
   stdout: NodeJS.WritableStream;
@@ -128,6 +128,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
   let kinds: Set<string> | null = null;
   let filter: ((m: DecodedMessage) => boolean) | null = null;
   let transport: Transport;
+  // [DEFAULT] control_exchange of the services' own files joins the exchanges tapped by default
+  let filesControlExchange: string | undefined;
   try {
     count = positiveNumber(values.count as string | undefined, 'count', true);
     seconds = positiveNumber(values.seconds as string | undefined, 'seconds', false);
@@ -152,6 +154,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     }
     // oslo.config files (server/messaging/oslo-config.ts); a bad file is a ConfigError naming file and line
     const files = configSources.length > 0 ? loadOsloConfig(configSources) : null;
+    filesControlExchange = files?.defaults.control_exchange;
     const candidates: SettingCandidate[] = [
       { value: values.url as string | undefined, source: '--url' },
       { value: io.env?.TRANSPORT_URL, source: 'TRANSPORT_URL' },
@@ -179,7 +182,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
   const tap = new Tap({
     transport,
     mode,
-    exchanges,
+    exchanges: exchanges ?? (filesControlExchange ? [...new Set([filesControlExchange, ...DEFAULT_CONTROL_EXCHANGES])] : undefined),
     discoverExchanges: exchanges === undefined,
     managementUrl: (values['management-url'] as string | undefined) ?? io.env?.RABBITMQ_MANAGEMENT_URL,
     connectRetry: 0,

@@ -5,6 +5,9 @@
  * the CLI. Every test runs in a throw-away vhost: tracing is never turned on
  * for `/`.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import amqplib, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +202,38 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     expect(msgs[0].trace?.event).toBe('publish');
     expect(msgs[0].trace?.routedQueues).toEqual(['cli']);
     expect(out).not.toContain('p4ss');
+  });
+
+  it("CLI: --config-file's [DEFAULT] control_exchange is tapped without the management API, whatever its name", async () => {
+    const cx = `svc-cx-${process.pid}`;
+    const ch = await amqp.createChannel();
+    await ch.assertExchange(cx, 'topic', { durable: false, autoDelete: false });
+    await ch.close();
+    const dir = mkdtempSync(join(tmpdir(), 'osloscope-tapconf-'));
+    const conf = join(dir, 'service.conf');
+    writeFileSync(conf, `[DEFAULT]\ntransport_url = ${vh.url}\ncontrol_exchange = ${cx}\n`);
+    let out = '';
+    let err = '';
+    const w = (f: (s: string) => void) =>
+      new Writable({
+        write(chunk, _e, cb) {
+          f(String(chunk));
+          cb();
+        },
+      });
+    const done = runTapCommand(['--config-file', conf, '--bindings', '--count', '1', '--management-url', 'http://127.0.0.1:1'], {
+      stdout: w((s) => (out += s)),
+      stderr: w((s) => (err += s)),
+      env: {},
+    });
+    await waitFor(() => err.includes('bindings mode'), 'started');
+    const t = transport(vh.url, 'cfgcx');
+    await new RpcClient(t, { topic: 'cfg', exchange: cx }).cast({}, 'hello', { n: 1 });
+    expect(await done).toBe(0);
+    const [m] = out.trim().split('\n').map((l) => decodedMessageSchema.parse(JSON.parse(l)));
+    expect(m).toMatchObject({ kind: 'cast', method: 'hello' });
+    expect(m.exchange).toBe(cx);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
