@@ -6,7 +6,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RpcClient, RpcServer, Transport } from '../../server/messaging/index.ts';
-import { eventually, FAST_RETRY, MANAGEMENT_URL, uniqueName } from '../support/brokers.ts';
+import { eventually, FAST_RETRY, MANAGEMENT_URL, TEST_TRANSPORT_URL, uniqueName } from '../support/brokers.ts';
+
+/** The broker under test (TEST_TRANSPORT_URL, so every stack of the matrix runs this) with one more option. */
+const withQuery = (url: string, query: string): string => `${url}${url.includes('?') ? '&' : '?'}${query}`;
 
 async function mgmt<T>(path: string): Promise<T> {
   const url = new URL(MANAGEMENT_URL);
@@ -33,22 +36,24 @@ describe('rabbit driver on the real broker', () => {
   it('fails over to the next host of the URL when one is down', async () => {
     // 127.0.0.1:1 refuses connections; whichever order the hosts are shuffled into, calls must work.
     const exchange = uniqueName('failover');
-    const t = new Transport('rabbit://guest:guest@127.0.0.1:1,guest:guest@127.0.0.1:5672/', { conf: { control_exchange: exchange }, retryPolicy: FAST_RETRY });
+    const live = new URL(TEST_TRANSPORT_URL.replace(/^rabbit:/, 'http:'));
+    const hostPort = `${live.hostname}:${live.port || 5672}`;
+    const t = new Transport(`rabbit://guest:guest@127.0.0.1:1,${live.username}:${live.password}@${hostPort}${live.pathname}`, { conf: { control_exchange: exchange }, retryPolicy: FAST_RETRY });
     transports.push(t);
     const topic = uniqueName('failover');
     const server = new RpcServer(t, { topic, server: 'a' }, [{ ping: () => 'pong' }]);
     await server.start(3);
     try {
       expect(await new RpcClient(t, { topic }, { timeout: 5, retry: 3 }).call({}, 'ping')).toBe('pong');
-      for (const l of t.status().links) if (l.state === 'connected') expect(l.endpoint).toBe('127.0.0.1:5672');
+      for (const l of t.status().links) if (l.state === 'connected') expect(l.endpoint).toBe(hostPort);
     } finally {
       await server.stop();
     }
   });
 
-  it('declares oslo topology, names its connections <prog>:<pid>:<uuid> with heartbeat 60, and deletes the fanout queue on stop', async () => {
+  it('declares oslo topology, names its connections <prog>:<pid>:<uuid> with heartbeat 60 and frame_max 131072, and deletes the fanout queue on stop', async () => {
     const exchange = uniqueName('topo');
-    const t = new Transport('rabbit://guest:guest@127.0.0.1:5672/?rabbit_transient_queues_ttl=600', { conf: { control_exchange: exchange }, programName: 'topo-test' });
+    const t = new Transport(withQuery(TEST_TRANSPORT_URL, 'rabbit_transient_queues_ttl=600'), { conf: { control_exchange: exchange }, programName: 'topo-test' });
     transports.push(t);
     const topic = uniqueName('topo');
     const server = new RpcServer(t, { topic, server: 'h1' }, [{ ping: () => 'pong' }]);
@@ -71,13 +76,15 @@ describe('rabbit driver on the real broker', () => {
 
     const names = new Set(t.status().links.map((l) => l.name));
     const conns = await eventually(async () => {
-      const all = await mgmt<{ client_properties: { connection_name?: string }; timeout: number }[]>('/connections?columns=client_properties,timeout');
+      const all = await mgmt<{ client_properties: { connection_name?: string }; timeout: number; frame_max: number }[]>('/connections?columns=client_properties,timeout,frame_max');
       const mine = all.filter((c) => names.has(c.client_properties.connection_name ?? ''));
       return mine.length > 0 ? mine : undefined;
     }, 'the server connection in the management API', 15_000);
     for (const c of conns) {
       expect(c.client_properties.connection_name).toMatch(new RegExp(`^topo-test:${process.pid}:[0-9a-f-]{36}$`));
       expect(c.timeout).toBe(60);
+      // RabbitMQ 4.1+ refuses clients offering less than 8192; we ask for its own default
+      expect(c.frame_max).toBe(131_072);
     }
 
     await server.stop();
@@ -89,7 +96,7 @@ describe('rabbit driver on the real broker', () => {
 
   it('makes quorum topic queues and a durable control exchange with rabbit_quorum_queue', async () => {
     const exchange = uniqueName('quorum');
-    const t = new Transport('rabbit://guest:guest@127.0.0.1:5672/?rabbit_quorum_queue=true', { conf: { control_exchange: exchange } });
+    const t = new Transport(withQuery(TEST_TRANSPORT_URL, 'rabbit_quorum_queue=true'), { conf: { control_exchange: exchange } });
     transports.push(t);
     const topic = uniqueName('quorum');
     const server = new RpcServer(t, { topic, server: 'q1' }, [{ ping: () => 'pong' }]);
