@@ -44,7 +44,29 @@ export {
   type InspectedConnection,
   type ManagementOptions,
 } from './inspector.ts';
-export { buildBrokerView, queueKind, topicsFromExchanges, type BrokerViewInput } from './broker-view.ts';
+export { buildBrokerView, queueHealth, queueKind, topicsFromExchanges, type BrokerViewInput } from './broker-view.ts';
+export {
+  parseQueueName,
+  parseReplyQueue,
+  parseFanoutQueue,
+  parseFanoutExchange,
+  parseNotificationQueue,
+  splitTopicServer,
+  queueManagerLabel,
+  poolsFromRoutedQueues,
+  type ParsedQueueName,
+} from './queue-names.ts';
+export { ReplyQueueEpochs, differentProcess, type ReplyEpoch } from './reply-epochs.ts';
+export {
+  readFanoutHistory,
+  FanoutHistoryReader,
+  FanoutHistoryError,
+  describeStreamQueue,
+  streamOffsetArgument,
+  HISTORY_DEFAULTS,
+  type FanoutHistoryRequest,
+  type StreamQueueInfo,
+} from './fanout-history.ts';
 export { runTapCommand, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
 export {
   benchDecoder,
