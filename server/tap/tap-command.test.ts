@@ -2,7 +2,9 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodedMessageSchema } from '../../lib/tap-contracts.ts';
 import { MemoryBroker, RpcClient, RpcServer, Transport } from '../messaging/index.ts';
-import { runTapCommand } from './tap-command.ts';
+import type { TapStatus } from '../../lib/tap-contracts.ts';
+import { computeCoverage } from './firehose.ts';
+import { runTapCommand, statusLine } from './tap-command.ts';
 import { waitFor } from './test-support.ts';
 
 function sink() {
@@ -34,6 +36,9 @@ describe('osloscope tap (runTapCommand)', () => {
     [['--firehose', '--bindings']],
     [['--url', 'nosuchdriver://h/']],
     [['--management-url', 'not a url']],
+    [['--firehose-auto-off', '60']],
+    [['--enable-firehose', '--firehose-auto-off', '0']],
+    [['--enable-firehose', '--bindings']],
   ])('exits 2 with a one-line error on bad usage %j', async (argv) => {
     const { done, out, err } = run(argv);
     expect(await done).toBe(2);
@@ -100,5 +105,48 @@ describe('osloscope tap (runTapCommand)', () => {
     await waitFor(() => b.err.text().includes('mode'), 'started');
     ac.abort();
     expect(await b.done).toBe(0);
+  });
+});
+
+describe('statusLine', () => {
+  const status = (over: Partial<TapStatus>): TapStatus =>
+    ({
+      requestedMode: 'auto',
+      mode: 'bindings',
+      state: 'running',
+      error: null,
+      vhost: '/',
+      canSeeReplies: false,
+      firehose: { on: false, detectedBy: 'management', canEnable: true },
+      hint: null,
+      tappedExchanges: ['nova'],
+      fanoutExchanges: [],
+      tapQueues: [],
+      inspector: 'management',
+      counters: { received: 0, decoded: 0, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 },
+      startedAt: 0,
+      ...over,
+    }) as TapStatus;
+  const node = (n: string, tracing: boolean, mine = false) => ({ node: n, tracing, connections: 1, endpoint: null, error: null, enabledByOsloscope: mine });
+  const cover = (nodes: ReturnType<typeof node>[], autoOffAt: number | null = null) => computeCoverage('/', 0, nodes, autoOffAt);
+
+  it('single broker: the classic hint', () => {
+    expect(statusLine({ status: () => status({}), firehoseCoverage: cover([node('a', false)]) }, 'rabbit://h/')).toBe(
+      'bindings mode on vhost / (rabbit://h/), tapping nova; replies are invisible — turn the firehose on with: rabbitmqctl trace_on -p /',
+    );
+  });
+
+  it('cluster: coverage and that tracing is per node', () => {
+    const line = statusLine({ status: () => status({}), firehoseCoverage: cover([node('a', true), node('b', true), node('c', false)]) }, 'rabbit://h/');
+    expect(line).toContain('; tracing on 2 of 3 nodes (67% of connections);');
+    expect(line).toContain('tracing is per node, turn it on for all 3 with osloscope tap --enable-firehose');
+  });
+
+  it('firehose turned on by osloscope says when it goes off', () => {
+    const line = statusLine(
+      { status: () => status({ mode: 'firehose', canSeeReplies: true, firehose: { on: true, detectedBy: 'management', canEnable: true } }), firehoseCoverage: cover([node('a', true, true)], Date.UTC(2026, 0, 1, 12)) },
+      'rabbit://h/',
+    );
+    expect(line).toBe('firehose mode on vhost / (rabbit://h/): replies and deliveries visible; osloscope turns it off at 2026-01-01T12:00:00.000Z or on exit');
   });
 });
