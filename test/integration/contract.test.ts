@@ -359,6 +359,29 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
       }
     });
 
+    it('a default-layout notifier and listener use the quorum notification queue the services declared', async () => {
+      const ntopic = uniqueName('kolla-notif');
+      const link = svc.createLink('send');
+      await link.connect(0);
+      await link.assertQueue(`${ntopic}.info`, { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'quorum' } });
+      await link.bindQueue(`${ntopic}.info`, lx, `${ntopic}.info`);
+      const got: unknown[] = [];
+      const listener = new NotificationListener(h.transport({ conf: { control_exchange: lx } }), [{ topic: ntopic }], [
+        { info: (_c: unknown, _p: unknown, eventType: unknown) => void got.push(eventType) },
+      ]);
+      try {
+        const n = new Notifier(h.transport({ conf: { control_exchange: lx } }), { publisherId: 'p', topics: [ntopic] });
+        await n.info({}, 'compute.instance.create.end', {});
+        await listener.start(0);
+        await eventually(() => got.length === 1, 'the notification');
+        expect(got).toEqual(['compute.instance.create.end']);
+      } finally {
+        await listener.stop();
+        await link.deleteQueue(`${ntopic}.info`).catch(() => undefined);
+        await link.close();
+      }
+    });
+
     it('a quorum-configured client fires on a vhost whose services kept the default non-durable exchanges', async () => {
       const c = new RpcClient(
         h.transport({ conf: { control_exchange: exchange }, rabbit: { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true } }),
