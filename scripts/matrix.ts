@@ -375,7 +375,7 @@ function summarise(cell: Cell, reportFile: string, code: number | null, started:
   if (!report) note = `vitest exited ${code} without a report`;
   else if (passed + failed === 0) {
     ok = false;
-    note = 'ran no test (all skipped or filtered out)';
+    if (failures.length === 0) note = 'ran no test (all skipped or filtered out)';
   } else if (code !== 0 && failures.length === 0) note = `vitest exited ${code}`;
   return { cell, status: ok ? 'passed' : 'failed', passed, failed, skipped, ms, note, failures };
 }
