@@ -401,6 +401,16 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
       expect(err.code).toBe(403);
       expect(err.replyText).toMatch(/^ACCESS_REFUSED - .*internal exchange 'amq\.rabbitmq\.trace'/);
       expect(Date.now() - started).toBeLessThan(3000);
+      // a plain declare with other flags is refused the same way, and says which argument
+      const link = svc.createLink('send');
+      try {
+        const declare = (await link.assertExchange(lx, 'topic', { durable: false, autoDelete: false }).catch((e: unknown) => e)) as BrokerRefusal;
+        expect(declare).toBeInstanceOf(BrokerRefusal);
+        expect(declare.code).toBe(406);
+        expect(declare.replyText).toBe(`PRECONDITION_FAILED - inequivalent arg 'durable' for exchange '${lx}' in vhost '/': received 'false' but current is 'true'`);
+      } finally {
+        await link.close();
+      }
     });
   });
 
