@@ -65,13 +65,26 @@ function duration(ms: number): string {
 
 /** health and note of one queue (see the module comment). */
 export function queueHealth(
-  q: { kind: BrokerQueueKind; depth: number; consumers: number; queueType: BrokerQueue['queueType']; stream: boolean; expiresMs: number | null; idleSince: number | null },
+  q: {
+    kind: BrokerQueueKind;
+    depth: number;
+    consumers: number;
+    queueType: BrokerQueue['queueType'];
+    stream: boolean;
+    expiresMs: number | null;
+    idleSince: number | null;
+    /** a stream's x-max-age (`1800s`) */
+    maxAge?: string | null;
+  },
   at: number,
 ): { health: BrokerQueue['health']; note: string | null } {
   if (q.queueType === 'stream' || (q.kind === 'fanout' && q.stream && q.queueType === null)) {
+    // RabbitMQ 3.13+ leaves a stream's message count out of /api/queues: 0 there means "not counted"
     return {
       health: 'ok',
-      note: `stream: ${q.depth} message${q.depth === 1 ? '' : 's'} retained (x-max-age / retention policy), not a backlog; readers keep their own offsets`,
+      note:
+        `stream: keeps what it was sent for ${q.maxAge ? `x-max-age ${q.maxAge}` : 'its retention policy'}, so its depth is retention, not a backlog` +
+        `${q.depth > 0 ? ` (${q.depth} message${q.depth === 1 ? '' : 's'} kept)` : ''}; every reader keeps its own offset`,
     };
   }
   if ((q.kind !== 'reply' && q.kind !== 'fanout') || q.consumers > 0) return { health: 'ok', note: null };
@@ -190,7 +203,11 @@ export function buildBrokerView(input: BrokerViewInput): BrokerView {
     const expiresMs = expiresOf(q);
     const idleSince = q.idleSince ?? null;
     const stream = queueType === 'stream' || (queueType === null && k.kind === 'fanout' && k.stream);
-    const h = queueHealth({ kind: k.kind, depth: q.messages, consumers: q.consumers, queueType, stream, expiresMs, idleSince }, input.at);
+    const maxAge = q.arguments?.['x-max-age'];
+    const h = queueHealth(
+      { kind: k.kind, depth: q.messages, consumers: q.consumers, queueType, stream, expiresMs, idleSince, maxAge: typeof maxAge === 'string' ? maxAge : null },
+      input.at,
+    );
     queues.push({
       name: q.name,
       kind: k.kind,
