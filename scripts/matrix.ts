@@ -142,8 +142,9 @@ interface JsonReport {
 
 const log = (line: string) => process.stdout.write(`[matrix] ${line}\n`);
 
-/** Process groups of the vitest runs in flight: killed when the matrix is interrupted. */
+/** Process groups of the vitest runs in flight and the cells' vhosts: both go when the matrix is interrupted. */
 const running = new Set<number>();
+const vhostRemovals = new Set<() => Promise<void>>();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     for (const pid of running) {
@@ -153,7 +154,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         // already gone
       }
     }
-    process.exit(130);
+    const removals = Promise.all([...vhostRemovals].map((remove) => remove()));
+    void Promise.race([removals, new Promise((r) => setTimeout(r, 5_000))]).then(() => process.exit(130));
   });
 }
 
@@ -241,9 +243,11 @@ function runCell(cell: Cell, reportDir: string, buffered: boolean): Promise<Cell
     // declared durable), and a run must not inherit another's queues.
     return cellVhost(env, cell).then(
       async ({ vhostEnv, remove }) => {
+        vhostRemovals.add(remove);
         try {
           return await spawnCell(cell, spec, files, { ...env, ...vhostEnv }, reportDir, buffered, started);
         } finally {
+          vhostRemovals.delete(remove);
           await remove();
         }
       },
@@ -271,7 +275,8 @@ async function cellVhost(env: NodeJS.ProcessEnv, cell: Cell): Promise<{ vhostEnv
   };
   await api(`/vhosts/${enc}`, 'PUT', { description: `osloscope test matrix: ${label(cell)}` });
   await api(`/permissions/${enc}/${encodeURIComponent(user)}`, 'PUT', { configure: '.*', write: '.*', read: '.*' });
-  const withVhost = (url: string | undefined) => (url ? url.replace(/\/[^/]*$/, `/${enc}`) : url);
+  // scheme://authority[/vhost]: the authority may list several hosts (oslo's multi-host URL)
+  const withVhost = (url: string | undefined) => (url ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)(\/[^?#]*)?/i, `$1/${enc}`) : url);
   const vhostEnv: Record<string, string> = { TEST_VHOST: vhost };
   for (const key of ['TEST_TRANSPORT_URL', 'TEST_AMQP_URL'] as const) {
     const url = withVhost(env[key]);
