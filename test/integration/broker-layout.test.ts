@@ -16,6 +16,7 @@ import { ManagementInspector } from '../../server/tap/inspector.ts';
 import { statusLine } from '../../server/tap/tap-command.ts';
 import { Tap, type TapOptions } from '../../server/tap/tap.ts';
 import {
+  LAYOUT as LAYOUT_FLAGS,
   assertLayoutSupported,
   brokerAvailable,
   layoutConf,
@@ -24,6 +25,7 @@ import {
   RABBIT_URL,
   startPeer,
   stopAllPeers,
+  type PythonPeer,
 } from '../interop/python-peer.ts';
 
 const MGMT_URL = process.env.TEST_MANAGEMENT_URL ?? process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -82,6 +84,7 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
   const extraVhosts: string[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   let version = '';
+  let client: PythonPeer;
   const urlFor = (v: string, user?: string) => transportUrlFor(v, user);
 
   async function makeVhost(name: string): Promise<void> {
@@ -123,7 +126,7 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     await startPeer('rpc-server', [...common, '--topic', 'layout_compute', '--server', 'host-1']);
     await startPeer('rpc-server', [...common, '--topic', 'layout_compute', '--server', 'host-2']);
     await startPeer('notify-listener', [...common, '--targets', 'layout_notifications', '--priorities', 'info']);
-    const client = await startPeer('rpc-client', common);
+    client = await startPeer('rpc-client', common);
     const answer = await client.rpc({ op: 'call', target: { topic: 'layout_compute', exchange: 'nova' }, method: 'echo', args: { value: 7 }, timeout: 20 });
     expect(answer.ok).toBe(true);
   }, 120_000);
@@ -152,6 +155,21 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     expect(report.health?.quorum.notificationsUnderDefaultLimit).toEqual(quorumNotifications && v4 ? ['layout_notifications.info'] : []);
     expect(report.health?.deprecatedFeatures.supported).toBe(!version.startsWith('3.10') && !version.startsWith('3.11') && !version.startsWith('3.12'));
     expect(tap.brokerHealthSummary()).toMatchObject({ layout: { name: EXPECTED[PEER_LAYOUT].name }, version });
+  });
+
+  it('without the management API: the layout from passive declares of names seen in traffic', async () => {
+    const tap = await startTap(urlFor(vhost), { mode: 'bindings', exchanges: ['nova'], managementUrl: null });
+    const answer = await client.rpc({ op: 'call', target: { topic: 'layout_compute', exchange: 'nova' }, method: 'echo', args: { value: 8 }, timeout: 20 });
+    expect(answer.ok).toBe(true);
+    await waitUntil(async () => (await tap.brokerHealth(true)).layout?.counts.topic.total === 1, 'the topic queue seen and checked');
+    const report = await tap.brokerHealth(true);
+    expect(report.layout).toMatchObject({ source: 'passive', complete: false });
+    expect(report.layout?.counts.reply.total).toBe(1);
+    // what names alone tell: one `<topic>_fanout` stream (S) and queue-manager reply names (M)
+    expect(report.layout?.flags.streamFanout).toBe(LAYOUT_FLAGS.streamFanout ? true : null);
+    expect(report.layout?.flags.queueManager).toBe(LAYOUT_FLAGS.queueManager);
+    expect(report.health).toMatchObject({ source: 'passive', error: expect.stringMatching(/needs the management API/) });
+    expect(report.firehose).toBeNull();
   });
 
   it('auto mode reads tracing right on this version, also through a guessed management URL', async () => {
