@@ -67,7 +67,7 @@ export {
   type FanoutHistoryRequest,
   type StreamQueueInfo,
 } from './fanout-history.ts';
-export { runTapCommand, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
+export { runTapCommand, statusLine, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
 export {
   benchDecoder,
   benchModelMemory,
@@ -77,3 +77,7 @@ export {
   type MemoryBenchResult,
   type ThroughputBenchResult,
 } from './bench-tap.ts';
+export { detectLayout, queueTypeOf, type LayoutInput, type LayoutQueue, type LayoutExchange } from './layout.ts';
+export { FirehoseControl, computeCoverage, coverageSummary, type FirehoseControlOptions } from './firehose.ts';
+export { BrokerReporter, summarize as summarizeBrokerHealth, type BrokerReporterOptions } from './broker-report.ts';
+export { buildHealth, readHealth, readManagementQueues, deliveryLimitOf, defaultDeliveryLimit, type ManagementQueue, type QueueRead } from './broker-health.ts';
