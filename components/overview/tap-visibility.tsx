@@ -42,6 +42,8 @@ export function TapVisibility({ tap, stale }: { tap: TapStatus | null; stale: bo
             then restart osloscope with <code>TAP_MODE=firehose</code> (or <code>auto</code>, which picks the firehose when tracing is on). The firehose costs
             the broker some throughput; <code>rabbitmqctl trace_off -p {vhost}</code> turns it off again.
           </p>
+          {/* tracing is per node: on a cluster with tracing on some nodes only, or a refused FIREHOSE_ENABLE, say so */}
+          {tap.hint && /^(Firehose:|Could not turn)/.test(tap.hint) && <p data-testid="tap-firehose-coverage">{tap.hint.split(' Bindings mode:')[0]}</p>}
           {tap.firehose.canEnable && <EnableFirehose />}
         </div>
       )}
