@@ -414,3 +414,50 @@ describe('RpcServer failure logging', () => {
     }
   });
 });
+
+describe('RpcServer layouts (oslo-modern.md §1.3)', () => {
+  const kolla = { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true, rabbit_stream_fanout: true, use_queue_manager: true, rabbit_qos_prefetch_count: 1 };
+  const echo = (seen: string[]): Endpoint[] => [{ echo: (_c: Dict, a: Dict) => void seen.push(String(a.value)) }];
+  const settle = async () => {
+    for (let i = 0; i < 6; i++) await new Promise<void>((r) => setImmediate(r));
+  };
+
+  it('with use_queue_manager skips a fanout queue name another live process consumes, and keeps its own on stop', async () => {
+    const broker = new MemoryBroker();
+    const other = broker.connect('other-process');
+    await other.assertQueue('t_fanout_node1:svc:1', { durable: false, autoDelete: false, arguments: { 'x-expires': 1_800_000 } });
+    await other.consume('t_fanout_node1:svc:1', () => undefined);
+    const t = new Transport('memory://', { memoryBroker: broker, rabbit: { use_queue_manager: true, hostname: 'node1', processname: 'svc' } });
+    const s = new RpcServer(t, { topic: 't', server: 's1' }, echo([]));
+    await s.start(0);
+    expect(s.queues[2]).toBe('t_fanout_node1:svc:2');
+    await s.stop();
+    // queue-manager names are reused after a restart, so a clean stop keeps the queue (impl_rabbit Connection.close)
+    expect(broker.listQueues().map((q) => q.name)).toContain('t_fanout_node1:svc:2');
+    await t.close();
+  });
+
+  it('with rabbit_stream_fanout reads the shared stream from "last" and resumes after the last offset seen on reconnect', async () => {
+    const broker = new MemoryBroker();
+    const t = new Transport('memory://', { memoryBroker: broker, rabbit: kolla, retryPolicy: { intervalStartMs: 300, intervalStepMs: 10, intervalMaxMs: 500, reconnectDelayMs: 0 } });
+    const seen: string[] = [];
+    const s = new RpcServer(t, { topic: 't', server: 's1' }, echo(seen));
+    await s.start(0);
+    expect(s.queues[2]).toBe('t_fanout');
+    expect(broker.listConsumers().find((c) => c.queue === 't_fanout')).toMatchObject({ prefetchCount: 1, ackRequired: true });
+    const c = new RpcClient(t, { topic: 't', fanout: true });
+    await c.cast({}, 'echo', { value: 'f1' });
+    await c.cast({}, 'echo', { value: 'f2' });
+    await settle();
+    expect(seen).toEqual(['f1', 'f2']);
+    // the connection dies; fanouts sent meanwhile are all read after the reconnect ("last"
+    // would start at f4 and lose f3), and nothing twice
+    broker.disconnectAll((name) => t.status().links.some((l) => l.name === name && l.purpose === 'listen'));
+    await c.cast({}, 'echo', { value: 'f3' });
+    await c.cast({}, 'echo', { value: 'f4' });
+    await vi.waitFor(() => expect(seen).toEqual(['f1', 'f2', 'f3', 'f4']), { timeout: 3000 });
+    await s.stop();
+    expect(broker.listQueues().map((q) => q.name)).toContain('t_fanout');
+    await t.close();
+  });
+});

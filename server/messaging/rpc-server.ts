@@ -208,8 +208,10 @@ export class RpcServer {
         const info = await link.checkQueue(candidate.name);
         if (info.consumerCount === 0 || tries >= 63) return candidate;
       } catch (err) {
-        if ((err as MessagingError).code === 404) return candidate;
-        throw err;
+        const code = (err as MessagingError).code;
+        if (code === 404) return candidate;
+        // 405: another connection's exclusive queue of that name, as taken as a consumed one
+        if (code !== 405 || tries >= 63) throw err;
       }
     }
   }
