@@ -459,7 +459,6 @@ async function main(): Promise<number> {
     if (code !== 0) {
       // find out which ones are missing: ask each one alone (fast when up)
       for (const s of stacks) if ((await stacksUp([s])) !== 0) down.add(s);
-      if (down.size === 0) down.add(stacks[0]);
     }
   }
 
@@ -474,9 +473,10 @@ async function main(): Promise<number> {
   // The bookworm suite alone first, its output live.
   for (const cell of cells.filter((c) => c.stack === 'bookworm')) await run(cell, false);
   // Then one lane per stack, lanes side by side (MATRIX_JOBS at a time), cells
-  // of a lane one after the other: two runs on one broker would share oslo's
-  // queue-manager names (reply_<host>:<proc>:<n>, counted per process group)
-  // and consume each other's replies.
+  // of a lane one after the other: peers of two runs in one chroot share oslo's
+  // queue-manager counter (/dev/shm/<host>_<proc>_qmanager, amqpdriver.py
+  // QManager), which restarts at 1 whenever another process group writes it,
+  // so one run would reuse reply_<host>:<proc>:<n> names it still consumes.
   const lanes = new Map<StackName, Cell[]>();
   for (const cell of cells.filter((c) => c.stack !== 'bookworm')) lanes.set(cell.stack, [...(lanes.get(cell.stack) ?? []), cell]);
   const jobs = Math.max(1, Number.parseInt(process.env.MATRIX_JOBS ?? '', 10) || 3);
