@@ -175,7 +175,9 @@ describe('decodeObservation: compression and undecodable bodies', () => {
     const m = decode(obs(bomb, { properties: { ...PROPS, headers: { compression: 'application/x-gzip' } } }));
     expect(m.kind).toBe('unknown');
     expect(m.error).toMatch(/decompress/i);
-    expect(m.rawEncoding).toBe('base64');
+    // compressed bytes are never shown: a viewer could inflate them past every redaction
+    expect(m.raw).toBeNull();
+    expect(m.rawEncoding).toBeNull();
   });
 
   it('counts unsupported compressions, bad envelopes and garbage as undecodable, keeping the raw head', () => {
@@ -193,6 +195,21 @@ describe('decodeObservation: compression and undecodable bodies', () => {
     expect(big.raw?.length).toBe(RAW_KEEP_BYTES);
     expect(big.rawTruncated).toBe(true);
     expect(big.bytes).toBe(10_009);
+  });
+
+  it('redacts the raw head of undecodable bodies: context tokens and passwords in text, in bytes that are not UTF-8, cut mid-value, and in the error', () => {
+    const text = decode(obs('{"_context_auth_token": "gAAAAAB-tok-1", "args": {"password": "pw-2"}, oops}'));
+    expect(text.kind).toBe('unknown');
+    expect(text.raw).toBe('{"_context_auth_token": "***", "args": {"password": "***"}, oops}');
+    expect(text.error).not.toMatch(/tok-1|pw-2/);
+    const bytes = Buffer.concat([Buffer.from('{"_context_auth_token": "tok-3", "new_pass": "pw-4"'), Buffer.from([0xff, 0xfe, 0x00])]);
+    const bin = decode(obs(bytes));
+    expect(bin.rawEncoding).toBe('base64');
+    const shown = Buffer.from(bin.raw ?? '', 'base64').toString('latin1');
+    expect(shown).toBe('{"_context_auth_token": "***", "new_pass": "***"\xff\xfe\x00');
+    const cut = decode(obs(`{oops "args": {"x": "${'y'.repeat(RAW_KEEP_BYTES - 40)}", "admin_password": "pw-5-${'z'.repeat(100)}"}}`));
+    expect(cut.rawTruncated).toBe(true);
+    expect(cut.raw).not.toContain('pw-5');
   });
 
   it('redacts URL passwords even in raw undecodable text', () => {

@@ -23,12 +23,11 @@
  * the header table in server/messaging/drivers/memory/firehose.ts) back into
  * the original message plus its trace information.
  */
-import { isUtf8 } from 'node:buffer';
 import type { BrokerMetadata, DeathEntry, DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
 import { decodeBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
 import { decompressBody } from './compression.ts';
 import { parseFanoutExchange, parseNotificationQueue, splitTopicServer } from './queue-names.ts';
-import { isSecretKey, REDACTED, redact, redactObject, redactUrlPasswords } from './redact.ts';
+import { isSecretKey, REDACTED, redact, redactObject, redactRawBody, redactText } from './redact.ts';
 
 /**
  * A request on the default exchange read out of a `<topic>_fanout` stream:
@@ -246,7 +245,7 @@ function num(v: unknown): number | null {
 
 function text(v: unknown): string | null {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'string' || Buffer.isBuffer(v)) return redactUrlPasswords(str(v));
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return redactText(str(v));
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return null;
 }
@@ -313,39 +312,20 @@ function publicProperties(p: MessageProperties, brokerAdded: boolean): DecodedMe
       out.headers = redact(h) as Record<string, unknown>;
     } else if (key === 'timestamp' && interceptorTimestamp) {
       continue;
-    } else (out as Record<string, unknown>)[key] = typeof v === 'string' ? redactUrlPasswords(v) : v;
+    } else (out as Record<string, unknown>)[key] = typeof v === 'string' ? redactText(v) : v;
   }
   return out;
 }
 
 function undecodable(m: DecodedMessage, body: Buffer, err: unknown): DecodedMessage {
   m.kind = 'unknown';
-  m.error = err instanceof Error ? err.message : String(err);
-  const head = body.subarray(0, RAW_KEEP_BYTES);
-  m.rawTruncated = body.length > RAW_KEEP_BYTES;
-  // A cut may split a UTF-8 sequence: only the complete prefix counts as text.
-  if (isUtf8(head) || (m.rawTruncated && isUtf8(trimPartialUtf8(head)))) {
-    m.raw = redactUrlPasswords(head.toString('utf8'));
-    m.rawEncoding = 'utf8';
-  } else {
-    m.raw = head.toString('base64');
-    m.rawEncoding = 'base64';
-  }
+  // JSON.parse-style messages quote the body around the failure: redacted like the body itself
+  m.error = redactText(err instanceof Error ? err.message : String(err));
+  const view = redactRawBody(body, RAW_KEEP_BYTES, m.compression !== null);
+  m.raw = view.raw;
+  m.rawEncoding = view.rawEncoding;
+  m.rawTruncated = view.rawTruncated;
   return m;
-}
-
-function trimPartialUtf8(b: Buffer): Buffer {
-  let end = b.length;
-  // drop up to 3 trailing continuation bytes and their lead byte
-  for (let i = 0; i < 4 && end > 0; i++) {
-    const c = b[end - 1];
-    if ((c & 0xc0) === 0x80) end--;
-    else {
-      if (c >= 0xc0) end--;
-      break;
-    }
-  }
-  return b.subarray(0, end);
 }
 
 function classify(m: DecodedMessage, msg: Record<string, unknown>, o: Observation): void {
@@ -463,18 +443,18 @@ export function parseFailure(failure: unknown): RemoteFailure {
     try {
       data = pyLoads(failure);
     } catch {
-      return { class: 'Exception', module: 'builtins', message: redactUrlPasswords(failure), tb: [], args: [], kwargs: {} };
+      return { class: 'Exception', module: 'builtins', message: redactText(failure), tb: [], args: [], kwargs: {} };
     }
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
-    return { class: 'Exception', module: 'builtins', message: redactUrlPasswords(String(data)), tb: [], args: [], kwargs: {} };
+    return { class: 'Exception', module: 'builtins', message: redactText(String(data)), tb: [], args: [], kwargs: {} };
   }
   const d = data as Record<string, unknown>;
   return {
     class: d.class === undefined || d.class === null ? 'Exception' : String(d.class),
     module: d.module === undefined || d.module === null ? 'builtins' : String(d.module),
-    message: redactUrlPasswords(d.message === undefined || d.message === null ? '' : String(d.message)),
-    tb: Array.isArray(d.tb) ? d.tb.map((l) => redactUrlPasswords(String(l))) : [],
+    message: redactText(d.message === undefined || d.message === null ? '' : String(d.message)),
+    tb: Array.isArray(d.tb) ? d.tb.map((l) => redactText(String(l))) : [],
     args: Array.isArray(d.args) ? (redact(d.args) as unknown[]) : [],
     kwargs: d.kwargs && typeof d.kwargs === 'object' && !Array.isArray(d.kwargs) ? redactObject(d.kwargs as Record<string, unknown>) : {},
   };

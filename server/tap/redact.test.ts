@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { REDACTED } from '../../lib/tap-contracts.ts';
 import { PyFloat } from '../messaging/index.ts';
-import { isSecretKey, redact, redactObject, redactUrlPasswords } from './redact.ts';
+import { isSecretKey, maskPassword, OSLO_SANITIZE_KEYS, redact, redactObject, redactRawBody, redactText, redactUrlPasswords } from './redact.ts';
 
 describe('isSecretKey', () => {
-  it.each(['auth_token', 'service_token', 'X-Auth-Token', 'password', 'admin_password', 'auth_password', 'secret', 'client_secret', 'credential', 'credentials', 'private_key', 'api_key', 'access_key', 'Authorization', 'cookie', 'passphrase', 'db_pwd'])(
+  it.each([
+    'auth_token', 'service_token', 'X-Auth-Token', 'password', 'admin_password', 'auth_password', 'secret', 'client_secret', 'credential',
+    'credentials', 'private_key', 'api_key', 'access_key', 'Authorization', 'cookie', 'passphrase', 'db_pwd',
+    // nova rebuild_instance / set_admin_password, the API's adminPass, cinder/nova volume encryption, keypairs
+    'new_pass', 'adminPass', 'admin_pass', 'ssh_key', 'encryption_key_id', 'db_pass', 'sys_pswd', 'configdrive', 'fernetKey', 'CephMonKey',
+    // every oslo _SANITIZE_KEYS entry, as a substring of a longer key like mask_dict_password's `in k.lower()`
+    ...OSLO_SANITIZE_KEYS.map((k) => `x_${k.toUpperCase()}_1`),
+  ])(
     '%s is a secret',
     (k) => expect(isSecretKey(k)).toBe(true),
   );
-  it.each(['user_id', 'project_id', 'request_id', 'is_admin', 'roles', 'instance_uuid', 'key_name', 'host', 'user_identity'])('%s is not', (k) =>
+  it.each(['user_id', 'project_id', 'request_id', 'is_admin', 'roles', 'instance_uuid', 'key_name', 'host', 'user_identity', 'pci_passthrough', 'bypass', 'passed'])('%s is not', (k) =>
     expect(isSecretKey(k)).toBe(false),
   );
 });
@@ -76,5 +83,64 @@ describe('redact', () => {
     for (let i = 0; i < 10_000; i++) deep = [deep];
     const out = redact(deep);
     expect(JSON.stringify(out)).toContain('[nested too deep]');
+  });
+});
+
+describe('redactText', () => {
+  it.each([
+    ['nova: Failed to set admin password on vm1 because password=Hunter2-x', 'Hunter2-x'],
+    ["rebuild_instance kwargs {'new_pass': 'np-9', 'image_ref': 'abc'}", 'np-9'],
+    ['{"server": {"adminPass": "ap-1"}}', 'ap-1'],
+    ["{'admin_pass': u'ap-2'}", 'ap-2'],
+    ['keystoneauth1: GET /v3 Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.sig-3', 'sig-3'],
+    ['Authorization: Basic dXNlcjpwYXNzd29yZA==', 'dXNlcjpwYXNzd29yZA=='],
+    ["headers={'X-Auth-Token': 'gAAAAABtok-4', 'Accept': 'json'}", 'tok-4'],
+    ['X-Service-Token: st-5 X-Other: ok', 'st-5'],
+    ['ssh_key: ssh-ed25519 AAAAC3Nza-6 root@h', 'AAAAC3Nza-6'],
+    ['encryption_key_id=ek-7 volume=v', 'ek-7'],
+    ['nova-manage --db-password dbp-8 sync', 'dbp-8'],
+    ['<adminPass>xp-9</adminPass>', 'xp-9'],
+    ['connect to mysql+pymysql://nova:up-10@db/nova', 'up-10'],
+    ['bare token gAAAAABnZXQtYS1mZXJuZXQtdG9rZW4tbG9uZy1lbm91Z2g in a line', 'gAAAAABnZXQtYS1mZXJuZXQtdG9rZW4tbG9uZy1lbm91Z2g'],
+    ['-----BEGIN RSA PRIVATE KEY-----\nMIIpk-11\n-----END RSA PRIVATE KEY-----', 'MIIpk-11'],
+    ['{"password": "cut-short-12', 'cut-short-12'],
+    ['{"password": "it\'s-13"}', "s-13"],
+    ['password: "with spaces 14"', 'with spaces 14'],
+  ])('%s', (input, secret) => {
+    const out = redactText(input);
+    expect(out).not.toContain(secret);
+    expect(out).toContain(REDACTED);
+    expect(redactText(out)).toBe(out);
+  });
+
+  it('keeps what is not secret, including text that oslo\'s wildcard pattern would eat', () => {
+    expect(redactText("{'new_pass': 'zz', 'ok': 1}")).toBe("{'new_pass': '***', 'ok': 1}");
+    expect(maskPassword("{'new_pass': 'zz', 'ok': 1}")).toBe("{'new_pass': '***', ': 1}");
+    for (const s of ['key_name=mykey host=h', 'compute.host1', 'Instance vm1 could not be found.', 'no password given', 'token: null']) expect(redactText(s)).toBe(s);
+  });
+
+  it('reaches every string a value holds', () => {
+    const out = redact({ failure: { message: 'Unauthorized: password=p-1', tb: ['File x, line 1', "raise Exc(auth_token='t-2')"] } });
+    expect(JSON.stringify(out)).not.toMatch(/p-1|t-2/);
+  });
+});
+
+describe('redactRawBody', () => {
+  const body = '{"_context_auth_token": "tok-1", "oslo.message": "{\\"password\\": \\"pw-2\\""';
+  it('redacts UTF-8 text', () => {
+    const v = redactRawBody(Buffer.from(body), 4096, false);
+    expect(v.rawEncoding).toBe('utf8');
+    expect(v.raw).not.toMatch(/tok-1|pw-2/);
+  });
+  it('redacts bytes that are not UTF-8 before base64, keeping every other byte', () => {
+    const bytes = Buffer.concat([Buffer.from(body), Buffer.from([0xc3, 0x28, 0xff])]);
+    const v = redactRawBody(bytes, 4096, false);
+    expect(v.rawEncoding).toBe('base64');
+    const shown = Buffer.from(v.raw ?? '', 'base64');
+    expect(shown.toString('latin1')).not.toMatch(/tok-1|pw-2/);
+    expect(shown.subarray(-3)).toEqual(Buffer.from([0xc3, 0x28, 0xff]));
+  });
+  it('never shows compressed bytes and says when it cut', () => {
+    expect(redactRawBody(Buffer.alloc(5000), 4096, true)).toEqual({ raw: null, rawEncoding: null, rawTruncated: true });
   });
 });

@@ -13,18 +13,42 @@
  * ints beyond 2^53 (JSON.stringify throws on them) and NaN/Infinity for
  * Python's bare tokens (JSON.stringify turns them into null).
  */
+import { isUtf8 } from 'node:buffer';
 import { REDACTED } from '../../lib/tap-contracts.ts';
 
 export { REDACTED };
 const REDACTED_TEXT = REDACTED;
 
 /**
- * Key names treated as secrets. `auth_token`, `service_token`, `password`,
- * `admin_password`, `auth_password` (cinder CHAP), `secret`, `client_secret`,
- * `credential(s)`, `private_key`, `api_key`, `access_key` (EC2 creds),
- * `authorization`, `x-auth-token`, `cookie`, `passphrase`, `signature`.
+ * oslo.utils' own list (`oslo_utils/strutils.py` `_SANITIZE_KEYS`, used by
+ * `mask_password` and `mask_dict_password`): Debian bookworm's 6.0.1 plus
+ * `chapsecret`, added by the 7.x/9.x that sid ships. A key that merely
+ * contains one of them is a secret (mask_dict_password's `sani_key in
+ * k.lower()`), so e.g. nova's `adminPass` and `new_pass`
+ * (rebuild_instance/set_admin_password) are covered.
  */
-const SECRET_KEY = /token|passw|pwd|passphrase|secret|credential|private[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?key|authorization|cookie|signature/i;
+export const OSLO_SANITIZE_KEYS: readonly string[] = [
+  'adminpass', 'admin_pass', 'password', 'admin_password', 'auth_token', 'new_pass', 'auth_password',
+  'secret_uuid', 'secret', 'sys_pswd', 'token', 'configdrive', 'chappassword', 'encrypted_key',
+  'private_key', 'fernetkey', 'sslkey', 'passphrase', 'cephclusterfsid', 'octaviaheartbeatkey',
+  'rabbitcookie', 'cephmanilaclientkey', 'pacemakerremoteauthkey', 'designaterndckey', 'cephadminkey',
+  'heatauthencryptionkey', 'cephclientkey', 'keystonecredential', 'barbicansimplecryptokek', 'cephrgwkey',
+  'swifthashsuffix', 'migrationsshkey', 'cephmdskey', 'cephmonkey', 'chapsecret',
+];
+
+/**
+ * Our stricter fragments on top of oslo's list: anything that looks like a
+ * token, password, secret, credential or key material. `auth_token`,
+ * `service_token`, `password`, `db_pwd`, `secret`, `credential(s)`,
+ * `private_key`, `api_key`, `access_key` (EC2 creds), `authorization`,
+ * `x-auth-token`, `cookie`, `passphrase`, `signature`, `ssh_key`,
+ * `encryption_key_id` (a volume's Barbican key reference), `pass`/`db_pass`.
+ */
+const SECRET_FRAGMENT =
+  'token|passw|pwd|pswd|passphrase|secret|credential|private[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?key|' +
+  'authorization|cookie|signature|ssh[_-]?key|encrypt(?:ion|ed)[_-]?key|fernet[_-]?key|ssl[_-]?key|' +
+  'admin[_-]?pass|new[_-]?pass|configdrive|kek\\b|hash[_-]?suffix';
+const SECRET_KEY = new RegExp(`${SECRET_FRAGMENT}|(?:^|[_.-]|admin|new|old|root|user|db)pass(?:$|[_.-]|\\d)`, 'i');
 
 /** Key → secret? Keys repeat on every message, so the answer is memoised (bounded). */
 const keyCache = new Map<string, boolean>();
@@ -33,7 +57,8 @@ const KEY_CACHE_MAX = 10_000;
 export function isSecretKey(key: string): boolean {
   let hit = keyCache.get(key);
   if (hit === undefined) {
-    hit = SECRET_KEY.test(key);
+    const lower = key.toLowerCase();
+    hit = SECRET_KEY.test(key) || OSLO_SANITIZE_KEYS.some((k) => lower.includes(k));
     if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
     keyCache.set(key, hit);
   }
@@ -47,6 +72,164 @@ const URL_USERINFO = /(\/\/|,)([^\s:@/,]*):([^\s@/,]+)@/g;
 export function redactUrlPasswords(text: string): string {
   if (text.length < 8 || !text.includes('://') || !text.includes('@')) return text;
   return text.replace(URL_USERINFO, (_m, lead: string, user: string) => `${lead}${user}:${REDACTED_TEXT}@`);
+}
+
+// ---------------------------------------------------------------------------
+// oslo_utils.strutils.mask_password, ported pattern for pattern so that the
+// golden test (test/interop/redact-golden.test.ts) can hold it to the Python
+// byte for byte. Python's re.DOTALL | re.IGNORECASE → JS flags 'si'; \g<n> → $n.
+// ---------------------------------------------------------------------------
+
+/** strutils `_FORMAT_PATTERNS_1` (one group kept, the value replaced). */
+const FORMAT_PATTERNS_1 = [`(%k[0-9]*\\s*[=]\\s*)[^\\s^'^"]+`];
+/** strutils `_FORMAT_PATTERNS_2` (two groups kept around the value). */
+const FORMAT_PATTERNS_2 = [
+  `(%k[0-9]*\\s*[=]\\s*["'])[^"']*(["'])`,
+  `(%k[0-9]*\\s*[=]\\s*["])[^"]*(["])`,
+  `(%k[0-9]*\\s*[=]\\s*['])[^']*(['])`,
+  `(%k[0-9]*\\s+["'])[^"']*(["'])`,
+  `([-]{2}%k[0-9]*\\s+)[^'^"^=^\\s]+([\\s]*)`,
+  `(<%k[0-9]*>)[^<]*(</%k[0-9]*>)`,
+  `(["']%k[0-9]*["']\\s*:\\s*["'])[^"']*(["'])`,
+  `(['"][^"']*%k[0-9]*['"]\\s*:\\s*u?['"])[^"']*(['"])`,
+  `(['"][^'"]*%k[0-9]*['"]\\s*,\\s*'--?[A-z]+'\\s*,\\s*u?['"])[^"']*(['"])`,
+  `(%k[0-9]*\\s*--?[A-z]+\\s*)\\S+(\\s*)`,
+];
+/** strutils `_FORMAT_PATTERNS_WILDCARD` (passwords holding quotes; only group 1 is kept). */
+const FORMAT_PATTERNS_WILDCARD = [`(['"][^"']*%k[0-9]*['"]\\s*:\\s*u?['"].*['"])[^"']*(['"])`];
+
+const OSLO_PATTERN_CHARS = /[='"<-]/;
+
+interface OsloPatterns {
+  key: string;
+  two: RegExp[];
+  one: RegExp[];
+  wildcard: RegExp[];
+}
+
+const compile = (patterns: string[], key: string): RegExp[] => patterns.map((p) => new RegExp(p.replaceAll('%k', key), 'gsi'));
+const OSLO_PATTERNS: OsloPatterns[] = OSLO_SANITIZE_KEYS.map((key) => ({
+  key,
+  two: compile(FORMAT_PATTERNS_2, key),
+  one: compile(FORMAT_PATTERNS_1, key),
+  wildcard: compile(FORMAT_PATTERNS_WILDCARD, key),
+}));
+
+/**
+ * oslo_utils.strutils.mask_password(message, secret): the same substitutions
+ * in the same order. `wildcard: false` skips `_FORMAT_PATTERNS_WILDCARD`,
+ * whose greedy `.*` deletes text up to the last quote of the message (for
+ * `{'new_pass': 'x', 'ok': 1}` it eats `'ok'`, and for a body cut inside a
+ * value it removes the key and leaves the value): redactText masks passwords
+ * holding quotes by matching the closing quote instead.
+ */
+export function maskPassword(message: string, secret: string = REDACTED_TEXT, wildcard = true): string {
+  // Python's `$` would be literal in \g<1> + secret; escape it for String.replace.
+  // Every pattern needs one of = ' " < - (see the lists above): without them nothing can match.
+  if (!OSLO_PATTERN_CHARS.test(message)) return message;
+  const s = secret.replaceAll('$', '$$$$');
+  let lower = message.toLowerCase();
+  for (const p of OSLO_PATTERNS) {
+    if (!lower.includes(p.key)) continue;
+    for (const re of p.two) message = message.replace(re, `$1${s}$2`);
+    for (const re of p.one) message = message.replace(re, `$1${s}`);
+    if (wildcard) for (const re of p.wildcard) message = message.replace(re, '$1');
+    lower = message.toLowerCase();
+  }
+  return message;
+}
+
+// ---------------------------------------------------------------------------
+// Our stricter text rules, applied after oslo's.
+// ---------------------------------------------------------------------------
+
+/** A key name (in text) containing a secret fragment; `(?<![\w])` so `mytoken` counts but only whole words. */
+const TEXT_KEY_BODY = `[A-Za-z0-9_.-]*(?:${SECRET_FRAGMENT}|(?:admin|new|old|root|user|db)?[_.-]?pass(?![a-z]))[A-Za-z0-9_.-]*`;
+const TEXT_KEY = `(?<![A-Za-z0-9_.-])${TEXT_KEY_BODY}`;
+/** HTTP auth schemes: their credentials follow one space (`Authorization: Bearer <token>`). */
+const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Negotiate|Token|OAuth)(\s+)[A-Za-z0-9._~+/=:-]{6,}/g;
+/** `key: "value"`, `'key': u'value'`, `key="value"`, `"key" => 'value'` — the value to its quote, or to the end when cut short. */
+const TEXT_QUOTED = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*[ub]?)(['"])((?:\\\\.|(?!\\2)[^\\\\])*)(\\2|$)`, 'gi');
+/** `key=value`, `key: value`, `--key value`, `key value` is left alone (too loose). */
+/** The same inside JSON that is itself a JSON string (oslo's `oslo.message` envelope): `\\"password\\": \\"value\\"`. */
+const TEXT_ESCAPED = new RegExp(`(${TEXT_KEY}\\\\+["']\\s*:\\s*\\\\+["'])(.*?)(\\\\+["']|$)`, 'gis');
+const TEXT_BARE = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*)(?![\\s'"{[]|\\*\\*\\*)((?:ssh-[a-z0-9]+|ecdsa-[a-z0-9-]+)\\s+[^\\s'",;&}\\])<>]+|[^\\s'",;&}\\])<>]+)`, 'gi');
+const TEXT_FLAG = new RegExp(`(--${TEXT_KEY_BODY}[=\\s]\\s*)([^\\s'"]+)`, 'gi');
+const TEXT_XML = new RegExp(`(<(${TEXT_KEY})>)[^<]*(</\\2>|$)`, 'gi');
+/** Keystone fernet tokens (`gAAAAA…`) and JWTs wherever they stand. */
+const BARE_TOKENS = /\bgAAAAA[A-Za-z0-9_-]{20,}={0,2}|\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const PEM_PRIVATE = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+/** Cheap tests before the rules above: a string with none of these needs nothing. */
+const MAYBE_SECRET = /pass|pwd|pswd|token|secret|cred|auth|cookie|sign|key|kek|fsid|suffix|configdrive|bearer|basic|digest|negotiate|gAAAAA|eyJ|:\/\//i;
+const HAS_SECRET_KEY = new RegExp(`${SECRET_FRAGMENT}|pass(?![a-z])`, 'i');
+const HAS_AUTH_SCHEME = /bearer|basic|digest|negotiate|token|oauth/i;
+
+/**
+ * Everything secret in free text (tracebacks, failure messages, raw bodies,
+ * headers): oslo's mask_password, then URL passwords, HTTP Authorization
+ * credentials, `key=value`/`key: value`/`"key": "value"`/`--key value`/XML
+ * forms for every key isSecretKey() would mask, bare fernet tokens and JWTs,
+ * and PEM private keys. Idempotent: `***` is never masked again.
+ */
+export function redactText(text: string): string {
+  if (text.length < 6 || !MAYBE_SECRET.test(text)) return text;
+  let out = maskPassword(text, REDACTED_TEXT, false);
+  out = redactUrlPasswords(out);
+  if (out.includes('PRIVATE KEY-----')) out = out.replace(PEM_PRIVATE, (_m, kind: string) => `-----BEGIN ${kind}PRIVATE KEY-----${REDACTED_TEXT}`);
+  if (HAS_AUTH_SCHEME.test(out)) out = out.replace(AUTH_SCHEME, (_m, scheme: string, sp: string) => `${scheme}${sp}${REDACTED_TEXT}`);
+  if (HAS_SECRET_KEY.test(out)) {
+    const kv = out.includes(':') || out.includes('=');
+    if (kv && (out.includes('"') || out.includes("'"))) out = out.replace(TEXT_QUOTED, (m, lead: string, q: string, value: string, end: string) =>
+      value === '' || value === REDACTED_TEXT ? m : `${lead}${q}${REDACTED_TEXT}${end}`,
+    );
+    if (kv && out.includes('\\')) out = out.replace(TEXT_ESCAPED, (m, lead: string, value: string, end: string) => (value === '' || value === REDACTED_TEXT ? m : `${lead}${REDACTED_TEXT}${end}`));
+    if (kv) out = out.replace(TEXT_BARE, (m, lead: string, value: string) => (/^(?:Bearer|Basic|Digest|Negotiate|Token|OAuth|null|None)$/i.test(value) ? m : `${lead}${REDACTED_TEXT}`));
+    if (out.includes('--')) out = out.replace(TEXT_FLAG, (_m, lead: string) => `${lead}${REDACTED_TEXT}`);
+    if (out.includes('<')) out = out.replace(TEXT_XML, (_m, open: string, _k: string, close: string) => `${open}${REDACTED_TEXT}${close}`);
+  }
+  if (out.includes('gAAAAA') || out.includes('eyJ')) out = out.replace(BARE_TOKENS, REDACTED_TEXT);
+  return out;
+}
+
+/** What an undecodable body may show. */
+export interface RawView {
+  raw: string | null;
+  rawEncoding: 'utf8' | 'base64' | null;
+  rawTruncated: boolean;
+}
+
+/**
+ * The first `keep` bytes of a body that could not be decoded, redacted.
+ *
+ * UTF-8 text goes through redactText. Bytes that are not UTF-8 are read as
+ * Latin-1 (one character per byte, so every ASCII key and value keeps its
+ * place), redacted the same way and only then base64-encoded: a JSON body
+ * with one stray byte still has its `_context_auth_token` masked. A
+ * compressed body is never shown: a viewer could inflate the base64 and read
+ * what no redaction has seen.
+ */
+export function redactRawBody(body: Buffer, keep: number, compressed: boolean): RawView {
+  const rawTruncated = body.length > keep;
+  if (compressed) return { raw: null, rawEncoding: null, rawTruncated };
+  const head = body.subarray(0, keep);
+  let text: Buffer = head;
+  if (!isUtf8(head) && rawTruncated) text = trimPartialUtf8(head);
+  if (isUtf8(text)) return { raw: redactText(text.toString('utf8')), rawEncoding: 'utf8', rawTruncated };
+  return { raw: Buffer.from(redactText(head.toString('latin1')), 'latin1').toString('base64'), rawEncoding: 'base64', rawTruncated };
+}
+
+/** A cut may split a UTF-8 sequence: drop up to 3 trailing continuation bytes and their lead byte. */
+function trimPartialUtf8(b: Buffer): Buffer {
+  let end = b.length;
+  for (let i = 0; i < 4 && end > 0; i++) {
+    const c = b[end - 1];
+    if ((c & 0xc0) === 0x80) end--;
+    else {
+      if (c >= 0xc0) end--;
+      break;
+    }
+  }
+  return b.subarray(0, end);
 }
 
 const MAX_DEPTH = 64;
@@ -68,7 +251,7 @@ export function redact(value: unknown, depth = 0): unknown {
 function redactAny(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
-      return redactUrlPasswords(value);
+      return redactText(value);
     case 'number':
       return Number.isFinite(value) ? value : String(value);
     case 'boolean':
