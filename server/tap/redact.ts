@@ -108,12 +108,19 @@ interface OsloPatterns {
 }
 
 const compile = (patterns: string[], key: string): RegExp[] => patterns.map((p) => new RegExp(p.replaceAll('%k', key), 'gsi'));
-const OSLO_PATTERNS: OsloPatterns[] = OSLO_SANITIZE_KEYS.map((key) => ({
+const patternsFor = (key: string): OsloPatterns => ({
   key,
   two: compile(FORMAT_PATTERNS_2, key),
   one: compile(FORMAT_PATTERNS_1, key),
   wildcard: compile(FORMAT_PATTERNS_WILDCARD, key),
-}));
+});
+const OSLO_PATTERNS: OsloPatterns[] = OSLO_SANITIZE_KEYS.map(patternsFor);
+const patternCache = new Map<string, OsloPatterns>(OSLO_PATTERNS.map((p) => [p.key, p]));
+const cachedPatterns = (key: string): OsloPatterns => {
+  let p = patternCache.get(key);
+  if (!p) patternCache.set(key, (p = patternsFor(key)));
+  return p;
+};
 
 /**
  * oslo_utils.strutils.mask_password(message, secret): the same substitutions
@@ -123,13 +130,14 @@ const OSLO_PATTERNS: OsloPatterns[] = OSLO_SANITIZE_KEYS.map((key) => ({
  * value it removes the key and leaves the value): redactText masks passwords
  * holding quotes by matching the closing quote instead.
  */
-export function maskPassword(message: string, secret: string = REDACTED_TEXT, wildcard = true): string {
+export function maskPassword(message: string, secret: string = REDACTED_TEXT, wildcard = true, keys?: readonly string[]): string {
   // Python's `$` would be literal in \g<1> + secret; escape it for String.replace.
   // Every pattern needs one of = ' " < - (see the lists above): without them nothing can match.
   if (!OSLO_PATTERN_CHARS.test(message)) return message;
   const s = secret.replaceAll('$', '$$$$');
   let lower = message.toLowerCase();
-  for (const p of OSLO_PATTERNS) {
+  // `keys`: another oslo.utils release's _SANITIZE_KEYS (the golden test compares against each)
+  for (const p of keys ? keys.map(cachedPatterns) : OSLO_PATTERNS) {
     if (!lower.includes(p.key)) continue;
     for (const re of p.two) message = message.replace(re, `$1${s}$2`);
     for (const re of p.one) message = message.replace(re, `$1${s}`);
@@ -144,12 +152,18 @@ export function maskPassword(message: string, secret: string = REDACTED_TEXT, wi
 // ---------------------------------------------------------------------------
 
 /** A key name (in text) containing a secret fragment; `(?<![\w])` so `mytoken` counts but only whole words. */
-const TEXT_KEY_BODY = `[A-Za-z0-9_.-]*(?:${SECRET_FRAGMENT}|(?:admin|new|old|root|user|db)?[_.-]?pass(?![a-z]))[A-Za-z0-9_.-]*`;
+/** Our fragments and every oslo key (`cephclusterfsid`, `swifthashsuffix`, ...), as oslo masks them in text too. */
+const TEXT_FRAGMENT = `${SECRET_FRAGMENT}|${OSLO_SANITIZE_KEYS.join('|')}`;
+const TEXT_KEY_BODY = `[A-Za-z0-9_.-]*(?:${TEXT_FRAGMENT}|(?:admin|new|old|root|user|db)?[_.-]?pass(?![a-z]))[A-Za-z0-9_.-]*`;
 const TEXT_KEY = `(?<![A-Za-z0-9_.-])${TEXT_KEY_BODY}`;
 /** HTTP auth schemes: their credentials follow one space (`Authorization: Bearer <token>`). */
 const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Negotiate|Token|OAuth)(\s+)[A-Za-z0-9._~+/=:-]{6,}/g;
-/** `key: "value"`, `'key': u'value'`, `key="value"`, `"key" => 'value'` — the value to its quote, or to the end when cut short. */
-const TEXT_QUOTED = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*[ub]?)(['"])((?:\\\\.|(?!\\2)[^\\\\])*)(\\2|$)`, 'gi');
+/**
+ * `key: "value"`, `'key': u'value'`, `key="value"`, `"key" => 'value'`: the value up to a closing quote that
+ * ends it (followed by a space, `,`, `;`, `}`, `]`, `)` or the end), so a password holding the quote
+ * (`'a'b'`, what oslo's wildcard pattern is for) is masked whole, and to the end when the text was cut short.
+ */
+const TEXT_QUOTED = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*[ub]?)(['"])((?:\\\\.|[^\\\\])*?)(\\2(?=[\\s,;}\\])]|$)|$)`, 'gis');
 /** `key=value`, `key: value`, `--key value`, `key value` is left alone (too loose). */
 /** The same inside JSON that is itself a JSON string (oslo's `oslo.message` envelope): `\\"password\\": \\"value\\"`. */
 const TEXT_ESCAPED = new RegExp(`(${TEXT_KEY}\\\\+["']\\s*:\\s*\\\\+["'])(.*?)(\\\\+["']|$)`, 'gis');
@@ -161,7 +175,7 @@ const BARE_TOKENS = /\bgAAAAA[A-Za-z0-9_-]{20,}={0,2}|\beyJ[A-Za-z0-9_-]{4,}\.ey
 const PEM_PRIVATE = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
 /** Cheap tests before the rules above: a string with none of these needs nothing. */
 const MAYBE_SECRET = /pass|pwd|pswd|token|secret|cred|auth|cookie|sign|key|kek|fsid|suffix|configdrive|bearer|basic|digest|negotiate|gAAAAA|eyJ|:\/\//i;
-const HAS_SECRET_KEY = new RegExp(`${SECRET_FRAGMENT}|pass(?![a-z])`, 'i');
+const HAS_SECRET_KEY = new RegExp(`${TEXT_FRAGMENT}|pass(?![a-z])`, 'i');
 const HAS_AUTH_SCHEME = /bearer|basic|digest|negotiate|token|oauth/i;
 
 /**
