@@ -461,3 +461,29 @@ describe('RpcServer layouts (oslo-modern.md §1.3)', () => {
     await t.close();
   });
 });
+
+describe('RpcServer on RabbitMQ 4.3 denying transient non-exclusive queues', () => {
+  it('joins a topic whose queues the services made durable, with its own fanout queue exclusive instead of refused', async () => {
+    const broker = new MemoryBroker({ deniedDeprecatedFeatures: ['transient_nonexcl_queues'] });
+    const svc = broker.connect('services');
+    await svc.assertExchange('openstack', 'topic', { durable: true, autoDelete: false });
+    for (const q of ['t', 't.py1']) {
+      await svc.assertQueue(q, { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'quorum' } });
+      await svc.bindQueue(q, 'openstack', q);
+    }
+    const t = new Transport('memory://', { memoryBroker: broker });
+    const seen: string[] = [];
+    const s = new RpcServer(t, { topic: 't', server: 's1' }, [{ echo: (_c: Dict, a: Dict) => void seen.push(String(a.value)) }]);
+    // its own t.s1 is new and would be transient: that one the broker refuses, with its text
+    const refused = await s.start(0).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: 'BrokerRefusal', code: 541 });
+    expect((refused as Error).message).toContain('transient_nonexcl_queues');
+    await svc.assertQueue('t.s1', { durable: true, autoDelete: false, arguments: { 'x-queue-type': 'quorum' } });
+    await s.start(0);
+    expect(broker.listQueues().find((q) => q.name === s.queues[2])).toMatchObject({ exclusive: true, durable: false, arguments: { 'x-expires': 1_800_000 } });
+    await new RpcClient(t, { topic: 't', fanout: true }).cast({}, 'echo', { value: 'f' });
+    await vi.waitFor(() => expect(seen).toEqual(['f']));
+    await s.stop();
+    await t.close();
+  });
+});

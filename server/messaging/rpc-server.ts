@@ -8,7 +8,7 @@
  * mandatory=true, retrying a missing reply queue every 0.25 s until
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
-import { ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
+import { BrokerRefusal, ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
 import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
@@ -157,7 +157,7 @@ export class RpcServer {
         const fanout = await this.pickFanoutQueue(link);
         this.fanoutQueue = fanout.name;
         await link.ensureExchange(fanoutExchangeName(this.topic), 'fanout', fanoutExchange(topology));
-        await link.ensureQueue(fanout.name, fanout.options);
+        await this.ensureFanoutQueue(link, fanout);
         await link.bindQueue(fanout.name, fanoutExchangeName(this.topic), this.topic);
       }
       // _set_qos: basic.qos(0, N, global=False) on listen connections, only when N > 0
@@ -213,6 +213,25 @@ export class RpcServer {
         // 405: another connection's exclusive queue of that name, as taken as a consumed one
         if (code !== 405 || tries >= 63) throw err;
       }
+    }
+  }
+
+  /**
+   * The server's own fanout queue. oslo's default one is transient and
+   * non-exclusive, which RabbitMQ 4.3 refuses where the
+   * `transient_nonexcl_queues` deprecated feature is denied (541 with the
+   * deprecation text, closing the connection). Only this server reads it and
+   * a clean stop deletes it anyway, so it is declared exclusive there instead
+   * (oslo-modern.md §1.8 item 11); the shared topic queues cannot be.
+   */
+  private async ensureFanoutQueue(link: ResilientLink, fanout: ReturnType<typeof fanoutQueue>): Promise<void> {
+    try {
+      await link.ensureQueue(fanout.name, fanout.options);
+    } catch (err) {
+      const denied = err instanceof BrokerRefusal && err.code === 541 && err.replyText.includes('transient_nonexcl_queues');
+      if (!denied || fanout.options.durable || fanout.options.exclusive) throw err;
+      this.transport.log.info({ queue: fanout.name }, 'Transient non-exclusive queues are denied by the broker: declaring the fanout queue exclusive');
+      await link.ensureQueue(fanout.name, { ...fanout.options, exclusive: true });
     }
   }
 

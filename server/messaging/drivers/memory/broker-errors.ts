@@ -16,6 +16,7 @@ export const REPLY = {
   COMMAND_INVALID: 503,
   NOT_ALLOWED: 530,
   NOT_IMPLEMENTED: 540,
+  INTERNAL_ERROR: 541,
 } as const;
 
 /** `'/'` → `vhost '/'`, the way rabbit_misc:rs/1 names a resource. */
@@ -121,4 +122,19 @@ export function streamAutoAck(queue: string, vhost: string): MessagingError {
 
 export function streamPrefetchUnset(queue: string, vhost: string): MessagingError {
   return err(REPLY.PRECONDITION_FAILED, `PRECONDITION_FAILED - consumer prefetch count is not set for stream ${rs('queue', queue, vhost)}`);
+}
+
+/**
+ * rabbit_amqqueue on RabbitMQ 4.x where a deprecated feature is denied
+ * (`deprecated_features.permit.<feature> = false`, or 4.3's denied_by_default
+ * `transient_nonexcl_queues`): 541 with rabbit_deprecated_features'
+ * warning text; RabbitMQ closes the connection.
+ */
+export function deprecatedFeatureDenied(feature: string): MessagingError {
+  return err(
+    REPLY.INTERNAL_ERROR,
+    `INTERNAL_ERROR - Feature \`${feature}\` is deprecated.\nIts use is not permitted per the configuration (overriding the default, which is permitted):\n` +
+      `    "deprecated_features.permit.${feature} = false"\nIts use will not be permitted by default in a future minor RabbitMQ version and the feature will be removed from a future major RabbitMQ version; actual versions to be determined.\n` +
+      `To continue using this feature when it is not permitted by default, set the following parameter in your configuration:\n    "deprecated_features.permit.${feature} = true"`,
+  );
 }

@@ -40,6 +40,12 @@ export interface MemoryBrokerOptions {
   user?: string;
   /** server half of the synthetic connection names, `<ip>:<port>` (default '127.0.0.1:5672') */
   listenAddress?: string;
+  /**
+   * Deprecated features refused as RabbitMQ 4.3 can be configured to
+   * (`deprecated_features.permit.transient_nonexcl_queues = false`, its
+   * upstream default): declaring a new non-durable, non-exclusive queue is a 541.
+   */
+  deniedDeprecatedFeatures?: readonly 'transient_nonexcl_queues'[];
 }
 
 /** Management-API-like views (rabbitmqadmin / GET /api/queues field meanings, camelCased). */
@@ -149,6 +155,7 @@ export class MemoryBroker implements QueueHost {
   readonly node: string;
   readonly user: string;
   readonly listenAddress: string;
+  private readonly denied: ReadonlySet<string>;
 
   private running = true;
   private tracing = false;
@@ -163,6 +170,7 @@ export class MemoryBroker implements QueueHost {
     this.node = options.node ?? 'memory@localhost';
     this.user = options.user ?? 'guest';
     this.listenAddress = options.listenAddress ?? '127.0.0.1:5672';
+    this.denied = new Set(options.deniedDeprecatedFeatures ?? []);
     // What every RabbitMQ vhost starts with (rabbit_vhost:add → rabbit_exchange declarations).
     this.addExchange('', 'direct', true, false, false);
     this.addExchange('amq.direct', 'direct', true, false, false);
@@ -366,6 +374,7 @@ export class MemoryBroker implements QueueHost {
     // compared first (a string x-expires against an integer one is an
     // inequivalence on RabbitMQ, not an invalid arg).
     const parsed = this.parseQueueArgs(name, args);
+    if (!options.durable && !exclusive && this.denied.has('transient_nonexcl_queues')) throw E.deprecatedFeatureDenied('transient_nonexcl_queues');
     const queueType = fieldValue(args['x-queue-type']).value;
     if (queueType === 'quorum' || queueType === 'stream') {
       // rabbit_quorum_queue:declare / rabbit_stream_queue:declare

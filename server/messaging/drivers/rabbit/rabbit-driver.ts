@@ -197,8 +197,21 @@ class RabbitLink implements Link {
     try {
       return await fn();
     } catch (err) {
-      throw wrapAmqpError(err, `${what} failed on ${this.endpoint}`);
+      throw this.explain(err, what);
     }
+  }
+
+  /**
+   * The error of a failed operation. A refusal with a connection-level code
+   * (RabbitMQ 4.3's 541 for a denied deprecated feature, 530) closes the whole
+   * connection: amqplib reports it on the connection (kept in lastError) and
+   * rejects the pending operation with a bare "Channel ended".
+   */
+  private explain(err: unknown, what: string): Error {
+    if (codeOf(err) === undefined && this.lastError instanceof BrokerRefusal) {
+      return new BrokerRefusal(this.lastError.replyText, this.lastError.code, what, { cause: this.lastError });
+    }
+    return wrapAmqpError(err, `${what} failed on ${this.endpoint}`);
   }
 
   assertExchange(name: string, type: ExchangeType, options: ExchangeOptions): Promise<void> {
@@ -293,7 +306,7 @@ class RabbitLink implements Link {
     try {
       return await fn(ch);
     } catch (err) {
-      throw wrapAmqpError(chError ?? err, `${what} failed on ${this.endpoint}`);
+      throw this.explain(chError ?? err, what);
     } finally {
       await ch.close().catch(() => undefined);
     }
