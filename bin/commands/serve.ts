@@ -3,6 +3,7 @@
  * to end. Any oslo client (Python or osloscope) can call it.
  */
 import { ExpectedFailure, pyDumps, RpcServer, type Endpoint, type Transport } from '../../server/messaging/index.ts';
+import { redact, redactObject } from '../../server/tap/redact.ts';
 import { EXIT, openTransport, parse, reportError, required, type Io } from './common.ts';
 import { CONFIG_FILE_HELP } from './config-files.ts';
 
@@ -79,8 +80,10 @@ export async function runServeCommand(argv: string[], io: Io, signal?: AbortSign
     const serverName = required(values.server, 'server');
     transport = openTransport(values, io);
     const endpoint = diagnosticEndpoint({ version: values.version, namespace: values.namespace }, (method, args, ctxt) => {
-      const { auth_token: _hidden, ...safeCtxt } = ctxt;
-      io.stdout.write(`${pyDumps({ event: 'invoked', method, args, ctxt: safeCtxt })}\n`);
+      // stdout ends up in terminals and CI logs: callers' args and contexts carry passwords and tokens
+      // (service_token, nova's new_pass, a password= in a message), masked as the dashboard masks them
+      const { auth_token: _hidden, ...rest } = ctxt;
+      io.stdout.write(`${pyDumps({ event: 'invoked', method, args: redact(args), ctxt: redactObject(rest) })}\n`);
     });
     server = new RpcServer(transport, { topic, server: serverName, exchange: values.exchange ?? null }, [endpoint], { pingEnabled: true });
     await server.start(0);
