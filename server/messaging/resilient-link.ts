@@ -229,9 +229,10 @@ export class ResilientLink {
     if (this.closed) return;
     const error = err ?? new ConnectionLost(`Connection to ${link.endpoint} closed`);
     this.setState('disconnected', { endpoint: link.endpoint, error });
-    // A refusal closed the channel under an operation whose caller gets the
-    // error itself; only a listen link, which recovers unasked, says so loudly.
-    const quiet = error instanceof BrokerRefusal && this.options.purpose === 'send';
+    // A refusal closed the channel (or connection) under an operation whose
+    // caller gets the error itself; a listen link's failed recovery is
+    // logged by scheduleRecovery.
+    const quiet = error instanceof BrokerRefusal;
     (quiet ? this.options.log?.info : this.options.log?.warn)?.call(
       this.options.log,
       { connection: this.connectionName, endpoint: link.endpoint, err: error.message },
