@@ -28,7 +28,7 @@ export interface FireServiceOptions {
   transport: Transport;
   audit: AuditLog;
   log: Logger;
-  /** redaction applied to what the history keeps (args, context, results) */
+  /** redaction applied to what the caller and the history get (args, context, results, remote errors) */
   redact: (value: unknown) => unknown;
   /** `<prog>:<pid>` label of osloscope's own client metrics */
   process: string;
@@ -97,8 +97,12 @@ export class FireService {
         };
       }
     } catch (err) {
-      result = this.failure(err, performance.now() - started);
-      if (result.error.code === 'internal') this.o.log.error({ err: (err as Error).message, name: (err as Error).name }, 'firing a message failed unexpectedly');
+      const failed = this.failure(err, performance.now() - started);
+      // A remote service's failure message and traceback are its data and may quote the secrets it was
+      // handed (nova's "password=…", a keystone token): redacted before the caller, the history (which
+      // viewers read) or the log see them.
+      result = { ...failed, error: this.o.redact(failed.error) as ApiError };
+      if (result.error.code === 'internal') this.o.log.error({ err: this.o.redact((err as Error).message), name: (err as Error).name }, 'firing a message failed unexpectedly');
       this.metrics.exceptions.inc({ ...labels, exception: result.error.class ?? (err as Error).name ?? 'Error' });
     }
     const elapsedMs = result.ok ? result.data.elapsedMs : (result.error.elapsedMs ?? round(performance.now() - started));

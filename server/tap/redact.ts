@@ -160,16 +160,22 @@ const TEXT_KEY = `(?<![A-Za-z0-9_.-])${TEXT_KEY_BODY}`;
 const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Negotiate|Token|OAuth)(\s+)[A-Za-z0-9._~+/=:-]{6,}/g;
 /**
  * `key: "value"`, `'key': u'value'`, `key="value"`, `"key" => 'value'`: the value up to a closing quote that
- * ends it (followed by a space, `,`, `;`, `}`, `]`, `)` or the end), so a password holding the quote
+ * ends it (not followed by a letter, digit or `_`), so a password holding the quote
  * (`'a'b'`, what oslo's wildcard pattern is for) is masked whole, and to the end when the text was cut short.
  */
-const TEXT_QUOTED = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*[ub]?)(['"])((?:\\\\.|[^\\\\])*?)(\\2(?=[\\s,;}\\])]|$)|$)`, 'gis');
+const TEXT_QUOTED = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*[ub]?)(['"])((?:\\\\.|[^\\\\])*?)(\\2(?=[^A-Za-z0-9_]|$)|$)`, 'gis');
 /** `key=value`, `key: value`, `--key value`, `key value` is left alone (too loose). */
 /** The same inside JSON that is itself a JSON string (oslo's `oslo.message` envelope): `\\"password\\": \\"value\\"`. */
 const TEXT_ESCAPED = new RegExp(`(${TEXT_KEY}\\\\+["']\\s*:\\s*\\\\+["'])(.*?)(\\\\+["']|$)`, 'gis');
-const TEXT_BARE = new RegExp(`(${TEXT_KEY}['"]?\\s*(?::|=>?)\\s*)(?![\\s'"{[]|\\*\\*\\*)((?:ssh-[a-z0-9]+|ecdsa-[a-z0-9-]+)\\s+[^\\s'",;&}\\])<>]+|[^\\s'",;&}\\])<>]+)`, 'gi');
+const TEXT_BARE = new RegExp(`((${TEXT_KEY})['"]?\\s*(?::|=>?)\\s*)(?![\\s'"{[]|\\*\\*\\*)((?:ssh-[a-z0-9]+|ecdsa-[a-z0-9-]+)\\s+[^\\s'",;&}\\])<>]+|[^\\s'",;&}\\])<>]+)`, 'gi');
 const TEXT_FLAG = new RegExp(`(--${TEXT_KEY_BODY}[=\\s]\\s*)([^\\s'"]+)`, 'gi');
 const TEXT_XML = new RegExp(`(<(${TEXT_KEY})>)[^<]*(</\\2>|$)`, 'gi');
+/**
+ * `nova.exception.InstancePasswordSetFailed: …`, `keystoneauth1.exceptions.http.InvalidToken: …`: a
+ * traceback's last line names a class (CamelCase, optionally module-qualified) before `:`; the text
+ * after it is the message, masked by the other rules, not a value to hide whole.
+ */
+const EXCEPTION_NAME = /^(?:[a-z_][a-z0-9_]*\.)*[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*$/;
 /** Keystone fernet tokens (`gAAAAA…`) and JWTs wherever they stand. */
 const BARE_TOKENS = /\bgAAAAA[A-Za-z0-9_-]{20,}={0,2}|\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const PEM_PRIVATE = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
@@ -197,7 +203,10 @@ export function redactText(text: string): string {
       value === '' || value === REDACTED_TEXT ? m : `${lead}${q}${REDACTED_TEXT}${end}`,
     );
     if (kv && out.includes('\\')) out = out.replace(TEXT_ESCAPED, (m, lead: string, value: string, end: string) => (value === '' || value === REDACTED_TEXT ? m : `${lead}${REDACTED_TEXT}${end}`));
-    if (kv) out = out.replace(TEXT_BARE, (m, lead: string, value: string) => (/^(?:Bearer|Basic|Digest|Negotiate|Token|OAuth|null|None)$/i.test(value) ? m : `${lead}${REDACTED_TEXT}`));
+    if (kv)
+      out = out.replace(TEXT_BARE, (m, lead: string, key: string, value: string) =>
+        /^(?:Bearer|Basic|Digest|Negotiate|Token|OAuth|null|None)$/i.test(value) || (EXCEPTION_NAME.test(key) && !lead.includes('=')) ? m : `${lead}${REDACTED_TEXT}`,
+      );
     if (out.includes('--')) out = out.replace(TEXT_FLAG, (_m, lead: string) => `${lead}${REDACTED_TEXT}`);
     if (out.includes('<')) out = out.replace(TEXT_XML, (_m, open: string, _k: string, close: string) => `${open}${REDACTED_TEXT}${close}`);
   }
