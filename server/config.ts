@@ -20,6 +20,7 @@ import {
   type OsloFileConfig,
   type RabbitOptions,
 } from './messaging/index.ts';
+import { isAddressOrCidr } from './auth/client-address.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
 import { DEFAULT_CONTROL_EXCHANGES as TAP_DEFAULT_EXCHANGES } from './tap/index.ts';
 
@@ -53,6 +54,7 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'SESSION_TTL', default: '28800', meaning: 'Seconds a login lasts.' },
   { name: 'COOKIE_SECURE', default: '0', meaning: '1 = mark the session cookie Secure (set it when served over HTTPS).' },
   { name: 'ALLOWED_ORIGINS', default: '(unset)', meaning: 'Comma-separated extra origins (scheme://host[:port]) accepted for state-changing requests and sockets, e.g. the URL of a reverse proxy.' },
+  { name: 'TRUSTED_PROXIES', default: '(unset)', meaning: 'Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling, audit log). Unset: the header is ignored.' },
   { name: 'READ_ONLY', default: '0', meaning: '1 = nobody can fire or replay messages; watching only.' },
   { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },
   { name: 'AUDIT_LOG', default: '.data/audit.log', meaning: 'Append-only JSON-lines file recording every fired or replayed message (who, when, target, method, outcome).' },
@@ -133,6 +135,9 @@ const envSchema = z.object({
   ALLOWED_ORIGINS: csv
     .refine((l) => l.every((o) => parseOrigin(o) !== null), { message: 'expected comma-separated origins such as https://osloscope.example.com' })
     .optional(),
+  TRUSTED_PROXIES: csv
+    .refine((l) => l.every(isAddressOrCidr), { message: 'expected comma-separated IP addresses or CIDR ranges such as 10.0.0.5,192.168.0.0/16' })
+    .optional(),
   READ_ONLY: flag('READ_ONLY').default(false),
   METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   AUDIT_LOG: z.string().trim().min(1, { message: 'expected a file path' }).default('.data/audit.log'),
@@ -156,6 +161,8 @@ export interface AuthConfig {
   sessionSecret: string;
   sessionTtlSeconds: number;
   cookieSecure: boolean;
+  /** TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-For names the client */
+  trustedProxies?: string[];
 }
 
 export interface Config {
@@ -340,6 +347,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionSecret: e.SESSION_SECRET ?? '',
       sessionTtlSeconds: e.SESSION_TTL,
       cookieSecure: e.COOKIE_SECURE,
+      trustedProxies: e.TRUSTED_PROXIES ?? [],
     },
     allowedOrigins: (e.ALLOWED_ORIGINS ?? []).map((o) => parseOrigin(o) as string),
     readOnly: e.READ_ONLY,

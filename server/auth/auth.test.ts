@@ -86,8 +86,8 @@ describe('Sessions', () => {
     server = createServer(async (rq, rs) => {
       if (rq.url?.startsWith('/login')) {
         const u = new URL(rq.url, 'http://x');
-        const p = await sessions.login(rq, rs, u.searchParams.get('u') ?? '', u.searchParams.get('p') ?? '');
-        rs.end(JSON.stringify(p));
+        const out = await sessions.login(rq, rs, u.searchParams.get('u') ?? '', u.searchParams.get('p') ?? '');
+        rs.end(JSON.stringify(out.ok ? out.principal : null));
       } else if (rq.url === '/logout') {
         await sessions.logout(rq, rs);
         rs.end('{}');

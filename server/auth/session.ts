@@ -3,10 +3,21 @@
  * the user. The role is taken from the configuration on every request, so a
  * user removed from AUTH_USERS loses access at the next restart even with an
  * old cookie.
+ *
+ * A sealed cookie stays valid until its TTL wherever it is copied, so logout
+ * also revokes it on the server: each login gets a random session id, and
+ * logout lists that id until the cookie would have expired anyway. The list
+ * is bounded; when it is full, the user's sessions issued before that moment
+ * are all revoked instead (never fewer). The list lives in memory: a restart
+ * forgets it, and cookies logged out before the restart work again until
+ * their TTL (rotate SESSION_SECRET to end every session).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { getIronSession, unsealData, type SessionOptions } from 'iron-session';
 import type { AuthConfig } from '../config.ts';
+import { TrustedProxies } from './client-address.ts';
+import { LoginLimiter, type LoginLimits } from './login-limiter.ts';
 import { verifyPassword, type Role } from './users.ts';
 
 export const SESSION_COOKIE = 'osloscope_session';
@@ -20,7 +31,18 @@ export interface Principal {
 interface SessionData {
   user?: string;
   issuedAt?: number;
+  /** random id, listed on logout */
+  sid?: string;
 }
+
+/** The outcome of a login attempt. */
+export type LoginOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: 'bad_credentials' }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number; scope: 'backoff' | 'address' | 'account' };
+
+/** Most revoked session ids kept (each expires with its cookie's TTL). */
+const MAX_REVOKED = 100_000;
 
 export const LOCAL_PRINCIPAL: Principal = Object.freeze({ name: 'local', role: 'operator' });
 
@@ -47,8 +69,19 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 
 export class Sessions {
   private readonly options: SessionOptions;
+  /** session id → when its cookie expires anyway (ms) */
+  private readonly revoked = new Map<string, number>();
+  /** user → sessions issued before this moment are revoked (used when `revoked` is full) */
+  private readonly notBefore = new Map<string, number>();
+  readonly limiter: LoginLimiter;
+  readonly proxies: TrustedProxies;
 
-  constructor(private readonly auth: AuthConfig) {
+  constructor(
+    private readonly auth: AuthConfig,
+    limits: Partial<LoginLimits> = {},
+  ) {
+    this.limiter = new LoginLimiter(limits);
+    this.proxies = new TrustedProxies(auth.trustedProxies ?? []);
     this.options = {
       cookieName: SESSION_COOKIE,
       // iron-session needs a 32+ character password even when unused.
@@ -62,9 +95,22 @@ export class Sessions {
     return this.auth.enabled;
   }
 
-  /** The principal behind a request (HTTP or socket.io handshake), or null when not logged in. */
+  /** The address a request comes from, honouring TRUSTED_PROXIES. */
+  clientAddress(req: IncomingMessage): string {
+    return this.proxies.clientAddress(req);
+  }
+
+  /** The principal behind a request (HTTP or socket.io handshake), or null when not logged in or logged out. */
   async principal(req: IncomingMessage): Promise<Principal | null> {
     if (!this.auth.enabled) return LOCAL_PRINCIPAL;
+    const data = await this.read(req);
+    if (!data) return null;
+    const user = this.auth.users.find((u) => u.name === data.user);
+    return user ? { name: user.name, role: user.role } : null;
+  }
+
+  /** The cookie's data when it is sealed by us, unexpired and not revoked. */
+  private async read(req: IncomingMessage): Promise<SessionData | null> {
     const seal = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (!seal) return null;
     let data: SessionData;
@@ -73,26 +119,63 @@ export class Sessions {
     } catch {
       return null;
     }
-    const user = this.auth.users.find((u) => u.name === data.user);
-    return user ? { name: user.name, role: user.role } : null;
+    if (typeof data.user !== 'string') return null;
+    if (typeof data.sid === 'string' && this.revoked.has(data.sid)) return null;
+    const cutoff = this.notBefore.get(data.user);
+    if (cutoff !== undefined && (typeof data.issuedAt !== 'number' || data.issuedAt <= cutoff)) return null;
+    return data;
   }
 
-  /** Check a name and password; on success set the session cookie on `res`. */
-  async login(req: IncomingMessage, res: ServerResponse, name: string, password: string): Promise<Principal | null> {
+  /**
+   * Check a name and password within the login limits; on success set the
+   * session cookie on `res`. The limits are asked first and synchronously, so
+   * parallel guesses cannot all reach the (slow, constant-time) check.
+   */
+  async login(req: IncomingMessage, res: ServerResponse, name: string, password: string): Promise<LoginOutcome> {
+    const ticket = this.limiter.begin(name, this.clientAddress(req));
+    if (!ticket.ok) return { ok: false, reason: 'rate_limited', retryAfterSeconds: ticket.retryAfterSeconds, scope: ticket.reason };
     const user = this.auth.users.find((u) => u.name === name);
     // Verify against a dummy hash when the user is unknown so timing does not reveal names.
-    const ok = await verifyPassword(password, user?.hash ?? DUMMY_HASH);
-    if (!user || !ok) return null;
+    let ok = false;
+    try {
+      ok = await verifyPassword(password, user?.hash ?? DUMMY_HASH);
+    } finally {
+      ticket.settle(ok && user !== undefined);
+    }
+    if (!user || !ok) return { ok: false, reason: 'bad_credentials' };
     const session = await getIronSession<SessionData>(req, res, this.options);
     session.user = user.name;
     session.issuedAt = Date.now();
+    session.sid = randomBytes(18).toString('base64url');
     await session.save();
-    return { name: user.name, role: user.role };
+    return { ok: true, principal: { name: user.name, role: user.role } };
   }
 
+  /** Clear the cookie and revoke the session it names, so a copy of it no longer works either. */
   async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const data = this.auth.enabled ? await this.read(req) : null;
+    if (data) this.revoke(data);
     const session = await getIronSession<SessionData>(req, res, this.options);
     session.destroy();
+  }
+
+  private revoke(data: SessionData): void {
+    const now = Date.now();
+    const issued = typeof data.issuedAt === 'number' ? data.issuedAt : now;
+    const expires = issued + this.auth.sessionTtlSeconds * 1000;
+    if (typeof data.sid === 'string' && this.revoked.size < MAX_REVOKED) {
+      this.revoked.set(data.sid, expires);
+      return;
+    }
+    if (typeof data.sid === 'string') {
+      for (const [sid, until] of this.revoked) if (until <= now) this.revoked.delete(sid);
+      if (this.revoked.size < MAX_REVOKED) {
+        this.revoked.set(data.sid, expires);
+        return;
+      }
+    }
+    // no id (a cookie from before ids) or the list is full: end all of this user's sessions issued so far
+    this.notBefore.set(data.user as string, now);
   }
 }
 

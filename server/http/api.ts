@@ -60,12 +60,8 @@ interface Route {
   handler: Handler;
 }
 
-/** Failed logins per remote address per minute before 429. */
-const LOGIN_FAILURES_PER_MINUTE = 10;
-
 export class Api {
   private readonly routes: Route[];
-  private readonly loginFailures = new Map<string, { count: number; since: number }>();
 
   constructor(private readonly o: ApiOptions) {
     const r = (method: Route['method'], path: string, needs: Action | null, handler: Handler): Route => ({ method, path, needs, handler });
@@ -201,23 +197,20 @@ export class Api {
       sendData(c.res, this.sessionInfo(await this.o.sessions.principal(c.req)));
       return;
     }
-    const remote = c.req.socket.remoteAddress ?? 'unknown';
-    const now = Date.now();
-    const f = this.loginFailures.get(remote);
-    if (f && now - f.since < 60_000 && f.count >= LOGIN_FAILURES_PER_MINUTE) {
-      throw new HttpError(429, 'rate_limited', 'Too many failed logins; wait a minute');
-    }
+    // limits per account, address and pair (server/auth/login-limiter.ts), reserved before the password is checked
+    const remote = this.o.sessions.clientAddress(c.req);
     const body = parseBody(loginRequestSchema, await readJson(c.req));
-    const p = await this.o.sessions.login(c.req, c.res, body.username, body.password);
-    if (!p) {
-      const entry = f && now - f.since < 60_000 ? f : { count: 0, since: now };
-      entry.count++;
-      this.loginFailures.set(remote, entry);
-      if (this.loginFailures.size > 10_000) this.loginFailures.clear();
+    const out = await this.o.sessions.login(c.req, c.res, body.username, body.password);
+    if (!out.ok && out.reason === 'rate_limited') {
+      c.res.setHeader('retry-after', String(out.retryAfterSeconds));
+      this.o.log.warn({ user: body.username, remote, scope: out.scope }, 'login throttled');
+      throw new HttpError(429, 'rate_limited', `Too many failed logins; try again in ${out.retryAfterSeconds} s`);
+    }
+    if (!out.ok) {
       this.o.log.warn({ user: body.username, remote }, 'failed login');
       throw new HttpError(401, 'bad_credentials', 'Wrong user name or password');
     }
-    this.loginFailures.delete(remote);
+    const p = out.principal;
     this.o.log.info({ user: p.name, role: p.role, remote }, 'login');
     sendData(c.res, this.sessionInfo(p));
   }
@@ -277,7 +270,7 @@ export class Api {
       throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
     }
     const who = c.principal as Principal;
-    const out = await this.o.fire.fire(parsed.data, who, c.req.socket.remoteAddress ?? null);
+    const out = await this.o.fire.fire(parsed.data, who, this.o.sessions.clientAddress(c.req));
     if (out.ok) sendJson(c.res, 200, { ok: true, result: out.data.result, data: out.data });
     else sendJson(c.res, out.status, { ok: false, error: out.error });
   }
