@@ -1,3 +1,4 @@
+import { registerDecompressor } from './compression.ts';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,7 +9,6 @@ import {
   envelopeText,
   failureInfo,
   packContext,
-  registerDecompressor,
   serializeFailure,
   unpackContext,
   type Dict,

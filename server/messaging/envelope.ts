@@ -4,7 +4,8 @@
  * pack_context / unpack_context), kombu compression, and remote failures
  * (common.serialize_remote_exception / deserialize_remote_exception).
  */
-import { deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { DEFAULT_MAX_MESSAGE_BYTES, decompressAsync, decompressSync } from './compression.ts';
 import { MalformedMessage, RemoteError, ServerFailure, UnsupportedRpcEnvelopeVersion } from './errors.ts';
 import { pyDumps, pyLoads } from './json.ts';
 import { versionIsCompatible } from './target.ts';
@@ -77,30 +78,36 @@ export interface DecodedBody {
   envelopeVersion?: string;
 }
 
-export type Decompressor = (body: Buffer) => Buffer;
-
-/** Extra decompressors (bz2, lzma) can be registered by code that has a library for them. */
-const decompressors = new Map<string, Decompressor>([[COMPRESSION_TYPES.gzip, (b) => inflateSync(b)]]);
-
-export function registerDecompressor(contentType: string, fn: Decompressor): void {
-  decompressors.set(contentType, fn);
+export interface DecodeOptions {
+  /** most bytes a compressed body may inflate to (default 16 MiB, RabbitMQ 4's max_message_size) */
+  maxBytes?: number;
 }
 
-export function decompress(body: Buffer, headers: Dict | undefined): Buffer {
-  const compression = headers?.[COMPRESSION_HEADER];
-  if (compression === undefined || compression === null) return body;
-  const fn = decompressors.get(String(compression));
-  if (!fn) throw new MalformedMessage(`Unsupported compression ${String(compression)}`);
-  try {
-    return fn(body);
-  } catch (cause) {
-    throw new MalformedMessage(`Cannot decompress ${String(compression)} body: ${(cause as Error).message}`, { cause });
-  }
+/** The body with its kombu compression undone on the calling thread, capped (see compression.ts). */
+export function decompress(body: Buffer, headers: Dict | undefined, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Buffer {
+  return decompressSync(body, headers, maxBytes);
 }
 
-/** kombu decode + common.deserialize_msg. Throws MalformedMessage (never anything else). */
-export function decodeBody(body: Buffer, headers?: Dict): DecodedBody {
-  const raw = decompress(body, headers);
+/**
+ * kombu decode + common.deserialize_msg, on the calling thread. Compressed
+ * bodies are inflated here too (capped), so consumers use decodeBodyAsync.
+ * Throws MalformedMessage (never anything else).
+ */
+export function decodeBody(body: Buffer, headers?: Dict, options: DecodeOptions = {}): DecodedBody {
+  return parseBody(decompressSync(body, headers, options.maxBytes));
+}
+
+/**
+ * decodeBody with the decompression off the event loop (thread pool or
+ * worker) and capped: what every consumer of the core uses. Rejects with
+ * MalformedMessage (MessageTooLarge past the cap).
+ */
+export async function decodeBodyAsync(body: Buffer, headers?: Dict, options: DecodeOptions = {}): Promise<DecodedBody> {
+  return parseBody(await decompressAsync(body, headers, options.maxBytes));
+}
+
+/** kombu's json loads + common.deserialize_msg on the plain body. */
+export function parseBody(raw: Buffer): DecodedBody {
   let outer: unknown;
   try {
     outer = pyLoads(raw);

@@ -28,7 +28,15 @@ export type CoreEvent =
   | { type: 'reply:late'; msgId: string }
   | { type: 'reply:duplicate'; msgId: string }
   | { type: 'pool:limit'; stats: PoolStats }
-  | { type: 'message:malformed'; where: string; error: string; bytes: number }
+  | {
+      type: 'message:malformed';
+      where: string;
+      error: string;
+      /** the body's size on the wire */
+      bytes: number;
+      /** oversized: a compressed body that inflates beyond the transport's maxMessageBytes */
+      reason: 'malformed' | 'oversized';
+    }
   | { type: 'server:dispatch'; topic: string; server?: string; method: string; ok: boolean; elapsedMs: number }
   | { type: 'notification:sent'; exchange: string; routingKey: string; eventType: string; priority: string };
 

@@ -47,16 +47,29 @@ export {
 export { CoreEvents, silentLogger, type CoreEvent, type Logger } from './events.ts';
 export {
   decodeBody,
+  decodeBodyAsync,
+  parseBody,
   encodeBody,
   envelopeText,
   decompress,
-  registerDecompressor,
+  type DecodeOptions,
   serializeFailure,
   deserializeFailure,
   unpackContext,
   type Dict,
   type DecodedBody,
 } from './envelope.ts';
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MessageTooLarge,
+  bunzip2Sync,
+  compressionOf,
+  decompressAsync,
+  decompressSync,
+  registerDecompressor,
+  type Decompressor,
+} from './compression.ts';
+export { OrderedDecoder } from './ordered-decoder.ts';
 export * as wire from './wire.ts';
 export * as topology from './topology.ts';
 export { MemoryBroker, MemoryDriver } from './drivers/memory/index.ts';

@@ -8,6 +8,7 @@
  */
 import { unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
+import type { OrderedDecoder } from './ordered-decoder.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
 import { controlExchange, notificationQueue, notificationRoutingKey } from './topology.ts';
@@ -105,6 +106,7 @@ interface Incoming {
 
 export class NotificationListener {
   private link: ResilientLink | undefined;
+  private readonly decoder: OrderedDecoder;
   private readonly priorities: NotificationPriority[];
   private readonly recentUnique: string[] = [];
   private batch: Incoming[] = [];
@@ -119,6 +121,7 @@ export class NotificationListener {
     private readonly endpoints: NotificationEndpoint[],
     private readonly options: NotificationListenerOptions = {},
   ) {
+    this.decoder = transport.orderedDecoder();
     // NotificationDispatcher.supported_priorities: only priorities some endpoint implements are bound.
     this.priorities = NOTIFICATION_PRIORITIES.filter((p) => endpoints.some((e) => typeof e[p] === 'function'));
   }
@@ -161,11 +164,19 @@ export class NotificationListener {
     const link = this.link;
     if (!link) return;
     this.counters.received += 1;
-    const raw = this.transport.decodeOrReject(link, d, 'notification-listener');
-    if (!raw) {
-      this.counters.malformed += 1;
-      return;
-    }
+    this.transport.decodeOrReject(
+      this.decoder,
+      link,
+      d,
+      'notification-listener',
+      (raw) => this.onMessage(link, d, raw),
+      () => {
+        this.counters.malformed += 1;
+      },
+    );
+  }
+
+  private onMessage(link: ResilientLink, d: Delivery, raw: Dict): void {
     const uniqueId = typeof raw[UNIQUE_ID_KEY] === 'string' ? (raw[UNIQUE_ID_KEY] as string) : undefined;
     if (uniqueId && this.recentUnique.includes(uniqueId)) {
       this.counters.duplicates += 1;

@@ -11,7 +11,8 @@
  * logged, like oslo's "No calling threads waiting for msg_id".
  */
 import { ConnectionLost, MessagingError, MessagingTimeout, type RemoteError } from './errors.ts';
-import { decodeBody, deserializeFailure } from './envelope.ts';
+import { deserializeFailure } from './envelope.ts';
+import type { OrderedDecoder } from './ordered-decoder.ts';
 import type { Delivery } from './driver.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { replyQueue, replyQueueName } from './topology.ts';
@@ -78,12 +79,14 @@ export class ReplyWaiter {
   private readonly pending = new Map<string, Pending>();
   private readonly finished = new RecentSet(4096);
   private readonly seenUnique = new RecentSet(4096);
+  private readonly decoder: OrderedDecoder;
   private counters = { replies: 0, heartbeats: 0, late: 0, duplicates: 0, unknown: 0, malformed: 0, timeouts: 0, connectionLosses: 0 };
   private stopped = false;
 
   constructor(private readonly transport: Transport) {
     // RabbitDriver._get_reply_queue_name: 'reply_' + QManager.get() with use_queue_manager
     this.queueName = replyQueueName(transport.queueManager?.get());
+    this.decoder = transport.orderedDecoder();
   }
 
   get replyQ(): string {
@@ -197,14 +200,18 @@ export class ReplyWaiter {
   }
 
   private onDelivery(d: Delivery): void {
-    let data: Record<string, unknown>;
-    try {
-      data = decodeBody(d.body, d.properties.headers).message;
-    } catch (err) {
-      this.counters.malformed += 1;
-      this.transport.reportMalformed(this.replyQ, d, err);
-      return;
-    }
+    // Consumed with no_ack (amqpdriver ReplyWaiter): a body that cannot be decoded is already gone, only counted.
+    this.decoder.push(
+      d,
+      (data) => this.onReply(data),
+      (err) => {
+        this.counters.malformed += 1;
+        this.transport.reportMalformed(this.replyQ, d, err);
+      },
+    );
+  }
+
+  private onReply(data: Record<string, unknown>): void {
     const msgId = typeof data[MSG_ID_KEY] === 'string' ? (data[MSG_ID_KEY] as string) : undefined;
     const uniqueId = typeof data[UNIQUE_ID_KEY] === 'string' ? (data[UNIQUE_ID_KEY] as string) : undefined;
     if (uniqueId) {

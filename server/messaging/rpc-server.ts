@@ -11,6 +11,7 @@
 import { BrokerRefusal, ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
 import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
 import type { Delivery } from './driver.ts';
+import type { OrderedDecoder } from './ordered-decoder.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
@@ -80,6 +81,7 @@ class ObsoleteReplyQueues {
 
 export class RpcServer {
   private link: ResilientLink | undefined;
+  private readonly decoder: OrderedDecoder;
   private readonly dispatcher: RpcDispatcher;
   private readonly exchange: string;
   private readonly topic: string;
@@ -113,6 +115,7 @@ export class RpcServer {
     private readonly options: RpcServerOptions = {},
   ) {
     this.topic = requireTopic(target, 'listen');
+    this.decoder = transport.orderedDecoder();
     if (!target.server) throw new MessagingError('An RPC server target needs a server name');
     this.exchange = target.exchange || transport.conf.control_exchange;
     const all = [...endpoints];
@@ -239,11 +242,19 @@ export class RpcServer {
     const link = this.link;
     if (!link) return;
     this.counters.received += 1;
-    const message = this.transport.decodeOrReject(link, d, `rpc-server:${this.topic}`);
-    if (!message) {
-      this.counters.malformed += 1;
-      return;
-    }
+    this.transport.decodeOrReject(
+      this.decoder,
+      link,
+      d,
+      `rpc-server:${this.topic}`,
+      (message) => this.onMessage(link, d, message),
+      () => {
+        this.counters.malformed += 1;
+      },
+    );
+  }
+
+  private onMessage(link: ResilientLink, d: Delivery, message: Dict): void {
     // RpcAMQPListener.__call__: ack on receipt, before dispatch (at-most-once).
     link.ack(d);
     const uniqueId = message[UNIQUE_ID_KEY];

@@ -17,7 +17,9 @@ import { TransportURL } from './transport-url.ts';
 import { ReplyWaiter, type ReplyWaiterStats } from './reply-waiter.ts';
 import { connectionName } from './wire.ts';
 import { QueueManager, topologyOptions, type TopologyOptions } from './topology.ts';
-import { decodeBody, type Dict } from './envelope.ts';
+import { type Dict } from './envelope.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageTooLarge } from './compression.ts';
+import { OrderedDecoder } from './ordered-decoder.ts';
 
 export interface TransportOptions {
   /** DEFAULT options: control_exchange, rpc_response_timeout, ... */
@@ -31,6 +33,11 @@ export interface TransportOptions {
   retryPolicy?: RetryPolicy;
   /** memory transports: the broker to use (default: the process-wide one for the URL's vhost) */
   memoryBroker?: MemoryBroker;
+  /**
+   * Most bytes a compressed body may inflate to (default 16 MiB, RabbitMQ
+   * 4's max_message_size); a body beyond it is rejected and counted.
+   */
+  maxMessageBytes?: number;
 }
 
 export interface SendSpec {
@@ -63,6 +70,9 @@ export interface TransportStatus {
   links: LinkStatus[];
   pool: PoolStats;
   replyWaiter: ReplyWaiterStats | null;
+  /** bodies consumers rejected since start: undecodable, or inflating beyond maxMessageBytes */
+  rejected: { malformed: number; oversized: number };
+  maxMessageBytes: number;
 }
 
 export class Transport {
@@ -85,6 +95,10 @@ export class Transport {
   private replyWaiter: ReplyWaiter | undefined;
   private replyWaiterStarting: Promise<ReplyWaiter> | undefined;
   private closed = false;
+  /** most bytes a compressed body may inflate to */
+  readonly maxMessageBytes: number;
+  /** bodies consumers rejected: undecodable, or inflating beyond maxMessageBytes */
+  readonly rejected = { malformed: 0, oversized: 0 };
 
   constructor(url: string | TransportURL, options: TransportOptions = {}) {
     this.url = typeof url === 'string' ? TransportURL.parse(url, options.rabbit) : url;
@@ -93,6 +107,9 @@ export class Transport {
     this.queueManager = this.topology.use_queue_manager ? new QueueManager(this.topology.hostname, this.topology.processname) : undefined;
     this.conf = { ...messagingDefaults(), ...(options.conf ?? {}) };
     this.log = options.log ?? silentLogger;
+    const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxMessageBytes must be a positive integer');
+    this.maxMessageBytes = maxBytes;
     this.programName = options.programName;
     this.retryPolicy = options.retryPolicy ?? {
       intervalStartMs: this.rabbit.rabbit_retry_interval * 1000,
@@ -248,26 +265,32 @@ export class Transport {
     return this.replyWaiterStarting;
   }
 
-  /** A body that could not be decoded: logged and emitted, never thrown (the caller rejects or drops it). */
+  /** A body that could not be decoded: logged, counted and emitted, never thrown (the caller rejects or drops it). */
   reportMalformed(where: string, delivery: Delivery, err: unknown): void {
     const error = err instanceof Error ? err.message : String(err);
-    this.log.warn({ where, exchange: delivery.exchange, routingKey: delivery.routingKey, err: error }, 'Malformed message');
-    this.events.emit({ type: 'message:malformed', where, error, bytes: delivery.body.length });
+    const reason = err instanceof MessageTooLarge ? 'oversized' : 'malformed';
+    this.rejected[reason] += 1;
+    this.log.warn({ where, exchange: delivery.exchange, routingKey: delivery.routingKey, reason, err: error }, 'Malformed message');
+    this.events.emit({ type: 'message:malformed', where, error, bytes: delivery.body.length, reason });
+  }
+
+  /** A decoder for one consumer: deliveries decoded in order, compressed ones off the event loop, capped. */
+  orderedDecoder(): OrderedDecoder {
+    return new OrderedDecoder(this.maxMessageBytes);
   }
 
   /**
-   * Decode a request or notification body; one that cannot be decoded is
-   * rejected without requeue (impl_rabbit Consumer._callback) and reported,
-   * and undefined is returned.
+   * Decode a request or notification body and pass it to `ok`, in delivery
+   * order; one that cannot be decoded (or inflates beyond maxMessageBytes)
+   * is rejected without requeue (impl_rabbit Consumer._callback:
+   * message.reject()), reported and counted, and `bad` is called.
    */
-  decodeOrReject(link: ResilientLink, delivery: Delivery, where: string): Dict | undefined {
-    try {
-      return decodeBody(delivery.body, delivery.properties.headers).message;
-    } catch (err) {
+  decodeOrReject(decoder: OrderedDecoder, link: ResilientLink, delivery: Delivery, where: string, ok: (message: Dict) => void, bad: () => void): void {
+    decoder.push(delivery, ok, (err) => {
       link.reject(delivery, false);
       this.reportMalformed(where, delivery, err);
-      return undefined;
-    }
+      bad();
+    });
   }
 
   status(): TransportStatus {
@@ -295,6 +318,8 @@ export class Transport {
       links,
       pool: this.pool.stats(),
       replyWaiter: this.replyWaiter?.stats() ?? null,
+      rejected: { ...this.rejected },
+      maxMessageBytes: this.maxMessageBytes,
     };
   }
 

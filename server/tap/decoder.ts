@@ -24,7 +24,7 @@
  * the original message plus its trace information.
  */
 import type { BrokerMetadata, DeathEntry, DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
-import { decodeBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
+import { parseBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
 import { decompressBody } from './compression.ts';
 import { parseFanoutExchange, parseNotificationQueue, splitTopicServer } from './queue-names.ts';
 import { isSecretKey, REDACTED, redact, redactObject, redactRawBody, redactText } from './redact.ts';
@@ -142,12 +142,17 @@ const COMPRESSION_HEADER = wire.COMPRESSION_HEADER;
 const REDACTED_TEXT = REDACTED;
 const secretKey = isSecretKey;
 const redactValue = redact;
-const decodeOsloBody = decodeBody;
+const parseOsloBody = parseBody;
 
 const FANOUT_SUFFIX = '_fanout';
 
-/** Decode one observation. Never throws: failures give kind `unknown` with `error` and `raw`. */
-export function decodeObservation(o: Observation): DecodedMessage {
+/**
+ * Decode one observation. Never throws: failures give kind `unknown` with
+ * `error` and `raw`. `inflated` is the compressed body already undone off
+ * the event loop (or why it could not be, e.g. beyond the size cap); without
+ * it a compressed body is inflated here, capped.
+ */
+export function decodeObservation(o: Observation, inflated?: Buffer | Error): DecodedMessage {
   const props = o.properties;
   const headers = props.headers;
   const compressionHeader = headers ? headers[COMPRESSION_HEADER] : undefined;
@@ -155,8 +160,9 @@ export function decodeObservation(o: Observation): DecodedMessage {
   const base = baseMessage(o, compression);
   let message: Record<string, unknown>;
   try {
-    const raw = compression === null ? o.body : decompressBody(o.body, compression);
-    const decoded = decodeOsloBody(raw);
+    if (inflated instanceof Error) throw inflated;
+    const raw = compression === null ? o.body : (inflated ?? decompressBody(o.body, compression));
+    const decoded = parseOsloBody(raw);
     message = decoded.message;
     base.enveloped = decoded.enveloped;
   } catch (err) {

@@ -37,7 +37,7 @@ import type {
   TapSnapshot,
   TapStatus,
 } from '../../lib/tap-contracts.ts';
-import { silentLogger, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
+import { compressionOf, decompressAsync, silentLogger, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
 import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '../../lib/broker-contracts.ts';
 import { BrokerReporter } from './broker-report.ts';
 import { buildBrokerView } from './broker-view.ts';
@@ -58,6 +58,9 @@ import { poolsFromRoutedQueues } from './queue-names.ts';
 import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
 import { randomBytes } from 'node:crypto';
+
+/** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
+const MAX_INFLATING = 64;
 
 /** `openstack` (oslo's default control_exchange) plus the exchanges services set with set_transport_defaults. */
 export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = [
@@ -718,6 +721,10 @@ export class Tap {
 
   // ---- deliveries ------------------------------------------------------------------
 
+  /** deliveries waiting behind a compressed body being inflated */
+  private inflating = 0;
+  private inflateTail: Promise<void> = Promise.resolve();
+
   private nextId(): string {
     this.seq++;
     return String(this.seq);
@@ -766,9 +773,38 @@ export class Tap {
   }
 
   private handle(obs: ObservedMessage): void {
+    const compressed = compressionOf(obs.properties.headers) !== null;
+    if (!compressed && this.inflating === 0) {
+      this.ingestObservation({ ...obs, id: this.nextId(), ts: this.clock() });
+      return;
+    }
+    // A compressed body is inflated off the event loop (capped at the transport's maxMessageBytes);
+    // what arrives meanwhile waits behind it so the stream keeps the broker's order.
+    if (this.inflating >= MAX_INFLATING) {
+      this.model.counters.received++;
+      this.model.counters.dropped++;
+      return;
+    }
+    const stamped = { ...obs, id: this.nextId(), ts: this.clock() };
+    const inflated: Promise<Buffer | Error | undefined> = compressed
+      ? decompressAsync(obs.body, obs.properties.headers, this.transport.maxMessageBytes).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+      : Promise.resolve(undefined);
+    this.inflating++;
+    this.inflateTail = this.inflateTail
+      .then(() => inflated)
+      .then((r) => {
+        if (!this.stopped) this.ingestObservation(stamped, r);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.inflating--;
+      });
+  }
+
+  private ingestObservation(obs: ObservedMessage & { id: string; ts: number }, inflated?: Buffer | Error): void {
     let m: DecodedMessage;
     try {
-      m = decodeObservation({ ...obs, id: this.nextId(), ts: this.clock() });
+      m = decodeObservation(obs, inflated);
     } catch (err) {
       // decodeObservation never throws by contract; keep the tap alive if it does
       this.model.counters.received++;

@@ -1,0 +1,53 @@
+/**
+ * Decodes a consumer's deliveries and hands them on in arrival order.
+ * Plain bodies decode at once; a compressed body is inflated off the event
+ * loop (compression.ts), and whatever arrives behind it waits its turn, so
+ * a reply's `ending` message, a notification sequence or a cast order is
+ * never overtaken by a message decoded faster (oslo consumes each queue
+ * on one thread: impl_rabbit Connection.consume).
+ */
+import type { Delivery } from './driver.ts';
+import { compressionOf, DEFAULT_MAX_MESSAGE_BYTES } from './compression.ts';
+import { decodeBody, decodeBodyAsync, type Dict } from './envelope.ts';
+
+export class OrderedDecoder {
+  private waiting = 0;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES) {}
+
+  /** Deliveries waiting behind a compressed body. */
+  get backlog(): number {
+    return this.waiting;
+  }
+
+  /** `ok(message)` or `fail(err)` (a MalformedMessage), in delivery order. */
+  push(d: Delivery, ok: (message: Dict) => void, fail: (err: unknown) => void): void {
+    const headers = d.properties.headers;
+    if (this.waiting === 0 && compressionOf(headers) === null) {
+      let message: Dict;
+      try {
+        message = decodeBody(d.body, headers).message;
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      ok(message);
+      return;
+    }
+    this.waiting += 1;
+    const decoded = decodeBodyAsync(d.body, headers, { maxBytes: this.maxBytes });
+    // handled when its turn comes; marked now so a rejection before then is not reported as unhandled
+    decoded.catch(() => undefined);
+    this.tail = this.tail
+      .then(() => decoded)
+      .then(
+        (r) => ok(r.message),
+        (err: unknown) => fail(err),
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        this.waiting -= 1;
+      });
+  }
+}
