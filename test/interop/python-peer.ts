@@ -135,6 +135,12 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** True when PYTHON's oslo.messaging is `version` or newer (false when it cannot be imported). */
+export function pythonOsloAtLeast(version: string): boolean {
+  const have = pythonOsloVersion();
+  return have !== null && compareVersions(have, version) >= 0;
+}
+
 let osloVersionCache: string | null | undefined;
 
 /** oslo.messaging's version as PYTHON reports it (null when it cannot import it). Checked once. */
