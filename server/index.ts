@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import next from 'next/dist/server/next.js';
 import pino from 'pino';
 import { Transport, type Logger } from './messaging/index.ts';
-import { Tap, redact, tryParseFilter } from './tap/index.ts';
+import { LOG_REDACTION, Tap, redact, tryParseFilter } from './tap/index.ts';
 import { ConfigurationError, describeConfig, loadConfig, type Config } from './config.ts';
 import { checkLoopbackHost, checkSameOrigin } from './auth/access.ts';
 import { Sessions } from './auth/session.ts';
@@ -52,12 +52,19 @@ function packageVersion(): string {
 }
 
 export function createLogger(level: string): pino.Logger {
-  return pino({
+  return pino(loggerOptions(level));
+}
+
+/** The server log's options (level, redaction), also for tests that capture it. */
+export function loggerOptions(level: string): pino.LoggerOptions {
+  return {
     level,
     base: { service: 'osloscope' },
     // belt and braces: nothing we log carries these, but a future log call must not leak them
     redact: { paths: ['password', '*.password', 'auth_token', '*.auth_token', '_context_auth_token', 'headers.cookie', 'headers.authorization'], censor: '***' },
-  });
+    // every field and the message text through the tap's redaction (a remote failure quotes its secrets)
+    ...LOG_REDACTION,
+  };
 }
 
 const parseFilter: FilterParser = (text) => {

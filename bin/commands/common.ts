@@ -4,6 +4,7 @@
  * error, 4 timeout, 5 cannot connect, 6 refused by the broker) and
  * one-line errors on stderr.
  */
+import { LOG_REDACTION } from '../../server/tap/redact.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import {
@@ -55,7 +56,8 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 
 export function makeLogger(io: Io, debug: boolean | undefined): Logger {
   // Logs go to stderr: stdout carries only JSON results.
-  return pino({ level: debug ? 'debug' : 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+  // ... and never with a secret: remote failures logged at debug quote what callers sent
+  return pino({ level: debug ? 'debug' : 'warn', base: undefined, ...LOG_REDACTION }, pino.destination({ dest: 2, sync: true }));
 }
 
 export function openTransport(

@@ -17,7 +17,7 @@ export {
   type ObservedMessage,
 } from './decoder.ts';
 export { bunzip2, decompressBody, registerTapDecompressors, MAX_DECOMPRESSED_BYTES } from './compression.ts';
-export { redact, redactObject, redactText, redactUrlPasswords, isSecretKey, REDACTED } from './redact.ts';
+export { LOG_REDACTION, redact, redactObject, redactText, redactUrlPasswords, isSecretKey, REDACTED } from './redact.ts';
 export { parseFilter, tryParseFilter, globMatch, FilterSyntaxError, FILTER_FIELDS, type ParsedFilter, type FilterTerm } from './filter.ts';
 export { RateModel, SecondCounter, clampWindow, BUCKET_MS, MIN_WINDOW_MS, MAX_WINDOW_MS, type RateQuery, type RateSample, type RateLimits } from './rates.ts';
 export {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { REDACTED } from '../../lib/tap-contracts.ts';
 import { PyFloat } from '../messaging/index.ts';
-import { isSecretKey, maskPassword, OSLO_SANITIZE_KEYS, redact, redactObject, redactRawBody, redactText, redactUrlPasswords } from './redact.ts';
+import { isSecretKey, LOG_REDACTION, maskPassword, OSLO_SANITIZE_KEYS, redact, redactObject, redactRawBody, redactText, redactUrlPasswords } from './redact.ts';
 
 describe('isSecretKey', () => {
   it.each([
@@ -142,5 +142,29 @@ describe('redactRawBody', () => {
   });
   it('never shows compressed bytes and says when it cut', () => {
     expect(redactRawBody(Buffer.alloc(5000), 4096, true)).toEqual({ raw: null, rawEncoding: null, rawTruncated: true });
+  });
+});
+
+describe('LOG_REDACTION', () => {
+  it('redacts a pino log line: message text, fields, nested values and errors', async () => {
+    const { default: pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'debug', ...LOG_REDACTION },
+      new Writable({
+        write(c, _e, cb) {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    );
+    log.debug({ method: 'fail', err: 'Failed: new_pass=L-1', ctxt: { service_token: 'L-2' }, error: new Error('Authorization: Bearer L-3xyzzy') }, 'expected failure password=L-4');
+    log.info('plain %s', 'text');
+    const out = lines.join('');
+    expect(out).not.toMatch(/L-\d/);
+    expect(out).toContain('expected failure password=***');
+    expect(out).toContain('plain text');
+    expect(out).toContain('"method":"fail"');
   });
 });

@@ -353,3 +353,31 @@ function secretValue(v: unknown): unknown {
   if (v === '') return '';
   return REDACTED_TEXT;
 }
+
+/** A log call's fields, redacted; an Error becomes its type, message and stack, each redacted. */
+export function redactLogFields(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const key of Object.keys(fields)) {
+    const v = fields[key];
+    const r = v instanceof Error ? { type: v.name, message: redactText(v.message), stack: redactText(v.stack ?? '') } : isSecretKey(key) ? secretValue(v) : redactAny(v, 1);
+    if (r !== v) (out ??= { ...fields })[key] = r;
+  }
+  return out ?? fields;
+}
+
+/**
+ * pino options that run every log call through the redaction, the message
+ * text included: a remote failure logged at debug (rpc-server's expected
+ * failures, a refused login's user name) quotes what the caller sent.
+ */
+export const LOG_REDACTION = {
+  formatters: { log: redactLogFields },
+  hooks: {
+    logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void): void {
+      method.apply(
+        this,
+        args.map((a) => (typeof a === 'string' ? redactText(a) : a)),
+      );
+    },
+  },
+};

@@ -24,7 +24,7 @@ import pino from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
-import { startOsloscope, type RunningServer } from '../../server/index.ts';
+import { loggerOptions, startOsloscope, type RunningServer } from '../../server/index.ts';
 import { Notifier, RpcClient, Transport } from '../../server/messaging/index.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 
@@ -77,7 +77,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
   beforeAll(async () => {
     vh = await createTestVhost('osloscope-secrets', { tracing: true });
     const log = pino(
-      { level: 'debug' },
+      loggerOptions('debug'),
       new Writable({
         write(chunk, _enc, cb) {
           logLines.push(chunk.toString());
@@ -114,7 +114,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
       frames.push(`${event}:ack ${JSON.stringify(ack)}`);
     }
     tapCli = await start(['tap', '--url', vh.url, '--firehose', '--exchange', 'nova', '--management-url', TEST_MANAGEMENT_URL], (l) => /tapping|firehose|listening|mode/i.test(l));
-    serveCli = await start(['serve', '--url', vh.url, '--control-exchange', 'nova', '--topic', topic, '--server', 'h1'], (l) => l.includes('"ready"'));
+    serveCli = await start(['serve', '--debug', '--url', vh.url, '--control-exchange', 'nova', '--topic', topic, '--server', 'h1'], (l) => l.includes('"ready"'));
   }, 90_000);
 
   afterAll(async () => {
@@ -216,7 +216,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
       'GET /api/status': await (await fetch(`${srv.url}/api/status`)).text(),
       'socket.io frames': frames.join('\n'),
       'osloscope tap (stdout+stderr)': tapCli.out.join(''),
-      'osloscope serve (stdout+stderr)': serveCli.out.join(''),
+      'osloscope serve --debug (stdout+stderr)': serveCli.out.join(''),
       'server log at debug': logLines.join(''),
     };
     const leaks = Object.entries(channels)
