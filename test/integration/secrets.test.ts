@@ -27,10 +27,16 @@ import { loadConfig } from '../../server/config.ts';
 import { loggerOptions, startOsloscope, type RunningServer } from '../../server/index.ts';
 import { Notifier, RpcClient, Transport } from '../../server/messaging/index.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
+import { pythonAvailable, startPeer, type PythonPeer } from '../interop/python-peer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/osloscope', import.meta.url));
 const available = await managementAvailable();
 if (!available && process.env.CI) throw new Error('RabbitMQ management API not reachable at ' + TEST_MANAGEMENT_URL);
+const python = await pythonAvailable();
+if (!python) {
+  if (process.env.CI) throw new Error('python3 cannot import oslo_messaging');
+  console.warn('\n*** secrets proof: no Python oslo.messaging, its peers are left out ***\n');
+}
 
 /** Every secret carries this; finding it anywhere is a leak. */
 const MARK = `Mk${randomBytes(3).toString('hex')}`;
@@ -70,6 +76,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
   const logLines: string[] = [];
   const frames: string[] = [];
   const transports: Transport[] = [];
+  const peers: PythonPeer[] = [];
   let socket: Socket;
   const topic = `sec-${randomBytes(3).toString('hex')}`;
   let published = 0;
@@ -119,6 +126,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
 
   afterAll(async () => {
     socket?.close();
+    await Promise.all(peers.map((p) => p.stop().catch(() => undefined)));
     tapCli?.proc.kill('SIGTERM');
     serveCli?.proc.kill('SIGTERM');
     await Promise.all(transports.map((t) => t.close().catch(() => undefined)));
@@ -181,6 +189,21 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
     } finally {
       await amqp.close();
     }
+    if (python) {
+      // real oslo.messaging: its own envelope, context serialisation, traceback and notifier
+      const pyTopic = `${topic}-py`;
+      const pyServer = await startPeer('rpc-server', ['--url', vh.url, '--topic', pyTopic, '--server', 'py1', '--conf', 'control_exchange=nova']);
+      const pyClient = await startPeer('rpc-client', ['--url', vh.url, '--conf', 'control_exchange=nova']);
+      const pyNotifier = await startPeer('notify', ['--url', vh.url]);
+      peers.push(pyServer, pyClient, pyNotifier);
+      const pyCtxt = { auth_token: secret(), request_id: 'req-sec-py', user_id: 'u1', project_id: 'p1' };
+      const ok = await pyClient.rpc({ op: 'call', target: { topic: pyTopic }, method: 'echo', args: { value: { adminPass: secret(), password: secret(), note: `Authorization: Bearer ${secret()}` } }, ctxt: pyCtxt, timeout: 20 });
+      expect(ok.ok).toBe(true);
+      const failed = await pyClient.rpc({ op: 'call', target: { topic: pyTopic }, method: 'fail', args: { message: `rebuild failed: new_pass=${secret()} admin_pass=${secret()}` }, ctxt: pyCtxt, timeout: 20 });
+      expect(failed.ok).toBe(false);
+      await pyNotifier.notify({ driver: 'messagingv2', publisher_id: 'compute.py1', event_type: 'compute.instance.rebuild.end', priority: 'info', payload: { new_pass: secret(), ssh_key: secret() }, ctxt: pyCtxt });
+      published += 5;
+    }
     // the tap saw it all (calls, replies, the notification, the undecodable ones)
     await waitFor(
       async () => {
@@ -205,6 +228,11 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
     expect(frames.join('\n')).toContain('vm-visible');
     expect(await (await fetch(`${srv.url}/api/rpc/history`)).text()).toContain('keystone said');
     expect(n).toBeGreaterThan(25);
+    if (python) {
+      expect(messages).toContain('req-sec-py');
+      expect(messages).toContain('compute.instance.rebuild.end');
+      expect(messages).toMatch(/"tb":\["Traceback \(most recent call last\)/);
+    }
   });
 
   it('no marked secret in any output channel', async () => {
