@@ -11,6 +11,12 @@ import type { DecodedMessage } from '../../lib/tap-contracts.ts';
 
 export const TEST_MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 export const TEST_AMQP_HOST = process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672';
+/**
+ * Every node's management listener on a cluster (scripts/stacks `env sid-cluster`). Tracing is per node:
+ * a vhost traced through one node's API is traced on that node only, and the tap's auto mode rightly
+ * refuses a firehose that sees a third of the traffic.
+ */
+const CLUSTER_MANAGEMENT_URLS = (process.env.TEST_CLUSTER_MANAGEMENT_URLS ?? '').split(',').filter(Boolean);
 
 export interface TestVhost {
   name: string;
@@ -46,6 +52,13 @@ export async function createTestVhost(prefix = 'osloscope-tap-test', options: { 
   const root = new ManagementInspector({ url: TEST_MANAGEMENT_URL, vhost: name });
   const enc = encodeURIComponent(name);
   await root.request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: options.tracing === true } });
+  const traceEverywhere = async (on: boolean) => {
+    await root.request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: on } });
+    for (const url of CLUSTER_MANAGEMENT_URLS) {
+      await new ManagementInspector({ url, vhost: name }).request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: on } });
+    }
+  };
+  if (options.tracing === true) await traceEverywhere(true);
   const user = new URL(TEST_MANAGEMENT_URL).username || 'guest';
   await root.request(`/permissions/${enc}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
   const amqpUrl = `amqp://${TEST_AMQP_HOST}/${enc}`;
@@ -55,7 +68,7 @@ export async function createTestVhost(prefix = 'osloscope-tap-test', options: { 
     amqpUrl,
     mgmt: root,
     async setTracing(on) {
-      await root.request(`/vhosts/${enc}`, { method: 'PUT', body: { description: 'osloscope tap test', tracing: on } });
+      await traceEverywhere(on);
     },
     async killConnections(names, timeoutMs = 15_000) {
       const wanted = new Set(names);

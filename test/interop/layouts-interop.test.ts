@@ -36,7 +36,7 @@ import {
   RABBIT_URL,
   startPeer,
   stopAllPeers,
-  type LayoutFlags,
+  osloscopeLayoutOptions,
   type PythonPeer,
 } from './python-peer.ts';
 import { brokerAvailable, pythonAvailable } from './python-peer.ts';
@@ -67,18 +67,6 @@ function unsupportedReason(): string | null {
 const reason = unsupportedReason();
 const available = reason === null && (await pythonAvailable()) && (await brokerAvailable());
 if (reason === null && !available && process.env.CI) throw new Error('Python oslo.messaging and the broker are required for interop tests in CI');
-
-/** The layout's [oslo_messaging_rabbit] options for osloscope, as python-peer.ts gives them to the Python peers. */
-function layoutOptions(f: LayoutFlags): Partial<RabbitOptions> {
-  return {
-    rabbit_quorum_queue: f.quorum,
-    amqp_durable_queues: f.durableQueues,
-    rabbit_transient_quorum_queue: f.transientQuorum,
-    rabbit_stream_fanout: f.streamFanout,
-    use_queue_manager: f.queueManager,
-    rabbit_qos_prefetch_count: f.prefetch,
-  };
-}
 
 function recordingEndpoint(server: string, seen: { server: string; method: string; value: unknown }[]): Endpoint {
   return {
@@ -221,7 +209,7 @@ d(`osloscope on the ${PEER_LAYOUT} layout with ${PYTHON} (oslo.messaging ${pytho
 
   describe.each([
     ['with no layout options', {} as Partial<RabbitOptions>],
-    [`configured like the services (${PEER_LAYOUT})`, layoutOptions(LAYOUT)],
+    [`configured like the services (${PEER_LAYOUT})`, osloscopeLayoutOptions()],
   ])('osloscope %s → Python servers', (_title, rabbit) => {
     let topic: string;
     let exchange: string;
@@ -256,7 +244,7 @@ d(`osloscope on the ${PEER_LAYOUT} layout with ${PYTHON} (oslo.messaging ${pytho
 
   describe.each([
     ['with no layout options', {} as Partial<RabbitOptions>],
-    [`configured like the services (${PEER_LAYOUT})`, layoutOptions(LAYOUT)],
+    [`configured like the services (${PEER_LAYOUT})`, osloscopeLayoutOptions()],
   ])('osloscope server %s joins a topic a Python server serves', (_title, rabbit) => {
     let topic: string;
     let exchange: string;
@@ -334,7 +322,7 @@ d(`osloscope on the ${PEER_LAYOUT} layout with ${PYTHON} (oslo.messaging ${pytho
 
     it(`serve with the services' options in the URL joins the topic and a Python client calls it`, async () => {
       const query = new URLSearchParams(
-        Object.entries(layoutOptions(LAYOUT))
+        Object.entries(osloscopeLayoutOptions())
           .filter(([, v]) => v !== false && v !== 0)
           .map(([k, v]) => [k, String(v)]),
       ).toString();
@@ -366,7 +354,7 @@ d(`osloscope on the ${PEER_LAYOUT} layout with ${PYTHON} (oslo.messaging ${pytho
     forget(pyExchange, pyTopic, ['s1']);
     forget(tsExchange, tsTopic, ['s1']);
     const py = await startPeer('rpc-server', peerArgs('--topic', pyTopic, '--server', 's1', '--exchange', pyExchange));
-    const server = new RpcServer(transport(layoutOptions(LAYOUT), tsExchange, uniqueName('layouts-ts-decl')), { topic: tsTopic, server: 's1' }, [
+    const server = new RpcServer(transport(osloscopeLayoutOptions(), tsExchange, uniqueName('layouts-ts-decl')), { topic: tsTopic, server: 's1' }, [
       recordingEndpoint('s1', []),
     ]);
     await server.start(0);

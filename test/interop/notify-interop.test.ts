@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { NotificationListener, Notifier, Transport, type NotificationMessage } from '../../server/messaging/index.ts';
-import { pythonAvailable, pythonOsloAtLeast, RABBIT_URL, startPeer, stopAllPeers } from './python-peer.ts';
+import { osloscopeLayoutOptions, pythonAvailable, pythonOsloAtLeast, RABBIT_URL, startPeer, stopAllPeers } from './python-peer.ts';
 import { eventually, uniqueName } from '../support/brokers.ts';
 
 const available = await pythonAvailable();
@@ -15,7 +15,8 @@ const d = available ? describe : describe.skip;
 d('notifications between Python and osloscope', () => {
   const transports: Transport[] = [];
   const open = (exchange: string) => {
-    const t = new Transport(RABBIT_URL, { conf: { control_exchange: exchange }, programName: 'interop-notify' });
+    // configured like the services (TEST_PEER_LAYOUT): its listeners may declare the notification queues first
+    const t = new Transport(RABBIT_URL, { conf: { control_exchange: exchange }, rabbit: osloscopeLayoutOptions(), programName: 'interop-notify' });
     transports.push(t);
     return t;
   };

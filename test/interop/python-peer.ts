@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import amqplib, { type Channel } from 'amqplib';
+import type { RabbitOptions } from '../../server/messaging/index.ts';
 
 /**
  * The Python running the peers: Debian bookworm's /usr/bin/python3
@@ -109,6 +110,23 @@ export function layoutConf(layout: PeerLayout = PEER_LAYOUT): string[] {
   if (f.prefetch > 0) rabbit('rabbit_qos_prefetch_count', f.prefetch);
   if (f.queueManager) conf.push('--conf', `oslo_concurrency.lock_path=${LOCK_PATH}`);
   return conf;
+}
+
+/**
+ * The layout's [oslo_messaging_rabbit] options for osloscope itself, the same ones `layoutConf` gives
+ * the Python peers: where osloscope serves a topic or listens for notifications beside the services, an
+ * operator configures it like them (with its defaults it would declare what is missing non-durable first).
+ */
+export function osloscopeLayoutOptions(layout: PeerLayout = PEER_LAYOUT): Partial<RabbitOptions> {
+  const f = LAYOUTS[layout];
+  return {
+    rabbit_quorum_queue: f.quorum,
+    amqp_durable_queues: f.durableQueues,
+    rabbit_transient_quorum_queue: f.transientQuorum,
+    rabbit_stream_fanout: f.streamFanout,
+    use_queue_manager: f.queueManager,
+    rabbit_qos_prefetch_count: f.prefetch,
+  };
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -16,7 +16,7 @@ import {
   Transport,
   type Endpoint,
 } from '../../server/messaging/index.ts';
-import { AMQP_URL, pythonAvailable, pythonReplyQueuePattern, RABBIT_URL, startPeer, stopAllPeers, type PythonPeer, type RpcAnswer, type RpcAnswerError, type RpcAnswerOk } from './python-peer.ts';
+import { AMQP_URL, osloscopeLayoutOptions, pythonAvailable, pythonReplyQueuePattern, RABBIT_URL, startPeer, stopAllPeers, type PythonPeer, type RpcAnswer, type RpcAnswerError, type RpcAnswerOk } from './python-peer.ts';
 import { eventually, uniqueName } from '../support/brokers.ts';
 
 const available = await pythonAvailable();
@@ -155,7 +155,8 @@ d('Python oslo.messaging client → osloscope server', () => {
   beforeAll(async () => {
     topic = uniqueName('ts-srv');
     exchange = uniqueName('interop');
-    transport = new Transport(RABBIT_URL, { conf: { control_exchange: exchange }, programName: 'interop-ts-server' });
+    // configured like the services (TEST_PEER_LAYOUT), as an operator runs a server beside them
+    transport = new Transport(RABBIT_URL, { conf: { control_exchange: exchange }, rabbit: osloscopeLayoutOptions(), programName: 'interop-ts-server' });
     for (const name of ['ts1', 'ts2']) {
       const s = new RpcServer(transport, { topic, server: name }, endpoints(name));
       await s.start(0);
