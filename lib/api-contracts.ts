@@ -284,7 +284,13 @@ export type TransportInfo = z.infer<typeof transportInfoSchema>;
 
 export const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
-  transport: z.object({ driver: z.enum(['rabbit', 'memory']), url: z.string(), state: transportStateSchema }),
+  transport: z.object({
+    driver: z.enum(['rabbit', 'memory']),
+    url: z.string(),
+    state: transportStateSchema,
+    /** bodies the dashboard's consumers rejected since start: undecodable, or inflating beyond MAX_MESSAGE_BYTES */
+    rejected: z.object({ malformed: z.number(), oversized: z.number() }).optional(),
+  }),
   tap: z.object({ mode: z.string(), requestedMode: z.string(), state: z.string(), canSeeReplies: z.boolean() }).nullable(),
   /**
    * Layout, firehose coverage and broker health, from the last broker read

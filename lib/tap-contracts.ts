@@ -171,6 +171,11 @@ export const decodedMessageSchema = z.object({
   raw: z.string().nullable(),
   rawEncoding: z.enum(['utf8', 'base64']).nullable(),
   rawTruncated: z.boolean(),
+  /**
+   * Set when the stored copy was cut to the per-message budget: the body's
+   * size as received. Cut strings end with "… [truncated, N bytes]".
+   */
+  truncatedBytes: z.number().optional(),
 });
 export type DecodedMessage = z.infer<typeof decodedMessageSchema>;
 

@@ -59,6 +59,9 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },
   { name: 'AUDIT_LOG', default: '.data/audit.log', meaning: 'Append-only JSON-lines file recording every fired or replayed message (who, when, target, method, outcome).' },
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  { name: 'MAX_MESSAGE_BYTES', default: '16777216', meaning: "Most bytes a compressed (kombu gzip/bz2) body may inflate to, for fired calls' replies, served calls and the tap; larger ones are rejected and counted. The default is RabbitMQ 4's max_message_size (16 MiB)." },
+  { name: 'TAP_MESSAGE_BYTES', default: '262144', meaning: 'Bytes of one tapped message kept for the Live page, API and export; larger messages keep their shape with long values cut ("… [truncated, N bytes]").' },
+  { name: 'TAP_RECENT_BYTES', default: '67108864', meaning: 'Bytes the recent tapped messages may hold together (besides the 5000-message count); the oldest go first.' },
   { name: 'REALTIME_BATCH_MS', default: '250', meaning: 'How often the socket gateway pushes batched traffic to browsers (50-5000 ms).' },
   { name: 'NODE_ENV', default: 'production', meaning: 'development runs Next in dev mode (npm run dev).' },
 ];
@@ -142,6 +145,9 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   AUDIT_LOG: z.string().trim().min(1, { message: 'expected a file path' }).default('.data/audit.log'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  MAX_MESSAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  TAP_MESSAGE_BYTES: int(4096, 64 * 1024 * 1024).default(256 * 1024),
+  TAP_RECENT_BYTES: int(1024 * 1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   REALTIME_BATCH_MS: int(50, 5000).default(250),
   NODE_ENV: z.string().trim().optional(),
 });
@@ -201,6 +207,12 @@ export interface Config {
   auditLog: string;
   logLevel: (typeof LOG_LEVELS)[number];
   realtimeBatchMs: number;
+  /** most bytes a compressed body may inflate to (the core's maxMessageBytes) */
+  maxMessageBytes: number;
+  /** stored bytes of one tapped message (TrafficModel messageBytes) */
+  tapMessageBytes: number;
+  /** bytes the tap's recent messages may hold together (TrafficModel recentBytes) */
+  tapRecentBytes: number;
   dev: boolean;
 }
 
@@ -355,6 +367,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditLog: e.AUDIT_LOG,
     logLevel: e.LOG_LEVEL,
     realtimeBatchMs: e.REALTIME_BATCH_MS,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    tapMessageBytes: e.TAP_MESSAGE_BYTES,
+    tapRecentBytes: e.TAP_RECENT_BYTES,
     dev: e.NODE_ENV === 'development',
   };
 }
@@ -404,6 +419,9 @@ export function describeConfig(c: Config): Record<string, unknown> {
     readOnly: c.readOnly,
     auditLog: c.auditLog,
     realtimeBatchMs: c.realtimeBatchMs,
+    maxMessageBytes: c.maxMessageBytes,
+    tapMessageBytes: c.tapMessageBytes,
+    tapRecentBytes: c.tapRecentBytes,
     dev: c.dev,
   };
 }

@@ -86,6 +86,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
     rabbit: { rpc_conn_pool_size: config.rpcConnPoolSize, conn_pool_min_size: config.connPoolMinSize, conn_pool_ttl: config.connPoolTtl },
     log: coreLog,
     programName: 'osloscope',
+    maxMessageBytes: config.maxMessageBytes,
   });
 
   let fleet: DemoFleet | null = null;
@@ -112,6 +113,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
           firehoseAutoOffMs: config.firehoseAutoOff * 1000,
           rpcConnPoolSize: config.rpcConnPoolSize,
           rpcResponseTimeoutMs: config.rpcResponseTimeout * 1000,
+          model: { messageBytes: config.tapMessageBytes, recentBytes: config.tapRecentBytes },
           log: log.child({ part: 'tap' }),
         });
 

@@ -138,7 +138,12 @@ export function LivePage() {
                         {m.method ?? m.eventType ?? (m.kind === 'reply' ? (m.failure ? `✗ ${m.failure.class}` : 'result') : '')}
                       </td>
                       {!selected && <td className="ellipsis mono small">{m.requestId ?? ''}</td>}
-                      {!selected && <td className="num">{bytes(m.bytes)}</td>}
+                      {!selected && (
+                        <td className="num" title={m.truncatedBytes !== undefined ? `truncated, ${m.truncatedBytes} bytes` : undefined}>
+                          {bytes(m.bytes)}
+                          {m.truncatedBytes !== undefined ? ' ✂' : ''}
+                        </td>
+                      )}
                     </tr>
                   ))}
                 </tbody>

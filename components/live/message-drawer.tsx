@@ -25,6 +25,11 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
             {clockTime(m.ts)} · {m.exchange || '(default exchange)'} → {m.routingKey} · {bytes(m.bytes)}
             {m.compression ? ` · ${m.compression}` : ''}
             {m.enveloped ? ' · envelope 2.0' : ' · v1 body'}
+            {m.truncatedBytes !== undefined && (
+              <span data-testid="message-truncated" title="Stored cut to the per-message budget: long values end with their full size">
+                {` · truncated, ${m.truncatedBytes} bytes`}
+              </span>
+            )}
           </div>
         </div>
         <button type="button" className="btn btn-small" onClick={onClose} data-testid="drawer-close" aria-label="Close">
@@ -35,10 +40,10 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
         <CopyButton text={safeStringify(m)} label="Copy as JSON" testId="copy-json" />
         {REPLAYABLE.has(m.kind) && m.method && m.topic && (
           <>
-            <button type="button" className="btn btn-small" disabled={!canFire} title={canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay('call')} data-testid="replay-call">
+            <button type="button" className="btn btn-small" disabled={!canFire || m.truncatedBytes !== undefined} title={m.truncatedBytes !== undefined ? 'Only part of this message was kept; it cannot be replayed' : canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay('call')} data-testid="replay-call">
               Replay as call
             </button>
-            <button type="button" className="btn btn-small" disabled={!canFire} title={canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay(m.kind === 'fanout' ? 'fanout' : 'cast')} data-testid="replay-cast">
+            <button type="button" className="btn btn-small" disabled={!canFire || m.truncatedBytes !== undefined} title={m.truncatedBytes !== undefined ? 'Only part of this message was kept; it cannot be replayed' : canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay(m.kind === 'fanout' ? 'fanout' : 'cast')} data-testid="replay-cast">
               Replay as {m.kind === 'fanout' ? 'fanout' : 'cast'}
             </button>
           </>

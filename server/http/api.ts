@@ -25,7 +25,7 @@ import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-con
 import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../realtime/dashboard.ts';
 import type { FireService } from './fire.ts';
 import { renderMetrics, type MetricsSources } from './prometheus.ts';
-import { HttpError, readJson, sendData, sendError, sendJson, sendText } from './respond.ts';
+import { HttpError, readJson, sendData, sendError, sendJson, sendLines, sendText } from './respond.ts';
 
 export interface ApiOptions {
   dashboard: Dashboard;
@@ -143,7 +143,7 @@ export class Api {
     const healthy = (t.state === 'connected' || t.state === 'idle') && (!tap || tap.state === 'running');
     const data: Health = {
       status: healthy ? 'ok' : 'degraded',
-      transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state },
+      transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state, rejected: t.rejected },
       tap: tap ? { mode: tap.mode, requestedMode: tap.requestedMode, state: tap.state, canSeeReplies: tap.canSeeReplies } : null,
       broker: this.brokerSummary(principal !== null || !this.o.sessions.enabled),
       uptimeSeconds: Math.round((Date.now() - this.o.startedAt) / 1000),
@@ -233,7 +233,7 @@ export class Api {
     sendData(c.res, ratesUpdate(this.o.dashboard, q.focus ?? '', q.windowMs ?? 60_000, q.dimension ?? null)?.rates);
   }
 
-  private messages(c: Ctx): void {
+  private async messages(c: Ctx): Promise<void> {
     const q = parseQuery(messagesQuerySchema, c.url);
     const tap = this.requireTap();
     const filter = (q.filter ?? '').trim();
@@ -241,8 +241,11 @@ export class Api {
     if (!parsed.ok) throw new HttpError(400, 'validation_failed', `Bad filter: ${parsed.error}`, { fields: { filter: parsed.error } });
     const messages = tap.recent({ filter: parsed.predicate, limit: q.limit ?? (q.format === 'ndjson' ? 10_000 : 200) });
     if (q.format === 'ndjson') {
-      const text = messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
-      sendText(c.res, 200, 'application/x-ndjson; charset=utf-8', text, {
+      // One line at a time: the export may hold thousands of messages (each within the tap's per-message budget).
+      const lines = (function* () {
+        for (const m of messages) yield JSON.stringify(m);
+      })();
+      await sendLines(c.res, 200, 'application/x-ndjson; charset=utf-8', lines, {
         'content-disposition': `attachment; filename="osloscope-messages-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson"`,
       });
       return;

@@ -59,6 +59,12 @@ export function renderMetrics(s: MetricsSources): string {
   );
   parts.push(renderGauge('osloscope_pool_waiters', 'Callers blocked waiting for a send connection.', [{ value: t.pool.waiters }]));
   parts.push(renderGauge('osloscope_reply_waiters', "Calls fired by osloscope waiting for their reply (the ReplyWaiter's pending map).", [{ value: t.replyWaiter?.pending ?? 0 }]));
+  parts.push(
+    renderCounter('osloscope_messages_rejected_total', "Bodies the dashboard's consumers rejected: undecodable, or inflating beyond MAX_MESSAGE_BYTES.", [
+      { labels: { reason: 'malformed' }, value: t.rejected.malformed },
+      { labels: { reason: 'oversized' }, value: t.rejected.oversized },
+    ]),
+  );
   parts.push(renderCounter('osloscope_late_replies_total', 'Replies to osloscope calls that came after the caller gave up.', [{ value: t.replyWaiter?.late ?? 0 }]));
   parts.push(renderGauge('osloscope_viewers', 'Connected dashboard viewers (socket.io clients).', [{ value: s.viewers() }]));
   const p = s.pushes();

@@ -44,6 +44,31 @@ export function sendText(res: ServerResponse, status: number, contentType: strin
   res.end(text);
 }
 
+/**
+ * Stream lines (each followed by a newline) with backpressure: a large
+ * export is never one string (V8 caps strings near 512 MiB, and building one
+ * holds the whole export twice). Resolves when the response ends or the
+ * client goes away.
+ */
+export async function sendLines(res: ServerResponse, status: number, contentType: string, lines: Iterable<string>, headers: Record<string, string> = {}): Promise<void> {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': contentType, ...headers });
+  for (const line of lines) {
+    if (res.destroyed) return;
+    if (!res.write(line + '\n')) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
+}
+
 /** Read and parse a JSON request body; HttpError 415/413/400 with a message naming the problem. */
 export async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

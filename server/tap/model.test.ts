@@ -86,3 +86,62 @@ describe('TrafficModel', () => {
     expect(c.evictedRateKeys).toBeGreaterThan(0);
   });
 });
+
+describe('size bounds', () => {
+  const newest = (r: Ring<number>) => {
+    const seen: number[] = [];
+    r.scanNewest((x) => {
+      seen.push(x);
+      return true;
+    });
+    return seen;
+  };
+
+  it('a ring bounded by bytes drops the oldest until the total fits, always keeping the newest', () => {
+    const r = new Ring<number>(100, 1000);
+    for (let i = 1; i <= 5; i++) r.push(i, 300);
+    expect(newest(r)).toEqual([5, 4, 3]);
+    expect(r.bytes).toBe(900);
+    expect(r.overwritten).toBe(2);
+    r.push(6, 5000);
+    expect(newest(r)).toEqual([6]);
+    expect(r.bytes).toBe(5000);
+    r.push(7, 10);
+    expect(newest(r)).toEqual([7]);
+    expect(r.bytes).toBe(10);
+  });
+
+  it('large messages are stored cut, with the marker and their size, and the ring holds them by bytes', () => {
+    const model = new TrafficModel({ messageBytes: 64 * 1024, recentBytes: 512 * 1024 });
+    const big = 'B'.repeat(2 * 1024 * 1024);
+    const many = Array.from({ length: 100_000 }, (_, i) => i);
+    for (let i = 0; i < 12; i++) {
+      const { m, r } = observe(model, { method: 'store', args: { n: i, blob: big, small: 'kept', list: many, after: 'the budget is spent' } });
+      expect(m.args).toMatchObject({ blob: big });
+      const stored = r.message;
+      expect(stored.truncatedBytes).toBe(m.bytes);
+      const args = stored.args as { blob: string; small: string; list: unknown[]; n: number; after?: string; '…'?: string };
+      expect(args.blob.length).toBeLessThan(2048);
+      expect(args.blob).toMatch(new RegExp(`^B{1024}… \\[truncated, ${big.length} bytes\\]$`));
+      expect(args.small).toBe('kept');
+      expect(args.n).toBe(i);
+      expect(args.list.length).toBeLessThan(20_000);
+      expect(args.list.at(-1)).toMatch(/^… \[truncated, \d+ more items\]$/);
+      expect(args.after).toBeUndefined();
+      expect(args['…']).toBe('[truncated, 1 more keys]');
+      expect(JSON.stringify(stored).length).toBeLessThan(80 * 1024);
+    }
+    expect(model.counters.truncated).toBe(12);
+    expect(model.recentBytes).toBeLessThanOrEqual(512 * 1024);
+    expect(model.recentSize).toBeGreaterThan(3);
+    expect(model.recentSize).toBeLessThan(12);
+    expect(model.tapCounters().evictedMessages).toBe(12 - model.recentSize);
+  });
+
+  it('small messages are stored as they are', () => {
+    const model = new TrafficModel();
+    const { m, r } = observe(model, { method: 'm', args: { a: 'x'.repeat(1000) } });
+    expect(r.message).toBe(m);
+    expect(r.message.truncatedBytes).toBeUndefined();
+  });
+});

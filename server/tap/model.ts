@@ -9,28 +9,60 @@ import type { CallRecord, CallState, DecodedMessage, RateSnapshot, TapCounters }
 import { CallTracker, type CallChange, type CallTrackerOptions, type QueueFacts } from './calls.ts';
 import { parseFilter } from './filter.ts';
 import { RateModel, type RateLimits, type RateQuery } from './rates.ts';
+import { boundMessage, DEFAULT_MESSAGE_BYTES } from './message-size.ts';
 
-/** A fixed-capacity ring; pushing past capacity overwrites (and counts) the oldest. */
+/** Default bound on the bytes the recent messages hold together. */
+export const DEFAULT_RECENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A ring of at most `capacity` items and `maxBytes` bytes (each item pushed
+ * with its size); pushing past either bound drops (and counts) the oldest.
+ * The newest item is always kept, whatever its size.
+ */
 export class Ring<T> {
   private readonly items: (T | undefined)[];
+  private readonly sizes: Float64Array;
   private next = 0;
   private count = 0;
+  private totalBytes = 0;
   overwritten = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('Ring capacity must be a positive integer');
+    if (!(maxBytes > 0)) throw new RangeError('Ring maxBytes must be positive');
     this.items = new Array<T | undefined>(capacity);
+    this.sizes = new Float64Array(capacity);
   }
 
-  push(item: T): void {
-    if (this.count === this.capacity) this.overwritten++;
-    else this.count++;
+  push(item: T, bytes = 0): void {
+    if (this.count === this.capacity) this.dropOldest();
     this.items[this.next] = item;
+    this.sizes[this.next] = bytes;
+    this.totalBytes += bytes;
+    this.count++;
     this.next = (this.next + 1) % this.capacity;
+    while (this.totalBytes > this.maxBytes && this.count > 1) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    const idx = (this.next - this.count + this.capacity) % this.capacity;
+    this.totalBytes -= this.sizes[idx];
+    this.items[idx] = undefined;
+    this.sizes[idx] = 0;
+    this.count--;
+    this.overwritten++;
   }
 
   get size(): number {
     return this.count;
+  }
+
+  /** estimated bytes held */
+  get bytes(): number {
+    return this.totalBytes;
   }
 
   /** Newest first, stopping when `visit` returns false. */
@@ -43,14 +75,20 @@ export class Ring<T> {
 
   clear(): void {
     this.items.fill(undefined);
+    this.sizes.fill(0);
     this.next = 0;
     this.count = 0;
+    this.totalBytes = 0;
   }
 }
 
 export interface TrafficModelOptions {
   /** decoded messages kept for recent() (default 5000) */
   recentLimit?: number;
+  /** estimated bytes those messages may hold together (default 64 MiB); the oldest go first */
+  recentBytes?: number;
+  /** stored bytes of one message's user data; larger ones are kept cut (default 256 KiB, message-size.ts) */
+  messageBytes?: number;
   /** also keep firehose `deliver.` observations in the stream (default false: one entry per publish) */
   includeDeliveries?: boolean;
   rates?: RateLimits;
@@ -67,6 +105,8 @@ export interface RecentOptions {
 export interface IngestResult {
   /** the message belongs in the live stream */
   stream: boolean;
+  /** the message as stored (cut to the per-message budget when larger): what to show and send */
+  message: DecodedMessage;
   call: CallChange | null;
 }
 
@@ -75,29 +115,33 @@ export class TrafficModel {
   readonly calls: CallTracker;
   private readonly ring: Ring<DecodedMessage>;
   private readonly includeDeliveries: boolean;
-  readonly counters = { received: 0, decoded: 0, undecodable: 0, dropped: 0 };
+  private readonly messageBytes: number;
+  readonly counters = { received: 0, decoded: 0, undecodable: 0, dropped: 0, truncated: 0 };
 
   constructor(options: TrafficModelOptions = {}) {
-    this.ring = new Ring(options.recentLimit ?? 5000);
+    this.ring = new Ring(options.recentLimit ?? 5000, options.recentBytes ?? DEFAULT_RECENT_BYTES);
+    this.messageBytes = options.messageBytes ?? DEFAULT_MESSAGE_BYTES;
     this.includeDeliveries = options.includeDeliveries ?? false;
     this.rates = new RateModel(options.rates);
     this.calls = new CallTracker(options.calls);
   }
 
   /** Feed one decoded message (counted as received). */
-  ingest(m: DecodedMessage): IngestResult {
+  ingest(decoded: DecodedMessage): IngestResult {
     this.counters.received++;
-    if (m.error === null) this.counters.decoded++;
+    if (decoded.error === null) this.counters.decoded++;
     else this.counters.undecodable++;
+    const { message: m, storedBytes } = boundMessage(decoded, this.messageBytes);
+    if (m !== decoded) this.counters.truncated++;
     const deliver = m.trace?.event === 'deliver';
     const call = this.calls.observe(m);
     if (deliver) {
-      if (!this.includeDeliveries) return { stream: false, call };
+      if (!this.includeDeliveries) return { stream: false, message: m, call };
     } else {
       this.rates.add(m);
     }
-    this.ring.push(m);
-    return { stream: true, call };
+    this.ring.push(m, storedBytes);
+    return { stream: true, message: m, call };
   }
 
   tick(nowMs: number, facts?: QueueFacts): CallChange[] {
@@ -139,5 +183,10 @@ export class TrafficModel {
 
   get recentSize(): number {
     return this.ring.size;
+  }
+
+  /** estimated bytes held by the recent messages */
+  get recentBytes(): number {
+    return this.ring.bytes;
   }
 }

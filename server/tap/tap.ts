@@ -815,7 +815,7 @@ export class Tap {
     const r = this.model.ingest(m);
     if (m.topic !== null && (m.kind === 'call' || m.kind === 'cast') && m.trace === null) this.noticeTopic(m.topic);
     this.learnQueues(m);
-    if (r.stream && this.listeners.size > 0) this.emit({ type: 'tap:message', message: m });
+    if (r.stream && this.listeners.size > 0) this.emit({ type: 'tap:message', message: r.message });
     if (r.call) this.emitCall(r.call);
   }
 
