@@ -640,7 +640,7 @@ export function pythonAvailable(): Promise<boolean> {
 /** True when the broker accepts an AMQP connection at AMQP_URL. */
 export async function brokerAvailable(url = AMQP_URL): Promise<boolean> {
   try {
-    const conn = await amqplib.connect(url, { timeout: 3_000 });
+    const conn = await amqplib.connect(url, { timeout: 15_000 });
     await conn.close();
     return true;
   } catch {
@@ -656,7 +656,7 @@ export async function deleteBrokerEntities(
   entities: { queues?: readonly string[]; exchanges?: readonly string[] },
   url = AMQP_URL,
 ): Promise<void> {
-  const conn = await amqplib.connect(url, { timeout: 3_000 });
+  const conn = await amqplib.connect(url, { timeout: 15_000 });
   conn.on('error', () => {
     // A channel error also surfaces here; the per-operation catch handles it.
   });
