@@ -36,11 +36,10 @@ export class OrderedDecoder {
       return;
     }
     this.waiting += 1;
-    const decoded = decodeBodyAsync(d.body, headers, { maxBytes: this.maxBytes });
-    // handled when its turn comes; marked now so a rejection before then is not reported as unhandled
-    decoded.catch(() => undefined);
+    // Inflated only when its turn comes: at most one inflated body (up to maxBytes) is held at a time,
+    // whatever the backlog (oslo's default prefetch is unlimited); waiting ones stay compressed.
     this.tail = this.tail
-      .then(() => decoded)
+      .then(() => decodeBodyAsync(d.body, headers, { maxBytes: this.maxBytes }))
       .then(
         (r) => ok(r.message),
         (err: unknown) => fail(err),

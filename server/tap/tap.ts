@@ -786,12 +786,14 @@ export class Tap {
       return;
     }
     const stamped = { ...obs, id: this.nextId(), ts: this.clock() };
-    const inflated: Promise<Buffer | Error | undefined> = compressed
-      ? decompressAsync(obs.body, obs.properties.headers, this.transport.maxMessageBytes).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
-      : Promise.resolve(undefined);
+    // inflated only when its turn comes, so at most one inflated body is held at a time
+    const inflate = (): Promise<Buffer | Error | undefined> =>
+      compressed
+        ? decompressAsync(obs.body, obs.properties.headers, this.transport.maxMessageBytes).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+        : Promise.resolve(undefined);
     this.inflating++;
     this.inflateTail = this.inflateTail
-      .then(() => inflated)
+      .then(inflate)
       .then((r) => {
         if (!this.stopped) this.ingestObservation(stamped, r);
       })
