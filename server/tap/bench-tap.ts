@@ -176,6 +176,12 @@ export interface MemoryBenchResult {
   rssBeforeMB: number;
   /** RSS after each tenth of the run: flat once the ring and the call map are full */
   rssSamplesMB: number[];
+  /** the process's peak resident set over the whole run (getrusage ru_maxrss), what the target bounds */
+  peakRssMB: number;
+  /** distinct topics the messages were spread over (0: the samples' own) */
+  topics: number;
+  /** estimated bytes the recent ring held at the end */
+  recentBytes: number;
   recentKept: number;
   callsKept: number;
   evictedCalls: number;
@@ -188,8 +194,9 @@ export interface MemoryBenchResult {
  * RabbitMQ on a 2-core machine takes minutes and measures the broker), each
  * call with its own `_msg_id` so the call map fills up.
  */
-export function benchModelMemory(options: { messages?: number } = {}): MemoryBenchResult {
+export function benchModelMemory(options: { messages?: number; topics?: number } = {}): MemoryBenchResult {
   const total = options.messages ?? 1_000_000;
+  const topics = options.topics ?? 0;
   const rssBefore = process.memoryUsage().rss;
   const samples = sampleEnvelopes(4000, 7);
   const rand = prng(99);
@@ -206,7 +213,9 @@ export function benchModelMemory(options: { messages?: number } = {}): MemoryBen
     const at = body.indexOf('_msg_id\\": \\"');
     if (at >= 0) body.write(hex(rand), at + 13, 'latin1');
     now += 1 + (i % 3);
-    const m = decodeObservation({ id: String(i + 1), ts: now, body, exchange: s.exchange, routingKey: s.routingKey, properties: s.properties, trace: null });
+    // distinct topics: each routing key (so topic, rate keys and queue names) gets one of `topics` prefixes
+    const routingKey = topics > 0 ? `t${i % topics}_${s.routingKey}` : s.routingKey;
+    const m = decodeObservation({ id: String(i + 1), ts: now, body, exchange: s.exchange, routingKey, properties: s.properties, trace: null });
     model.ingest(m);
     if (i % 10_000 === 0) model.tick(now);
   }
@@ -222,6 +231,10 @@ export function benchModelMemory(options: { messages?: number } = {}): MemoryBen
     heapUsedMB: mem.heapUsed / 1048576,
     rssBeforeMB: rssBefore / 1048576,
     rssSamplesMB,
+    // ru_maxrss is in kilobytes on Linux
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    topics,
+    recentBytes: model.recentBytes,
     recentKept: model.recentSize,
     callsKept: model.calls.size,
     evictedCalls: counters.evictedCalls,
