@@ -43,6 +43,10 @@ describe.skipIf(!ready && !process.env.CI)(`Broker page: layout and health (${PE
     await root.request(`/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
     const common = ['--url', url, ...layoutConf()];
     await Promise.all([buildOnce(), startPeer('rpc-server', [...common, '--topic', 'e2e_layout', '--server', 'host-1'])]);
+    // a caller too: with use_queue_manager only its reply queue (reply_<host>:<proc>:<n>) shows the M of a
+    // stream-fanout layout, as in a cloud where some service always calls
+    const caller = await startPeer('rpc-client', common);
+    expect(await caller.rpc({ op: 'call', target: { topic: 'e2e_layout' }, method: 'echo', args: { value: 1 }, timeout: 30 })).toMatchObject({ ok: true });
     [osloscope, browser] = await Promise.all([startServer({ TRANSPORT_URL: url, TAP_MODE: 'auto', RABBITMQ_MANAGEMENT_URL: MANAGEMENT }), launchBrowser()]);
     page = await browser.context.newPage();
   }, BUILD_TIMEOUT_MS);
@@ -57,12 +61,12 @@ describe.skipIf(!ready && !process.env.CI)(`Broker page: layout and health (${PE
   it('names the layout, shows per-node tracing and the broker version', async () => {
     await page.goto(`${osloscope.url}/broker`);
     const name = page.getByTestId('layout-name');
-    await until(() => name.innerText().catch(() => ''), (t) => LABEL[PEER_LAYOUT].test(t), 'the layout name', 30_000);
+    await until(() => name.innerText().catch(() => ''), (t) => LABEL[PEER_LAYOUT].test(t), 'the layout name', 75_000);
     const topics = page.getByTestId('layout-topics');
     expect(await topics.locator('tr[data-topic="e2e_layout"]').count()).toBe(1);
     expect(await page.getByTestId('firehose-coverage').innerText()).toMatch(/^tracing (off|off on all \d+ nodes)$/);
     expect(await page.getByTestId('health-version').innerText()).toBe(version);
     if (PEER_LAYOUT === 'helm') expect(await page.locator('[data-testid="layout-drift"][data-code="quorum-expected-classic-found"]').count()).toBe(1);
     await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/broker-layout-${PEER_LAYOUT}.png`, fullPage: true });
-  });
+  }, 90_000);
 });
