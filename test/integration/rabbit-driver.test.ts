@@ -6,18 +6,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RpcClient, RpcServer, Transport } from '../../server/messaging/index.ts';
-import { eventually, FAST_RETRY, MANAGEMENT_URL, TEST_TRANSPORT_URL, uniqueName } from '../support/brokers.ts';
+import { eventually, FAST_RETRY, MANAGEMENT_URL, mgmtJson, TEST_TRANSPORT_URL, uniqueName } from '../support/brokers.ts';
 
 /** The broker under test (TEST_TRANSPORT_URL, so every stack of the matrix runs this) with one more option. */
 const withQuery = (url: string, query: string): string => `${url}${url.includes('?') ? '&' : '?'}${query}`;
 
-async function mgmt<T>(path: string): Promise<T> {
-  const url = new URL(MANAGEMENT_URL);
-  const auth = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
-  const res = await fetch(`${url.protocol}//${url.host}/api${path}`, { headers: { authorization: `Basic ${auth}` } });
-  if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
-  return (await res.json()) as T;
-}
+const mgmt = mgmtJson;
 
 interface MgmtQueue {
   name: string;

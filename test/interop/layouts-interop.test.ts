@@ -40,7 +40,7 @@ import {
   type PythonPeer,
 } from './python-peer.ts';
 import { brokerAvailable, pythonAvailable } from './python-peer.ts';
-import { eventually, uniqueName } from '../support/brokers.ts';
+import { eventually, mgmtJson as mgmt, uniqueName } from '../support/brokers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/osloscope', import.meta.url));
 
@@ -52,7 +52,6 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-const MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 
 /** Why this run's layout cannot run on the Python at hand (its oslo.messaging lacks the options), or null. */
 function unsupportedReason(): string | null {
@@ -92,14 +91,6 @@ function recordingEndpoint(server: string, seen: { server: string; method: strin
 const peerArgs = (...args: string[]): string[] => (LAYOUT.queueManager ? [...args, '--conf', `oslo_messaging_rabbit.processname=${uniqueName('peer')}`] : args);
 
 const invoked = (value: string) => (e: Record<string, unknown>) => e.event === 'invoked' && (e.args as { value?: unknown } | undefined)?.value === value;
-
-async function mgmt<T>(path: string): Promise<T> {
-  const url = new URL(MANAGEMENT_URL);
-  const auth = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
-  const res = await fetch(`${url.protocol}//${url.host}/api${path}`, { headers: { authorization: `Basic ${auth}` } });
-  if (!res.ok) throw new Error(`GET /api${path}: ${res.status}`);
-  return (await res.json()) as T;
-}
 
 interface MgmtQueue {
   name: string;

@@ -55,6 +55,13 @@ async function mgmt(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`${url.protocol}//${url.host}/api${path}`, { ...init, headers: { authorization: `Basic ${auth}`, ...(init.headers ?? {}) } });
 }
 
+/** GET a management API path as JSON (TEST_MANAGEMENT_URL's broker and credentials). */
+export async function mgmtJson<T>(path: string): Promise<T> {
+  const res = await mgmt(path);
+  if (!res.ok) throw new Error(`GET /api${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
 /** Close connections through the management API, waiting until the stats DB lists them. */
 export async function killRabbitConnections(names: Set<string>, timeoutMs = 15_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
