@@ -78,6 +78,7 @@ const BATTERIES: Record<Battery, BatterySpec> = {
 const STACK_LAYOUTS = ['default', 'kolla', 'kolla50', 'helm'] as const;
 // Two: with more, the tests' 2 s management-API probes time out on a loaded 2-core machine.
 const MATRIX_WORKERS = Math.max(1, Number.parseInt(process.env.MATRIX_WORKERS ?? '', 10) || 2);
+const MATRIX_RETRY = Number.parseInt(process.env.MATRIX_RETRY ?? '1', 10) || 0;
 
 interface Cell {
   stack: StackName;
@@ -310,6 +311,10 @@ function spawnCell(
   // Files of a stack battery mostly wait on brokers and Python peers: run
   // them side by side (vitest's default on 2 cores is one at a time).
   if (cell.stack !== 'bookworm' && files.length > 1) args.push(`--maxWorkers=${MATRIX_WORKERS}`);
+  // Three brokers, a cluster and their Python peers share two cores while the lanes run side by side: a
+  // management read or a broker's answer now and then takes seconds. A failed test of a stack cell runs
+  // once more (MATRIX_RETRY, default 1); one that fails twice fails the cell.
+  if (cell.stack !== 'bookworm' && MATRIX_RETRY > 0) args.push(`--retry=${MATRIX_RETRY}`);
 
   const bar = '═'.repeat(Math.max(10, 70 - label(cell).length));
   let header = `\n╔══ ${label(cell)} ${bar}\n`;
