@@ -311,10 +311,10 @@ function spawnCell(
   // Files of a stack battery mostly wait on brokers and Python peers: run
   // them side by side (vitest's default on 2 cores is one at a time).
   if (cell.stack !== 'bookworm' && files.length > 1) args.push(`--maxWorkers=${MATRIX_WORKERS}`);
-  // Three brokers, a cluster and their Python peers share two cores while the lanes run side by side: a
-  // management read or a broker's answer now and then takes seconds. A failed test of a stack cell runs
-  // once more (MATRIX_RETRY, default 1); one that fails twice fails the cell.
-  if (cell.stack !== 'bookworm' && MATRIX_RETRY > 0) args.push(`--retry=${MATRIX_RETRY}`);
+  // Brokers, a cluster, Python peers, Chromium and vitest's workers share two cores: a management read, a
+  // broker's answer or a thread-pool inflate now and then takes seconds. A failed test runs once more
+  // (MATRIX_RETRY, default 1); one that fails twice fails the cell.
+  if (MATRIX_RETRY > 0) args.push(`--retry=${MATRIX_RETRY}`);
 
   const bar = '═'.repeat(Math.max(10, 70 - label(cell).length));
   let header = `\n╔══ ${label(cell)} ${bar}\n`;
