@@ -16,6 +16,15 @@ import { Notifier, RpcClient, RpcServer, Transport, type Endpoint } from '../../
 import { runTapCommand, Tap, TAP_QUEUE_PREFIX, type TapOptions } from '../../server/tap/index.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 
+/** A stream that hands every chunk written to it to `f` (the CLI's stdout and stderr). */
+const w = (f: (s: string) => void) =>
+  new Writable({
+    write(chunk, _e, cb) {
+      f(String(chunk));
+      cb();
+    },
+  });
+
 const FAST_RETRY = { intervalStartMs: 50, intervalStepMs: 100, intervalMaxMs: 500, reconnectDelayMs: 0 };
 const available = await managementAvailable();
 if (!available && process.env.CI) throw new Error('RabbitMQ management API not reachable at ' + TEST_MANAGEMENT_URL);
@@ -182,13 +191,6 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
   it('osloscope tap prints NDJSON from the real broker', async () => {
     let out = '';
     let err = '';
-    const w = (f: (s: string) => void) =>
-      new Writable({
-        write(c, _e, cb) {
-          f(String(c));
-          cb();
-        },
-      });
     const done = runTapCommand(['--url', traced.url, '--firehose', '--count', '3', '--management-url', TEST_MANAGEMENT_URL], {
       stdout: w((s) => (out += s)),
       stderr: w((s) => (err += s)),
@@ -218,13 +220,6 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     writeFileSync(conf, `[DEFAULT]\ntransport_url = ${vh.url}\ncontrol_exchange = ${cx}\n`);
     let out = '';
     let err = '';
-    const w = (f: (s: string) => void) =>
-      new Writable({
-        write(chunk, _e, cb) {
-          f(String(chunk));
-          cb();
-        },
-      });
     const done = runTapCommand(['--config-file', conf, '--bindings', '--count', '1', '--management-url', 'http://127.0.0.1:1'], {
       stdout: w((s) => (out += s)),
       stderr: w((s) => (err += s)),
