@@ -278,7 +278,16 @@ export const transportInfoSchema = z.object({
   embedded: z.boolean(),
   demoFleet: z.boolean(),
   controlExchange: z.string(),
-  links: z.array(z.object({ name: z.string(), purpose: z.enum(['send', 'listen']), state: z.string(), reconnects: z.number() })),
+  links: z.array(
+    z.object({
+      name: z.string(),
+      purpose: z.enum(['send', 'listen']),
+      state: z.string(),
+      reconnects: z.number(),
+      /** while reconnecting: why the last attempt failed (redacted), the next attempt (1-based) and when it starts (ms since the epoch) */
+      retry: z.object({ error: z.string(), attempt: z.number(), nextAt: z.number() }).nullable().optional(),
+    }),
+  ),
 });
 export type TransportInfo = z.infer<typeof transportInfoSchema>;
 

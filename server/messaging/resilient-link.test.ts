@@ -183,6 +183,20 @@ describe('ResilientLink', () => {
     expect(states).toEqual(['connecting#0', 'connected']);
   });
 
+  it('says while reconnecting why the last attempt failed, which attempt comes next and when', async () => {
+    driver.failures = [recoverable('ECONNREFUSED 127.0.0.1:5672'), recoverable('ECONNREFUSED 127.0.0.1:5672')];
+    const l = make('send');
+    const start = Date.now();
+    const connected = l.connect(null);
+    await advance(0);
+    expect(l.retry).toEqual({ error: 'ECONNREFUSED 127.0.0.1:5672', attempt: 1, nextAt: start + 150 });
+    await advance(150);
+    expect(l.retry).toEqual({ error: 'ECONNREFUSED 127.0.0.1:5672', attempt: 2, nextAt: start + 500 });
+    await advance(400);
+    await connected;
+    expect(l.retry).toBeNull();
+  });
+
   it('retries a recoverable failure after the backoff delay of each attempt', async () => {
     driver.failures = [recoverable(), recoverable(), recoverable()];
     const l = make('send');

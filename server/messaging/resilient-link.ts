@@ -10,6 +10,19 @@
  * `listen` links recover in the background at once (a consumer must come
  * back by itself); `send` links recover lazily on their next use, bounded by
  * the caller's `retry` count like oslo's ensure(retry=...).
+ *
+ * Two deliberate departures from kombu for `listen` links, because a tap or a
+ * server that is not consuming loses traffic:
+ * - the first reconnect attempts are quick (QUICK_RECOVERY: 50 ms doubling to
+ *   1 s, jittered) for the first minute of an outage, then kombu's capped
+ *   backoff; kombu's 1 s + 2 s steps + 1 s reconnect delay left a tap deaf for
+ *   up to 6 s after the broker was back;
+ * - a replay step whose target vanished while we were away (a peer's
+ *   auto-delete `<topic>_fanout` exchange, a queue someone else declared) is
+ *   skipped and counted (`skipped`, `lastSkipped`) instead of ending recovery:
+ *   exchanges and queues this link did not declare are checked passively (a
+ *   scratch channel, so a 404 does not kill the link) before binding to or
+ *   consuming from them.
  */
 import { BrokerRefusal, ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
 import type {
@@ -44,6 +57,49 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   reconnectDelayMs: 1000,
 };
 
+/** Background recovery of `listen` links: quick, jittered first attempts, then the RetryPolicy backoff. */
+export interface QuickRecovery {
+  /** delay before the first reconnect attempt; doubled per attempt up to maxMs */
+  firstMs: number;
+  maxMs: number;
+  /** quick attempts for this long after the link went down, then RetryPolicy's backoff */
+  windowMs: number;
+}
+
+export const QUICK_RECOVERY: QuickRecovery = { firstMs: 50, maxMs: 1000, windowMs: 60_000 };
+
+/**
+ * Delay before background reconnect attempt n (0-based) of a listen link that
+ * went down `downForMs` ago: min(maxMs, firstMs·2ⁿ) × U(0.5, 1) while within
+ * the quick window (so a link is never more than maxMs behind a broker that is
+ * back), then backoffDelay() counted from the end of the window.
+ */
+export function recoveryDelay(
+  policy: RetryPolicy,
+  quick: QuickRecovery,
+  attempt: number,
+  downForMs: number,
+  quickAttempts: number,
+  random = Math.random,
+): number {
+  if (downForMs < quick.windowMs) {
+    const base = Math.min(quick.maxMs, quick.firstMs * 2 ** Math.min(attempt, 30));
+    return Math.max(1, Math.round(base * (0.5 + 0.5 * random())));
+  }
+  return backoffDelay(policy, Math.max(0, attempt - quickAttempts), random);
+}
+
+/** A replay step skipped because its target no longer exists on the broker. */
+export interface ReplaySkip {
+  kind: 'binding' | 'consumer';
+  /** the exchange (binding) or queue that vanished */
+  missing: string;
+  missingKind: 'exchange' | 'queue';
+  queue: string;
+  exchange?: string;
+  routingKey?: string;
+}
+
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export interface LinkLogger {
@@ -55,6 +111,8 @@ export interface ResilientLinkOptions {
   connectionName: string;
   purpose: 'send' | 'listen';
   policy?: RetryPolicy;
+  /** background recovery of listen links (default QUICK_RECOVERY) */
+  quickRecovery?: QuickRecovery;
   log?: LinkLogger;
   /** state changes (connected / disconnected / closed), for status() and the dashboard */
   onState?: (state: LinkState, detail: { endpoint?: string; error?: Error; attempt?: number }) => void;
@@ -104,6 +162,14 @@ export class ResilientLink {
   private recoveryWaiters: ((link: Link | undefined, err?: Error) => void)[] = [];
   /** times this link came back after a failure */
   reconnects = 0;
+  /** replay steps skipped because their exchange or queue had vanished, since the link was made */
+  skipped = 0;
+  /** what the most recent successful replay skipped */
+  lastSkipped: ReplaySkip[] = [];
+  /** when the link went down (start of the current outage) */
+  private downSince: number | undefined;
+  /** while reconnecting: why the last attempt failed, which attempt comes next (1-based) and when (ms since the epoch) */
+  retry: { error: string; attempt: number; nextAt: number } | null = null;
 
   constructor(
     private readonly driver: Driver,
@@ -142,43 +208,72 @@ export class ResilientLink {
     if (this.closed) throw new MessagingError(`Connection ${this.connectionName} is closed`);
     if (this.link?.isOpen) return this.link;
     if (!this.connecting) {
-      this.connecting = this.connectLoop(retry).finally(() => {
+      const attempt = this.connectLoop(retry).finally(() => {
         this.connecting = undefined;
       });
+      this.connecting = attempt;
+      attempt.catch((err: Error) => this.afterFailedConnect(err));
     }
     return this.connecting;
   }
 
+  /** True while a connect loop runs (an attempt in flight or a backoff sleep before the next). */
+  get retrying(): boolean {
+    return this.connecting !== undefined;
+  }
+
+  /**
+   * A connect loop that gave up never leaves the link `connecting`: it is
+   * `disconnected`, and a listen link whose loop was bounded by a caller's
+   * `retry` (a passive check while down) goes back to background recovery.
+   */
+  private afterFailedConnect(err: Error): void {
+    if (this.closed || this.link?.isOpen) return;
+    this.setState('disconnected', { error: err });
+    if (this.options.purpose === 'listen' && isRecoverable(err)) this.scheduleRecovery();
+  }
+
   private async connectLoop(retry: number | null): Promise<Link> {
     let attempt = 0;
+    let quickAttempts = 0;
+    const quick = this.options.purpose === 'listen' ? (this.options.quickRecovery ?? QUICK_RECOVERY) : null;
+    this.downSince ??= Date.now();
     for (;;) {
       this.setState('connecting', { attempt });
+      let replaying = false;
       try {
         const link = await this.driver.connect({ connectionName: this.connectionName, attempt });
         if (this.closed) {
           await link.close();
           throw new MessagingError(`Connection ${this.connectionName} is closed`);
         }
+        let skips: ReplaySkip[];
         try {
-          await this.replay(link);
+          replaying = true;
+          skips = await this.replay(link);
         } catch (err) {
           await link.close().catch(() => undefined);
           throw err;
         }
-        this.adopt(link);
+        this.adopt(link, skips);
         return link;
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         if (this.closed) throw error;
-        // A broker-side refusal of our topology (406, 403, ...) will not heal by retrying.
-        if (!isRecoverable(error)) throw error;
+        // A broker-side refusal of our topology (406, 403, ...) will not heal by retrying. A 404 or
+        // 405 during replay will: something vanished between the passive check and the step (next
+        // replay skips it), or our exclusive queue of the dead connection is not deleted yet.
+        const racing = replaying && (error as MessagingError).code !== undefined && [404, 405].includes((error as MessagingError).code as number);
+        if (!racing && !isRecoverable(error)) throw error;
         if (retry !== null && attempt >= retry) {
           throw new MessageDeliveryFailure(
             `Unable to connect to AMQP server after ${attempt + 1} tries: ${error.message}`,
-            { cause: error, code: (error as MessagingError).code },
+            { cause: error, code: racing ? undefined : (error as MessagingError).code },
           );
         }
-        const delay = backoffDelay(this.policy, attempt);
+        const downFor = Date.now() - (this.downSince ?? Date.now());
+        const delay = quick ? recoveryDelay(this.policy, quick, attempt, downFor, quickAttempts) : backoffDelay(this.policy, attempt);
+        if (quick && downFor < quick.windowMs) quickAttempts = attempt + 1;
         this.options.log?.warn(
           { connection: this.connectionName, attempt, delayMs: delay, err: error.message },
           `AMQP server is unreachable: ${error.message}. Trying again in ${(delay / 1000).toFixed(1)} seconds.`,
@@ -190,8 +285,12 @@ export class ResilientLink {
     }
   }
 
-  /** Re-declare everything on a fresh link, in oslo's order: exchanges, queues, bindings, qos, consumers. */
-  private async replay(link: Link): Promise<void> {
+  /**
+   * Re-declare everything on a fresh link, in oslo's order: exchanges, queues, bindings, qos, consumers.
+   * Bindings to exchanges and consumers on queues this link did not declare are checked passively first;
+   * what vanished is skipped, forgotten (the owner re-binds when it comes back) and returned.
+   */
+  private async replay(link: Link): Promise<ReplaySkip[]> {
     for (const [name, e] of this.exchanges) {
       if (e.ensure) await link.ensureExchange(name, e.type, e.options);
       else await link.assertExchange(name, e.type, e.options);
@@ -200,19 +299,68 @@ export class ResilientLink {
       if (q.ensure) await link.ensureQueue(name, q.options);
       else await link.assertQueue(name, q.options);
     }
-    for (const b of this.bindings.values()) await link.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
+    const skips: ReplaySkip[] = [];
+    const present = new Map<string, Promise<boolean>>();
+    const exists = (kind: 'exchange' | 'queue', name: string): Promise<boolean> => {
+      // ours were just declared; the default exchange and amq.* always exist
+      if (kind === 'exchange' && (name === '' || name.startsWith('amq.') || this.exchanges.has(name))) return Promise.resolve(true);
+      if (kind === 'queue' && this.queues.has(name)) return Promise.resolve(true);
+      const key = `${kind}\0${name}`;
+      let p = present.get(key);
+      if (!p) {
+        const check = kind === 'exchange' ? link.checkExchange(name) : link.checkQueue(name);
+        p = check.then(
+          () => true,
+          (err: unknown) => {
+            if ((err as MessagingError).code === 404) return false;
+            throw err;
+          },
+        );
+        present.set(key, p);
+      }
+      return p;
+    };
+    // the checks run side by side (a tap may be bound to hundreds of fanout exchanges), 16 at a time
+    const wanted: ['exchange' | 'queue', string][] = [];
+    for (const b of this.bindings.values()) wanted.push(['queue', b.queue], ['exchange', b.exchange]);
+    for (const c of this.consumers.values()) wanted.push(['queue', c.queue]);
+    for (let i = 0; i < wanted.length; i += 16) await Promise.all(wanted.slice(i, i + 16).map(([k, n]) => exists(k, n)));
+    for (const [key, b] of [...this.bindings]) {
+      const missing = !(await exists('queue', b.queue)) ? 'queue' : !(await exists('exchange', b.exchange)) ? 'exchange' : null;
+      if (missing) {
+        this.bindings.delete(key);
+        skips.push({ kind: 'binding', missing: missing === 'queue' ? b.queue : b.exchange, missingKind: missing, queue: b.queue, exchange: b.exchange, routingKey: b.routingKey });
+        continue;
+      }
+      await link.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
+    }
     if (this.prefetchCount !== undefined) await link.prefetch(this.prefetchCount);
-    for (const c of this.consumers.values()) {
+    for (const [tag, c] of [...this.consumers]) {
+      if (!(await exists('queue', c.queue))) {
+        this.consumers.delete(tag);
+        skips.push({ kind: 'consumer', missing: c.queue, missingKind: 'queue', queue: c.queue });
+        continue;
+      }
       const args = c.replayArguments ? c.replayArguments() : c.options.arguments;
       await link.consume(c.queue, this.wrap(link, c.handler), { ...c.options, ...(args ? { arguments: args } : {}), consumerTag: c.tag });
     }
+    return skips;
   }
 
-  private adopt(link: Link): void {
+  private adopt(link: Link, skips: ReplaySkip[] = []): void {
     const recovered = this.hadLink;
     this.hadLink = true;
     this.link = link;
+    this.downSince = undefined;
+    this.lastSkipped = skips;
+    this.skipped += skips.length;
     link.onClose((err) => this.onLinkClosed(link, err));
+    if (skips.length > 0) {
+      this.options.log?.warn(
+        { connection: this.connectionName, skipped: skips.map((k) => `${k.kind} ${k.exchange ?? ''}→${k.queue} (${k.missingKind} ${k.missing} vanished)`) },
+        `Skipped ${skips.length} replay step(s) whose exchange or queue no longer exists`,
+      );
+    }
     if (recovered) {
       this.reconnects += 1;
       this.options.log?.info({ connection: this.connectionName, endpoint: link.endpoint }, 'Reconnected to AMQP server');
@@ -227,6 +375,7 @@ export class ResilientLink {
     if (this.link !== link) return;
     this.link = undefined;
     if (this.closed) return;
+    this.downSince = Date.now();
     const error = err ?? new ConnectionLost(`Connection to ${link.endpoint} closed`);
     this.setState('disconnected', { endpoint: link.endpoint, error });
     // A refusal closed the channel (or connection) under an operation whose
@@ -242,14 +391,17 @@ export class ResilientLink {
   }
 
   private scheduleRecovery(): void {
-    if (this.closed || this.reconnectTimer || this.connecting) return;
+    if (this.closed || this.reconnectTimer) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
+      if (this.closed || this.link?.isOpen) return;
+      // joins a connect loop already running; afterFailedConnect sets `disconnected` and, for a
+      // bounded loop that ran out of tries, schedules this again
       this.connect(null).catch((err: Error) => {
-        // Topology refused: give up loudly rather than loop on a 406.
+        if (this.reconnectTimer) return; // a bounded loop ran out of tries; recovery is scheduled again
+        // Topology refused: give up loudly rather than loop on a 406 (the owner rebuilds).
         this.options.log?.warn({ connection: this.connectionName, err: err.message }, 'Recovery failed');
         for (const w of this.recoveryWaiters.splice(0)) w(undefined, err);
-        this.setState('disconnected', { error: err });
       });
     }, 0);
   }

@@ -59,6 +59,8 @@ export interface LinkStatus {
   state: LinkState;
   endpoint?: string;
   reconnects: number;
+  /** while reconnecting: the last failure, the next attempt (1-based) and when it starts (ms since the epoch) */
+  retry: { error: string; attempt: number; nextAt: number } | null;
 }
 
 export interface TransportStatus {
@@ -300,6 +302,7 @@ export class Transport {
       state: l.currentState,
       endpoint: l.endpoint,
       reconnects: l.reconnects,
+      retry: l.retry,
     }));
     let state: TransportStatus['state'];
     if (this.closed) state = 'closed';
