@@ -26,7 +26,7 @@ import { AuditLog } from './http/audit-log.ts';
 import { FireService } from './http/fire.ts';
 import { sendError } from './http/respond.ts';
 import { RealtimeGateway } from './realtime/gateway.ts';
-import type { Dashboard, FilterParser } from './realtime/dashboard.ts';
+import type { Dashboard, FilterParser } from './dashboard.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -67,10 +67,17 @@ export function loggerOptions(level: string): pino.LoggerOptions {
   };
 }
 
-const parseFilter: FilterParser = (text) => {
-  const r = tryParseFilter(text);
-  return r.ok ? { ok: true, predicate: r.filter.predicate } : { ok: false, error: r.error };
-};
+/** The live-stream grammar; a reply matches request_id / global_request_id through its call, looked up in the tap. */
+function filterParser(tap: Tap | null): FilterParser {
+  const callOf = (msgId: string) => {
+    const c = tap?.call(msgId);
+    return c ? { requestId: c.requestId, globalRequestId: (c as { globalRequestId?: string | null }).globalRequestId ?? null } : null;
+  };
+  return (text) => {
+    const r = tryParseFilter(text, { callOf });
+    return r.ok ? { ok: true, predicate: r.filter.predicate } : { ok: false, error: r.error };
+  };
+}
 
 /** Build and start everything; resolves once the server listens. */
 export async function startOsloscope(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -124,7 +131,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   const dashboard: Dashboard = {
     transport,
     tap,
-    parseFilter,
+    parseFilter: filterParser(tap),
     info: {
       embedded: config.embedded,
       demoFleet: config.demoFleet,

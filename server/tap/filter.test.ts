@@ -98,4 +98,44 @@ describe('filter grammar', () => {
     expect(parseFilter(`method:${'*a'.repeat(100)}b`).predicate(evil)).toBe(false);
     expect(Date.now() - t0).toBeLessThan(1000);
   });
+
+  it('msg_id and global_request_id are fields; ids match by prefix from 4 characters, any value ending in … or ... as a prefix', () => {
+    const withGlobal = msg({ id: '4', msgId: '7c3f9a0b11', context: { request_id: 'req-77', global_request_id: 'req-global-9' }, requestId: 'req-77' });
+    const pool = [call, cast, note, withGlobal];
+    const pick = (f: string) => pool.filter(parseFilter(f).predicate).map((m) => m.id);
+    expect(pick('msg_id:7c3f9a0b11')).toEqual(['4']);
+    expect(pick('msg_id:7c3f')).toEqual(['4']);
+    expect(pick('msg_id:7c3')).toEqual([]);
+    expect(pick('msg_id:7c3…')).toEqual(['4']);
+    expect(pick('msg_id:7c3f9a0b12')).toEqual([]);
+    expect(pick('global_request_id:req-global-9')).toEqual(['4']);
+    expect(pick('global_request_id:req-glob')).toEqual(['4']);
+    expect(pick('greq:REQ-GLOBAL-9')).toEqual(['4']);
+    expect(pick('global_request_id:req-77')).toEqual([]);
+    expect(pick('request_id:req-7')).toEqual(['4']);
+    expect(pick('request_id:req-8')).toEqual([]);
+    expect(pick('request_id:req-77')).toEqual(['4']);
+    expect(pick('method:get_inst...')).toEqual(['1', '4']);
+    expect(pick('method:get_inst')).toEqual([]);
+    expect(pick('-msg_id:7c3f')).toEqual(['1', '2', '3']);
+  });
+
+  it('request_id and global_request_id find the reply and heartbeats of the calls they match, through the call lookup', () => {
+    const reply = msg({ id: '10', kind: 'reply', method: null, msgId: 'abc123', replyQ: null, context: {}, requestId: null, args: null, result: { ok: 1 }, ending: true });
+    const beat = msg({ id: '11', kind: 'heartbeat', method: null, msgId: 'abc123', replyQ: null, context: {}, requestId: null, args: null, ending: false });
+    const other = msg({ id: '12', kind: 'reply', method: null, msgId: 'zzz999', replyQ: null, context: {}, requestId: null, args: null, result: 2, ending: true });
+    const calls: Record<string, { requestId: string | null; globalRequestId: string | null }> = {
+      abc123: { requestId: 'req-1', globalRequestId: 'req-g-1' },
+    };
+    const castNoId = { ...cast, msgId: null, replyQ: null };
+    const pool = [call, castNoId, reply, beat, other];
+    const pick = (f: string, linked = true) => pool.filter(parseFilter(f, linked ? { callOf: (id) => calls[id] ?? null } : {}).predicate).map((m) => m.id);
+    expect(pick('request_id:req-1')).toEqual(['1', '10', '11']);
+    expect(pick('request_id:req-1', false)).toEqual(['1']);
+    expect(pick('global_request_id:req-g-1')).toEqual(['10', '11']);
+    expect(pick('request_id:req-1 kind:reply')).toEqual(['10']);
+    expect(pick('-request_id:req-1')).toEqual(['2', '12']);
+    // msg_id needs no lookup: the reply carries the call's _msg_id
+    expect(pick('msg_id:abc123', false)).toEqual(['1', '10', '11']);
+  });
 });

@@ -8,6 +8,14 @@
  *   run of characters) and `?` (one character) wildcards; commas give
  *   alternatives (`kind:call,cast`). Matching is case-insensitive and whole
  *   value (`method:get` does not match `get_instance`; `method:get*` does).
+ * - prefix matching: a value ending in `…` or `...` (how logs and narrow
+ *   columns shorten ids) matches as a prefix, and the id fields (`msg_id`,
+ *   `request_id`, `global_request_id`) match by prefix from 4 characters on
+ *   (`msg_id:7c3f` finds `7c3f9a…`).
+ * - a call and its reply are one conversation: `request_id:` and
+ *   `global_request_id:` also find the replies and heartbeats of the calls
+ *   they match (a reply carries no context; the call is looked up by its
+ *   `_msg_id` through `FilterContext.callOf`), and `msg_id:` finds both.
  * - a leading `-` negates a term.
  * - anything else is free text, matched as a case-insensitive substring of
  *   the message's method, topic, server, exchange, routing key, event type,
@@ -34,6 +42,7 @@ const FIELDS: Record<string, Getter> = {
   namespace: (m) => m.namespace,
   version: (m) => m.version,
   request_id: (m) => m.requestId,
+  global_request_id: (m) => (typeof m.context.global_request_id === 'string' ? m.context.global_request_id : null),
   msg_id: (m) => m.msgId,
   reply_q: (m) => m.replyQ,
   routing_key: (m) => m.routingKey,
@@ -53,6 +62,10 @@ const ALIASES: Record<string, string> = {
   req: 'request_id',
   requestid: 'request_id',
   'request-id': 'request_id',
+  global_req: 'global_request_id',
+  globalrequestid: 'global_request_id',
+  'global-request-id': 'global_request_id',
+  greq: 'global_request_id',
   msgid: 'msg_id',
   'msg-id': 'msg_id',
   rk: 'routing_key',
@@ -64,6 +77,22 @@ const ALIASES: Record<string, string> = {
 };
 
 export const FILTER_FIELDS = Object.keys(FIELDS);
+
+/** Fields holding ids: matched by prefix (logs and narrow columns shorten them). */
+const ID_FIELDS = new Set(['msg_id', 'request_id', 'global_request_id']);
+/** The shortest id prefix that matches: shorter values stay whole-value, so `msg_id:a` does not match half the stream. */
+export const MIN_ID_PREFIX = 4;
+
+/** The request ids of the call a reply answers, for filters on replies (which carry no context). */
+export interface CallIds {
+  requestId: string | null;
+  globalRequestId?: string | null;
+}
+
+export interface FilterContext {
+  /** the call with this `_msg_id`, when the tap still knows it */
+  callOf?: (msgId: string) => CallIds | null;
+}
 
 export interface FilterTerm {
   field: string | null;
@@ -146,10 +175,23 @@ export function globMatch(pattern: string, text: string): boolean {
   return pi === p.length;
 }
 
-function valueMatcher(values: string[]): (v: string | null | undefined) => boolean {
+/** `abc…` / `abc...` → `abc` (a shortened value), else null. */
+function shortened(raw: string): string | null {
+  if (raw.length > 1 && raw.endsWith('…')) return raw.slice(0, -1);
+  if (raw.length > 3 && raw.endsWith('...')) return raw.slice(0, -3);
+  return null;
+}
+
+function valueMatcher(values: string[], prefixIds = false): (v: string | null | undefined) => boolean {
   const matchers = values.map((raw) => {
+    const cut = shortened(raw);
+    if (cut !== null) {
+      const lower = cut.toLowerCase();
+      return (v: string) => v.toLowerCase().startsWith(lower);
+    }
     if (raw.includes('*') || raw.includes('?')) return (v: string) => globMatch(raw, v);
     const lower = raw.toLowerCase();
+    if (prefixIds && lower.length >= MIN_ID_PREFIX) return (v: string) => v.toLowerCase().startsWith(lower);
     return (v: string) => v.toLowerCase() === lower;
   });
   return (v) => {
@@ -198,7 +240,7 @@ function safeJson(v: unknown): string {
 }
 
 /** Parse a filter; throws FilterSyntaxError with a message fit for the user. An empty filter matches everything. */
-export function parseFilter(text: string): ParsedFilter {
+export function parseFilter(text: string, context: FilterContext = {}): ParsedFilter {
   if (text.length > MAX_FILTER_LENGTH) throw new FilterSyntaxError(`Filter is longer than ${MAX_FILTER_LENGTH} characters`);
   const tokens = tokenize(text);
   if (tokens.length > MAX_FILTER_TERMS) throw new FilterSyntaxError(`Filter has more than ${MAX_FILTER_TERMS} terms`);
@@ -226,8 +268,18 @@ export function parseFilter(text: string): ParsedFilter {
         }
       }
       const get = FIELDS[field];
-      const match = valueMatcher(values);
-      check = (m) => match(get(m));
+      const match = valueMatcher(values, ID_FIELDS.has(field));
+      const callOf = context.callOf;
+      if ((field === 'request_id' || field === 'global_request_id') && callOf) {
+        // a reply or heartbeat matches through the call it answers
+        check = (m) => {
+          if (match(get(m))) return true;
+          if ((m.kind !== 'reply' && m.kind !== 'heartbeat') || !m.msgId) return false;
+          const ids = callOf(m.msgId);
+          if (!ids) return false;
+          return match(field === 'request_id' ? ids.requestId : (ids.globalRequestId ?? null));
+        };
+      } else check = (m) => match(get(m));
       terms.push({ field, values, negated });
     } else if (field !== null && /^[a-z_-]+$/.test(name) && !t.includes('://')) {
       throw new FilterSyntaxError(`Unknown field '${name}' (fields: ${FILTER_FIELDS.join(', ')})`);
@@ -249,9 +301,9 @@ export function parseFilter(text: string): ParsedFilter {
 }
 
 /** parseFilter as a result value, for callers that answer `{ok:false,error}`. */
-export function tryParseFilter(text: string): { ok: true; filter: ParsedFilter } | { ok: false; error: string } {
+export function tryParseFilter(text: string, context: FilterContext = {}): { ok: true; filter: ParsedFilter } | { ok: false; error: string } {
   try {
-    return { ok: true, filter: parseFilter(text) };
+    return { ok: true, filter: parseFilter(text, context) };
   } catch (err) {
     if (err instanceof FilterSyntaxError) return { ok: false, error: err.message };
     throw err;
