@@ -255,6 +255,7 @@ export class ResilientLink {
           await link.close().catch(() => undefined);
           throw err;
         }
+        this.retry = null;
         this.adopt(link, skips);
         return link;
       } catch (err) {
@@ -274,6 +275,7 @@ export class ResilientLink {
         const downFor = Date.now() - (this.downSince ?? Date.now());
         const delay = quick ? recoveryDelay(this.policy, quick, attempt, downFor, quickAttempts) : backoffDelay(this.policy, attempt);
         if (quick && downFor < quick.windowMs) quickAttempts = attempt + 1;
+        this.retry = { error: error.message, attempt: attempt + 1, nextAt: Date.now() + delay };
         this.options.log?.warn(
           { connection: this.connectionName, attempt, delayMs: delay, err: error.message },
           `AMQP server is unreachable: ${error.message}. Trying again in ${(delay / 1000).toFixed(1)} seconds.`,
