@@ -2,9 +2,30 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectOptions, Delivery, Driver, Link } from './driver.ts';
 import { MemoryBroker } from './drivers/memory/index.ts';
 import { ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
-import { backoffDelay, DEFAULT_RETRY_POLICY, isRecoverable, ResilientLink, type LinkState, type RetryPolicy } from './resilient-link.ts';
+import {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  isRecoverable,
+  QUICK_RECOVERY,
+  recoveryDelay,
+  ResilientLink,
+  type LinkState,
+  type RetryPolicy,
+} from './resilient-link.ts';
 
-const RECORDED = new Set(['assertExchange', 'assertQueue', 'bindQueue', 'unbindQueue', 'prefetch', 'consume', 'cancel', 'publish', 'deleteQueue']);
+const RECORDED = new Set([
+  'assertExchange',
+  'assertQueue',
+  'checkExchange',
+  'checkQueue',
+  'bindQueue',
+  'unbindQueue',
+  'prefetch',
+  'consume',
+  'cancel',
+  'publish',
+  'deleteQueue',
+]);
 
 /**
  * Links to a MemoryBroker that record every topology operation as text,
@@ -102,6 +123,30 @@ describe('backoffDelay', () => {
     }
     // Math.random is used by default, so a fleet does not reconnect in lockstep.
     expect(seen.size).toBeGreaterThan(10);
+  });
+});
+
+describe('recoveryDelay (background recovery of listen links)', () => {
+  it('starts at 50 ms and doubles to 1 s, jittered to 50-100 %, for the first minute of an outage', () => {
+    const top = () => 0.999_999;
+    expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 10_000, 0, top))).toEqual([
+      50, 100, 200, 400, 800, 1000, 1000, 1000,
+    ]);
+    expect([0, 1, 5, 40].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 10_000, 0, () => 0))).toEqual([25, 50, 500, 500]);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const d = recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, 10, 59_999, 0);
+      expect(d).toBeGreaterThanOrEqual(500);
+      expect(d).toBeLessThanOrEqual(1000);
+      seen.add(d);
+    }
+    expect(seen.size).toBeGreaterThan(10);
+  });
+
+  it("then falls back to kombu's capped backoff, counted from the end of the quick window", () => {
+    const mid = () => 0.5;
+    // 70 quick attempts made; attempt 70 is the first slow one
+    expect([70, 71, 72, 200].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 60_000, 70, mid))).toEqual([2000, 4000, 6000, 31_000]);
   });
 });
 
@@ -463,6 +508,150 @@ describe('ResilientLink', () => {
     expect(states.at(-1)).toBe('disconnected');
     await advance(60_000);
     expect(driver.connectTimes).toHaveLength(2);
+  });
+
+  it('reconnects a listen link quickly once the broker is back (no kombu backoff in the first minute)', async () => {
+    const l = make('listen');
+    await l.assertQueue('q', { durable: false, autoDelete: false });
+    await l.consume('q', () => {}, { consumerTag: '1' });
+    const start = Date.now();
+    broker.stop();
+    await advance(10_000);
+    // 0, then 38, 75, 150, 300, 600, 750, 750 … ms apart (Math.random pinned at 0.5: factor 0.75)
+    const gaps = driver.connectTimes.slice(1).map((t, i, a) => t - (i === 0 ? start : a[i - 1]));
+    expect(gaps.slice(0, 7)).toEqual([0, 38, 75, 150, 300, 600, 750]);
+    expect(Math.max(...gaps)).toBe(750);
+    const before = driver.connectTimes.length;
+    broker.start();
+    await advance(750);
+    expect(l.isConnected).toBe(true);
+    expect(driver.connectTimes.length).toBe(before + 1);
+    expect(broker.listConsumers().map((c) => c.consumerTag)).toEqual(['1']);
+  });
+
+  it("keeps a send link on kombu's backoff (oslo's ensure semantics)", async () => {
+    const l = make('send');
+    await l.connect();
+    broker.stop();
+    const outcome = l.publish('', 'q', Buffer.from('x'), {}, 2).catch((e: unknown) => e);
+    await advance(5000);
+    expect(await outcome).toBeInstanceOf(MessageDeliveryFailure);
+    const t = driver.connectTimes;
+    expect(t.slice(2).map((x, i) => x - t[i + 1])).toEqual([150, 350]);
+  });
+
+  it('skips a binding whose exchange vanished while the link was down, counts it, and replays the rest', async () => {
+    const got: Delivery[] = [];
+    const l = make('listen');
+    await serverTopology(l, got);
+    // a peer's auto-delete fanout exchange the link binds to but did not declare
+    const peer = broker.connect('peer');
+    await peer.assertExchange('compute_fanout', 'fanout', { durable: false, autoDelete: true });
+    await l.bindQueue('compute', 'compute_fanout', '#');
+    broker.disconnectAll((n) => n === 'test:listen');
+    // gone while we are away (the peer stopped, a broker restart)
+    (broker as unknown as { exchanges: Map<string, unknown> }).exchanges.delete('compute_fanout');
+    await advance(0);
+    expect(l.isConnected).toBe(true);
+    expect(l.currentState).toBe('connected');
+    expect(driver.sinceLastConnect()).toEqual([
+      'assertExchange openstack ["topic",{"durable":false,"autoDelete":false}]',
+      'assertQueue compute [{"durable":false,"autoDelete":false}]',
+      'assertQueue compute.host1 [{"durable":false,"autoDelete":false}]',
+      'checkExchange compute_fanout',
+      'bindQueue compute openstack compute',
+      'bindQueue compute.host1 openstack compute.host1',
+      'prefetch 10',
+      'consume compute tag=1',
+      'consume compute.host1 tag=2',
+    ]);
+    expect(l.skipped).toBe(1);
+    expect(l.lastSkipped).toEqual([
+      { kind: 'binding', missing: 'compute_fanout', missingKind: 'exchange', queue: 'compute', exchange: 'compute_fanout', routingKey: '#' },
+    ]);
+    // the next recovery no longer tries it; the owner re-binds when it is back
+    broker.disconnectAll((n) => n === 'test:listen');
+    await advance(0);
+    expect(l.isConnected).toBe(true);
+    expect(driver.sinceLastConnect().filter((x) => x.includes('compute_fanout'))).toEqual([]);
+    expect(l.lastSkipped).toEqual([]);
+    expect(l.skipped).toBe(1);
+    await peer.publish('openstack', 'compute', Buffer.from('still here'), {});
+    await advance(0);
+    expect(got.map((d) => d.body.toString())).toEqual(['still here']);
+  });
+
+  it('skips a consumer whose queue (declared by someone else) vanished, and keeps the others', async () => {
+    const l = make('listen');
+    const peer = broker.connect('peer');
+    await peer.assertQueue('theirs', { durable: false, autoDelete: false });
+    await l.assertQueue('mine', { durable: false, autoDelete: false });
+    await l.consume('theirs', () => {}, { consumerTag: 't' });
+    await l.consume('mine', () => {}, { consumerTag: 'm' });
+    broker.disconnectAll((n) => n === 'test:listen');
+    await peer.deleteQueue('theirs');
+    await advance(0);
+    expect(l.isConnected).toBe(true);
+    expect(l.lastSkipped).toEqual([{ kind: 'consumer', missing: 'theirs', missingKind: 'queue', queue: 'theirs' }]);
+    expect(broker.listConsumers().map((c) => [c.queue, c.consumerTag])).toEqual([['mine', 'm']]);
+  });
+
+  it('retries when a replayed step races a deletion (404 after the passive check) instead of giving up', async () => {
+    const l = make('listen');
+    const peer = broker.connect('peer');
+    await peer.assertExchange('x_fanout', 'fanout', { durable: false, autoDelete: true });
+    await l.assertQueue('q', { durable: false, autoDelete: false });
+    await l.bindQueue('q', 'x_fanout', '#');
+    let raced = false;
+    driver.beforeOp = (op) => {
+      // deleted between the check and the bind, once
+      if (op === 'bindQueue' && !raced && driver.links.length === 2) {
+        raced = true;
+        (broker as unknown as { exchanges: Map<string, unknown> }).exchanges.delete('x_fanout');
+      }
+    };
+    broker.disconnectAll((n) => n === 'test:listen');
+    await advance(2000);
+    expect(raced).toBe(true);
+    expect(l.isConnected).toBe(true);
+    expect(driver.connectTimes).toHaveLength(3);
+    expect(l.lastSkipped.map((k) => k.missing)).toEqual(['x_fanout']);
+  });
+
+  it('never stays `connecting` after a bounded attempt failed; a listen link goes back to recovering by itself', async () => {
+    const l = make('listen');
+    await l.assertQueue('q', { durable: false, autoDelete: false });
+    await l.consume('q', () => {}, { consumerTag: '1' });
+    // refused replay: 406 for a queue re-created with other flags while we were away
+    broker.disconnectAll();
+    const other = broker.connect('other');
+    await other.deleteQueue('q');
+    await other.assertQueue('q', { durable: true, autoDelete: false });
+    await advance(0);
+    expect(l.currentState).toBe('disconnected');
+    // a passive check (the tap's broker view) runs a one-shot connect: refused again, and says so
+    await expect(l.checkQueue('q')).rejects.toMatchObject({ code: 406 });
+    expect(l.currentState).toBe('disconnected');
+    expect(l.retrying).toBe(false);
+
+    // the cause goes away
+    await other.deleteQueue('q');
+    // a bounded connect that runs out of tries while the broker is down
+    const s = make('send');
+    await s.connect();
+    broker.stop();
+    await expect(s.connect(0)).rejects.toThrow(MessageDeliveryFailure);
+    expect(s.currentState).toBe('disconnected');
+
+    // the refused listen link's next bounded attempt (broker still down) puts it back on
+    // background recovery, which brings it back once the broker is up
+    await expect(l.checkQueue('q')).rejects.toThrow(MessageDeliveryFailure);
+    expect(l.currentState).not.toBe('connected');
+    broker.start();
+    await advance(1500);
+    expect(l.isConnected).toBe(true);
+    expect(l.currentState).toBe('connected');
+    expect(broker.listConsumers().map((c) => [c.queue, c.consumerTag])).toEqual([['q', '1']]);
   });
 
   it('waitForRecovery resolves true once a listen link is back, false when closed instead', async () => {

@@ -1,0 +1,169 @@
+/**
+ * What the realtime gateway and the HTTP API read from: the dashboard's
+ * transport, the tap (structurally typed, so tests can hand in a fake), and
+ * the snapshots both serve (`status`, `calls`, `broker`).
+ */
+import type { Transport } from './messaging/index.ts';
+import type { BrokerSnapshot, CallsSnapshot, StatusSnapshot } from '../lib/api-contracts.ts';
+import type { BrokerHealthReport, BrokerHealthSummary } from '../lib/broker-contracts.ts';
+import { downsampleRates } from '../lib/series.ts';
+import type { RatesUpdate } from '../lib/socket-contracts.ts';
+import type {
+  BrokerView,
+  CallRecord,
+  CallState,
+  DecodedMessage,
+  FanoutHistory,
+  FanoutHistoryQuery,
+  LatencyHistogram,
+  RateDimension,
+  RateSeries,
+  TapEvent,
+  TapSnapshot,
+  TapStatus,
+} from '../lib/tap-contracts.ts';
+
+/** The part of the tap (server/tap) the dashboard uses. */
+export interface TapFace {
+  status(): TapStatus;
+  snapshot(nowMs: number, rates?: { windowMs?: number; limit?: number; top?: number }): TapSnapshot;
+  /** oldest first; throws on a bad filter */
+  recent(options: { filter?: string | ((m: DecodedMessage) => boolean); limit?: number; afterId?: string }): DecodedMessage[];
+  calls(query: { state?: CallState; limit?: number }): CallRecord[];
+  call(msgId: string): CallRecord | null;
+  latency(): LatencyHistogram;
+  brokerView(): Promise<BrokerView>;
+  enableFirehose?(): Promise<TapStatus>;
+  /** broadcasts kept in a `<topic>_fanout` stream; rejects with `{status, code, message}` (server/tap/fanout-history.ts) */
+  fanoutHistory?(query: FanoutHistoryQuery): Promise<FanoutHistory>;
+  /** layout, broker health and firehose coverage (server/tap/broker-report.ts), read at most every 15 s */
+  brokerHealth?(force?: boolean): Promise<BrokerHealthReport>;
+  /** the last broker health read, summarised; never waits */
+  brokerHealthSummary?(): BrokerHealthSummary | null;
+  on(listener: (event: TapEvent) => void): () => void;
+}
+
+/** The live-stream filter grammar (the tap's): a predicate, or an Error whose message says what is wrong. */
+export type FilterParser = (text: string) => { ok: true; predicate: (m: DecodedMessage) => boolean } | { ok: false; error: string };
+
+export interface DashboardInfo {
+  embedded: boolean;
+  demoFleet: boolean;
+  controlExchange: string;
+  readOnly: boolean;
+  rpcConnPoolSize: number;
+}
+
+export interface Dashboard {
+  transport: Transport;
+  tap: TapFace | null;
+  parseFilter: FilterParser;
+  info: DashboardInfo;
+  /** connected socket.io clients */
+  viewers(): number;
+  clock(): number;
+}
+
+/** Rates in every status tick: one minute of totals, by kind and top methods; charts get series from the rates feed. */
+export const STATUS_RATE_WINDOW_MS = 60_000;
+export const STATUS_RATE_SERIES = 0;
+export const CALLS_LIMIT = 200;
+/** in-flight calls the Overview lists */
+export const OVERVIEW_INFLIGHT = 8;
+
+function oldest(calls: CallRecord[], n: number): CallRecord[] {
+  return [...calls].sort((a, b) => a.publishedAt - b.publishedAt).slice(0, n);
+}
+export const DONE_LIMIT = 20;
+
+export function statusSnapshot(d: Dashboard, nowMs = d.clock()): StatusSnapshot {
+  const t = d.transport.status();
+  let tap: TapSnapshot | null = null;
+  if (d.tap) tap = d.tap.snapshot(nowMs, { windowMs: STATUS_RATE_WINDOW_MS, limit: STATUS_RATE_SERIES, top: 10 });
+  return {
+    at: nowMs,
+    transport: {
+      driver: t.driver,
+      url: t.url,
+      state: t.state,
+      embedded: d.info.embedded,
+      demoFleet: d.info.demoFleet,
+      controlExchange: d.info.controlExchange,
+      links: t.links.map((l) => ({ name: l.name, purpose: l.purpose, state: l.state, reconnects: l.reconnects })),
+    },
+    pool: t.pool,
+    replyWaiter: t.replyWaiter,
+    tap: tap?.status ?? null,
+    rates: tap?.rates ?? null,
+    calls: tap ? { inflight: tap.calls.inflight, stuck: tap.calls.stuck, done: tap.calls.done } : { inflight: 0, stuck: 0, done: 0 },
+    oldestInflight: d.tap && tap && tap.calls.inflight > 0 ? oldest(d.tap.calls({ state: 'inflight', limit: CALLS_LIMIT }), OVERVIEW_INFLIGHT).map(withoutTimeline) : [],
+    readOnly: d.info.readOnly,
+    viewers: d.viewers(),
+  };
+}
+
+export function callsSnapshot(d: Dashboard, nowMs = d.clock()): CallsSnapshot {
+  if (!d.tap) return { at: nowMs, inflight: [], stuck: [], done: [], histogram: null, canSeeReplies: false };
+  return {
+    at: nowMs,
+    inflight: d.tap.calls({ state: 'inflight', limit: CALLS_LIMIT }),
+    stuck: d.tap.calls({ state: 'stuck', limit: CALLS_LIMIT }),
+    done: d.tap.calls({ state: 'done', limit: DONE_LIMIT }).map(withoutTimeline),
+    histogram: d.tap.latency(),
+    canSeeReplies: d.tap.status().canSeeReplies,
+  };
+}
+
+/** One broker inspection serves every viewer for this long (the management API is slow and shared). */
+export const BROKER_CACHE_MS = 2000;
+const brokerCache = new WeakMap<Dashboard, { at: number; snapshot: Promise<BrokerSnapshot> }>();
+
+/** The broker view, inspected at most once per BROKER_CACHE_MS however many viewers ask. */
+export function brokerSnapshot(d: Dashboard): Promise<BrokerSnapshot> {
+  const now = d.clock();
+  const hit = brokerCache.get(d);
+  if (hit && now - hit.at < BROKER_CACHE_MS) return hit.snapshot;
+  const snapshot = inspectBroker(d);
+  brokerCache.set(d, { at: now, snapshot });
+  return snapshot;
+}
+
+async function inspectBroker(d: Dashboard): Promise<BrokerSnapshot> {
+  const at = d.clock();
+  if (!d.tap) return { at, view: null, error: 'The tap is off (TAP_MODE=off), so the broker is not inspected.', poolSize: d.info.rpcConnPoolSize };
+  try {
+    return { at, view: await d.tap.brokerView(), error: null, poolSize: d.info.rpcConnPoolSize };
+  } catch (err) {
+    return { at, view: null, error: `The broker could not be inspected: ${(err as Error).message}`, poolSize: d.info.rpcConnPoolSize };
+  }
+}
+
+/** Series per dimension a chart gets. */
+export const CHART_SERIES = 12;
+/** Points per series on the wire; longer windows are downsampled. */
+export const CHART_POINTS = 300;
+
+/**
+ * Rates for a chart: the top series of every dimension, or with `focus` only
+ * those whose key contains it (so a quiet topic can be watched among busy
+ * ones), downsampled to at most CHART_POINTS buckets.
+ */
+export function ratesUpdate(d: Dashboard, focus: string, windowMs: number, dimension: RateDimension | null = null, nowMs = d.clock()): RatesUpdate | null {
+  if (!d.tap) return null;
+  const needle = focus.trim().toLowerCase();
+  const snap = d.tap.snapshot(nowMs, { windowMs, limit: needle ? 5000 : CHART_SERIES, top: 10 }).rates;
+  const keep = (dim: RateDimension, list: RateSeries[]) =>
+    dimension !== null && dim !== dimension ? [] : needle ? list.filter((x) => x.key.toLowerCase().includes(needle)).slice(0, CHART_SERIES) : list;
+  snap.series = {
+    exchange: keep('exchange', snap.series.exchange),
+    topic: keep('topic', snap.series.topic),
+    server: keep('server', snap.series.server),
+    method: keep('method', snap.series.method),
+  };
+  return { focus, windowMs, dimension: dimension ?? 'topic', rates: downsampleRates(snap, Math.ceil(snap.windowMs / snap.bucketMs / CHART_POINTS)) };
+}
+
+/** A call record as pushed in lists of finished calls: without its timeline (fetched when opened). */
+export function withoutTimeline(c: CallRecord): CallRecord {
+  return { ...c, timeline: [] };
+}
