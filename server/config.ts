@@ -19,13 +19,13 @@ import {
   type NotificationOptions,
   type OsloFileConfig,
   type RabbitOptions,
+  topology,
 } from './messaging/index.ts';
 import { isAddressOrCidr } from './auth/client-address.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
-import { DEFAULT_CONTROL_EXCHANGES as TAP_DEFAULT_EXCHANGES } from './tap/index.ts';
 
-/** Exchanges tapped by default: the tap's list (oslo's `openstack` plus the usual service exchanges). */
-export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = TAP_DEFAULT_EXCHANGES;
+/** Exchanges tapped by default: oslo's `openstack` plus the usual service exchanges (server/messaging/topology.ts). */
+export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = topology.DEFAULT_CONTROL_EXCHANGES;
 
 export const TAP_MODES = ['auto', 'bindings', 'firehose', 'off'] as const;
 export type TapMode = (typeof TAP_MODES)[number];
@@ -55,6 +55,7 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'COOKIE_SECURE', default: '0', meaning: '1 = mark the session cookie Secure (set it when served over HTTPS).' },
   { name: 'ALLOWED_ORIGINS', default: '(unset)', meaning: 'Comma-separated extra origins (scheme://host[:port]) accepted for state-changing requests and sockets, e.g. the URL of a reverse proxy.' },
   { name: 'TRUSTED_PROXIES', default: '(unset)', meaning: 'Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling, audit log). Unset: the header is ignored.' },
+  { name: 'BASE_PATH', default: '(unset: served at /)', meaning: 'Serve everything under this sub-path behind a reverse proxy, e.g. /osloscope: pages, API, socket.io, the session cookie and login redirects. The pages are built per base path (.next-osloscope for /osloscope); see deploy/nginx/osloscope.conf.' },
   { name: 'READ_ONLY', default: '0', meaning: '1 = nobody can fire or replay messages; watching only.' },
   { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },
   { name: 'AUDIT_LOG', default: '.data/audit.log', meaning: 'Append-only JSON-lines file recording every fired or replayed message (who, when, target, method, outcome).' },
@@ -141,6 +142,11 @@ const envSchema = z.object({
   TRUSTED_PROXIES: csv
     .refine((l) => l.every(isAddressOrCidr), { message: 'expected comma-separated IP addresses or CIDR ranges such as 10.0.0.5,192.168.0.0/16' })
     .optional(),
+  BASE_PATH: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || /^(\/[A-Za-z0-9._~-]+)+$/.test(v), { message: 'expected a path such as /osloscope (a leading /, no trailing /, letters, digits, . _ ~ -)' })
+    .default(''),
   READ_ONLY: flag('READ_ONLY').default(false),
   METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   AUDIT_LOG: z.string().trim().min(1, { message: 'expected a file path' }).default('.data/audit.log'),
@@ -169,6 +175,8 @@ export interface AuthConfig {
   cookieSecure: boolean;
   /** TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-For names the client */
   trustedProxies?: string[];
+  /** the session cookie's Path: BASE_PATH, or / */
+  cookiePath?: string;
 }
 
 export interface Config {
@@ -195,6 +203,8 @@ export interface Config {
   management: { url: string; username: string; password: string; href: string } | null;
   host: string;
   port: number;
+  /** BASE_PATH: the sub-path everything is served under ('' = the root) */
+  basePath: string;
   rpcResponseTimeout: number;
   rpcConnPoolSize: number;
   connPoolMinSize: number;
@@ -349,6 +359,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     management,
     host: e.HOST,
     port: e.PORT,
+    basePath: e.BASE_PATH,
     rpcResponseTimeout,
     rpcConnPoolSize,
     connPoolMinSize,
@@ -360,6 +371,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionTtlSeconds: e.SESSION_TTL,
       cookieSecure: e.COOKIE_SECURE,
       trustedProxies: e.TRUSTED_PROXIES ?? [],
+      cookiePath: e.BASE_PATH || '/',
     },
     allowedOrigins: (e.ALLOWED_ORIGINS ?? []).map((o) => parseOrigin(o) as string),
     readOnly: e.READ_ONLY,

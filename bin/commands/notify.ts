@@ -1,6 +1,5 @@
 /** `osloscope notify`: send one notification like oslo's Notifier. */
-import { NOTIFICATION_PRIORITIES, type NotificationPriority } from '../../server/messaging/wire.ts';
-import { Notifier, pyDumps, type Transport } from '../../server/messaging/index.ts';
+import { Notifier, pyDumps, wire, type Transport } from '../../server/messaging/index.ts';
 import { DEFAULT_URL, EXIT, jsonObject, numberOption, openTransport, parse, reportError, required, UsageError, writeJson, type Io } from './common.ts';
 import { CONFIG_FILE_HELP, cliSettings, writeConfigNotes } from './config-files.ts';
 
@@ -8,7 +7,7 @@ export const NOTIFY_HELP = `usage: osloscope notify --publisher-id P --event-typ
 
   --publisher-id P        e.g. compute.host1 (required)
   --event-type E          e.g. compute.instance.create.end (required)
-  --priority P            ${NOTIFICATION_PRIORITIES.join('|')} (default info)
+  --priority P            ${wire.NOTIFICATION_PRIORITIES.join('|')} (default info)
   --payload JSON          payload (default {})
   --context JSON          request context; only oslo's safe keys are sent
   --topic T               notification topic, repeatable (default: the files' topics, else notifications)
@@ -41,8 +40,8 @@ export async function runNotifyCommand(argv: string[], io: Io): Promise<number> 
     const publisherId = required(values['publisher-id'], 'publisher-id');
     const eventType = required(values['event-type'], 'event-type');
     const priority = (values.priority ?? 'info').toLowerCase();
-    if (!(NOTIFICATION_PRIORITIES as readonly string[]).includes(priority)) {
-      throw new UsageError(`--priority must be one of ${NOTIFICATION_PRIORITIES.join(', ')}`);
+    if (!(wire.NOTIFICATION_PRIORITIES as readonly string[]).includes(priority)) {
+      throw new UsageError(`--priority must be one of ${wire.NOTIFICATION_PRIORITIES.join(', ')}`);
     }
     const settings = cliSettings(values, io.env, DEFAULT_URL, { notifications: true });
     writeConfigNotes(settings, io.stderr);
@@ -57,7 +56,7 @@ export async function runNotifyCommand(argv: string[], io: Io): Promise<number> 
     const retry = numberOption(values.retry, 'retry') ?? (fromFiles.retry !== undefined && fromFiles.retry >= 0 ? fromFiles.retry : 0);
     transport = openTransport(values, io, { settings });
     const notifier = new Notifier(transport, { publisherId, driver, topics, retry });
-    const sent = await notifier.notify(context, eventType, payload, priority as NotificationPriority);
+    const sent = await notifier.notify(context, eventType, payload, priority as wire.NotificationPriority);
     writeJson(io, { ok: true, message_id: sent.messageId, exchange: sent.exchange, routing_keys: sent.routingKeys }, pyDumps);
     return EXIT.ok;
   } catch (err) {

@@ -19,6 +19,32 @@ import { ConfigError } from './errors.ts';
 import { rabbitDefaults } from './options.ts';
 import { uuidHex } from './wire.ts';
 
+/**
+ * `openstack` (oslo's default control_exchange) plus the exchanges services set with
+ * set_transport_defaults: what the tap binds to and config offers by default.
+ */
+export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = [
+  'openstack',
+  'nova',
+  'neutron',
+  'cinder',
+  'glance',
+  'heat',
+  'ironic',
+  'keystone',
+  'octavia',
+  'designate',
+  'manila',
+  'magnum',
+  'barbican',
+  'placement',
+  'trove',
+  'sahara',
+  'aodh',
+  'ceilometer',
+  'zun',
+];
+
 /** The [oslo_messaging_rabbit] options topology depends on (names as oslo 18.x spells them). */
 export interface TopologyOptions {
   amqp_durable_queues: boolean;

@@ -15,8 +15,11 @@
  * consumer's connection) of the vhost there, replies included.
  *
  * The connection is a ResilientLink: after a broker-side kill it reconnects
- * and replays our declares/bindings/consumer. When replay is refused (a
- * non-durable exchange we were bound to vanished with a broker restart) the
+ * quickly and replays our declares/bindings/consumer. Bindings to exchanges
+ * that vanished meanwhile (non-durable ones go with a broker restart, a peer's
+ * auto-delete `<topic>_fanout` with its last binding) are skipped by the
+ * replay and re-bound here as soon as the exchange is back (`awaiting`,
+ * checked every REBIND_MS). When replay is refused outright (406, 403) the
  * tap rebuilds itself from scratch with passive checks first.
  *
  * The tap never talks to sockets or HTTP clients: it emits TapEvents and
@@ -37,7 +40,7 @@ import type {
   TapSnapshot,
   TapStatus,
 } from '../../lib/tap-contracts.ts';
-import { compressionOf, decompressAsync, silentLogger, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
+import { compressionOf, decompressAsync, silentLogger, topology, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
 import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '../../lib/broker-contracts.ts';
 import { BrokerReporter } from './broker-report.ts';
 import { buildBrokerView } from './broker-view.ts';
@@ -62,28 +65,13 @@ import { randomBytes } from 'node:crypto';
 /** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
 const MAX_INFLATING = 64;
 
-/** `openstack` (oslo's default control_exchange) plus the exchanges services set with set_transport_defaults. */
-export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = [
-  'openstack',
-  'nova',
-  'neutron',
-  'cinder',
-  'glance',
-  'heat',
-  'ironic',
-  'keystone',
-  'octavia',
-  'designate',
-  'manila',
-  'magnum',
-  'barbican',
-  'placement',
-  'trove',
-  'sahara',
-  'aodh',
-  'ceilometer',
-  'zun',
-];
+/** Defined with oslo's other exchange names in the core's topology; re-exported for the tap's callers. */
+export const DEFAULT_CONTROL_EXCHANGES = topology.DEFAULT_CONTROL_EXCHANGES;
+
+/** How often exchanges lost in a recovery are checked for (passive declares) until they are back. */
+const REBIND_MS = 250;
+/** …for at most this long; exchange discovery picks up later ones. */
+const REBIND_FOR_MS = 300_000;
 
 /** Every queue the tap declares starts with this; other taps' queues are left out of routed_queues. */
 export const TAP_QUEUE_PREFIX = 'osloscope-tap-';
@@ -144,6 +132,7 @@ export interface TapOptions {
 type TapListener = (event: TapEvent) => void;
 
 interface Timers {
+  rebind?: NodeJS.Timeout;
   tick?: NodeJS.Timeout;
   discovery?: NodeJS.Timeout;
   modeCheck?: NodeJS.Timeout;
@@ -211,6 +200,9 @@ export class Tap {
   private stopped = false;
   /** the last rebuild failed: try again after rebuildAfterMs whatever the (closed) link says */
   private rebuildPending = false;
+  /** exchanges a recovery could not re-bind (vanished) → since when; re-bound when they are back */
+  private readonly awaiting = new Map<string, number>();
+  private readonly recovery = { reconnects: 0, rebuilds: 0, skipped: 0, lastOutageMs: null as number | null };
 
   constructor(private readonly options: TapOptions) {
     this.transport = options.transport;
@@ -315,6 +307,7 @@ export class Tap {
     this.stopped = true;
     for (const t of Object.values(this.timers)) if (t) clearInterval(t);
     this.timers = {};
+    this.awaiting.clear();
     this.unsubscribeTransport?.();
     // what osloscope turned on it turns off (FIREHOSE_AUTO_OFF or not): never leave tracing on by surprise
     await this.firehose?.disable('stop').catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not turn tracing off'));
@@ -421,8 +414,11 @@ export class Tap {
       if (this.state === 'recovering') {
         this.state = 'running';
         this.error = null;
+        this.recovery.reconnects++;
+        if (this.downSince !== null) this.recovery.lastOutageMs = this.clock() - this.downSince;
         this.downSince = null;
-        this.log.info({ tap: this.id }, 'tap connection recovered');
+        this.forgetVanished();
+        this.log.info({ tap: this.id, outageMs: this.recovery.lastOutageMs }, 'tap connection recovered');
         // exchanges may have appeared or vanished meanwhile
         void this.serial(() => this.discover()).catch(() => undefined);
         // a node restart loses its tracing state (rabbit_trace keeps it in the node's application env)
@@ -439,14 +435,70 @@ export class Tap {
     }
   }
 
-  /** A link whose recovery was refused (replay 404/406) stays 'disconnected': rebuild from scratch. */
+  /**
+   * The replay skipped bindings whose exchange vanished: the tap is not bound to them any more.
+   * Forget them as bound and look for them every REBIND_MS until they are back.
+   */
+  private forgetVanished(): void {
+    const link = this.link;
+    if (!link) return;
+    const now = this.clock();
+    for (const skip of link.lastSkipped) {
+      this.recovery.skipped++;
+      if (skip.kind !== 'binding' || skip.missingKind !== 'exchange' || !skip.exchange) continue;
+      if (skip.queue !== this.bindingsQueue) continue;
+      this.boundExchanges.delete(skip.exchange);
+      this.fanoutExchanges.delete(skip.exchange);
+      this.awaiting.set(skip.exchange, now);
+      this.emit({ type: 'tap:exchange', exchange: skip.exchange, action: 'unbound' });
+    }
+    if (this.awaiting.size > 0) {
+      this.log.info({ tap: this.id, exchanges: [...this.awaiting.keys()].slice(0, 20) }, 'exchanges vanished while the tap was away; re-binding when they are back');
+      this.startRebind();
+    }
+  }
+
+  private startRebind(): void {
+    if (this.timers.rebind || this.stopped) return;
+    let running = false;
+    const t = setInterval(() => {
+      if (running) return;
+      if (this.stopped || this.awaiting.size === 0) {
+        clearInterval(t);
+        if (this.timers.rebind === t) this.timers.rebind = undefined;
+        return;
+      }
+      running = true;
+      this.serial(() => this.rebindAwaiting())
+        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 're-bind failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, REBIND_MS);
+    t.unref();
+    this.timers.rebind = t;
+  }
+
+  private async rebindAwaiting(): Promise<void> {
+    const link = this.link;
+    if (!link?.isConnected || this.mode !== 'bindings' || !this.bindingsQueue) return;
+    const now = this.clock();
+    for (const [x, since] of [...this.awaiting].slice(0, 50)) {
+      if (this.boundExchanges.has(x) || now - since > REBIND_FOR_MS || (await this.bindExchange(x, true))) this.awaiting.delete(x);
+    }
+    if (this.awaiting.size === 0) this.emitStatus();
+  }
+
+  /** A link whose recovery was refused (replay 406) stays 'disconnected': rebuild from scratch. */
   private async maybeRebuild(): Promise<void> {
     if (this.stopped || this.state !== 'recovering') return;
     const now = this.clock();
     if (!this.rebuildPending) {
-      const st = this.link?.currentState;
-      if (st === 'connecting' || st === 'connected') {
-        this.downSince = null;
+      const link = this.link;
+      const st = link?.currentState;
+      // `connecting` counts as progress only while a connect loop really runs (never a stuck state)
+      if (st === 'connected' || (st === 'connecting' && link?.retrying)) {
+        this.downSince ??= now;
         return;
       }
     }
@@ -460,6 +512,7 @@ export class Tap {
       try {
         await this.attach(0);
         this.rebuildPending = false;
+        this.recovery.rebuilds++;
         this.state = 'running';
         this.error = null;
         this.emitStatus();
@@ -1001,6 +1054,7 @@ export class Tap {
       inspector: this.inspector?.source ?? 'passive',
       counters: this.model.tapCounters(),
       startedAt: this.startedAt,
+      recovery: { ...this.recovery, awaiting: [...this.awaiting.keys()].slice(0, 20) },
     };
   }
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ManagementInspector } from './inspector.ts';
-import { eventually } from '../../test/support/brokers.ts';
+import { eventually } from '../../lib/eventually.ts';
 import type { DecodedMessage } from '../../lib/tap-contracts.ts';
 
 export const TEST_MANAGEMENT_URL = process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
