@@ -22,7 +22,7 @@ import type { Logger } from '../messaging/index.ts';
 import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
 import type { Principal, Sessions } from '../auth/session.ts';
 import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
-import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../realtime/dashboard.ts';
+import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { renderMetrics, type MetricsSources } from './prometheus.ts';
 import { HttpError, readJson, sendData, sendError, sendJson, sendLines, sendText } from './respond.ts';

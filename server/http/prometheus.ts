@@ -12,7 +12,7 @@
  */
 import { RPC_CLIENT_PROCESSING_SECONDS } from '../../lib/tap-contracts.ts';
 import { recentRate } from '../../lib/series.ts';
-import type { Dashboard } from '../realtime/dashboard.ts';
+import type { Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { renderCounter, renderGauge, renderHistogramFamily } from './metrics.ts';
 

@@ -5,7 +5,7 @@ import { MemoryBroker, silentLogger, Transport } from '../messaging/index.ts';
 import { tryParseFilter } from '../tap/index.ts';
 import type { DecodedMessage, TapEvent, TapStatus } from '../../lib/tap-contracts.ts';
 import type { TrafficBatch } from '../../lib/socket-contracts.ts';
-import type { Dashboard, TapFace } from './dashboard.ts';
+import type { Dashboard, TapFace } from '../dashboard.ts';
 import { RealtimeGateway } from './gateway.ts';
 
 let seq = 0;

@@ -14,7 +14,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Logger } from '../messaging/index.ts';
-import { callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from './dashboard.ts';
+import { callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
 import {
   CLIENT_EVENTS,
   SERVER_EVENTS,
@@ -39,6 +39,8 @@ export interface GatewayOptions {
   callsMs?: number;
   /** pending messages kept between flushes; beyond it the oldest are skipped (counted) */
   maxPending?: number;
+  /** socket.io's path: `${BASE_PATH}/socket.io` */
+  path?: string;
 }
 
 interface SocketData {
@@ -96,7 +98,7 @@ export class RealtimeGateway {
     this.callsMs = o.callsMs ?? 1000;
     this.maxPending = o.maxPending ?? 5000;
     this.io = new Server(http, {
-      path: '/socket.io',
+      path: o.path ?? '/socket.io',
       serveClient: false,
       // same-origin only; the handshake check below enforces it for websockets too
       cors: undefined,
