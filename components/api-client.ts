@@ -5,6 +5,19 @@
  */
 import type { ApiError } from '@/lib/api-contracts';
 
+/**
+ * The sub-path osloscope is served under (BASE_PATH, e.g. /osloscope), '' at the root. Next bakes it into
+ * the build (next.config.js); next/link and the router add it themselves, fetches and
+ * window.location need it here.
+ */
+export const BASE_PATH = process.env.NEXT_PUBLIC_BASE_PATH ?? '';
+
+/** An app path ('/api/status', '/login') as the browser must ask for it. */
+export function withBase(path: string): string {
+  if (path === '/' && BASE_PATH) return BASE_PATH;
+  return path.startsWith('/') ? `${BASE_PATH}${path}` : path;
+}
+
 export class ApiRequestError extends Error {
   constructor(
     readonly status: number,
@@ -16,9 +29,10 @@ export class ApiRequestError extends Error {
 }
 
 function toLogin(): void {
-  if (typeof window === 'undefined' || window.location.pathname === '/login') return;
+  if (typeof window === 'undefined' || window.location.pathname === withBase('/login')) return;
+  // `next` is the browser's path, base path included
   const next = encodeURIComponent(window.location.pathname + window.location.search);
-  window.location.assign(`/login?next=${next}`);
+  window.location.assign(withBase(`/login?next=${next}`));
 }
 
 async function parse(res: Response): Promise<{ ok: true; data: unknown } | { ok: false; error: ApiError }> {
@@ -33,7 +47,7 @@ async function parse(res: Response): Promise<{ ok: true; data: unknown } | { ok:
 }
 
 export async function apiGet<T>(path: string): Promise<T> {
-  const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  const res = await fetch(withBase(path), { credentials: 'same-origin', headers: { accept: 'application/json' } });
   const body = await parse(res);
   if (!body.ok) {
     if (res.status === 401) toLogin();
@@ -46,7 +60,7 @@ export async function apiGet<T>(path: string): Promise<T> {
 export async function apiPostRaw<T>(path: string, payload: unknown): Promise<{ status: number; body: { ok: true; data: T } | { ok: false; error: ApiError } }> {
   let res: Response;
   try {
-    res = await fetch(path, {
+    res = await fetch(withBase(path), {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -67,5 +81,5 @@ export async function apiPost<T>(path: string, payload: unknown): Promise<T> {
 }
 
 export async function apiDelete(path: string): Promise<void> {
-  await fetch(path, { method: 'DELETE', credentials: 'same-origin' });
+  await fetch(withBase(path), { method: 'DELETE', credentials: 'same-origin' });
 }

@@ -11,6 +11,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { ApiError, StatusSnapshot } from '@/lib/api-contracts';
 import { queryKeys } from '@/lib/query-keys';
 import { CLIENT_EVENTS, SERVER_EVENTS } from '@/lib/socket-contracts';
+import { withBase } from './api-client';
 
 export type SocketState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -45,7 +46,7 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     const s = io({
-      path: '/socket.io',
+      path: withBase('/socket.io'),
       transports: ['websocket', 'polling'],
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
@@ -82,8 +83,8 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
       setConnection((c) => ({ ...c, state: s.active ? 'reconnecting' : 'disconnected', lostAt: Date.now(), lastError: reason }));
     });
     s.on('connect_error', (err) => {
-      if (err.message === 'unauthenticated' && window.location.pathname !== '/login') {
-        window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      if (err.message === 'unauthenticated' && window.location.pathname !== withBase('/login')) {
+        window.location.assign(withBase(`/login?next=${encodeURIComponent(window.location.pathname)}`));
         return;
       }
       setConnection((c) => ({ ...c, state: s.active ? (everConnected ? 'reconnecting' : 'connecting') : 'disconnected', lastError: err.message }));

@@ -12,7 +12,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCES = ['app', 'components', 'lib', 'next.config.js', 'package.json', 'tsconfig.json', 'tsconfig.next.json'];
 const NEXT_ENV_DTS = join(ROOT, 'next-env.d.ts');
-const BUILD_ID = join(ROOT, '.next', 'BUILD_ID');
+
+/** The build directory of a BASE_PATH, as next.config.js names it: .next, or .next-osloscope for /osloscope. */
+export function distDirFor(basePath: string = process.env.BASE_PATH ?? ''): string {
+  const b = basePath.trim();
+  return b ? `.next${b.replace(/\//g, '-')}` : '.next';
+}
+const buildIdOf = (basePath: string) => join(ROOT, distDirFor(basePath), 'BUILD_ID');
 const LOCK = join(ROOT, 'node_modules', '.cache', 'osloscope-build.lock');
 const LOCK_STALE_MS = 15 * 60_000;
 
@@ -32,21 +38,22 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-/** Why a build is needed, or null when `.next` is up to date. */
-export function buildReason(): string | null {
-  if (!existsSync(BUILD_ID)) return '.next is missing';
-  const built = statSync(BUILD_ID).mtimeMs;
+/** Why a build is needed, or null when the build directory of `basePath` is up to date. */
+export function buildReason(basePath: string = process.env.BASE_PATH ?? ''): string | null {
+  const buildId = buildIdOf(basePath);
+  if (!existsSync(buildId)) return `${distDirFor(basePath)} is missing`;
+  const built = statSync(buildId).mtimeMs;
   for (const s of SOURCES) {
     if (newestMtime(join(ROOT, s)) > built) return `${s} changed since the last build`;
   }
   return null;
 }
 
-function runNextBuild(log: (line: string) => void): Promise<void> {
+function runNextBuild(log: (line: string) => void, basePath: string): Promise<void> {
   return new Promise((resolveBuild, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
       cwd: ROOT,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production', BASE_PATH: basePath },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -85,15 +92,15 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Build when needed; resolves true when it built. */
-export async function ensureBuilt(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<boolean> {
-  if (buildReason() === null) return false;
+/** Build the pages of `basePath` (BASE_PATH by default) when needed; resolves true when it built. */
+export async function ensureBuilt(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`), basePath: string = process.env.BASE_PATH ?? ''): Promise<boolean> {
+  if (buildReason(basePath) === null) return false;
   return withLock(async () => {
-    const reason = buildReason();
+    const reason = buildReason(basePath);
     if (reason === null) return false; // someone else built while we waited
     log(`[osloscope] building the pages (${reason}); this takes a minute…`);
     const hadNextEnv = existsSync(NEXT_ENV_DTS);
-    await runNextBuild(log);
+    await runNextBuild(log, basePath);
     // next build writes next-env.d.ts, whose global NodeJS.ProcessEnv.NODE_ENV
     // declaration would also apply to the server, CLI and tests that
     // tsconfig.json checks; the running pages do not need the file.

@@ -163,6 +163,8 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   let nextUpgrade: UpgradeFn | null = null;
   const httpServer = createServer();
   if (!options.withoutPages) {
+    // next.config.js reads BASE_PATH for basePath and the build directory (.next-<path>): the validated value
+    process.env.BASE_PATH = config.basePath;
     const app = next({ dev: config.dev, dir: ROOT, hostname: config.host, port: config.port, httpServer, quiet: !config.dev });
     await app.prepare();
     nextHandler = app.getRequestHandler() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -177,11 +179,25 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
           const host = checkLoopbackHost(req, config.allowedOrigins);
           if (!host.ok) return sendError(res, host.status, host.code, host.message);
         }
-        const pathname = (req.url ?? '/').split('?')[0];
-        if (api.owns(pathname)) return await api.handle(req, res);
+        const base = config.basePath;
+        const fullPath = (req.url ?? '/').split('?')[0];
+        // BASE_PATH: everything lives under it; the API sees its paths without it, Next with it (basePath)
+        if (base && fullPath !== base && !fullPath.startsWith(`${base}/`)) {
+          if (fullPath === '/') {
+            res.writeHead(302, { location: base, 'cache-control': 'no-store' });
+            res.end();
+            return;
+          }
+          return sendError(res, 404, 'not_found', `No page ${fullPath}: osloscope is served under ${base} (BASE_PATH)`);
+        }
+        const pathname = fullPath.slice(base.length) || '/';
+        if (api.owns(pathname)) {
+          req.url = (req.url ?? '/').slice(base.length);
+          return await api.handle(req, res);
+        }
         if (!nextHandler) return sendError(res, 404, 'not_found', `No page ${pathname} (pages are disabled in this process)`);
         if (config.auth.enabled && needsLogin(pathname) && !(await sessions.principal(req))) {
-          res.writeHead(302, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}`, 'cache-control': 'no-store' });
+          res.writeHead(302, { location: `${base}/login?next=${encodeURIComponent(req.url ?? '/')}`, 'cache-control': 'no-store' });
           res.end();
           return;
         }
@@ -198,6 +214,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
     dashboard,
     log: log.child({ part: 'realtime' }),
     batchMs: config.realtimeBatchMs,
+    path: `${config.basePath}/socket.io`,
     authenticate: (req) => sessions.principal(req),
     checkRequest: (req) => {
       if (!config.auth.enabled) {
@@ -211,7 +228,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   const upgrade = nextUpgrade as UpgradeFn | null;
   if (upgrade) {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!(req.url ?? '').startsWith('/socket.io')) void upgrade(req, socket, head);
+      if (!(req.url ?? '').startsWith(`${config.basePath}/socket.io`)) void upgrade(req, socket, head);
     });
   }
 

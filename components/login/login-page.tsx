@@ -1,7 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { useSearchParams } from 'next/navigation';
-import { apiPostRaw } from '../api-client';
+import { apiPostRaw, withBase } from '../api-client';
 
 export function LoginPage() {
   const params = useSearchParams();
@@ -10,7 +10,8 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const next = params.get('next');
-  const target = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  // `next` is a browser path (base path included) on this origin
+  const target = next && next.startsWith('/') && !next.startsWith('//') ? next : withBase('/');
   return (
     <form
       className="login card"

@@ -9,11 +9,16 @@ import { ensureBuilt } from '../../scripts/build-if-needed.ts';
 /** `beforeAll` timeout covering a cold `next build` on a busy 2-core machine. */
 export const BUILD_TIMEOUT_MS = 300_000;
 
-let built: Promise<boolean> | null = null;
+const built = new Map<string, Promise<boolean>>();
 
-export function buildOnce(): Promise<boolean> {
-  built ??= ensureBuilt((line) => process.stderr.write(`[e2e build] ${line}\n`));
-  return built;
+/** Build the pages once per run; `basePath` (BASE_PATH) has its own build directory. */
+export function buildOnce(basePath = ''): Promise<boolean> {
+  let b = built.get(basePath);
+  if (!b) {
+    b = ensureBuilt((line) => process.stderr.write(`[e2e build${basePath ? ` ${basePath}` : ''}] ${line}\n`), basePath);
+    built.set(basePath, b);
+  }
+  return b;
 }
 
 /** Wait until the page's socket is live (the header indicator). */

@@ -87,7 +87,7 @@ export class Sessions {
       // iron-session needs a 32+ character password even when unused.
       password: auth.enabled ? auth.sessionSecret : 'x'.repeat(32),
       ttl: auth.sessionTtlSeconds,
-      cookieOptions: { httpOnly: true, sameSite: 'strict', secure: auth.cookieSecure, path: '/' },
+      cookieOptions: { httpOnly: true, sameSite: 'strict', secure: auth.cookieSecure, path: auth.cookiePath ?? '/' },
     };
   }
 
