@@ -9,6 +9,7 @@ import { useSession } from '../hooks/use-session';
 import { useNow } from '../hooks/use-now';
 import { apiDelete } from '../api-client';
 import { ago } from '../ui/format';
+import { SearchBox } from '../search/search-box';
 
 const NAV = [
   { href: '/', label: 'Overview', testId: 'nav-overview' },
@@ -34,6 +35,7 @@ export function AppShell({ children }: { children: ReactNode }) {
             </Link>
           ))}
         </nav>
+        <SearchBox />
         <div className="topbar-right">
           <ConnectionIndicators />
           <UserBox />
