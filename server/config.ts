@@ -56,7 +56,6 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'ALLOWED_ORIGINS', default: '(unset)', meaning: 'Comma-separated extra origins (scheme://host[:port]) accepted for state-changing requests and sockets, e.g. the URL of a reverse proxy.' },
   { name: 'TRUSTED_PROXIES', default: '(unset)', meaning: 'Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling, audit log). Unset: the header is ignored.' },
   { name: 'BASE_PATH', default: '(unset: served at /)', meaning: 'Serve everything under this sub-path behind a reverse proxy, e.g. /osloscope: pages, API, socket.io, the session cookie and login redirects. The pages are built per base path (.next-osloscope for /osloscope); see deploy/nginx/osloscope.conf.' },
-  { name: 'BASE_PATH', default: '(unset: served at /)', meaning: 'Serve everything under this sub-path behind a reverse proxy, e.g. /osloscope: pages, API, socket.io, the session cookie and login redirects. The pages are built per base path (.next-osloscope for /osloscope); see deploy/nginx/osloscope.conf.' },
   { name: 'READ_ONLY', default: '0', meaning: '1 = nobody can fire or replay messages; watching only.' },
   { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },
   { name: 'AUDIT_LOG', default: '.data/audit.log', meaning: 'Append-only JSON-lines file recording every fired or replayed message (who, when, target, method, outcome).' },
@@ -148,11 +147,6 @@ const envSchema = z.object({
     .trim()
     .refine((v) => v === '' || /^(\/[A-Za-z0-9._~-]+)+$/.test(v), { message: 'expected a path such as /osloscope (a leading /, no trailing /, letters, digits, . _ ~ -)' })
     .default(''),
-  BASE_PATH: z
-    .string()
-    .trim()
-    .refine((v) => v === '' || /^(\/[A-Za-z0-9._~-]+)+$/.test(v), { message: 'expected a path such as /osloscope (a leading /, no trailing /, letters, digits, . _ ~ -)' })
-    .default(''),
   READ_ONLY: flag('READ_ONLY').default(false),
   METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   AUDIT_LOG: z.string().trim().min(1, { message: 'expected a file path' }).default('.data/audit.log'),
@@ -209,8 +203,6 @@ export interface Config {
   management: { url: string; username: string; password: string; href: string } | null;
   host: string;
   port: number;
-  /** BASE_PATH: the sub-path everything is served under ('' = the root) */
-  basePath: string;
   /** BASE_PATH: the sub-path everything is served under ('' = the root) */
   basePath: string;
   rpcResponseTimeout: number;
@@ -367,7 +359,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     management,
     host: e.HOST,
     port: e.PORT,
-    basePath: e.BASE_PATH,
     basePath: e.BASE_PATH,
     rpcResponseTimeout,
     rpcConnPoolSize,
