@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { Providers } from '@/components/providers';
 import { AppShell } from '@/components/layout/app-shell';
+import { THEME_BOOT } from '@/components/layout/theme';
 import '@/components/styles.css';
 
 export const metadata = {
@@ -8,11 +9,19 @@ export const metadata = {
   description: 'Watch and drive live oslo.messaging RPC traffic on RabbitMQ',
 };
 
-export const viewport = { width: 'device-width', initialScale: 1 };
+export const viewport = {
+  width: 'device-width',
+  initialScale: 1,
+  colorScheme: 'dark light',
+};
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
-    <html lang="en">
+    // the theme script sets data-theme before React hydrates
+    <html lang="en" suppressHydrationWarning>
+      <head>
+        <script dangerouslySetInnerHTML={{ __html: THEME_BOOT }} />
+      </head>
       <body>
         <Providers>
           <AppShell>{children}</AppShell>

@@ -3,34 +3,42 @@ import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { isStale } from '@/lib/series';
+import type { TransportInfo } from '@/lib/api-contracts';
 import { useRealtime } from '../realtime-provider';
 import { useStatus } from '../hooks/use-status';
 import { useSession } from '../hooks/use-session';
 import { useNow } from '../hooks/use-now';
-import { apiDelete } from '../api-client';
+import { apiDelete, withBase } from '../api-client';
 import { ago } from '../ui/format';
+import { ThemeToggle } from './theme';
+import { Shortcuts } from './shortcuts';
 import { SearchBox } from '../search/search-box';
 
-const NAV = [
-  { href: '/', label: 'Overview', testId: 'nav-overview' },
-  { href: '/live', label: 'Live', testId: 'nav-live' },
-  { href: '/console', label: 'Console', testId: 'nav-console' },
-  { href: '/calls', label: 'Calls', testId: 'nav-calls' },
-  { href: '/broker', label: 'Broker', testId: 'nav-broker' },
+export const NAV = [
+  { href: '/', label: 'Overview', testId: 'nav-overview', key: 'o' },
+  { href: '/live', label: 'Live', testId: 'nav-live', key: 'l' },
+  { href: '/console', label: 'Console', testId: 'nav-console', key: 'c' },
+  { href: '/calls', label: 'Calls', testId: 'nav-calls', key: 'a' },
+  { href: '/broker', label: 'Broker', testId: 'nav-broker', key: 'b' },
 ];
 
 export function AppShell({ children }: { children: ReactNode }) {
   const pathname = usePathname();
   if (pathname === '/login') return <main className="login-main">{children}</main>;
+  // one h1 per page: the section a top-level page belongs to (deeper pages name themselves)
+  const section = NAV.find((n) => n.href === pathname);
   return (
     <div className="shell">
       <header className="topbar">
         <Link href="/" className="brand">
-          <span className="brand-mark" aria-hidden>◎</span> osloscope
+          <span className="brand-mark" aria-hidden>
+            ◎
+          </span>{' '}
+          osloscope
         </Link>
-        <nav className="nav">
+        <nav className="nav" aria-label="Pages">
           {NAV.map((n) => (
-            <Link key={n.href} href={n.href} data-testid={n.testId} className={pathname === n.href ? 'active' : ''}>
+            <Link key={n.href} href={n.href} data-testid={n.testId} className={pathname === n.href ? 'active' : ''} aria-current={pathname === n.href ? 'page' : undefined}>
               {n.label}
             </Link>
           ))}
@@ -38,11 +46,20 @@ export function AppShell({ children }: { children: ReactNode }) {
         <SearchBox />
         <div className="topbar-right">
           <ConnectionIndicators />
+          <ThemeToggle />
           <UserBox />
         </div>
       </header>
       <Banners />
-      <main className="content">{children}</main>
+      <main className="content">
+        {section && (
+          <h1 className="page-title" data-testid="page-title">
+            {section.label}
+          </h1>
+        )}
+        {children}
+      </main>
+      <Shortcuts nav={NAV} />
     </div>
   );
 }
@@ -88,13 +105,25 @@ function UserBox() {
         className="btn btn-small"
         onClick={async () => {
           await apiDelete('/api/session');
-          window.location.assign('/login');
+          window.location.assign(withBase('/login'));
         }}
       >
         Log out
       </button>
     </div>
   );
+}
+
+/**
+ * "broker unreachable: <reason>, retrying (attempt n, next in s)" from the link that is retrying
+ * (the earliest next attempt when several are); null when no link says why.
+ */
+export function brokerRetryText(t: Pick<TransportInfo, 'links'>, serverNow: number): string | null {
+  const retrying = t.links.filter((l) => l.retry).sort((a, b) => a.retry!.nextAt - b.retry!.nextAt);
+  const r = retrying[0]?.retry;
+  if (!r) return null;
+  const next = Math.max(0, Math.ceil((r.nextAt - serverNow) / 1000));
+  return `broker unreachable: ${r.error}, retrying (attempt ${r.attempt}, next in ${next} s)`;
 }
 
 function Banners() {
@@ -132,9 +161,12 @@ function Banners() {
       </div>,
     );
   } else if (t && t.state !== 'connected' && t.state !== 'idle') {
+    // the server's clock: the snapshot carries `at`
+    const serverNow = status.data && status.dataUpdatedAt && now ? now + (status.data.at - status.dataUpdatedAt) : (status.data?.at ?? 0);
+    const retry = brokerRetryText(t, serverNow);
     out.push(
-      <div key="broker" className="banner banner-bad" data-testid="broker-banner">
-        The broker connection is {t.state}; osloscope reconnects by itself.
+      <div key="broker" className="banner banner-bad" role="status" data-testid="broker-banner">
+        {retry ?? `The broker connection is ${t.state}; osloscope reconnects by itself.`}
       </div>,
     );
   }
