@@ -465,6 +465,8 @@ export const brokerQueueSchema = z.object({
   expiresMs: z.number().nullable(),
   /** when the queue last had activity (management `idle_since`), ms; null when busy or unknown */
   idleSince: z.number().nullable(),
+  /** messages per second published to (in) and delivered from (out) the queue; null when the broker keeps no rates (passive view, memory) */
+  rates: z.object({ in: z.number(), out: z.number() }).nullable().optional(),
   /**
    * ok; expiring — an orphan reply/fanout queue without consumers, normal until its x-expires elapses (oslo keeps
    * queue-manager and stream fanout queues on close); warn — see `note`.

@@ -1,5 +1,6 @@
 'use client';
-import { useMemo, useState } from 'react';
+import Link from 'next/link';
+import { useCallback, useMemo, useState } from 'react';
 import type { BrokerQueue } from '@/lib/tap-contracts';
 import { useBroker } from '../hooks/use-broker';
 import { useBrokerHealth } from '../hooks/use-broker-health';
@@ -7,10 +8,54 @@ import { LayoutHealthPanel } from './layout-health-panel';
 import { useNow } from '../hooks/use-now';
 import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
-import { ago } from '../ui/format';
+import { Drawer, rowKeys } from '../ui/drawer';
+import { ago, rate } from '../ui/format';
+import { liveHref, pingHref, queueFilter, stuckCallsHref } from '../ui/links';
 import { isStale } from '@/lib/series';
 
 const KINDS = ['topic', 'server', 'fanout', 'notification', 'reply', 'other'] as const;
+/** Longest name filter accepted (a regular expression runs over every queue name). */
+export const MAX_NAME_FILTER = 200;
+
+type SortKey = 'name' | 'kind' | 'topic' | 'server' | 'depth' | 'in' | 'out' | 'consumers';
+const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
+  { key: 'name', label: 'Queue' },
+  { key: 'kind', label: 'Kind' },
+  { key: 'topic', label: 'Topic' },
+  { key: 'server', label: 'Server' },
+  { key: 'depth', label: 'Depth', num: true },
+  { key: 'in', label: 'In / s', num: true },
+  { key: 'out', label: 'Out / s', num: true },
+  { key: 'consumers', label: 'Consumers', num: true },
+];
+
+function sortValue(q: BrokerQueue, key: SortKey): string | number {
+  switch (key) {
+    case 'depth':
+      return q.depth;
+    case 'consumers':
+      return q.consumers;
+    case 'in':
+      return q.rates?.in ?? -1;
+    case 'out':
+      return q.rates?.out ?? -1;
+    default:
+      return q[key] ?? '';
+  }
+}
+
+/** The name filter as a case-insensitive regular expression, or the reason it is not one. */
+export function nameMatcher(text: string): { ok: true; test: (name: string) => boolean } | { ok: false; error: string } {
+  const t = text.trim();
+  if (!t) return { ok: true, test: () => true };
+  if (t.length > MAX_NAME_FILTER) return { ok: false, error: `at most ${MAX_NAME_FILTER} characters` };
+  try {
+    const re = new RegExp(t, 'i');
+    return { ok: true, test: (name) => re.test(name) };
+  } catch (err) {
+    return { ok: false, error: `not a regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` };
+  }
+}
 
 export function BrokerPage() {
   const broker = useBroker(5000);
@@ -19,18 +64,31 @@ export function BrokerPage() {
   const [kind, setKind] = useState<string>('');
   const [text, setText] = useState('');
   const [problemsOnly, setProblemsOnly] = useState(false);
+  const [sort, setSort] = useState<{ key: SortKey; desc: boolean } | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
   const snap = broker.data;
   const view = snap?.view ?? null;
   const stale = now > 0 && isStale(broker.dataUpdatedAt || null, now, 12_000);
+  const matcher = useMemo(() => nameMatcher(text), [text]);
 
   const queues = useMemo(() => {
-    const t = text.trim().toLowerCase();
-    return (view?.queues ?? [])
+    const test = matcher.ok ? matcher.test : () => true;
+    const list = (view?.queues ?? [])
       .filter((q) => (kind ? q.kind === kind : q.kind !== 'reply'))
-      .filter((q) => (t ? q.name.toLowerCase().includes(t) : true))
-      .filter((q) => (problemsOnly ? isProblem(q) : true))
-      .sort((a, b) => Number(isProblem(b)) - Number(isProblem(a)) || b.depth - a.depth || a.name.localeCompare(b.name));
-  }, [view, kind, text, problemsOnly]);
+      .filter((q) => test(q.name))
+      .filter((q) => (problemsOnly ? isProblem(q) : true));
+    if (!sort) return list.sort((a, b) => Number(isProblem(b)) - Number(isProblem(a)) || b.depth - a.depth || a.name.localeCompare(b.name));
+    const dir = sort.desc ? -1 : 1;
+    return list.sort((a, b) => {
+      const x = sortValue(a, sort.key);
+      const y = sortValue(b, sort.key);
+      const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+      return dir * c || a.name.localeCompare(b.name);
+    });
+  }, [view, kind, matcher, problemsOnly, sort]);
+  const selected = open ? ((view?.queues ?? []).find((q) => q.name === open) ?? null) : null;
+  const close = useCallback(() => setOpen(null), []);
+  const onRowKeys = useMemo(() => rowKeys((i) => setOpen(queues[i]?.name ?? null)), [queues]);
 
   if (broker.isError && !snap) return <Empty>Cannot load the broker view: {(broker.error as Error).message}</Empty>;
 
@@ -72,55 +130,107 @@ export function BrokerPage() {
                 </option>
               ))}
             </select>
-            <input className="input-small" placeholder="name contains…" value={text} onChange={(e) => setText(e.target.value)} aria-label="Queue name" />
+            <input
+              className={`input-small${matcher.ok ? '' : ' has-error'}`}
+              placeholder="name (regex)…"
+              value={text}
+              maxLength={MAX_NAME_FILTER + 50}
+              onChange={(e) => setText(e.target.value)}
+              aria-label="Queue name (regular expression)"
+              aria-invalid={!matcher.ok}
+              aria-describedby={matcher.ok ? undefined : 'queue-filter-error'}
+              data-testid="queue-filter"
+            />
             <label className="small">
               <input type="checkbox" checked={problemsOnly} onChange={(e) => setProblemsOnly(e.target.checked)} /> problems only
             </label>
           </>
         }
       >
+        {!matcher.ok && (
+          <p className="filter-error" id="queue-filter-error" role="alert" data-testid="queue-filter-error">
+            Name filter {matcher.error}; showing every queue.
+          </p>
+        )}
         {!view ? (
           <Empty>{snap?.error ?? 'Loading…'}</Empty>
         ) : queues.length === 0 ? (
           <Empty>No queue matches.</Empty>
         ) : (
-          <div className="table-scroll">
-            <table className="table" data-testid="queue-table">
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Queues">
+            <table className="table sticky-first" data-testid="queue-table">
               <thead>
                 <tr>
-                  <th>Queue</th>
-                  <th>Kind</th>
-                  <th>Topic</th>
-                  <th>Server</th>
-                  <th className="num">Depth</th>
-                  <th className="num">Consumers</th>
-                  <th>Consuming processes</th>
+                  {COLUMNS.map((c) => {
+                    const active = sort?.key === c.key;
+                    return (
+                      <th key={c.key} scope="col" className={c.num ? 'num' : undefined} aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
+                        <button
+                          type="button"
+                          className="sort"
+                          data-testid={`sort-${c.key}`}
+                          onClick={() => setSort((s) => (s?.key === c.key ? (s.desc === !!c.num ? { key: c.key, desc: !s.desc } : null) : { key: c.key, desc: !!c.num }))}
+                        >
+                          {c.label}
+                          {active ? (sort.desc ? ' ▼' : ' ▲') : ''}
+                        </button>
+                      </th>
+                    );
+                  })}
+                  <th scope="col">Consuming processes</th>
+                  <th scope="col">Go to</th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody onKeyDown={onRowKeys}>
                 {queues.map((q) => (
-                  <tr key={q.name} className={isProblem(q) ? 'row-bad' : ''} data-testid="queue-row" data-queue={q.name} data-health={q.health} title={q.note ?? undefined}>
+                  <tr
+                    key={q.name}
+                    tabIndex={0}
+                    className={`clickable${isProblem(q) ? ' row-bad' : q.health === 'expiring' ? ' row-expiring' : ''}${open === q.name ? ' selected' : ''}`}
+                    data-testid="queue-row"
+                    data-queue={q.name}
+                    data-health={q.health}
+                    title={q.note ?? undefined}
+                    onClick={(e) => {
+                      if (!(e.target as HTMLElement).closest('a')) setOpen(q.name);
+                    }}
+                  >
                     <td className="mono ellipsis">
                       {q.name}
                       {q.queueType && q.queueType !== 'classic' && <span className="muted small"> {q.queueType}</span>}
                     </td>
                     <td>{q.kind}</td>
-                    <td>{q.topic ?? ''}</td>
-                    <td>{q.server ?? ''}</td>
+                    <td>{q.topic ?? '—'}</td>
+                    <td>{q.server ?? '—'}</td>
                     <td className="num" title={q.depthIs === 'retention' ? 'a stream keeps messages until x-max-age: retention, not a backlog' : undefined}>
                       {q.depth}
                       {q.depthIs === 'retention' && <span className="muted small"> kept</span>}
                     </td>
+                    <td className="num" data-testid="queue-rate-in">
+                      {q.rates ? rate(q.rates.in) : '—'}
+                    </td>
+                    <td className="num" data-testid="queue-rate-out">
+                      {q.rates ? rate(q.rates.out) : '—'}
+                    </td>
                     <td className="num">
                       {q.consumers === 0 ? (
-                        <Badge tone={q.health === 'warn' ? 'bad' : q.kind === 'fanout' || q.kind === 'reply' ? 'muted' : q.kind === 'notification' ? 'warn' : 'bad'} title={q.note ?? undefined}>
-                          0
-                        </Badge>
+                        q.health === 'expiring' ? (
+                          <Badge tone="muted" title={q.note ?? undefined} testId="queue-expiring">
+                            0 · expiring
+                          </Badge>
+                        ) : (
+                          <Badge tone={q.health === 'warn' ? 'bad' : q.kind === 'fanout' || q.kind === 'reply' ? 'muted' : q.kind === 'notification' ? 'warn' : 'bad'} title={q.note ?? undefined}>
+                            0
+                          </Badge>
+                        )
                       ) : (
                         q.consumers
                       )}
                     </td>
                     <td className="ellipsis small">{q.consumerProcesses.join(', ')}</td>
+                    <td>
+                      <QueueLinks q={q} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -130,7 +240,11 @@ export function BrokerPage() {
       </Card>
 
       <div className="grid-2">
-        <Card title="Reply queues without consumers" stale={stale} testId="orphan-replies">
+        <Card
+          title={`Reply queues without consumers${view ? ` (${view.replyQueuesWithoutConsumers.filter((r) => r.health === 'warn').length} to look at, ${view.replyQueuesWithoutConsumers.filter((r) => r.health === 'expiring').length} expiring)` : ''}`}
+          stale={stale}
+          testId="orphan-replies"
+        >
           {!view || view.replyQueuesWithoutConsumers.length === 0 ? (
             <Empty>None: every reply queue has its caller listening.</Empty>
           ) : (
@@ -139,17 +253,18 @@ export function BrokerPage() {
                 A caller went away (or lost its connection). oslo never deletes its reply queue: an empty one is normal until its x-expires
                 removes it; one holding replies, never expiring, or outliving its x-expires is flagged.
               </p>
-              <table className="table compact">
+              <div className="table-scroll short" tabIndex={0} role="region" aria-label="Reply queues without consumers">
+              <table className="table compact sticky-first">
                 <thead>
                   <tr>
-                    <th>Reply queue</th>
-                    <th className="num">Depth</th>
-                    <th>Status</th>
+                    <th scope="col">Reply queue</th>
+                    <th scope="col" className="num">Depth</th>
+                    <th scope="col">Status</th>
                   </tr>
                 </thead>
                 <tbody>
                   {view.replyQueuesWithoutConsumers.map((r) => (
-                    <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : ''} data-testid="orphan-reply" data-health={r.health}>
+                    <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : r.health === 'expiring' ? 'row-expiring' : ''} data-testid="orphan-reply" data-health={r.health}>
                       <td className="mono">{r.name}</td>
                       <td className="num">{r.depth}</td>
                       <td className="small">
@@ -159,6 +274,7 @@ export function BrokerPage() {
                   ))}
                 </tbody>
               </table>
+              </div>
             </>
           )}
         </Card>
@@ -198,7 +314,63 @@ export function BrokerPage() {
           {view && view.connections.unnamed > 0 && <p className="muted small">{view.connections.unnamed} connection(s) without an oslo connection name.</p>}
         </Card>
       </div>
+      {selected && <QueueDrawer q={selected} now={now} onClose={close} />}
     </div>
+  );
+}
+
+function QueueLinks({ q }: { q: BrokerQueue }) {
+  return (
+    <span className="row-links">
+      <Link href={liveHref(queueFilter(q))} data-testid="queue-live-link" aria-label={`Live traffic of ${q.name}`}>
+        live
+      </Link>
+      {q.kind !== 'notification' && (
+        <Link href={stuckCallsHref(q.name)} data-testid="queue-stuck-link" aria-label={`Stuck calls on ${q.name}`}>
+          stuck
+        </Link>
+      )}
+      {q.kind === 'server' && q.topic && q.server && (
+        <Link href={pingHref(q.topic, q.server)} data-testid="queue-ping-link" aria-label={`Ping ${q.server}`}>
+          ping
+        </Link>
+      )}
+    </span>
+  );
+}
+
+function QueueDrawer({ q, now, onClose }: { q: BrokerQueue; now: number; onClose: () => void }) {
+  return (
+    <Drawer title={<span className="mono">{q.name}</span>} onClose={onClose} testId="queue-drawer" actions={<QueueLinks q={q} />}>
+      <dl className="kv">
+        <dt>Kind</dt>
+        <dd>{q.kind}</dd>
+        <dt>Topic</dt>
+        <dd>{q.topic ?? '—'}</dd>
+        <dt>Server</dt>
+        <dd>{q.server ?? '—'}</dd>
+        <dt>Type</dt>
+        <dd>{q.queueType ?? 'unknown'}</dd>
+        <dt>Depth</dt>
+        <dd>
+          {q.depth} {q.depthIs === 'retention' ? '(retained by the stream)' : ''}
+        </dd>
+        <dt>Rates</dt>
+        <dd>{q.rates ? `${rate(q.rates.in)} in · ${rate(q.rates.out)} out per second` : 'not reported by the broker'}</dd>
+        <dt>Consumers</dt>
+        <dd>{q.consumers}</dd>
+        <dt>Processes</dt>
+        <dd>{q.consumerProcesses.join(', ') || '—'}</dd>
+        <dt>x-expires</dt>
+        <dd>{q.expiresMs === null ? 'never' : `${Math.round(q.expiresMs / 1000)} s idle`}</dd>
+        <dt>Idle since</dt>
+        <dd>{q.idleSince === null ? 'busy or unknown' : ago(q.idleSince, now || q.idleSince)}</dd>
+        <dt>Health</dt>
+        <dd>
+          <Badge tone={q.health === 'warn' ? 'bad' : q.health === 'expiring' ? 'muted' : 'ok'}>{q.health}</Badge> {q.note ?? ''}
+        </dd>
+      </dl>
+    </Drawer>
   );
 }
 

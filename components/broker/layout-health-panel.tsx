@@ -115,7 +115,7 @@ function FirehoseCard({ coverage, stale }: { coverage: FirehoseCoverage | null; 
                 <th>Node</th>
                 <th>Tracing</th>
                 <th className="num">Connections</th>
-                <th />
+                <th>Note</th>
               </tr>
             </thead>
             <tbody>

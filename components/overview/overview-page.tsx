@@ -10,6 +10,7 @@ import { useRealtime } from '../realtime-provider';
 import { Card, Empty, Stat } from '../ui/card';
 import { Badge } from '../ui/badge';
 import { rate } from '../ui/format';
+import { methodHref, pingHref } from '../ui/links';
 import { RateChart } from './rate-chart';
 import { TapVisibility } from './tap-visibility';
 
@@ -53,6 +54,8 @@ export function OverviewPage() {
   const pool = s?.pool;
   const rw = s?.replyWaiter;
   const inflight = s?.oldestInflight ?? [];
+  // bindings mode: replies are invisible, so a call is only known to be sent; say that, without alarm
+  const blind = !!s?.tap && !s.tap.canSeeReplies;
 
   if (status.isError && !s) {
     return <Empty>Cannot load the status: {(status.error as Error).message}</Empty>;
@@ -63,15 +66,16 @@ export function OverviewPage() {
       <div className="stats-row">
         <Stat label="Messages / s" value={<span data-testid="total-rate">{s?.rates ? rate(total) : '—'}</span>} sub="last 10 s, all kinds" />
         <Stat
-          label="Calls in flight"
+          label={blind ? 'Calls sent' : 'Calls in flight'}
+          testId="inflight-stat"
           value={<span data-testid="inflight-count">{s ? s.calls.inflight : '—'}</span>}
-          sub={<Link href="/calls">see Calls</Link>}
+          sub={blind ? <span data-testid="inflight-blind">sent, reply not observable</span> : <Link href="/calls">see Calls</Link>}
         />
         <Stat
           label="Stuck calls"
-          tone={s && s.calls.stuck > 0 ? 'bad' : undefined}
+          tone={s && s.calls.stuck > 0 && !blind ? 'bad' : undefined}
           value={<span data-testid="stuck-count">{s ? s.calls.stuck : '—'}</span>}
-          sub="no final reply after their timeout"
+          sub={blind ? 'undecidable without replies (firehose)' : 'no final reply after their timeout'}
         />
         <Stat
           label="osloscope send pool"
@@ -148,39 +152,59 @@ export function OverviewPage() {
           {!s?.rates || s.rates.topMethods.length === 0 ? (
             <Empty>No RPC methods seen yet.</Empty>
           ) : (
-            <table className="table compact">
-              <thead>
-                <tr>
-                  <th>Topic</th>
-                  <th>Method</th>
-                  <th className="num">Msgs</th>
-                  <th className="num">/ s</th>
-                </tr>
-              </thead>
-              <tbody>
-                {s.rates.topMethods.slice(0, 10).map((m) => (
-                  <tr key={m.key}>
-                    <td>{m.topic ?? '—'}</td>
-                    <td className="mono">{m.method}</td>
-                    <td className="num">{m.count}</td>
-                    <td className="num">{rate(m.perSecond)}</td>
+            <div className="table-wide" tabIndex={0} role="region" aria-label="Top methods">
+              <table className="table compact sticky-first" data-testid="top-methods-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Method</th>
+                    <th scope="col">Topic</th>
+                    <th scope="col" className="num">
+                      Msgs
+                    </th>
+                    <th scope="col" className="num">
+                      / s
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {s.rates.topMethods.slice(0, 10).map((m) => (
+                    <tr key={m.key}>
+                      <td className="mono ellipsis" title={m.method}>
+                        <Link href={methodHref(m.topic, m.method)} data-testid="top-method-link">
+                          {m.method}
+                        </Link>
+                      </td>
+                      <td className="ellipsis" title={m.topic ?? undefined}>
+                        {m.topic ?? '—'}
+                      </td>
+                      <td className="num">{m.count}</td>
+                      <td className="num">{rate(m.perSecond)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </Card>
 
-        <Card title="Calls in flight" stale={stale} testId="overview-inflight" actions={<Link href="/calls">all calls →</Link>}>
+        <Card
+          title={blind ? 'Calls sent (reply not observable)' : 'Calls in flight'}
+          stale={stale}
+          testId="overview-inflight"
+          actions={<Link href="/calls">all calls →</Link>}
+        >
           {inflight.length === 0 ? (
-            <Empty>No call is waiting for its reply.</Empty>
+            <Empty>{blind ? 'No call sent recently.' : 'No call is waiting for its reply.'}</Empty>
           ) : (
-            <table className="table compact">
+            <div className="table-wide" tabIndex={0} role="region" aria-label={blind ? 'Calls sent' : 'Calls in flight'}>
+            <table className="table compact sticky-first">
               <thead>
                 <tr>
-                  <th>Method</th>
-                  <th>Target</th>
-                  <th className="num">Age</th>
+                  <th scope="col">Method</th>
+                  <th scope="col">Target</th>
+                  <th scope="col" className="num">
+                    {blind ? 'Sent' : 'Age'}
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -189,13 +213,24 @@ export function OverviewPage() {
                   .slice(0, 8)
                   .map((c) => (
                     <tr key={c.msgId}>
-                      <td className="mono">{c.method}</td>
-                      <td>{c.target.routingKey}</td>
-                      <td className="num">{formatDuration(callAgeMs(c, serverNow))}</td>
+                      <td className="mono ellipsis" title={c.method}>
+                        {c.method}
+                      </td>
+                      <td className="ellipsis">
+                        {c.target.topic && c.target.server ? (
+                          <Link href={pingHref(c.target.topic, c.target.server, c.target.exchange)} title={`Ping ${c.target.server} from the Console`} data-testid="inflight-ping-link">
+                            {c.target.routingKey}
+                          </Link>
+                        ) : (
+                          c.target.routingKey
+                        )}
+                      </td>
+                      <td className="num">{blind ? `${formatDuration(callAgeMs(c, serverNow))} ago` : formatDuration(callAgeMs(c, serverNow))}</td>
                     </tr>
                   ))}
               </tbody>
             </table>
+            </div>
           )}
         </Card>
 

@@ -221,6 +221,7 @@ export function buildBrokerView(input: BrokerViewInput): BrokerView {
       depthIs: stream ? 'retention' : 'backlog',
       expiresMs,
       idleSince,
+      rates: q.rates ?? null,
       health: h.health,
       note: h.note,
     });

@@ -32,6 +32,8 @@ export interface InspectedQueue {
   arguments?: Record<string, unknown> | null;
   /** management `idle_since` in ms; null while the queue is busy or when unknown */
   idleSince?: number | null;
+  /** messages per second published to / delivered from the queue (management message_stats); null when the broker keeps no rates */
+  rates?: { in: number; out: number } | null;
 }
 
 /** The management API's `idle_since`: `2026-11-30T07:40:12.123+00:00` (4.x) or `2026-11-30 7:40:12` (3.x, UTC). */
@@ -275,8 +277,20 @@ export class ManagementInspector implements BrokerInspector {
 
   async queues(): Promise<InspectedQueue[]> {
     const list = await this.request<
-      { name: string; messages?: number; consumers?: number; exclusive?: boolean; type?: string; durable?: boolean; arguments?: Record<string, unknown>; idle_since?: string }[]
-    >(`/queues/${this.vh}?columns=name,messages,consumers,exclusive,type,durable,arguments,idle_since`);
+      {
+        name: string;
+        messages?: number;
+        consumers?: number;
+        exclusive?: boolean;
+        type?: string;
+        durable?: boolean;
+        arguments?: Record<string, unknown>;
+        idle_since?: string;
+        message_stats?: { publish_details?: { rate?: number }; deliver_get_details?: { rate?: number } };
+      }[]
+    >(
+      `/queues/${this.vh}?columns=name,messages,consumers,exclusive,type,durable,arguments,idle_since,message_stats.publish_details.rate,message_stats.deliver_get_details.rate`,
+    );
     return list.map((q) => ({
       name: q.name,
       messages: q.messages ?? 0,
@@ -286,6 +300,9 @@ export class ManagementInspector implements BrokerInspector {
       durable: typeof q.durable === 'boolean' ? q.durable : null,
       arguments: q.arguments && typeof q.arguments === 'object' ? q.arguments : null,
       idleSince: parseIdleSince(q.idle_since),
+      rates: q.message_stats
+        ? { in: q.message_stats.publish_details?.rate ?? 0, out: q.message_stats.deliver_get_details?.rate ?? 0 }
+        : null,
     }));
   }
 
