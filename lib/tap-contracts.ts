@@ -346,6 +346,21 @@ export const tapStatusSchema = z.object({
   inspector: z.enum(['management', 'memory', 'passive']),
   counters: tapCountersSchema,
   startedAt: z.number().nullable(),
+  /** broker connection losses the tap came back from (optional for older servers) */
+  recovery: z
+    .object({
+      /** times the connection came back (reconnect + replay) */
+      reconnects: z.number(),
+      /** times the tap rebuilt itself from scratch after a refused recovery */
+      rebuilds: z.number(),
+      /** replay steps skipped because their exchange or queue had vanished (re-bound when it is back) */
+      skipped: z.number(),
+      /** exchanges the tap lost in the last recovery and waits to see again, at most 20 */
+      awaiting: z.array(z.string()),
+      /** how long the last outage lasted, from the connection loss to consuming again (ms) */
+      lastOutageMs: z.number().nullable(),
+    })
+    .optional(),
 });
 export type TapStatus = z.infer<typeof tapStatusSchema>;
 
