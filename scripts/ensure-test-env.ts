@@ -21,6 +21,7 @@ const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672
 const MANAGEMENT_URL = process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
 const PYTHON = '/usr/bin/python3';
 const CHROMIUM = '/usr/bin/chromium';
+const NGINX = '/usr/sbin/nginx';
 const BROKER_START_TIMEOUT_MS = 60_000;
 const MANAGEMENT_START_TIMEOUT_MS = 45_000;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -280,6 +281,8 @@ async function main(): Promise<void> {
     managementStatus(addr),
   ]);
   const chromium = existsSync(CHROMIUM);
+  // the reverse-proxy e2e (e2e/nginx.spec.ts) runs nginx as its own child; the system service is never used
+  const nginx = existsSync(NGINX);
 
   const brokerOk = brokerErr === null;
   // A broker that answers but refuses the login is up: nothing to start.
@@ -292,6 +295,7 @@ async function main(): Promise<void> {
   if (python.eventlet) say(`${PYTHON} imports eventlet`);
   else say(`${PYTHON} cannot import eventlet`);
   say(chromium ? `chromium ${CHROMIUM} present` : `chromium ${CHROMIUM} not found`);
+  say(nginx ? `nginx ${NGINX} present` : `nginx ${NGINX} not found`);
 
   // The broker can only be fixed here when it is local and on the port a
   // local node uses.
@@ -310,6 +314,7 @@ async function main(): Promise<void> {
   if (!python.oslo) wanted.push(['python3-oslo.messaging', `${PYTHON} cannot import oslo_messaging`]);
   if (!python.eventlet) wanted.push(['python3-eventlet', `${PYTHON} cannot import eventlet`]);
   if (!chromium) wanted.push(['chromium', `${CHROMIUM} not found`]);
+  if (!nginx) wanted.push(['nginx', `${NGINX} not found`]);
 
   if (wanted.length) {
     const pkgs = wanted.map(([p]) => p);
