@@ -1,4 +1,5 @@
 'use client';
+import { withBase } from '../api-client';
 import { useCallback, useMemo, useState } from 'react';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { isStale } from '@/lib/series';
@@ -28,7 +29,8 @@ export function LivePage() {
   const stale = now > 0 && (connection.state !== 'connected' || isStale(status.dataUpdatedAt || null, now, 3500));
   // the open drawer stays: the message it shows does not change with the filter
   const onFilter = useCallback((f: FilterFields) => setFields(f), []);
-  const exportHref = useMemo(() => `/api/messages?format=ndjson&limit=10000${query ? `&filter=${encodeURIComponent(query)}` : ''}`, [query]);
+  // a plain link (the browser downloads it): the base path is ours to add (BASE_PATH)
+  const exportHref = useMemo(() => withBase(`/api/messages?format=ndjson&limit=10000${query ? `&filter=${encodeURIComponent(query)}` : ''}`), [query]);
   const tap = status.data?.tap;
 
   return (
