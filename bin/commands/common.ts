@@ -24,9 +24,29 @@ export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** --json: errors go to stderr as one JSON object, {"error":{"code","message"}} */
+  json?: boolean;
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, remote: 3, timeout: 4, connect: 5, refused: 6 } as const;
+
+/** The `error.code` of a --json error, per exit code. */
+export const ERROR_CODES: Record<number, string> = {
+  1: 'failure',
+  2: 'usage',
+  3: 'remote_error',
+  4: 'timeout',
+  5: 'cannot_connect',
+  6: 'refused',
+};
+
+/** A command's error on stderr: one line of text, or with --json one JSON object. Returns `exit`. */
+export function writeError(io: Pick<Io, 'stderr' | 'json'>, exit: number, message: string, extra: Record<string, unknown> = {}): number {
+  const oneLine = message.replace(/\s*\n\s*/g, ' ').trim();
+  if (io.json) io.stderr.write(`${JSON.stringify({ error: { code: ERROR_CODES[exit] ?? 'failure', message: oneLine, ...extra } })}\n`);
+  else io.stderr.write(`${oneLine}\n`);
+  return exit;
+}
 
 export const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
 
@@ -40,6 +60,7 @@ export const commonOptions = {
   'control-exchange': { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
   ...configFileOptions,
 } as const satisfies ParseArgsConfig['options'];
 
@@ -99,39 +120,22 @@ export function required(value: string | undefined, name: string): string {
   return value;
 }
 
-/** One line on stderr, exit code per the contract. */
+/** One line on stderr (with --json one JSON object), exit code per the contract. */
 export function reportError(err: unknown, io: Io, opts: { traceback?: boolean } = {}): number {
-  const line = (s: string) => io.stderr.write(`${s.replace(/\s*\n\s*/g, ' ').trim()}\n`);
-  if (err instanceof UsageError) {
-    line(`osloscope: ${err.message} (see --help)`);
-    return EXIT.usage;
-  }
+  if (err instanceof UsageError) return writeError(io, EXIT.usage, `osloscope: ${err.message} (see --help)`);
   if (err instanceof RemoteError) {
-    line(`RemoteError: ${err.module}.${err.excType}: ${err.value}`);
-    if (opts.traceback) io.stderr.write(err.traceback.join(''));
-    return EXIT.remote;
+    const code = writeError(io, EXIT.remote, `RemoteError: ${err.module}.${err.excType}: ${err.value}`, io.json ? { exc_type: err.excType, module: err.module, ...(opts.traceback ? { traceback: err.traceback.join('') } : {}) } : {});
+    if (opts.traceback && !io.json) io.stderr.write(err.traceback.join(''));
+    return code;
   }
-  if (err instanceof MessagingTimeout) {
-    line(`MessagingTimeout: ${err.message}`);
-    return EXIT.timeout;
-  }
+  if (err instanceof MessagingTimeout) return writeError(io, EXIT.timeout, `MessagingTimeout: ${err.message}`);
   // Before MessageDeliveryFailure: a send that gave up may carry the refusal as its cause.
   const refusal = refusalIn(err);
-  if (refusal) {
-    line(`Refused by the broker (${refusal.code}): ${refusal.message}`);
-    return EXIT.refused;
-  }
-  if (err instanceof MessageDeliveryFailure) {
-    line(`Cannot connect: ${err.message}`);
-    return EXIT.connect;
-  }
-  if (err instanceof ConfigError) {
-    line(`osloscope: ${err.message}`);
-    return EXIT.usage;
-  }
-  line(`osloscope: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  if (refusal) return writeError(io, EXIT.refused, `Refused by the broker (${refusal.code}): ${refusal.message}`);
+  if (err instanceof MessageDeliveryFailure) return writeError(io, EXIT.connect, `Cannot connect: ${err.message}`);
+  if (err instanceof ConfigError) return writeError(io, EXIT.usage, `osloscope: ${err.message}`);
   const code = exitCodeFor(err);
-  return code === 1 ? EXIT.failure : code;
+  return writeError(io, code === 1 ? EXIT.failure : code, `osloscope: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
 }
 
 export function writeJson(io: Io, value: unknown, jsonText: (v: unknown) => string): void {

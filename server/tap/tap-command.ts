@@ -25,7 +25,8 @@ import {
   type ConfigSource,
   type SettingCandidate,
 } from '../messaging/index.ts';
-import { FilterSyntaxError, globMatch, parseFilter } from './filter.ts';
+import { FILTER_FIELDS, FilterSyntaxError, globMatch, parseFilter, type ParsedFilter } from './filter.ts';
+import { prettyLine, TapSummary, useColour } from './pretty.ts';
 import { DEFAULT_CONTROL_EXCHANGES, Tap } from './tap.ts';
 
 export interface TapCommandIo {
@@ -34,6 +35,8 @@ export interface TapCommandIo {
   env?: NodeJS.ProcessEnv;
   /** stops the command like Ctrl-C (tests); SIGINT/SIGTERM do the same */
   signal?: AbortSignal;
+  /** --json given (bin/osloscope.ts sets it): errors and notes as JSON objects on stderr */
+  json?: boolean;
 }
 
 export const TAP_EXIT = { ok: 0, failure: 1, usage: 2, connect: 5 } as const;
@@ -44,11 +47,12 @@ const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
 const MAX_STDOUT_BACKLOG = 8 * 1024 * 1024;
 
 const USAGE = `usage: osloscope tap [--url URL] [--exchange X]... [--topic T] [--kind call,cast,...]
-                     [--filter EXPR] [--firehose | --bindings] [--deliveries]
+                     [--filter EXPR] [--firehose | --bindings] [--deliveries] [--pretty]
                      [--count N] [--seconds S] [--management-url URL]
-                     [--enable-firehose [--firehose-auto-off S]]
+                     [--enable-firehose [--firehose-auto-off S]] [--json]
 
-Prints every decoded oslo.messaging message as one JSON object per line (secrets redacted).
+Prints every decoded oslo.messaging message as one JSON object per line (secrets redacted),
+or with --pretty one readable line each and a summary when it stops.
   --url              transport URL (default $TRANSPORT_URL or ${DEFAULT_URL})
   --exchange X       control exchange to tap (repeatable; default openstack + the usual service exchanges)
   --topic T          only messages of this topic (wildcards: compute*)
@@ -57,6 +61,10 @@ Prints every decoded oslo.messaging message as one JSON object per line (secrets
   --firehose         use the RabbitMQ firehose (amq.rabbitmq.trace): replies and deliveries visible
   --bindings         use bindings mode even when the firehose is on
   --deliveries       firehose mode: also print deliver.* traces (one line per delivery)
+  --pretty           one line per message (time, kind, target, method, request id, size;
+                     colours on a terminal unless NO_COLOR is set) and, on exit (Ctrl-C,
+                     --count, --seconds), counts per kind, top methods and undecodable bodies
+  --json             errors and notes as JSON objects on stderr ({"error":{"code","message"}})
   --count N          stop after N messages
   --seconds S        stop after S seconds
   --management-url   RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672
@@ -71,6 +79,36 @@ Prints every decoded oslo.messaging message as one JSON object per line (secrets
 
 class UsageError extends Error {}
 
+const FILTER_FIELD_NAMES: ReadonlySet<string> = new Set(FILTER_FIELDS);
+
+/** Operators of other query languages that this grammar does not have: reject rather than search for them. */
+const NOT_OPERATORS = new Set(['AND', 'OR', 'NOT', '&&', '||', '!', '(', ')', '|', '&']);
+
+/**
+ * The filter as the tap parses it, plus what the command line rejects that the grammar
+ * would take as free text or as "no value": a misspelled query should fail, not match nothing.
+ */
+export function parseCliFilter(text: string): ParsedFilter {
+  const parsed = parseFilter(text);
+  for (const t of parsed.terms) {
+    if (t.field !== null && t.values.some((v) => v === '')) {
+      throw new FilterSyntaxError(
+        `'${t.field}:' needs a value after the colon (${t.field}:none matches messages without one; no spaces after ':')`,
+      );
+    }
+    if (t.field === null) {
+      const word = t.values[0] ?? '';
+      if (NOT_OPERATORS.has(word)) throw new FilterSyntaxError(`'${word}' is not an operator here: all terms must hold (AND), '-term' negates, ',' gives alternatives (kind:call,cast)`);
+      if (/^[()]|[()]$/.test(word)) throw new FilterSyntaxError(`parentheses are not part of the filter grammar ('${word}'): all terms must hold, ',' gives alternatives`);
+      const eq = /^-?([a-z_]+)(==?|!=)(.*)$/i.exec(word);
+      if (eq && FILTER_FIELD_NAMES.has(eq[1].toLowerCase())) {
+        throw new FilterSyntaxError(`'${word}': write ${eq[2] === '!=' ? '-' : ''}${eq[1]}:${eq[3]} (field:value)`);
+      }
+    }
+  }
+  return parsed;
+}
+
 function positiveNumber(text: string | undefined, name: string, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -81,8 +119,16 @@ function positiveNumber(text: string | undefined, name: string, integer: boolean
 }
 
 export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<number> {
-  const err = (line: string): void => {
-    io.stderr.write(`osloscope tap: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
+  const codes: Record<number, string> = { 1: 'failure', 2: 'usage', 5: 'cannot_connect' };
+  /** an error line; with --json {"error":{"code","message"}} */
+  const err = (line: string, exit: number = TAP_EXIT.failure): void => {
+    const text = line.replace(/\s*\n\s*/g, ' ');
+    io.stderr.write(io.json ? `${JSON.stringify({ error: { code: codes[exit] ?? 'failure', message: `osloscope tap: ${text}` } })}\n` : `osloscope tap: ${text}\n`);
+  };
+  /** a note or status line; with --json {"note": ...} */
+  const note = (line: string): void => {
+    const text = line.replace(/\s*\n\s*/g, ' ');
+    io.stderr.write(io.json ? `${JSON.stringify({ note: `osloscope tap: ${text}` })}\n` : `osloscope tap: ${text}\n`);
   };
   let values: Record<string, string | boolean | string[] | undefined>;
   let configSources: ConfigSource[];
@@ -107,6 +153,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         'firehose-auto-off': { type: 'string' },
         'config-file': { type: 'string', multiple: true },
         'config-dir': { type: 'string', multiple: true },
+        pretty: { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       tokens: true,
@@ -114,7 +162,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     values = parsed.values;
     configSources = configSourcesFromTokens(parsed.tokens);
   } catch (e) {
-    err(`${(e as Error).message} (see osloscope tap --help)`);
+    err(`${(e as Error).message} (see osloscope tap --help)`, TAP_EXIT.usage);
     return TAP_EXIT.usage;
   }
   if (values.help) {
@@ -143,7 +191,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         if (!(MESSAGE_KINDS as readonly string[]).includes(k)) throw new UsageError(`--kind '${k}' is not one of ${MESSAGE_KINDS.join(', ')}`);
       }
     }
-    if (typeof values.filter === 'string') filter = parseFilter(values.filter).predicate;
+    if (typeof values.filter === 'string') filter = parseCliFilter(values.filter).predicate;
     const mgmt = values['management-url'] as string | undefined;
     if (mgmt !== undefined) {
       try {
@@ -162,7 +210,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
       { value: DEFAULT_URL, source: 'the default URL' },
     ];
     const { url } = transportUrlFrom(candidates, files?.rabbit ?? {});
-    for (const note of [...(files?.notes ?? []), ...url.warnings]) err(`note: ${note}`);
+    for (const n of [...(files?.notes ?? []), ...url.warnings]) note(`note: ${n}`);
     try {
       transport = new Transport(url, { programName: 'osloscope' });
     } catch (e) {
@@ -170,7 +218,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof FilterSyntaxError || e instanceof ConfigError) {
-      err(e.message);
+      err(e instanceof FilterSyntaxError ? `--filter: ${e.message}` : e.message, TAP_EXIT.usage);
       return TAP_EXIT.usage;
     }
     throw e;
@@ -193,6 +241,9 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
 
   let printed = 0;
   let skipped = 0;
+  const pretty = values.pretty === true;
+  const colour = pretty && useColour(io.stdout, io.env);
+  const summary = pretty ? new TapSummary() : null;
   let finish: (() => void) | null = null;
   const done = new Promise<void>((resolve) => {
     finish = resolve;
@@ -207,7 +258,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
       skipped++;
       return;
     }
-    io.stdout.write(`${JSON.stringify(m)}\n`);
+    io.stdout.write(pretty ? `${prettyLine(m, colour)}\n` : `${JSON.stringify(m)}\n`);
+    summary?.add(m);
     printed++;
     if (count !== undefined && printed >= count) finish?.();
   });
@@ -218,14 +270,14 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     await transport.close().catch(() => undefined);
     const text = (e as Error).message;
     if (e instanceof MessageDeliveryFailure || /connect|ECONNREFUSED|ENOTFOUND|ACCESS_REFUSED|timed? ?out/i.test(text)) {
-      err(`cannot connect to ${transport.url.describe()}: ${text}`);
+      err(`cannot connect to ${transport.url.describe()}: ${text}`, TAP_EXIT.connect);
       return TAP_EXIT.connect;
     }
     err(text);
     return TAP_EXIT.failure;
   }
 
-  err(statusLine(tap, transport.url.describe()));
+  note(statusLine(tap, transport.url.describe()));
 
   const timer = seconds !== undefined ? setTimeout(() => finish?.(), seconds * 1000) : undefined;
   const onSignal = (): void => finish?.();
@@ -243,7 +295,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
     await tap.stop();
     await transport.close().catch(() => undefined);
   }
-  if (skipped > 0) err(`${skipped} message(s) not printed: stdout could not keep up`);
+  if (skipped > 0 && !summary) note(`${skipped} message(s) not printed: stdout could not keep up`);
+  if (summary) io.stdout.write(summary.render(Date.now(), { skipped }));
   return TAP_EXIT.ok;
 }
 

@@ -1,0 +1,189 @@
+/**
+ * Ping a topic's whole fleet: oslo's `oslo_rpc_server_ping` call to every
+ * server of a topic, with who answered, in how long, and who did not.
+ *
+ * oslo.messaging rpc/dispatcher.py adds `PingEndpoint` (method
+ * `oslo_rpc_server_ping`, answers "pong") when `[DEFAULT] rpc_ping_enabled`
+ * is true. A server without it still answers — with a NoSuchMethod remote
+ * error — which proves it consumes its `<topic>.<server>` queue; that counts
+ * as answered (status `error`, the message says so).
+ *
+ * Servers come from three places, merged: the `<topic>.<server>` queues the
+ * broker lists (management API, or the queues the tap has named in passive
+ * mode), servers seen in observed traffic, and servers given by the caller.
+ * Every call is sent mandatory (oslo's at_least_once): a server whose queue
+ * is gone is reported at once as `no_queue`, not after the timeout.
+ */
+import {
+  MessageDeliveryFailure,
+  MessageUndeliverable,
+  MessagingTimeout,
+  RemoteError,
+  RpcClient,
+  wire,
+  type Transport,
+} from '../messaging/index.ts';
+
+/** Servers pinged at most per request (a topic with more is cut, and says so). */
+export const MAX_PING_SERVERS = 500;
+/** Calls in flight at once. */
+export const PING_CONCURRENCY = 32;
+/** Bounds of the per-server timeout, seconds. */
+export const MIN_PING_TIMEOUT_S = 0.1;
+export const MAX_PING_TIMEOUT_S = 120;
+export const DEFAULT_PING_TIMEOUT_S = 5;
+
+export type PingSource = 'queue' | 'traffic' | 'given';
+
+export interface PingCandidate {
+  server: string;
+  sources: PingSource[];
+  /** consumers on `<topic>.<server>` when the broker listed it, else null */
+  consumers: number | null;
+}
+
+export type PingStatus = 'pong' | 'error' | 'timeout' | 'no_queue' | 'failed';
+
+export interface PingServerResult extends PingCandidate {
+  status: PingStatus;
+  /** pong, or a remote error: the server consumed the call and replied */
+  answered: boolean;
+  /** publish → reply, ms (null when nothing came back) */
+  latencyMs: number | null;
+  message: string | null;
+}
+
+export interface FleetPing {
+  topic: string;
+  exchange: string | null;
+  at: number;
+  timeoutSeconds: number;
+  discovery: {
+    /** where the queue list came from: management API, memory broker, queues named by traffic, or none */
+    queueSource: 'management' | 'memory' | 'passive' | 'none';
+    queues: number;
+    observed: number;
+    given: number;
+    /** why the list may be incomplete */
+    note: string | null;
+    truncated: boolean;
+  };
+  servers: PingServerResult[];
+  answered: number;
+  missing: number;
+}
+
+/** A queue as the broker lists it: name and consumers. */
+export interface ListedQueue {
+  name: string;
+  consumers?: number | null;
+}
+
+/** `<server>` of `<topic>.<server>`, or null. A server part is a host name: non-empty, may hold dots. */
+export function serverOfQueue(topic: string, queueName: string): string | null {
+  const prefix = `${topic}.`;
+  if (!queueName.startsWith(prefix)) return null;
+  const server = queueName.slice(prefix.length);
+  return server.length > 0 ? server : null;
+}
+
+/**
+ * Merge the servers a topic is known to have, in name order: from the
+ * broker's queues, observed traffic and the caller's list. `only` keeps just
+ * those servers (`--server`), given even when nothing else knows them.
+ */
+export function discoverServers(input: {
+  topic: string;
+  queues?: readonly ListedQueue[] | null;
+  observed?: Iterable<string>;
+  given?: readonly string[];
+  only?: readonly string[];
+}): PingCandidate[] {
+  const byServer = new Map<string, PingCandidate>();
+  const add = (server: string, source: PingSource, consumers: number | null = null): void => {
+    let c = byServer.get(server);
+    if (!c) {
+      c = { server, sources: [], consumers: null };
+      byServer.set(server, c);
+    }
+    if (!c.sources.includes(source)) c.sources.push(source);
+    if (consumers !== null) c.consumers = consumers;
+  };
+  for (const q of input.queues ?? []) {
+    const s = serverOfQueue(input.topic, q.name);
+    if (s !== null) add(s, 'queue', typeof q.consumers === 'number' ? q.consumers : null);
+  }
+  for (const s of input.observed ?? []) if (s) add(s, 'traffic');
+  for (const s of input.given ?? []) if (s) add(s, 'given');
+  if (input.only && input.only.length > 0) {
+    for (const s of input.only) add(s, 'given');
+    const keep = new Set(input.only);
+    for (const s of [...byServer.keys()]) if (!keep.has(s)) byServer.delete(s);
+  }
+  return [...byServer.values()].sort((a, b) => a.server.localeCompare(b.server));
+}
+
+export interface PingFleetOptions {
+  topic: string;
+  exchange?: string | null;
+  candidates: PingCandidate[];
+  timeoutSeconds: number;
+  discovery: Omit<FleetPing['discovery'], 'truncated'>;
+  concurrency?: number;
+  clock?: () => number;
+}
+
+/** Ping each candidate once, at most `concurrency` at a time; never throws for a server's failure. */
+export async function pingFleet(transport: Transport, o: PingFleetOptions): Promise<FleetPing> {
+  const clock = o.clock ?? Date.now;
+  const truncated = o.candidates.length > MAX_PING_SERVERS;
+  const candidates = o.candidates.slice(0, MAX_PING_SERVERS);
+  const results: PingServerResult[] = new Array(candidates.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < candidates.length) {
+      const i = next++;
+      results[i] = await pingOne(transport, o.topic, o.exchange ?? null, candidates[i], o.timeoutSeconds);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? PING_CONCURRENCY, candidates.length) }, worker));
+  const answered = results.filter((r) => r.answered).length;
+  let note = o.discovery.note;
+  if (truncated) note = `${note ? `${note}; ` : ''}only the first ${MAX_PING_SERVERS} of ${o.candidates.length} servers were pinged`;
+  return {
+    topic: o.topic,
+    exchange: o.exchange ?? null,
+    at: clock(),
+    timeoutSeconds: o.timeoutSeconds,
+    discovery: { ...o.discovery, note, truncated },
+    servers: results,
+    answered,
+    missing: results.length - answered,
+  };
+}
+
+async function pingOne(transport: Transport, topic: string, exchange: string | null, c: PingCandidate, timeoutSeconds: number): Promise<PingServerResult> {
+  // retry 0: a broker that cannot take the publish fails this server now, not after reconnects
+  const client = new RpcClient(transport, { topic, server: c.server, exchange }, { timeout: timeoutSeconds, retry: 0, atLeastOnce: true });
+  const started = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - started) * 10) / 10;
+  try {
+    const result = await client.call({}, wire.PING_METHOD, {});
+    return { ...c, status: 'pong', answered: true, latencyMs: elapsed(), message: result === 'pong' ? null : `answered ${JSON.stringify(result)?.slice(0, 200)}` };
+  } catch (err) {
+    if (err instanceof RemoteError) {
+      const disabled = err.excType === 'NoSuchMethod';
+      return {
+        ...c,
+        status: 'error',
+        answered: true,
+        latencyMs: elapsed(),
+        message: disabled ? `alive, but ping is not enabled (rpc_ping_enabled = false): ${err.value}` : `${err.excType}: ${err.value}`.slice(0, 500),
+      };
+    }
+    if (err instanceof MessagingTimeout) return { ...c, status: 'timeout', answered: false, latencyMs: null, message: `no reply within ${timeoutSeconds} s` };
+    if (err instanceof MessageUndeliverable) return { ...c, status: 'no_queue', answered: false, latencyMs: null, message: `no queue ${topic}.${c.server} is bound: the call was returned unroutable` };
+    const text = err instanceof Error ? err.message : String(err);
+    return { ...c, status: 'failed', answered: false, latencyMs: null, message: (err instanceof MessageDeliveryFailure ? `cannot send: ${text}` : text).slice(0, 500) };
+  }
+}
