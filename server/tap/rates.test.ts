@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rateSnapshotSchema } from '../../lib/tap-contracts.ts';
-import { clampWindow, RateModel, SecondCounter, type RateSample } from './rates.ts';
+import { clampWindow, DENSE_BYTES, MAX_WINDOW_BUCKETS, RateModel, SecondCounter, SPARSE_SECONDS, type RateSample } from './rates.ts';
 
 const T0 = 1_700_000_000_000; // a whole second
 
@@ -31,6 +31,55 @@ describe('SecondCounter', () => {
     c.add(s + 5);
     c.add(s - 4000);
     expect(c.sum(s + 10, 60)).toBe(2);
+  });
+  it('stays sparse for a key counted in few seconds and answers like a full ring after switching', () => {
+    const s = T0 / 1000;
+    // a plain map of second -> count as the reference
+    const ref = new Map<number, number>();
+    const c = new SecondCounter();
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let newest = s;
+    const check = () => {
+      for (const [last, count] of [
+        [newest, 60],
+        [newest, MAX_WINDOW_BUCKETS],
+        [newest - 30, 120],
+      ]) {
+        const out = new Array<number>(count).fill(0);
+        const want = new Array<number>(count).fill(0);
+        let total = 0;
+        for (const [sec, n] of ref) {
+          if (sec > last || sec <= last - count || sec <= newest - MAX_WINDOW_BUCKETS) continue;
+          want[sec - (last - count + 1)] += n;
+          total += n;
+        }
+        expect(c.read(last, count, out)).toBe(total);
+        expect(out).toEqual(want);
+        expect(c.sum(last, count)).toBe(total);
+      }
+    };
+    const step = (n: number) => {
+      // mostly forward, sometimes a few seconds late
+      const sec = rand() < 0.8 ? (newest += 1 + Math.floor(rand() * 5)) : newest - Math.floor(rand() * 10);
+      c.add(sec, n);
+      ref.set(sec, (ref.get(sec) ?? 0) + n);
+    };
+    for (let i = 0; i < SPARSE_SECONDS / 2; i++) step(1);
+    check();
+    expect(c.bytes).toBeLessThan(2048);
+    for (let i = 0; i < 200; i++) step(3);
+    expect(c.bytes).toBeGreaterThanOrEqual(DENSE_BYTES);
+    check();
+  });
+
+  it('forgets sparse seconds that left the hour', () => {
+    const c = new SecondCounter();
+    const s = T0 / 1000;
+    c.add(s, 5);
+    c.add(s + MAX_WINDOW_BUCKETS + 1);
+    expect(c.sum(s + MAX_WINDOW_BUCKETS + 1, MAX_WINDOW_BUCKETS)).toBe(1);
+    expect(c.bytes).toBeLessThan(128);
   });
 });
 

@@ -3,9 +3,12 @@
  * server / method, per kind, and in total. Pure: every call takes the time
  * (`nowMs` / the message's `ts`), nothing reads a clock.
  *
- * Each key owns one ring of 3600 Uint32 counters (14 KB). Keys are capped:
- * past the cap the least recently counted key is evicted (and counted), so
- * a flood of distinct topics or methods cannot grow memory.
+ * Each key owns a sparse list of the seconds it was counted in, and a ring
+ * of 3600 Uint32 counters (14 KB) once it was counted in more than
+ * SPARSE_SECONDS distinct seconds of the last hour. Keys are capped: past
+ * the cap the least recently counted key is evicted (and counted), so a
+ * flood of distinct topics or methods cannot grow memory, and the keys such
+ * a flood brings in stay sparse.
  */
 import { MESSAGE_KINDS, type MessageKind, type RateDimension, type RateSeries, type RateSnapshot, type TopMethod } from '../../lib/tap-contracts.ts';
 
@@ -15,22 +18,76 @@ export const MAX_WINDOW_BUCKETS = 3600;
 export const MIN_WINDOW_MS = 60_000;
 export const MAX_WINDOW_MS = MAX_WINDOW_BUCKETS * BUCKET_MS;
 
-/** A ring of per-second counters. */
+/**
+ * Distinct seconds a counter keeps as a sparse list before it takes a full
+ * ring: a key seen now and then (one of 100 000 topics, a rare method) costs
+ * ~1 KB at most instead of 14 KB.
+ */
+export const SPARSE_SECONDS = 64;
+/** Bytes of a full ring. */
+export const DENSE_BYTES = MAX_WINDOW_BUCKETS * 4;
+
+/**
+ * Per-second counters over the last hour. Sparse (a sorted list of the
+ * seconds that had counts) until it has more than SPARSE_SECONDS of them
+ * in the window, then a ring of MAX_WINDOW_BUCKETS counters.
+ */
 export class SecondCounter {
-  private readonly ring = new Uint32Array(MAX_WINDOW_BUCKETS);
+  private ring: Uint32Array | null = null;
+  /** sparse mode: ascending seconds and their counts */
+  private secs: number[] = [];
+  private counts: number[] = [];
   /** absolute second of the newest bucket written; -1 = never */
   private newest = -1;
 
   add(second: number, n = 1): void {
+    if (this.ring === null) {
+      this.addSparse(second, n);
+      return;
+    }
+    const ring = this.ring;
     if (second > this.newest) {
       // zero the slots between the last write and now (all of them after a long pause)
       const gap = this.newest < 0 ? MAX_WINDOW_BUCKETS : Math.min(second - this.newest, MAX_WINDOW_BUCKETS);
-      for (let i = 0; i < gap; i++) this.ring[(second - i) % MAX_WINDOW_BUCKETS] = 0;
+      for (let i = 0; i < gap; i++) ring[(second - i) % MAX_WINDOW_BUCKETS] = 0;
       this.newest = second;
     } else if (second <= this.newest - MAX_WINDOW_BUCKETS) {
       return; // older than the ring holds
     }
-    this.ring[second % MAX_WINDOW_BUCKETS] += n;
+    ring[second % MAX_WINDOW_BUCKETS] += n;
+  }
+
+  private addSparse(second: number, n: number): void {
+    const { secs, counts } = this;
+    if (second > this.newest) {
+      secs.push(second);
+      counts.push(n);
+      this.newest = second;
+      // forget seconds that left the window
+      let drop = 0;
+      while (drop < secs.length && secs[drop] <= second - MAX_WINDOW_BUCKETS) drop++;
+      if (drop > 0) {
+        secs.splice(0, drop);
+        counts.splice(0, drop);
+      }
+    } else if (second <= this.newest - MAX_WINDOW_BUCKETS) {
+      return;
+    } else {
+      let i = secs.length - 1;
+      while (i >= 0 && secs[i] > second) i--;
+      if (i >= 0 && secs[i] === second) counts[i] += n;
+      else {
+        secs.splice(i + 1, 0, second);
+        counts.splice(i + 1, 0, n);
+      }
+    }
+    if (secs.length > SPARSE_SECONDS) {
+      const ring = new Uint32Array(MAX_WINDOW_BUCKETS);
+      for (let k = 0; k < secs.length; k++) ring[secs[k] % MAX_WINDOW_BUCKETS] += counts[k];
+      this.ring = ring;
+      this.secs = [];
+      this.counts = [];
+    }
   }
 
   /** Counts for the `count` seconds ending with `lastSecond` (oldest first), into `out` (added to it). */
@@ -39,6 +96,15 @@ export class SecondCounter {
     const first = lastSecond - count + 1;
     const lo = Math.max(first, this.newest - MAX_WINDOW_BUCKETS + 1);
     const hi = Math.min(lastSecond, this.newest);
+    if (this.ring === null) {
+      for (let k = 0; k < this.secs.length; k++) {
+        const s = this.secs[k];
+        if (s < lo || s > hi) continue;
+        out[s - first] += this.counts[k];
+        total += this.counts[k];
+      }
+      return total;
+    }
     for (let s = lo; s <= hi; s++) {
       const v = this.ring[s % MAX_WINDOW_BUCKETS];
       if (v !== 0) {
@@ -54,12 +120,24 @@ export class SecondCounter {
     let total = 0;
     const lo = Math.max(lastSecond - count + 1, this.newest - MAX_WINDOW_BUCKETS + 1);
     const hi = Math.min(lastSecond, this.newest);
+    if (this.ring === null) {
+      for (let k = 0; k < this.secs.length; k++) {
+        const s = this.secs[k];
+        if (s >= lo && s <= hi) total += this.counts[k];
+      }
+      return total;
+    }
     for (let s = lo; s <= hi; s++) total += this.ring[s % MAX_WINDOW_BUCKETS];
     return total;
   }
 
   get newestSecond(): number {
     return this.newest;
+  }
+
+  /** estimated bytes held */
+  get bytes(): number {
+    return this.ring === null ? 64 + this.secs.length * 16 : 64 + DENSE_BYTES;
   }
 }
 
@@ -115,6 +193,13 @@ class Dimension {
   get size(): number {
     return this.keys.size;
   }
+
+  /** estimated bytes of the counters */
+  get bytes(): number {
+    let n = 0;
+    for (const [key, e] of this.keys) n += 96 + key.length * 2 + e.counter.bytes;
+    return n;
+  }
 }
 
 export interface RateLimits {
@@ -166,6 +251,11 @@ export class RateModel {
 
   get keyCount(): number {
     return this.dims.exchange.size + this.dims.topic.size + this.dims.server.size + this.dims.method.size;
+  }
+
+  /** estimated bytes of every counter (walks the keys: for benchmarks and status, not per message) */
+  get bytes(): number {
+    return this.dims.exchange.bytes + this.dims.topic.bytes + this.dims.server.bytes + this.dims.method.bytes;
   }
 
   snapshot(nowMs: number, q: RateQuery = {}): RateSnapshot {
