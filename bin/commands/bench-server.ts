@@ -6,12 +6,46 @@
  *     ack on receipt, reply to `replyTo` with the same `correlationId`.
  *   raw-confirms mode: the same on a confirm channel (replies confirmed by
  *     the broker, as oslo's protocol requires).
+ *   osloscope-client mode (`osloscope-client <url> <topic> <calls> <concurrency>`):
+ *     an RpcClient calling ping(n, t) with t the wall-clock send time in ms,
+ *     printing {"calls","seconds","callsPerSec"} and exiting; the firehose
+ *     benchmark runs it beside the tap so the tap's process does nothing else.
  * Prints {"event":"ready"} on stdout, stops on SIGTERM or stdin EOF.
  */
 import amqplib from 'amqplib';
-import { RpcServer, Transport, TransportURL } from '../../server/messaging/index.ts';
+import { RpcClient, RpcServer, Transport, TransportURL } from '../../server/messaging/index.ts';
 
 const [mode, url, topic] = process.argv.slice(2);
+
+/** Wall-clock ms with sub-millisecond resolution, comparable across processes of one machine. */
+const wallMs = (): number => performance.timeOrigin + performance.now();
+
+async function osloscopeClient(calls: number, concurrency: number): Promise<void> {
+  const transport = new Transport(url, { programName: 'osloscope-bench-client' });
+  try {
+    const client = new RpcClient(transport, { topic }, { timeout: 60 });
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (;;) {
+          const n = next++;
+          if (n >= calls) return;
+          if ((await client.call({}, 'ping', { n, t: wallMs() })) !== n) throw new Error('wrong ping reply');
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`${JSON.stringify({ calls, seconds, callsPerSec: calls / seconds })}\n`);
+  } finally {
+    await transport.close();
+  }
+}
+
+if (mode === 'osloscope-client') {
+  await osloscopeClient(Number(process.argv[5]), Number(process.argv[6]));
+  process.exit(0);
+}
 
 async function osloscope(): Promise<() => Promise<void>> {
   const transport = new Transport(url, { programName: 'osloscope-bench-server' });

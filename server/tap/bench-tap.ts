@@ -1,9 +1,9 @@
 /**
  * Tap benchmarks (product.md "Performance targets"): decoder messages/s on
  * one core (target ≥ 50k/s for ~1 KB oslo envelopes), the tap keeping up
- * with the broker's maximum delivery rate without drops, and resident memory
- * after 1M tapped messages (target ≤ 300 MB). Each function returns numbers;
- * the `osloscope bench` command prints them.
+ * with the broker's maximum delivery rate without drops (resident memory
+ * after 1M tapped messages, target ≤ 300 MB: bench-memory.ts). Each function
+ * returns numbers; the `osloscope bench` command prints them.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,9 +12,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
-import { encodeBody, Transport, type MessageProperties } from '../messaging/index.ts';
-import { decodeObservation, type Observation } from './decoder.ts';
-import { TrafficModel } from './model.ts';
+import type { DecodedMessage } from '../../lib/tap-contracts.ts';
+import { encodeBody, Transport, type Delivery, type MessageProperties } from '../messaging/index.ts';
+import { decodeObservation, fromTraceDelivery, type Observation } from './decoder.ts';
 import { Tap } from './tap.ts';
 
 const require = createRequire(import.meta.url);
@@ -130,6 +130,61 @@ export function sampleEnvelopes(count: number, seed = 42): SampleMessage[] {
   return out;
 }
 
+/** Basic properties as RabbitMQ's trace `properties` table (snake_case, reverse-of-spec order; see the memory broker's firehose.ts). */
+function traceTable(p: MessageProperties): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (p.expiration !== undefined) out.expiration = p.expiration;
+  if (p.priority !== undefined) out.priority = p.priority;
+  if (p.deliveryMode !== undefined) out.delivery_mode = p.deliveryMode;
+  out.headers = p.headers ?? {};
+  if (p.contentEncoding !== undefined) out.content_encoding = p.contentEncoding;
+  if (p.contentType !== undefined) out.content_type = p.contentType;
+  return out;
+}
+
+/**
+ * The firehose copies of `samples` as the tap's trace queue receives them
+ * from RabbitMQ 3.10: for each message a `publish.<exchange>` trace (with
+ * `routed_queues`) and a `deliver.<queue>` trace (with the consumer's
+ * connection), the original body unchanged and the publisher's properties in
+ * the `properties` header table.
+ */
+export function sampleTraceDeliveries(samples: SampleMessage[]): Delivery[] {
+  const out: Delivery[] = [];
+  let tag = 0;
+  for (const [i, s] of samples.entries()) {
+    // oslo's queues are named like the routing keys that reach them (topic, topic.server, notifications.info, reply_…)
+    const queue = s.routingKey;
+    const common = {
+      exchange_name: s.exchange,
+      routing_keys: [s.routingKey],
+      properties: traceTable(s.properties),
+      node: 'rabbit@controller-1',
+    };
+    const publisher = { connection: `10.0.0.${(i % 200) + 1}:${40000 + (i % 20000)} -> 10.0.0.254:5672`, channel: 1, user: 'openstack' };
+    const consumer = { connection: `10.0.1.${(i % 100) + 1}:${50000 + (i % 10000)} -> 10.0.0.254:5672`, channel: 1, user: 'openstack' };
+    out.push({
+      body: s.body,
+      exchange: 'amq.rabbitmq.trace',
+      routingKey: `publish.${s.exchange}`,
+      redelivered: false,
+      deliveryTag: ++tag,
+      consumerTag: 'tap',
+      properties: { headers: { ...common, vhost: '/', ...publisher, routed_queues: [queue] } },
+    });
+    out.push({
+      body: s.body,
+      exchange: 'amq.rabbitmq.trace',
+      routingKey: `deliver.${queue}`,
+      redelivered: false,
+      deliveryTag: ++tag,
+      consumerTag: 'tap',
+      properties: { headers: { ...common, redelivered: 0, vhost: '/', ...consumer } },
+    });
+  }
+  return out;
+}
+
 export interface DecoderBenchResult {
   messages: number;
   /** wall clock */
@@ -139,10 +194,18 @@ export interface DecoderBenchResult {
   cpuSeconds: number;
   perCpuSecond: number;
   avgBytes: number;
+  /** true: firehose trace deliveries (trace headers parsed too), false: messages as published */
+  trace: boolean;
 }
 
-/** Decoder throughput on this thread (one core): decode + classify + redact, no I/O. */
-export function benchDecoder(options: { messages?: number; distinct?: number } = {}): DecoderBenchResult {
+/**
+ * Decoder throughput on this thread (one core): decode + classify + redact,
+ * no I/O. With `trace`, the input is firehose trace deliveries (a publish and
+ * a deliver trace per message) read back with fromTraceDelivery first, as
+ * the tap does in firehose mode.
+ */
+export function benchDecoder(options: { messages?: number; distinct?: number; trace?: boolean } = {}): DecoderBenchResult {
+  if (options.trace) return benchTraceDecoder(options);
   const total = options.messages ?? 200_000;
   const samples = sampleEnvelopes(options.distinct ?? 2000);
   const avgBytes = samples.reduce((n, s) => n + s.body.length, 0) / samples.length;
@@ -164,82 +227,30 @@ export function benchDecoder(options: { messages?: number; distinct?: number } =
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   if (sink !== total) throw new Error(`decoder benchmark: ${total - sink} sample messages did not decode`);
-  return { messages: total, seconds, perSecond: total / seconds, cpuSeconds, perCpuSecond: total / cpuSeconds, avgBytes };
+  return { messages: total, seconds, perSecond: total / seconds, cpuSeconds, perCpuSecond: total / cpuSeconds, avgBytes, trace: false };
 }
 
-export interface MemoryBenchResult {
-  messages: number;
-  seconds: number;
-  perSecond: number;
-  rssMB: number;
-  heapUsedMB: number;
-  rssBeforeMB: number;
-  /** RSS after each tenth of the run: flat once the ring and the call map are full */
-  rssSamplesMB: number[];
-  /** the process's peak resident set over the whole run (getrusage ru_maxrss), what the target bounds */
-  peakRssMB: number;
-  /** distinct topics the messages were spread over (0: the samples' own) */
-  topics: number;
-  /** estimated bytes the recent ring held at the end */
-  recentBytes: number;
-  recentKept: number;
-  callsKept: number;
-  evictedCalls: number;
-  evictedMessages: number;
-}
-
-/**
- * Resident memory after `messages` tapped messages. The messages go through
- * the decoder into the traffic model directly (no broker: pushing 1M through
- * RabbitMQ on a 2-core machine takes minutes and measures the broker), each
- * call with its own `_msg_id` so the call map fills up.
- */
-export function benchModelMemory(options: { messages?: number; topics?: number } = {}): MemoryBenchResult {
-  const total = options.messages ?? 1_000_000;
-  const topics = options.topics ?? 0;
-  const rssBefore = process.memoryUsage().rss;
-  const samples = sampleEnvelopes(4000, 7);
-  const rand = prng(99);
-  const model = new TrafficModel();
+function benchTraceDecoder(options: { messages?: number; distinct?: number }): DecoderBenchResult {
+  const total = options.messages ?? 200_000;
+  const deliveries = sampleTraceDeliveries(sampleEnvelopes(Math.ceil((options.distinct ?? 2000) / 2)));
+  const avgBytes = deliveries.reduce((n, d) => n + d.body.length, 0) / deliveries.length;
+  const one = (i: number): DecodedMessage | null => {
+    const o = fromTraceDelivery(deliveries[i % deliveries.length]);
+    return o ? decodeObservation({ ...o, id: String(i), ts: i }) : null;
+  };
+  for (let i = 0; i < Math.min(20_000, total); i++) one(i);
+  let sink = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  let now = 1_700_000_000_000;
-  const rssSamplesMB: number[] = [];
-  const every = Math.max(1, Math.floor(total / 10));
   for (let i = 0; i < total; i++) {
-    if (i > 0 && i % every === 0) rssSamplesMB.push(Math.round(process.memoryUsage().rss / 1048576));
-    const s = samples[i % samples.length];
-    // a fresh _msg_id per message: patch the 32 hex chars after `_msg_id\": \"` in place
-    const body = Buffer.from(s.body);
-    const at = body.indexOf('_msg_id\\": \\"');
-    if (at >= 0) body.write(hex(rand), at + 13, 'latin1');
-    now += 1 + (i % 3);
-    // distinct topics: each routing key (so topic, rate keys and queue names) gets one of `topics` prefixes
-    const routingKey = topics > 0 ? `t${i % topics}_${s.routingKey}` : s.routingKey;
-    const m = decodeObservation({ id: String(i + 1), ts: now, body, exchange: s.exchange, routingKey, properties: s.properties, trace: null });
-    model.ingest(m);
-    if (i % 10_000 === 0) model.tick(now);
+    const m = one(i);
+    if (m && m.kind !== 'unknown' && m.trace !== null) sink++;
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  (globalThis as { gc?: () => void }).gc?.();
-  const mem = process.memoryUsage();
-  const counters = model.tapCounters();
-  return {
-    messages: total,
-    seconds,
-    perSecond: total / seconds,
-    rssMB: mem.rss / 1048576,
-    heapUsedMB: mem.heapUsed / 1048576,
-    rssBeforeMB: rssBefore / 1048576,
-    rssSamplesMB,
-    // ru_maxrss is in kilobytes on Linux
-    peakRssMB: process.resourceUsage().maxRSS / 1024,
-    topics,
-    recentBytes: model.recentBytes,
-    recentKept: model.recentSize,
-    callsKept: model.calls.size,
-    evictedCalls: counters.evictedCalls,
-    evictedMessages: counters.evictedMessages,
-  };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  if (sink !== total) throw new Error(`decoder benchmark: ${total - sink} trace messages did not decode`);
+  return { messages: total, seconds, perSecond: total / seconds, cpuSeconds, perCpuSecond: total / cpuSeconds, avgBytes, trace: true };
 }
 
 export interface ThroughputBenchResult {

@@ -70,13 +70,13 @@ export {
 export { runTapCommand, statusLine, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
 export {
   benchDecoder,
-  benchModelMemory,
   benchTapThroughput,
   sampleEnvelopes,
+  sampleTraceDeliveries,
   type DecoderBenchResult,
-  type MemoryBenchResult,
   type ThroughputBenchResult,
 } from './bench-tap.ts';
+export { benchModelMemory, type MemoryBenchResult } from './bench-memory.ts';
 export { detectLayout, queueTypeOf, type LayoutInput, type LayoutQueue, type LayoutExchange } from './layout.ts';
 export { FirehoseControl, computeCoverage, coverageSummary, type FirehoseControlOptions } from './firehose.ts';
 export { BrokerReporter, summarize as summarizeBrokerHealth, type BrokerReporterOptions } from './broker-report.ts';
