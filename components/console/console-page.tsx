@@ -12,7 +12,11 @@ import { Badge } from '../ui/badge';
 import { JsonView } from '../ui/json-view';
 import { clockTime } from '../ui/format';
 import { formatDuration } from '@/lib/series';
-import { takePrefill } from './prefill';
+import { paramsLackBody, prefillFromMessage, prefillFromParams, takePrefill, type FormPrefill } from './prefill';
+import { apiGet } from '../api-client';
+import type { RpcType } from '@/lib/api-contracts';
+import type { DecodedMessage } from '@/lib/tap-contracts';
+import { TimeoutCause } from './timeout-cause';
 
 export function ConsolePage() {
   const params = useSearchParams();
@@ -21,6 +25,7 @@ export function ConsolePage() {
   const [submitted, setSubmitted] = useState(false);
   const [dropped, setDropped] = useState<string[]>([]);
   const [answer, setAnswer] = useState<FireAnswer | null>(null);
+  const [replayError, setReplayError] = useState<string | null>(null);
   const fire = useFire();
   const session = useSession();
   const status = useStatus();
@@ -28,14 +33,35 @@ export function ConsolePage() {
   const canFire = session.data?.canFire ?? false;
 
   useEffect(() => {
-    if (!params.get('replay')) return;
-    const p = takePrefill();
-    if (!p) return;
-    const { droppedKeys, ...rest } = p;
-    setForm({ ...EMPTY_RPC_FORM, ...rest });
-    setDropped(droppedKeys);
-    setAnswer(null);
-    setSubmitted(false);
+    const replayOf = params.get('replay');
+    if (!replayOf) return;
+    const apply = (p: FormPrefill) => {
+      const { droppedKeys, ...rest } = p;
+      setForm({ ...EMPTY_RPC_FORM, ...rest });
+      setDropped(droppedKeys);
+      setAnswer(null);
+      setSubmitted(false);
+    };
+    // this browser's hand-over first (it holds bodies too long for a URL), then the URL, then the stored message
+    const stored = takePrefill();
+    if (stored && stored.replayOf === replayOf) return apply(stored);
+    const fromUrl = prefillFromParams(new URLSearchParams(params.toString()));
+    if (fromUrl && !paramsLackBody(new URLSearchParams(params.toString()))) return apply(fromUrl);
+    let cancelled = false;
+    apiGet<DecodedMessage>(`/api/messages/${encodeURIComponent(replayOf)}`)
+      .then((m) => {
+        if (cancelled) return;
+        const as = params.get('type') === 'cast' || params.get('type') === 'fanout' ? (params.get('type') as RpcType) : 'call';
+        apply(prefillFromMessage(m, as));
+      })
+      .catch((err: Error) => {
+        if (cancelled) return;
+        if (fromUrl) apply(fromUrl);
+        setReplayError(`Message ${replayOf} could not be read back (${err.message}); fill in its arguments by hand.`);
+      });
+    return () => {
+      cancelled = true;
+    };
   }, [params]);
 
   const validation = useMemo(() => validateRpcForm(form), [form]);
@@ -65,6 +91,11 @@ export function ConsolePage() {
         {form.replayOf && (
           <div className="note" data-testid="replay-note">
             Replaying message {form.replayOf}.{dropped.length > 0 && ` Redacted context keys left out: ${dropped.join(', ')}.`}
+          </div>
+        )}
+        {replayError && (
+          <div className="callout callout-warn" data-testid="replay-error">
+            {replayError}
           </div>
         )}
         <form onSubmit={submit} noValidate data-testid="fire-form">
@@ -206,6 +237,7 @@ export function ResultPanel({ answer }: { answer: FireAnswer }) {
         </p>
       ) : null}
       <p data-testid="error-message">{e.message}</p>
+      {e.code === 'timeout' && e.msgId && <TimeoutCause msgId={e.msgId} />}
       {e.fields && (
         <ul>
           {Object.entries(e.fields).map(([k, v]) => (

@@ -1,23 +1,32 @@
 'use client';
+import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import type { RpcType } from '@/lib/api-contracts';
 import { KindBadge } from '../ui/badge';
 import { CopyButton, JsonView, safeStringify } from '../ui/json-view';
 import { bytes, clockTime } from '../ui/format';
-import { prefillFromMessage, storePrefill } from '../console/prefill';
+import { prefillFromMessage, replayHref, storePrefill } from '../console/prefill';
 
 const REPLAYABLE = new Set(['call', 'cast', 'fanout']);
 
-export function MessageDrawer({ message: m, onClose, canFire }: { message: DecodedMessage; onClose: () => void; canFire: boolean }) {
+/**
+ * One decoded message: as the Live page's drawer (onClose set) or as the
+ * `/messages/<id>` page (asPage).
+ */
+export function MessageDrawer({ message: m, onClose, canFire, asPage }: { message: DecodedMessage; onClose?: () => void; canFire: boolean; asPage?: boolean }) {
   const router = useRouter();
   const replay = (as: RpcType) => {
-    storePrefill(prefillFromMessage(m, as));
-    router.push(`/console?replay=${encodeURIComponent(m.id)}`);
+    const prefill = prefillFromMessage(m, as);
+    // the form travels in the URL (a replay link works in any browser); sessionStorage as well, for bodies too long for a URL
+    storePrefill(prefill);
+    router.push(replayHref(prefill));
   };
   const body = bodyOf(m);
+  const Root = asPage ? 'article' : 'aside';
+  const callLink = m.msgId && (m.kind === 'call' || m.kind === 'reply' || m.kind === 'heartbeat') ? `/calls/${encodeURIComponent(m.msgId)}` : null;
   return (
-    <aside className="drawer" data-testid="message-drawer" aria-label="Message detail">
+    <Root className={asPage ? 'message-page card' : 'drawer'} data-testid={asPage ? 'message-page' : 'message-drawer'} data-message-id={m.id} aria-label="Message detail">
       <header className="drawer-head">
         <div>
           <KindBadge kind={m.kind} /> <strong className="mono">{m.method ?? m.eventType ?? m.routingKey}</strong>
@@ -32,12 +41,24 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
             )}
           </div>
         </div>
-        <button type="button" className="btn btn-small" onClick={onClose} data-testid="drawer-close" aria-label="Close">
-          ✕
-        </button>
+        {onClose && (
+          <button type="button" className="btn btn-small" onClick={onClose} data-testid="drawer-close" aria-label="Close (Esc)">
+            ✕
+          </button>
+        )}
       </header>
       <div className="drawer-actions">
         <CopyButton text={safeStringify(m)} label="Copy as JSON" testId="copy-json" />
+        {!asPage && (
+          <Link className="btn btn-small" href={`/messages/${encodeURIComponent(m.id)}`} data-testid="message-permalink">
+            Permalink
+          </Link>
+        )}
+        {callLink && (
+          <Link className="btn btn-small" href={callLink} data-testid="message-call-link">
+            {m.kind === 'call' ? 'The call and its reply' : 'The call this answers'}
+          </Link>
+        )}
         {REPLAYABLE.has(m.kind) && m.method && m.topic && (
           <>
             <button type="button" className="btn btn-small" disabled={!canFire || m.truncatedBytes !== undefined} title={m.truncatedBytes !== undefined ? 'Only part of this message was kept; it cannot be replayed' : canFire ? 'Open in the Console, prefilled' : 'Your role cannot fire messages'} onClick={() => replay('call')} data-testid="replay-call">
@@ -49,7 +70,7 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
           </>
         )}
       </div>
-      <div className="drawer-body">
+      <div className="drawer-body" tabIndex={asPage ? undefined : 0} aria-label={asPage ? undefined : 'Message content'}>
         <dl className="kv">
           <Row k="target" v={[m.topic && `topic=${m.topic}`, m.server && `server=${m.server}`, m.namespace && `namespace=${m.namespace}`, m.version && `version=${m.version}`].filter(Boolean).join(', ') || '—'} />
           {m.msgId && <Row k="_msg_id" v={m.msgId} />}
@@ -95,7 +116,7 @@ export function MessageDrawer({ message: m, onClose, canFire }: { message: Decod
           <JsonView value={{ headers: m.properties.headers ?? {}, trace: m.trace }} testId="drawer-trace" maxHeight={260} />
         </section>
       </div>
-    </aside>
+    </Root>
   );
 }
 

@@ -7,7 +7,7 @@ export function JsonView({ value, testId, maxHeight }: { value: unknown; testId?
   return (
     <div className="json-view">
       <CopyButton text={text} />
-      <pre data-testid={testId} style={maxHeight ? { maxHeight } : undefined} tabIndex={0} aria-label={testId ? testId.replace(/-/g, " ") : "JSON"}>
+      <pre data-testid={testId} style={maxHeight ? { maxHeight } : undefined} tabIndex={0} aria-label={testId ? testId.replace(/-/g, ' ') : 'JSON'}>
         {text}
       </pre>
     </div>
