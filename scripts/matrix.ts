@@ -25,6 +25,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redactUrlPasswords } from '../server/messaging/transport-url.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
@@ -319,7 +320,7 @@ function spawnCell(
   const bar = '═'.repeat(Math.max(10, 70 - label(cell).length));
   let header = `\n╔══ ${label(cell)} ${bar}\n`;
   if (cell.stack !== 'bookworm') {
-    header += `║ TEST_TRANSPORT_URL=${(env.TEST_TRANSPORT_URL ?? '').replace(/:[^:@,/]*@/g, ':***@')} TEST_PYTHON=${relative(ROOT, env.TEST_PYTHON ?? '')} TEST_PEER_LAYOUT=${env.TEST_PEER_LAYOUT}\n`;
+    header += `║ TEST_TRANSPORT_URL=${redactUrlPasswords(env.TEST_TRANSPORT_URL ?? '')} TEST_PYTHON=${relative(ROOT, env.TEST_PYTHON ?? '')} TEST_PEER_LAYOUT=${env.TEST_PEER_LAYOUT}\n`;
   }
   header += `║ vitest ${args.slice(0, files.length + 1).join(' ')}${spec.testNamePattern ? ` -t '${spec.testNamePattern}'` : ''}\n`;
   const outFile = join(reportDir, `${cell.stack}-${cell.layout}-${cell.battery}.log`);

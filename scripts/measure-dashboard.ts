@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
-import { RpcClient, Transport } from '../server/messaging/index.ts';
+import { redactUrlPasswords, RpcClient, Transport } from '../server/messaging/index.ts';
 import { ensureBuilt } from './build-if-needed.ts';
 import { launchBrowser } from '../e2e/support/browser.ts';
 import { startServer, type ServerHandle } from '../e2e/support/server.ts';
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const counts = (values.viewers ?? '1,50').split(',').map(Number);
   await ensureBuilt();
 
-  process.stdout.write(`# publish → chart update latency (${samples} samples, broker ${values.url.replace(/:[^:@/]*@/, ':***@')})\n`);
+  process.stdout.write(`# publish → chart update latency (${samples} samples, broker ${redactUrlPasswords(values.url)})\n`);
   const rabbit = await startServer({ TRANSPORT_URL: values.url, DEMO_FLEET: 'off', LOG_LEVEL: 'warn' });
   let lat: number[];
   try {

@@ -2,18 +2,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigurationError, CONFIG_VARIABLES, isLoopback, loadConfig, describeConfig } from './config.ts';
+import { ConfigError } from './messaging/index.ts';
+import { CONFIG_VARIABLES, isLoopback, loadConfig, describeConfig } from './config.ts';
 
 const HASH = 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 
-function problems(env: Record<string, string>): { variable: string; problem: string }[] {
+function problems(env: Record<string, string>): readonly { variable: string; problem: string }[] {
   try {
     loadConfig(env);
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigurationError);
-    return (err as ConfigurationError).problems;
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
   }
-  throw new Error('expected a ConfigurationError');
+  throw new Error('expected a ConfigError');
 }
 
 describe('loadConfig', () => {

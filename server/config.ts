@@ -13,8 +13,10 @@ import {
   ConfigError,
   loadOsloConfig,
   originOf,
+  redactUrlPasswords,
   transportUrlFrom,
   TransportURL,
+  type ConfigProblem,
   type ConfigSource,
   type NotificationOptions,
   type OsloFileConfig,
@@ -23,12 +25,13 @@ import {
 } from './messaging/index.ts';
 import { isAddressOrCidr } from './auth/client-address.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
+import { tapModeSettingSchema, type TapModeSetting } from '../lib/tap-contracts.ts';
 
 /** Exchanges tapped by default: oslo's `openstack` plus the usual service exchanges (server/messaging/topology.ts). */
 export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = topology.DEFAULT_CONTROL_EXCHANGES;
 
-export const TAP_MODES = ['auto', 'bindings', 'firehose', 'off'] as const;
-export type TapMode = (typeof TAP_MODES)[number];
+/** TAP_MODE's values: the tap's mode setting as lib/tap-contracts.ts defines it (`auto` or a mode). */
+export const TAP_MODES = tapModeSettingSchema.options;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -194,7 +197,7 @@ export interface Config {
   demoFleet: boolean;
   controlExchange: string;
   controlExchanges: string[];
-  tapMode: TapMode;
+  tapMode: TapModeSetting;
   /** turn tracing on for every node at start (FIREHOSE_ENABLE) */
   firehoseEnable: boolean;
   /** seconds after which osloscope's own tracing is turned off; 0 = at stop only (FIREHOSE_AUTO_OFF) */
@@ -226,12 +229,9 @@ export interface Config {
   dev: boolean;
 }
 
-/** Every problem with the environment, one per variable. */
-export class ConfigurationError extends Error {
-  constructor(readonly problems: { variable: string; problem: string }[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
-    this.name = 'ConfigurationError';
-  }
+/** Every problem with the environment, one per variable, as the one configuration error. */
+function environmentError(problems: ConfigProblem[]): ConfigError {
+  return new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`, 'environment', { problems });
 }
 
 export function isLoopback(host: string): boolean {
@@ -240,7 +240,7 @@ export function isLoopback(host: string): boolean {
   return /^::ffff:127\./i.test(host);
 }
 
-/** Parse the environment (or any record of strings); throws ConfigurationError naming every bad variable. */
+/** Parse the environment (or any record of strings); throws ConfigError naming every bad variable in `problems`. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "unset", as most shells and .env files intend.
   const input: Record<string, string> = {};
@@ -254,10 +254,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const issue of parsed.error.issues) {
       const variable = String(issue.path[0] ?? '(environment)');
       const given = input[variable];
-      const shown = variable === 'SESSION_SECRET' || variable === 'AUTH_USERS' || variable === 'METRICS_TOKEN' || given === undefined ? '' : ` (got ${JSON.stringify(redactUrlText(given))})`;
+      const shown = variable === 'SESSION_SECRET' || variable === 'AUTH_USERS' || variable === 'METRICS_TOKEN' || given === undefined ? '' : ` (got ${JSON.stringify(redactUrlPasswords(given))})`;
       problems.push({ variable, problem: `${issue.message}${shown}` });
     }
-    throw new ConfigurationError(problems);
+    throw environmentError(problems);
   }
   const e = parsed.data;
 
@@ -339,7 +339,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const demoFleet = e.DEMO_FLEET === 'on' || (e.DEMO_FLEET === 'auto' && embedded);
   const controlExchanges = [...new Set([controlExchange, ...(e.CONTROL_EXCHANGES ?? DEFAULT_CONTROL_EXCHANGES)])];
 
-  if (problems.length > 0) throw new ConfigurationError(problems);
+  if (problems.length > 0) throw environmentError(problems);
 
   return {
     transportUrl,
@@ -406,10 +406,6 @@ export function osloConfigSources(text: string): ConfigSource[] {
     });
 }
 
-/** A URL-ish text with any `user:password@` password replaced, for error messages. */
-export function redactUrlText(text: string): string {
-  return text.replace(/(\/\/[^:/@\s,]*):[^@\s]*@/g, '$1:***@').replace(/,([^:/@\s,]*):[^@\s,]*@/g, ',$1:***@');
-}
 
 /** What may be logged or shown about the configuration: no password, no secret. */
 export function describeConfig(c: Config): Record<string, unknown> {

@@ -15,9 +15,9 @@ import type { Duplex } from 'node:stream';
 // global type declarations (NodeJS.ProcessEnv.NODE_ENV) stay out of the server's type world
 import next from 'next/dist/server/next.js';
 import pino from 'pino';
-import { Transport, type Logger } from './messaging/index.ts';
+import { ConfigError, Transport, type Logger } from './messaging/index.ts';
 import { LOG_REDACTION, Tap, redact, tryParseFilter } from './tap/index.ts';
-import { ConfigurationError, describeConfig, loadConfig, type Config } from './config.ts';
+import { describeConfig, loadConfig, type Config } from './config.ts';
 import { checkLoopbackHost, checkSameOrigin } from './auth/access.ts';
 import { Sessions } from './auth/session.ts';
 import { DemoFleet } from './demo/fleet.ts';
@@ -302,7 +302,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   try {
     config = loadConfig(env);
   } catch (err) {
-    if (err instanceof ConfigurationError) {
+    if (err instanceof ConfigError) {
       process.stderr.write(`osloscope: ${err.message}\n`);
       process.exit(2);
     }

@@ -11,7 +11,8 @@ import pino from 'pino';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../auth/users.ts';
-import { ConfigurationError, loadConfig } from '../config.ts';
+import { ConfigError } from '../messaging/index.ts';
+import { loadConfig } from '../config.ts';
 import { startOsloscope, type RunningServer } from '../index.ts';
 
 const silent = pino({ level: 'silent' });
@@ -27,7 +28,7 @@ describe('BASE_PATH configuration', () => {
   });
 
   it.each(['osloscope', '/osloscope/', '/', '/a b', '/x?y', '//x'])('refuses %j naming the variable', (v) => {
-    expect(() => loadConfig({ BASE_PATH: v, DEMO_FLEET: 'off' })).toThrow(ConfigurationError);
+    expect(() => loadConfig({ BASE_PATH: v, DEMO_FLEET: 'off' })).toThrow(ConfigError);
     expect(() => loadConfig({ BASE_PATH: v, DEMO_FLEET: 'off' })).toThrow(/BASE_PATH/);
   });
 });

@@ -11,6 +11,7 @@
  * listeners once with the error. Recovery (backoff, failover, re-declare,
  * re-consume) lives in ResilientLink, written once against this seam.
  */
+import type { MessageProperties } from '../../lib/tap-contracts.ts';
 
 export type ExchangeType = 'topic' | 'fanout' | 'direct' | 'headers';
 
@@ -35,23 +36,12 @@ export interface QueueInfo {
   consumerCount: number;
 }
 
-/** AMQP basic properties. Only the ones set are put on the wire. */
-export interface MessageProperties {
-  contentType?: string;
-  contentEncoding?: string;
-  headers?: Record<string, unknown>;
-  deliveryMode?: number;
-  priority?: number;
-  correlationId?: string;
-  replyTo?: string;
-  /** per-message TTL in milliseconds, as a decimal string (oslo: str(int(timeout*1000))) */
-  expiration?: string;
-  messageId?: string;
-  timestamp?: number;
-  type?: string;
-  userId?: string;
-  appId?: string;
-}
+/**
+ * AMQP basic properties, defined once with the tap's wire schema (lib/tap-contracts.ts). Only the
+ * ones set are put on the wire; `expiration` is the per-message TTL in milliseconds as a decimal
+ * string (oslo: str(int(timeout*1000))).
+ */
+export type { MessageProperties };
 
 export interface PublishOptions extends MessageProperties {
   /** basic.publish mandatory flag: a message no queue takes is returned and publish() rejects with MessageUndeliverable. */

@@ -24,14 +24,26 @@ export class MessagingError extends Error {
   }
 }
 
-/** A bad transport URL or option; `part` names what is wrong. (oslo: InvalidTransportURL / ConfigFileValueError) */
+/** One bad setting: the variable (or option) and what is wrong with it. */
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
+/**
+ * A bad transport URL, option or environment; `part` names what is wrong, `problems` lists every
+ * bad variable when several were checked at once (server/config.ts). The one configuration error.
+ * (oslo: InvalidTransportURL / ConfigFileValueError)
+ */
 export class ConfigError extends MessagingError {
+  readonly problems: readonly ConfigProblem[];
   constructor(
     message: string,
     readonly part?: string,
-    options?: MessagingErrorOptions,
+    options?: MessagingErrorOptions & { problems?: readonly ConfigProblem[] },
   ) {
     super(message, options);
+    this.problems = options?.problems ?? [];
   }
 }
 

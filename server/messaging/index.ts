@@ -5,7 +5,7 @@
 export * from './errors.ts';
 export type { Driver, Link, Delivery, MessageProperties, PublishOptions, QueueInfo, QueueOptions, ExchangeOptions, ExchangeType } from './driver.ts';
 export { PyFloat, pyDumps, pyLoads } from './json.ts';
-export { TransportURL } from './transport-url.ts';
+export { TransportURL, redactUrlPasswords } from './transport-url.ts';
 export {
   rabbitDefaults,
   messagingDefaults,

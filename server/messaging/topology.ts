@@ -19,6 +19,9 @@ import { ConfigError } from './errors.ts';
 import { rabbitDefaults } from './options.ts';
 import { uuidHex } from './wire.ts';
 
+/** RabbitMQ's firehose exchange: every publish and delivery, copied while tracing is on for a vhost. */
+export const TRACE_EXCHANGE = 'amq.rabbitmq.trace';
+
 /**
  * `openstack` (oslo's default control_exchange) plus the exchanges services set with
  * set_transport_defaults: what the tap binds to and config offers by default.

@@ -27,6 +27,7 @@
  */
 
 import { isIP } from 'node:net';
+import { REDACTED } from '../../lib/tap-contracts.ts';
 
 import { ConfigError } from './errors.ts';
 import {
@@ -64,7 +65,18 @@ export interface AmqpEndpoint {
 
 /** AMQP port kombu uses when the URL gives none (impl_rabbit:_transform_transport_url). */
 export const DEFAULT_AMQP_PORT = 5672;
-const REDACTED = '***';
+
+/** `scheme://user:password@` and, in multi-host transport URLs, `,user:password@`. */
+const URL_USERINFO = /(\/\/|,)([^\s:@/,]*):([^\s@/,]+)@/g;
+
+/**
+ * Scrub passwords from URL-looking text (`rabbit://nova:s3cret@ctl:5672/` → `rabbit://nova:***@ctl:5672/`):
+ * the one URL-password pattern, used by the tap's redaction, configuration errors and scripts.
+ */
+export function redactUrlPasswords(text: string): string {
+  if (text.length < 8 || !text.includes('://') || !text.includes('@')) return text;
+  return text.replace(URL_USERINFO, (_m, lead: string, user: string) => `${lead}${user}:${REDACTED}@`);
+}
 
 /**
  * Scheme → driver. oslo looks up the stevedore entry point named by the part

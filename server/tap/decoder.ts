@@ -24,7 +24,7 @@
  * the original message plus its trace information.
  */
 import type { BrokerMetadata, DeathEntry, DecodedMessage, MessageKind, RemoteFailure, TraceInfo } from '../../lib/tap-contracts.ts';
-import { parseBody, pyLoads, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
+import { parseBody, pyLoads, topology, wire, type Delivery, type MessageProperties } from '../messaging/index.ts';
 import { decompressBody } from './compression.ts';
 import { parseFanoutExchange, parseNotificationQueue, splitTopicServer } from './queue-names.ts';
 import { isSecretKey, REDACTED, redact, redactObject, redactRawBody, redactText } from './redact.ts';
@@ -45,7 +45,8 @@ function streamFanoutTopic(o: Observation): string | null {
 /** Undecodable bodies are kept raw up to this many bytes. */
 export const RAW_KEEP_BYTES = 4096;
 
-export const TRACE_EXCHANGE = 'amq.rabbitmq.trace';
+/** RabbitMQ's firehose exchange, defined once in the core's topology. */
+export const TRACE_EXCHANGE = topology.TRACE_EXCHANGE;
 
 /** One message as the tap saw it, before decoding. */
 export interface Observation {

@@ -15,6 +15,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { REDACTED } from '../../lib/tap-contracts.ts';
+import { redactUrlPasswords } from '../messaging/index.ts';
 
 export { REDACTED };
 const REDACTED_TEXT = REDACTED;
@@ -65,14 +66,8 @@ export function isSecretKey(key: string): boolean {
   return hit;
 }
 
-/** `scheme://user:password@` and, in multi-host transport URLs, `,user:password@`. */
-const URL_USERINFO = /(\/\/|,)([^\s:@/,]*):([^\s@/,]+)@/g;
-
-/** Scrub passwords from URL-looking text (`rabbit://nova:s3cret@ctl:5672/` → `rabbit://nova:***@ctl:5672/`). */
-export function redactUrlPasswords(text: string): string {
-  if (text.length < 8 || !text.includes('://') || !text.includes('@')) return text;
-  return text.replace(URL_USERINFO, (_m, lead: string, user: string) => `${lead}${user}:${REDACTED_TEXT}@`);
-}
+/** URL passwords: the core's one pattern (server/messaging/transport-url.ts), part of this path. */
+export { redactUrlPasswords };
 
 // ---------------------------------------------------------------------------
 // oslo_utils.strutils.mask_password, ported pattern for pattern so that the

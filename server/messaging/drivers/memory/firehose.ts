@@ -62,8 +62,9 @@
  * strings, arrays and objects.
  */
 import type { MessageProperties } from '../../driver.ts';
+import { TRACE_EXCHANGE } from '../../topology.ts';
 
-export const TRACE_EXCHANGE = 'amq.rabbitmq.trace';
+export { TRACE_EXCHANGE };
 
 /** Publish-side context of a traced message. */
 export interface TraceContext {
