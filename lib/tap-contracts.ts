@@ -97,7 +97,7 @@ export type DeathEntry = z.infer<typeof deathEntrySchema>;
 /**
  * What the broker (not oslo) added to a message: read off the headers and
  * moved out of `properties.headers`, so those stay what the publisher sent.
- * None of it changes how a message is classified (oslo-modern.md §1.5).
+ * None of it changes how a message is classified (docs/wire.md#broker-added-headers).
  */
 export const brokerMetadataSchema = z.object({
   /** `x-stream-offset`: the message's offset in the stream it was read from */

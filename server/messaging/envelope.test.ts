@@ -16,7 +16,7 @@ import {
 import { ExpectedFailure, MalformedMessage, NoSuchMethod, RemoteError, UnsupportedRpcEnvelopeVersion, UnsupportedVersion } from './errors.ts';
 import { pyLoads } from './json.ts';
 
-/** oslo-wire.md §4: the exact wire body of the example call, as Python 14.0.3 publishes it. */
+/** docs/wire.md#envelope-and-requests: the exact wire body of the example call, as Python 14.0.3 publishes it. */
 const CALL_BODY = String.raw`{"oslo.version": "2.0", "oslo.message": "{\"method\": \"get_instance\", \"args\": {\"instance_uuid\": \"6f0b...\", \"detail\": true}, \"namespace\": \"compute\", \"version\": \"5.1\", \"_msg_id\": \"a1b2c3d4e5f60718293a4b5c6d7e8f90\", \"_reply_q\": \"reply_0f1e2d3c4b5a69788796a5b4c3d2e1f0\", \"_timeout\": null, \"_unique_id\": \"d41d8cd98f00b204e9800998ecf8427e\", \"_context_user_id\": \"u1\", \"_context_project_id\": \"p1\", \"_context_request_id\": \"req-1b7a\", \"_context_is_admin\": false, \"_context_roles\": [\"member\"]}"}`;
 
 /** The same body through Python's zlib.compress (kombu's "gzip" compressor). */
@@ -34,7 +34,7 @@ function exampleCall(): Dict {
   return msg;
 }
 
-/** The captured NoSuchMethod failure string of oslo-wire.md §5 (decoded once from the reply). */
+/** The captured NoSuchMethod failure string of docs/wire.md#replies-and-failures (decoded once from the reply). */
 const CAPTURED_FAILURE = String.raw`{"class": "NoSuchMethod", "module": "oslo_messaging.rpc.dispatcher", "message": "Endpoint does not support RPC method nosuch", "tb": ["Traceback (most recent call last):\n", "  File \".../oslo_messaging/rpc/server.py\", line 165, in _process_incoming\n    res = self.dispatcher.dispatch(message)\n          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n", "  File \".../oslo_messaging/rpc/dispatcher.py\", line 318, in dispatch\n    raise NoSuchMethod(method)\n", "oslo_messaging.rpc.dispatcher.NoSuchMethod: Endpoint does not support RPC method nosuch\n"], "args": ["Endpoint does not support RPC method nosuch"], "kwargs": {}}`;
 
 function envelope(version: unknown, inner = '{}'): Buffer {

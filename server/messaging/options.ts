@@ -687,7 +687,7 @@ export function notificationDefaults(): NotificationOptions {
 
 /**
  * The oslo.messaging releases whose option definitions the registry was
- * checked against, oldest first (series in oslo-modern.md §1.1).
+ * checked against, oldest first (series in docs/wire.md#versions).
  */
 export const KNOWN_RELEASES = [
   '14.0.3', '14.1.0', '14.2.0', '14.3.0', '14.4.0', '14.5.0', '14.6.0', '14.7.0', '14.8.0', '14.9.0',

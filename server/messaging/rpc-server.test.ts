@@ -416,7 +416,7 @@ describe('RpcServer failure logging', () => {
   });
 });
 
-describe('RpcServer layouts (oslo-modern.md §1.3)', () => {
+describe('RpcServer layouts (docs/wire.md#layouts)', () => {
   const kolla = { rabbit_quorum_queue: true, rabbit_transient_quorum_queue: true, rabbit_stream_fanout: true, use_queue_manager: true, rabbit_qos_prefetch_count: 1 };
   const echo = (seen: string[]): Endpoint[] => [{ echo: (_c: Dict, a: Dict) => void seen.push(String(a.value)) }];
   const settle = async () => {

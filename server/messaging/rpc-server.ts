@@ -225,7 +225,7 @@ export class RpcServer {
    * `transient_nonexcl_queues` deprecated feature is denied (541 with the
    * deprecation text, closing the connection). Only this server reads it and
    * a clean stop deletes it anyway, so it is declared exclusive there instead
-   * (oslo-modern.md §1.8 item 11); the shared topic queues cannot be.
+   * (docs/wire.md#queues-osloscope-declares); the shared topic queues cannot be.
    */
   private async ensureFanoutQueue(link: ResilientLink, fanout: ReturnType<typeof fanoutQueue>): Promise<void> {
     try {

@@ -71,7 +71,7 @@ describe('queueArguments (impl_rabbit._get_queue_arguments)', () => {
   });
 });
 
-describe('oslo-wire.md §2 flags per use and option combination', () => {
+describe('docs/wire.md#names-and-flags flags per use and option combination', () => {
   it('defaults: non-durable topic exchange, plain topic queues, transient queues with x-expires 1800 s', () => {
     const o = opts();
     expect(durable(o)).toBe(false);
@@ -156,7 +156,7 @@ describe('names and routing keys', () => {
   });
 });
 
-describe('oslo-modern.md §1.3 layouts (impl_rabbit 18.x)', () => {
+describe('docs/wire.md#layouts layouts (impl_rabbit 18.x)', () => {
   const hex = () => '0123456789abcdef0123456789abcdef';
 
   it('T: quorum fanout queues with x-expires, a durable fanout exchange, the control exchange unchanged', () => {

@@ -1,6 +1,6 @@
 /**
- * oslo's exchange/queue names and flags (oslo-wire.md §2, oslo-modern.md
- * §1.3), defined once, for every layout oslo.messaging 14.0.3 to 18.x can
+ * oslo's exchange/queue names and flags (docs/wire.md#names-and-flags and
+ * #layouts), defined once, for every layout oslo.messaging 14.0.3 to 18.x can
  * declare: the default, quorum topic queues (Q, `rabbit_quorum_queue`),
  * durable classic ones (D, `amqp_durable_queues`), quorum reply/fanout queues
  * (T, `rabbit_transient_quorum_queue`), one stream per fanout (S,
@@ -237,7 +237,7 @@ export const STREAM_START_OFFSET = 'last';
  * osloscope's own reply queue. oslo's (declare_direct_consumer) is
  * non-exclusive, and with T a durable quorum queue; ours is always
  * exclusive, non-durable, classic, with x-expires = rabbit_transient_queues_ttl
- * (oslo-modern.md §1.8 item 11): valid on RabbitMQ 3.x and 4.3 (which denies
+ * (docs/wire.md#queues-osloscope-declares): valid on RabbitMQ 3.x and 4.3 (which denies
  * non-durable non-exclusive queues), gone with its connection, and
  * invisible to servers, which publish replies through the default exchange.
  * Only the name follows the layout: `reply_<host>:<proc>:<n>` with M.

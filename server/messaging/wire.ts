@@ -18,7 +18,7 @@ export const REPLY_Q_KEY = '_reply_q';
 export const TIMEOUT_KEY = '_timeout';
 export const UNIQUE_ID_KEY = '_unique_id';
 
-/** kombu Producer.publish defaults as they reach the wire (oslo-wire.md §3). */
+/** kombu Producer.publish defaults as they reach the wire (docs/wire.md#properties). */
 export const CONTENT_TYPE = 'application/json';
 export const CONTENT_ENCODING = 'utf-8';
 export const DELIVERY_MODE_PERSISTENT = 2;

@@ -1,5 +1,5 @@
 /**
- * Tap benchmarks (product.md "Performance targets"): decoder messages/s on
+ * Tap benchmarks (targets and results in BENCHMARKS.md): decoder messages/s on
  * one core (target ≥ 50k/s for ~1 KB oslo envelopes), the tap keeping up
  * with the broker's maximum delivery rate without drops (resident memory
  * after 1M tapped messages, target ≤ 300 MB: bench-memory.ts). Each function

@@ -4,7 +4,7 @@
  * they expire rabbit_transient_queues_ttl after the last consumer left), and
  * connections grouped by process against rpc_conn_pool_size.
  *
- * Queue kinds follow oslo's naming (oslo-modern.md §1.4, parsed in
+ * Queue kinds follow oslo's naming (docs/wire.md#queue-names, parsed in
  * queue-names.ts): `<topic>`, `<topic>.<server>`, `<topic>_fanout_<hex>`,
  * `<topic>_fanout_<host>:<proc>:<n>`, the `<topic>_fanout` stream,
  * `reply_<hex>`, `reply_<host>:<proc>:<n>`, `<topic>.<priority>` and

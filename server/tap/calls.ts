@@ -11,7 +11,7 @@
  * visible and the answer is weaker (see classifyBindings).
  *
  * The deadline is what the caller itself waits: the `expiration` property
- * oslo puts on every call (str(int(timeout*1000)), oslo-wire.md §3), or
+ * oslo puts on every call (str(int(timeout*1000)), docs/wire.md#properties), or
  * rpc_response_timeout when a non-oslo sender left it out. A call-monitor
  * call (`_timeout` set, e.g. nova's `_timeout: 60` with `expiration:
  * "1800000"`) gives up earlier: amqpdriver ReplyWaiter.wait raises

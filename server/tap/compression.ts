@@ -1,6 +1,6 @@
 /**
  * kombu compressions a tap meets (`[oslo_messaging_rabbit] kombu_compression`,
- * oslo-wire.md §3). The codecs and their output cap live in the core
+ * docs/wire.md#properties). The codecs and their output cap live in the core
  * (server/messaging/compression.ts), so RPC servers, listeners, the reply
  * waiter and the tap share one bounded implementation: a shadow consumer
  * reads whatever anyone publishes, and a tiny body that inflates to

@@ -30,7 +30,7 @@ function decode(o: Observation) {
   return m;
 }
 
-// Captured wire bodies (oslo-wire.md §4, §5, §8), as published by oslo.messaging 14.0.3.
+// Captured wire bodies (docs/wire.md#envelope-and-requests, #replies-and-failures, #notifications), as published by oslo.messaging 14.0.3.
 const CALL_WIRE =
   '{"oslo.version": "2.0", "oslo.message": "{\\"method\\": \\"get_instance\\", \\"args\\": {\\"instance_uuid\\": \\"6f0b...\\", \\"detail\\": true}, \\"namespace\\": \\"compute\\", \\"version\\": \\"5.1\\", \\"_msg_id\\": \\"a1b2c3d4e5f60718293a4b5c6d7e8f90\\", \\"_reply_q\\": \\"reply_0f1e2d3c4b5a69788796a5b4c3d2e1f0\\", \\"_timeout\\": null, \\"_unique_id\\": \\"d41d8cd98f00b204e9800998ecf8427e\\", \\"_context_user_id\\": \\"u1\\", \\"_context_project_id\\": \\"p1\\", \\"_context_request_id\\": \\"req-1b7a\\", \\"_context_is_admin\\": false, \\"_context_roles\\": [\\"member\\"]}"}';
 const NOTIFICATION_V1 =

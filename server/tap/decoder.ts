@@ -1,5 +1,5 @@
 /**
- * The shadow consumer's decoder (oslo-wire.md §11): pure and synchronous,
+ * The shadow consumer's decoder (docs/wire.md#what-the-tap-sees): pure and synchronous,
  * one AMQP message in, one redacted DecodedMessage out, never a throw.
  *
  * (1) undo kombu compression (`compression` header), (2) parse the JSON
@@ -8,7 +8,7 @@
  * _make_message, amqpdriver _send / _send_reply, notify/notifier.py _notify),
  * (5) split `_context_*` from the message and redact everything.
  *
- * Headers the broker adds (oslo-modern.md §1.5: `x-stream-offset`,
+ * Headers the broker adds (docs/wire.md#broker-added-headers: `x-stream-offset`,
  * `x-delivery-count`, `x-acquired-count`, `timestamp_in_ms` with the
  * interceptor's `timestamp` property, `x-routed-by`, `x-death`) are moved
  * out of the headers into `broker` metadata: they never decide a kind, and

@@ -6,7 +6,7 @@
  * and later) every fanout cast of a topic lands in one stream queue named
  * exactly `<topic>_fanout`, kept for `x-max-age` (rabbit_transient_queues_ttl,
  * 1800 s) whoever reads it (impl_rabbit Connection.declare_fanout_consumer,
- * oslo-modern.md §1.3). A stream is read without taking anything: each
+ * docs/wire.md#layouts). A stream is read without taking anything: each
  * consumer picks its own start with the `x-stream-offset` consumer argument
  * (`first`, `last`, an offset, a timestamp in seconds, or an interval such
  * as `30m`), must set basic.qos > 0 and ack what it got (acks are credit, not

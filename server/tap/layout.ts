@@ -3,7 +3,7 @@
  * one vhost declared, read from the queues and exchanges that exist.
  *
  * What each [oslo_messaging_rabbit] option leaves on the broker
- * (oslo_messaging/_drivers/impl_rabbit.py, oslo-modern.md §1.3):
+ * (oslo_messaging/_drivers/impl_rabbit.py, docs/wire.md#layouts):
  * - Q rabbit_quorum_queue: topic `<t>`, server `<t>.<srv>` and notification
  *   `<t>.<prio>` queues are durable quorum queues; the control exchange is
  *   durable (`Connection.durable = amqp_durable_queues or rabbit_quorum_queue`).
@@ -62,7 +62,7 @@ export interface LayoutInput {
 }
 
 const PRIORITIES: ReadonlySet<string> = new Set(wire.NOTIFICATION_PRIORITIES);
-/** oslo-modern.md §1.4 */
+/** docs/wire.md#queue-names */
 const REPLY_QUEUE = /^reply_(?:[0-9a-f]{32}|([^:]+):([^:]+):(\d+))$/;
 const FANOUT_QUEUE = /^(.+)_fanout(?:_(?:[0-9a-f]{32}|([^:]+):([^:]+):(\d+)))?$/;
 const TAP_QUEUE_PREFIX = 'osloscope-tap-';

@@ -13,7 +13,7 @@ import {
 
 const HEX = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 
-describe('oslo queue-name grammar (oslo-modern.md §1.4)', () => {
+describe('oslo queue-name grammar (docs/wire.md#queue-names)', () => {
   it('reply queues: reply_<hex32> and queue-manager reply_<host>:<proc>:<n>', () => {
     expect(parseReplyQueue(`reply_${HEX}`)).toEqual({ hex: HEX, queueManager: null });
     expect(parseReplyQueue('reply_ctl-1.cloud.example.org:nova-api:12')).toEqual({ hex: null, queueManager: { host: 'ctl-1.cloud.example.org', process: 'nova-api', n: 12 } });

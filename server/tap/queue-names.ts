@@ -1,5 +1,5 @@
 /**
- * oslo.messaging's queue and exchange names, parsed back (oslo-modern.md §1.4).
+ * oslo.messaging's queue and exchange names, parsed back (docs/wire.md#queue-names).
  * One module so the decoder, the call tracker and the broker view agree.
  *
  * Names oslo writes (oslo_messaging/_drivers/impl_rabbit.py):

@@ -3,7 +3,7 @@
  *
  * Real services put secrets on the wire in clear text: every RPC request of a
  * service that passes an oslo.context RequestContext carries
- * `_context_auth_token` (oslo-wire.md §4), and args, payloads and results may
+ * `_context_auth_token` (docs/wire.md#envelope-and-requests), and args, payloads and results may
  * hold passwords (e.g. a nova `change_instance_metadata`, a cinder connector's
  * `auth_password`, a transport URL in a config dump). One recursive pass
  * replaces the value of every key that looks like a token, password, secret

@@ -7,7 +7,7 @@
  *                 [--count N] [--seconds S] [--management-url URL]
  *                 [--enable-firehose [--firehose-auto-off S]]
  *
- * Exit codes follow the CLI contract (product.md): 0 ok, 2 usage, 5 cannot
+ * Exit codes follow the CLI contract (README.md "Command line"): 0 ok, 2 usage, 5 cannot
  * connect. Errors are one line on stderr; so is the one status line that
  * says which mode the tap runs in (and, in bindings mode, that replies are
  * invisible and how to turn the firehose on).

@@ -212,7 +212,7 @@ export class Tap {
     this.configuredExchanges = options.exchanges ?? DEFAULT_CONTROL_EXCHANGES;
     this.discoverExchanges = options.discoverExchanges ?? true;
     // Exclusive, never durable:false + exclusive:false (transient_nonexcl_queues is denied by default on
-    // RabbitMQ 4.3, oslo-modern.md §2.2), with x-expires as a second guard should the connection linger.
+    // RabbitMQ 4.3, docs/wire.md#queues-osloscope-declares), with x-expires as a second guard should the connection linger.
     this.queueArgs = {
       'x-expires': TAP_QUEUE_EXPIRES_MS,
       'x-max-length': options.queueMaxLength ?? 100_000,

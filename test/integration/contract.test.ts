@@ -276,7 +276,7 @@ describe.each(harnesses)('contract on %s', (_name, make) => {
     }
   });
 
-  describe('joining a vhost other services laid out (oslo-modern.md §1.3)', () => {
+  describe('joining a vhost other services laid out (docs/wire.md#layouts)', () => {
     // What kolla's Python services declared before osloscope arrived: a durable
     // control exchange (Q), quorum topic queues, a durable <topic>_fanout (T)
     // and one stream on it (S). A client or server with oslo's default flags

@@ -1,5 +1,5 @@
 /**
- * osloscope on the queue layouts deployments run (oslo-modern.md §1.3),
+ * osloscope on the queue layouts deployments run (docs/wire.md#layouts),
  * against the real Python oslo.messaging of the stack at hand (TEST_PYTHON)
  * with the layout of TEST_PEER_LAYOUT (default, quorum, kolla, kolla50,
  * helm) on the stack's broker (TEST_TRANSPORT_URL, TEST_MANAGEMENT_URL):

@@ -62,7 +62,7 @@ d('notifications between Python and osloscope', () => {
           expect(m).toMatchObject({ publisher_id: 'compute.host1', event_type: 'compute.instance.create.end' });
           expect((m.payload as { name: string }).name).toBe('é');
           // oslo 14.0.3 _sanitize_context drops auth_token and keeps the other keys;
-          // from 14.7.0 (notify/notifier.py _sanitize_context, oslo-modern.md §1.5)
+          // from 14.7.0 (notify/notifier.py _sanitize_context, docs/wire.md#notifications)
           // a plain-dict context is discarded whole: no _context_* keys at all
           expect(m.ctxt).toEqual(pythonOsloAtLeast('14.7.0') ? {} : { user_id: 'u1', request_id: 'req-1' });
           expect(m.metadata.timestamp).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);

@@ -37,7 +37,7 @@ export const PEER_SCRIPT = fileURLToPath(new URL('./peers/oslo_peer.py', import.
 
 /**
  * The `[oslo_messaging_rabbit]` layouts the peers can run with
- * (TEST_PEER_LAYOUT), as deployments render them (oslo-modern.md §1.3):
+ * (TEST_PEER_LAYOUT), as deployments render them (docs/wire.md#layouts):
  * - `default`: oslo's defaults (classic transient queues, `reply_<hex32>`,
  *   one `<topic>_fanout_<hex32>` queue per server);
  * - `quorum`: `rabbit_quorum_queue` only (durable quorum topic queues, durable
@@ -132,8 +132,8 @@ export function osloscopeLayoutOptions(layout: PeerLayout = PEER_LAYOUT): Partia
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The name a Python peer's reply queue has under the layout (oslo-modern.md
- * §1.3/§1.4): `reply_<uuid4 hex>` by default; with use_queue_manager
+ * The name a Python peer's reply queue has under the layout (docs/wire.md#layouts,
+ * #queue-names): `reply_<uuid4 hex>` by default; with use_queue_manager
  * `reply_<hostname>:<processname>:<n>` (amqpdriver.py QManager; hostname
  * `socket.gethostname()`, processname `basename(sys.argv[0])`, the peer script).
  */

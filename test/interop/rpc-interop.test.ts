@@ -250,7 +250,7 @@ d('wire bytes: osloscope and Python publish the same call', () => {
       await eventually(() => got.length === 1, 'the Python call');
       void new RpcClient(transport, { topic, namespace: 'compute', version: '5.1' }, { timeout: 2 }).call(ctxt, 'get_instance', args).catch(() => undefined);
       await eventually(() => got.length === 2, 'the osloscope call');
-      // The reply queue is the one field a layout changes (oslo-modern.md §1.3):
+      // The reply queue is the one field a layout changes (docs/wire.md#layouts):
       // Python's is reply_<hex32>, or reply_<host>:<proc>:<n> with
       // use_queue_manager; osloscope's own stays reply_<hex32> (an exclusive
       // queue no oslo server needs to know, §1.8 item 11).

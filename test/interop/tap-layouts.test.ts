@@ -1,5 +1,5 @@
 /**
- * The tap on the layouts modern clouds run (oslo-modern.md §1.3), against
+ * The tap on the layouts modern clouds run (docs/wire.md#layouts), against
  * real Python oslo.messaging peers using TEST_PEER_LAYOUT's options on the
  * broker of TEST_TRANSPORT_URL / TEST_MANAGEMENT_URL (the matrix runs it per
  * stack and layout):

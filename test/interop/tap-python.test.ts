@@ -250,7 +250,7 @@ describe.skipIf(!ready)('stuck-call causes produced for real (firehose mode)', (
     expect(answer).toMatchObject({ ok: false, type: 'MessagingTimeout' });
     // the real caller gave up for want of a heartbeat, well before its 5 s timeout: what the tap must say too.
     // From 14.8.0 the caller polls for replies every 0.5 s (ReplyWaiters.get, LP#2035113,
-    // oslo-modern.md §1.7), so its give-up lands up to 0.5 s later, still short of the 5 s timeout
+    // docs/wire.md#timeouts-and-reply-polling), so its give-up lands up to 0.5 s later, still short of the 5 s timeout
     expect(answer.elapsed).toBeLessThan(pythonOsloAtLeast('14.8.0') ? 5 : 4.5);
     const c = await stuck('dying', 'no_reply');
     expect(c.monitorDeadline).toBe((c.lastHeartbeatAt as number) + 2000);
