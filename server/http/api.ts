@@ -24,6 +24,8 @@ import type { Principal, Sessions } from '../auth/session.ts';
 import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
 import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
+import { pingRequestSchema } from '../../lib/ping-contracts.ts';
+import { DEFAULT_PING_TIMEOUT_S, discoverServers, pingFleet } from '../tap/ping.ts';
 import { renderMetrics, type MetricsSources } from './prometheus.ts';
 import { HttpError, readJson, sendData, sendError, sendJson, sendLines, sendText } from './respond.ts';
 
@@ -80,6 +82,7 @@ export class Api {
       r('POST', '/api/rpc', 'fire', (c) => this.rpc(c)),
       r('GET', '/api/rpc/history', 'watch', (c) => sendData(c.res, this.o.fire.history())),
       r('POST', '/api/tap/firehose', 'fire', (c) => this.enableFirehose(c)),
+      r('POST', '/api/ping', 'fire', (c) => this.ping(c)),
       r('GET', '/api/fanout-history', 'watch', (c) => this.fanoutHistory(c)),
       r('GET', '/metrics', 'watch', (c) => this.metrics(c)),
     ];
@@ -276,6 +279,53 @@ export class Api {
     const out = await this.o.fire.fire(parsed.data, who, this.o.sessions.clientAddress(c.req));
     if (out.ok) sendJson(c.res, 200, { ok: true, result: out.data.result, data: out.data });
     else sendJson(c.res, out.status, { ok: false, error: out.error });
+  }
+
+  /** POST /api/ping: oslo_rpc_server_ping to every server of a topic (server/tap/ping.ts). */
+  private async ping(c: Ctx): Promise<void> {
+    const parsed = pingRequestSchema.safeParse(await readJson(c.req));
+    if (!parsed.success) {
+      const fields = fieldErrors(parsed.error);
+      throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
+    }
+    const { topic, servers: only, exchange, timeout } = parsed.data;
+    const tap = this.o.dashboard.tap;
+    // the broker's <topic>.<server> queues (management API, memory broker, or the queues traffic named) and traffic seen
+    let queues: { name: string; consumers: number }[] | null = null;
+    let queueSource: 'management' | 'memory' | 'passive' | 'none' = 'none';
+    let note: string | null = tap ? null : 'no tap: only the servers given are pinged';
+    const observed = new Set<string>();
+    if (tap && !(only && only.length > 0)) {
+      try {
+        const view = await tap.brokerView();
+        queues = view.queues;
+        queueSource = view.source;
+        if (view.error) note = `the broker's queue list is incomplete: ${view.error}`;
+      } catch (err) {
+        note = `the broker's queues could not be listed: ${(err as Error).message}`;
+      }
+      for (const m of tap.recent({ filter: (x) => x.topic === topic && x.server !== null && (x.kind === 'call' || x.kind === 'cast'), limit: 10_000 })) {
+        if (m.server) observed.add(m.server);
+      }
+    }
+    const candidates = discoverServers({ topic, queues, observed, only });
+    const who = c.principal as Principal;
+    this.o.log.info({ user: who.name, topic, servers: candidates.length }, 'fleet ping');
+    const result = await pingFleet(this.o.dashboard.transport, {
+      topic,
+      exchange: exchange ?? null,
+      candidates,
+      timeoutSeconds: timeout ?? DEFAULT_PING_TIMEOUT_S,
+      discovery: {
+        queueSource,
+        queues: candidates.filter((x) => x.sources.includes('queue')).length,
+        observed: candidates.filter((x) => x.sources.includes('traffic')).length,
+        given: only?.length ?? 0,
+        note,
+      },
+      clock: this.o.dashboard.clock,
+    });
+    sendData(c.res, result);
   }
 
   private async enableFirehose(c: Ctx): Promise<void> {

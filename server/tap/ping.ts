@@ -23,55 +23,23 @@ import {
   wire,
   type Transport,
 } from '../messaging/index.ts';
+import { MAX_PING_SERVERS, type FleetPing, type PingServerResult, type PingSource } from '../../lib/ping-contracts.ts';
 
-/** Servers pinged at most per request (a topic with more is cut, and says so). */
-export const MAX_PING_SERVERS = 500;
+export {
+  DEFAULT_PING_TIMEOUT_S,
+  MAX_PING_SERVERS,
+  MAX_PING_TIMEOUT_S,
+  MIN_PING_TIMEOUT_S,
+  type FleetPing,
+  type PingServerResult,
+  type PingSource,
+  type PingStatus,
+} from '../../lib/ping-contracts.ts';
+
 /** Calls in flight at once. */
 export const PING_CONCURRENCY = 32;
-/** Bounds of the per-server timeout, seconds. */
-export const MIN_PING_TIMEOUT_S = 0.1;
-export const MAX_PING_TIMEOUT_S = 120;
-export const DEFAULT_PING_TIMEOUT_S = 5;
 
-export type PingSource = 'queue' | 'traffic' | 'given';
-
-export interface PingCandidate {
-  server: string;
-  sources: PingSource[];
-  /** consumers on `<topic>.<server>` when the broker listed it, else null */
-  consumers: number | null;
-}
-
-export type PingStatus = 'pong' | 'error' | 'timeout' | 'no_queue' | 'failed';
-
-export interface PingServerResult extends PingCandidate {
-  status: PingStatus;
-  /** pong, or a remote error: the server consumed the call and replied */
-  answered: boolean;
-  /** publish → reply, ms (null when nothing came back) */
-  latencyMs: number | null;
-  message: string | null;
-}
-
-export interface FleetPing {
-  topic: string;
-  exchange: string | null;
-  at: number;
-  timeoutSeconds: number;
-  discovery: {
-    /** where the queue list came from: management API, memory broker, queues named by traffic, or none */
-    queueSource: 'management' | 'memory' | 'passive' | 'none';
-    queues: number;
-    observed: number;
-    given: number;
-    /** why the list may be incomplete */
-    note: string | null;
-    truncated: boolean;
-  };
-  servers: PingServerResult[];
-  answered: number;
-  missing: number;
-}
+export type PingCandidate = Pick<PingServerResult, 'server' | 'sources' | 'consumers'>;
 
 /** A queue as the broker lists it: name and consumers. */
 export interface ListedQueue {
