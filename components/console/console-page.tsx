@@ -34,7 +34,15 @@ export function ConsolePage() {
 
   useEffect(() => {
     const replayOf = params.get('replay');
-    if (!replayOf) return;
+    if (!replayOf) {
+      // a prefilled target without a message to replay (Broker and Overview link a server to its ping)
+      const fromUrl = prefillFromParams(new URLSearchParams(params.toString()));
+      if (fromUrl) {
+        const { droppedKeys: _dropped, ...rest } = fromUrl;
+        setForm({ ...EMPTY_RPC_FORM, ...rest });
+      }
+      return;
+    }
     const apply = (p: FormPrefill) => {
       const { droppedKeys, ...rest } = p;
       setForm({ ...EMPTY_RPC_FORM, ...rest });
@@ -278,7 +286,9 @@ function History({ onLoad }: { onLoad: (r: FireRecord) => void }) {
                 <th>Method</th>
                 <th>Outcome</th>
                 <th className="num">Took</th>
-                <th />
+                <th>
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
