@@ -10,7 +10,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { io, type Socket } from 'socket.io-client';
 import type { ApiError, StatusSnapshot } from '@/lib/api-contracts';
 import { queryKeys } from '@/lib/query-keys';
-import { CLIENT_EVENTS, SERVER_EVENTS } from '@/lib/socket-contracts';
+import { CLIENT_EVENTS, SERVER_EVENTS, SOCKET_FEEDS, type FeedEvents, type FeedName, type FeedPayload, type FeedSnapshot, type SocketAck } from '@/lib/socket-contracts';
 import { withBase } from './api-client';
 
 export type SocketState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -37,7 +37,7 @@ const RealtimeContext = createContext<RealtimeValue>({
   connection: { state: 'connecting', attempts: 0, lastError: null, connectedAt: null, lostAt: null, reconnections: 0 },
 });
 
-type Ack<T> = { ok: true; data: T } | { ok: false; error: ApiError };
+type Ack<T> = SocketAck<T>;
 
 export function RealtimeProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
@@ -107,29 +107,33 @@ export function useRealtime(): RealtimeValue {
   return useContext(RealtimeContext);
 }
 
-export interface FeedOptions<TSnapshot> {
-  subscribe: string;
-  unsubscribe: string;
-  payload?: unknown;
+/** Handlers for a feed's pushes, typed by lib/socket-contracts.ts's SOCKET_FEEDS. */
+export type FeedHandlers<F extends FeedName> = { [E in keyof FeedEvents<F>]?: (data: FeedEvents<F>[E]) => void };
+
+export interface FeedOptions<F extends FeedName> {
+  /** the feed, by its subscribe event (CLIENT_EVENTS); the unsubscribe event comes with it */
+  subscribe: F;
+  payload: FeedPayload<F>;
   /** server → browser events of this feed */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- payload types are per event
-  events: Record<string, (data: any) => void>;
-  onSnapshot: (snapshot: TSnapshot) => void;
+  events: FeedHandlers<F>;
+  onSnapshot: (snapshot: FeedSnapshot<F>) => void;
   onError?: (error: ApiError) => void;
   enabled?: boolean;
 }
 
 /**
  * Subscribe to a feed while mounted (and after every reconnection): the ack
- * brings a snapshot, the events bring deltas.
+ * brings a snapshot, the events bring deltas. Keyed feeds (chart rates)
+ * unsubscribe with their payload, so several may run side by side.
  */
-export function useSocketFeed<TSnapshot>(o: FeedOptions<TSnapshot>): void {
+export function useSocketFeed<F extends FeedName>(o: FeedOptions<F>): void {
   const { socket } = useRealtime();
   const ref = useRef(o);
   ref.current = o;
   const payloadKey = JSON.stringify(o.payload ?? {});
   const eventNames = Object.keys(o.events).join(',');
   const enabled = o.enabled ?? true;
+  const feed = SOCKET_FEEDS[o.subscribe];
 
   useEffect(() => {
     if (!socket || !enabled) return;
@@ -138,12 +142,13 @@ export function useSocketFeed<TSnapshot>(o: FeedOptions<TSnapshot>): void {
       .split(',')
       .filter(Boolean)
       .map((name) => {
-        const h = (data: unknown) => ref.current.events[name]?.(data);
+        // the gateway sends what SOCKET_FEEDS says for this event
+        const h = (data: unknown) => (ref.current.events as Record<string, ((d: unknown) => void) | undefined>)[name]?.(data);
         socket.on(name, h);
         return [name, h] as const;
       });
     const doSubscribe = () => {
-      socket.timeout(8000).emit(ref.current.subscribe, payload, (err: Error | null, ack: Ack<TSnapshot>) => {
+      socket.timeout(8000).emit(ref.current.subscribe, payload, (err: Error | null, ack: Ack<FeedSnapshot<F>>) => {
         if (err) return; // the next reconnection subscribes again
         if (ack?.ok) ref.current.onSnapshot(ack.data);
         else if (ack) ref.current.onError?.(ack.error);
@@ -154,7 +159,7 @@ export function useSocketFeed<TSnapshot>(o: FeedOptions<TSnapshot>): void {
     return () => {
       socket.off('connect', doSubscribe);
       for (const [name, h] of handlers) socket.off(name, h);
-      if (socket.connected) socket.emit(ref.current.unsubscribe, {});
+      if (socket.connected) socket.emit(feed.unsubscribe, feed.keyed ? payload : {});
     };
-  }, [socket, enabled, payloadKey, eventNames]);
+  }, [socket, enabled, payloadKey, eventNames, feed]);
 }

@@ -4,9 +4,12 @@
  * schemas; every subscribe is acknowledged with a snapshot
  * (`{ok:true,data}`) or an error (`{ok:false,error}`), and deltas follow as
  * batched pushes.
+ *
+ * SOCKET_FEEDS ties each subscribe event to its payload, snapshot and push
+ * schemas, so the browser's useSocketFeed and the gateway share one typing.
  */
 import { z } from 'zod';
-import { callsSnapshotSchema, statusSnapshotSchema } from './api-contracts.ts';
+import { apiErrorSchema, callsSnapshotSchema, statusSnapshotSchema } from './api-contracts.ts';
 import { decodedMessageSchema, rateDimensionSchema, rateSnapshotSchema } from './tap-contracts.ts';
 
 /** Browser → server. */
@@ -90,3 +93,63 @@ export const ratesUpdateSchema = z.object({
   rates: rateSnapshotSchema,
 });
 export type RatesUpdate = z.infer<typeof ratesUpdateSchema>;
+
+/** A chart's subscription key: charts with the same window, dimension and focus share one feed. */
+export function ratesKey(r: RatesSubscribe): string {
+  return `${r.windowMs}|${r.dimension}|${r.focus}`;
+}
+
+/** `{}` leaves every chart feed of the socket; a subscribe payload leaves that one chart's. */
+export const ratesUnsubscribeSchema = z.union([emptyPayloadSchema, ratesSubscribeSchema]);
+export type RatesUnsubscribe = z.infer<typeof ratesUnsubscribeSchema>;
+
+/** Every subscribe is acknowledged with this. */
+export const socketAckSchema = <T extends z.ZodType>(data: T) =>
+  z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), data }), z.object({ ok: z.literal(false), error: apiErrorSchema })]);
+export type SocketAck<T> = { ok: true; data: T } | { ok: false; error: z.infer<typeof apiErrorSchema> };
+
+/**
+ * Every feed, by its subscribe event: the unsubscribe event, what the browser sends (`payload`), the
+ * snapshot the ack carries, and the pushes that follow (`events`). `keyed` feeds take the subscribe
+ * payload again on unsubscribe, so one socket may hold several of them (charts).
+ */
+export const SOCKET_FEEDS = {
+  [CLIENT_EVENTS.statusSubscribe]: {
+    unsubscribe: CLIENT_EVENTS.statusUnsubscribe,
+    payload: emptyPayloadSchema,
+    snapshot: statusSnapshotSchema,
+    events: { [SERVER_EVENTS.statusUpdate]: statusUpdateSchema },
+    keyed: false,
+  },
+  [CLIENT_EVENTS.trafficSubscribe]: {
+    unsubscribe: CLIENT_EVENTS.trafficUnsubscribe,
+    payload: trafficSubscribeSchema,
+    snapshot: trafficSnapshotSchema,
+    events: { [SERVER_EVENTS.trafficBatch]: trafficBatchSchema },
+    keyed: false,
+  },
+  [CLIENT_EVENTS.callsSubscribe]: {
+    unsubscribe: CLIENT_EVENTS.callsUnsubscribe,
+    payload: emptyPayloadSchema,
+    snapshot: callsSnapshotSchema,
+    events: { [SERVER_EVENTS.callsUpdate]: callsUpdateSchema },
+    keyed: false,
+  },
+  [CLIENT_EVENTS.ratesSubscribe]: {
+    unsubscribe: CLIENT_EVENTS.ratesUnsubscribe,
+    payload: ratesSubscribeSchema,
+    snapshot: ratesUpdateSchema.nullable(),
+    events: { [SERVER_EVENTS.ratesUpdate]: ratesUpdateSchema },
+    keyed: true,
+  },
+} as const;
+
+type Feeds = typeof SOCKET_FEEDS;
+/** A feed, named by its subscribe event. */
+export type FeedName = keyof Feeds;
+/** What the browser sends to subscribe (defaults may be left out). */
+export type FeedPayload<F extends FeedName> = z.input<Feeds[F]['payload']>;
+/** The snapshot a subscribe's ack carries. */
+export type FeedSnapshot<F extends FeedName> = z.output<Feeds[F]['snapshot']>;
+/** The feed's pushes, event name → payload. */
+export type FeedEvents<F extends FeedName> = { [E in keyof Feeds[F]['events']]: Feeds[F]['events'][E] extends z.ZodType ? z.output<Feeds[F]['events'][E]> : never };

@@ -10,9 +10,9 @@ import { useSocketFeed } from '../realtime-provider';
 export function useCalls() {
   const queryClient = useQueryClient();
   const set = (snap: CallsSnapshot) => queryClient.setQueryData(queryKeys.calls(), snap);
-  useSocketFeed<CallsSnapshot>({
+  useSocketFeed({
     subscribe: CLIENT_EVENTS.callsSubscribe,
-    unsubscribe: CLIENT_EVENTS.callsUnsubscribe,
+    payload: {},
     events: { [SERVER_EVENTS.callsUpdate]: set },
     onSnapshot: set,
   });

@@ -1,9 +1,9 @@
 'use client';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ApiError } from '@/lib/api-contracts';
 import { queryKeys } from '@/lib/query-keys';
-import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch, type TrafficSnapshot } from '@/lib/socket-contracts';
+import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '@/lib/socket-contracts';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { useSocketFeed } from '../realtime-provider';
 
@@ -16,7 +16,7 @@ export const LIVE_KEEP = 500;
  */
 export function useLiveMessages(filter: string, paused: boolean) {
   const queryClient = useQueryClient();
-  const key = queryKeys.messages(filter);
+  const key = useMemo(() => queryKeys.messages(filter), [filter]);
   const held = useRef<DecodedMessage[]>([]);
   const [heldCount, setHeldCount] = useState(0);
   const [error, setError] = useState<ApiError | null>(null);
@@ -28,16 +28,14 @@ export function useLiveMessages(filter: string, paused: boolean) {
     (newestFirst: DecodedMessage[]) => {
       queryClient.setQueryData<DecodedMessage[]>(key, (old = []) => [...newestFirst, ...old].slice(0, LIVE_KEEP));
     },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [queryClient, filter],
+    [queryClient, key],
   );
 
-  useSocketFeed<TrafficSnapshot>({
+  useSocketFeed({
     subscribe: CLIENT_EVENTS.trafficSubscribe,
-    unsubscribe: CLIENT_EVENTS.trafficUnsubscribe,
     payload: { filter, limit: 200 },
     events: {
-      [SERVER_EVENTS.trafficBatch]: ((batch: TrafficBatch) => {
+      [SERVER_EVENTS.trafficBatch]: (batch: TrafficBatch) => {
         if (batch.filter !== filter) return;
         if (batch.skipped > 0) setSkipped((n) => n + batch.skipped);
         const newestFirst = [...batch.messages].reverse();
@@ -45,7 +43,7 @@ export function useLiveMessages(filter: string, paused: boolean) {
           held.current = [...newestFirst, ...held.current].slice(0, LIVE_KEEP);
           setHeldCount((n) => n + batch.messages.length);
         } else prepend(newestFirst);
-      }),
+      },
     },
     onSnapshot: (snap) => {
       setError(null);

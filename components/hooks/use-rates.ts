@@ -17,9 +17,8 @@ export function useRates(dimension: RateDimension, focus: string, windowMs: numb
   const set = (u: RatesUpdate | null) => {
     if (u && u.focus === focus && u.windowMs === windowMs && u.dimension === dimension) queryClient.setQueryData(key, u.rates);
   };
-  useSocketFeed<RatesUpdate | null>({
+  useSocketFeed({
     subscribe: CLIENT_EVENTS.ratesSubscribe,
-    unsubscribe: CLIENT_EVENTS.ratesUnsubscribe,
     payload: { focus, windowMs, dimension },
     events: { [SERVER_EVENTS.ratesUpdate]: set },
     onSnapshot: set,

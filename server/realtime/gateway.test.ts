@@ -6,7 +6,33 @@ import { tryParseFilter } from '../tap/index.ts';
 import type { DecodedMessage, TapEvent, TapStatus } from '../../lib/tap-contracts.ts';
 import type { TrafficBatch } from '../../lib/socket-contracts.ts';
 import type { Dashboard, TapFace } from '../dashboard.ts';
-import { RealtimeGateway } from './gateway.ts';
+import { MAX_RATES_PER_SOCKET, RealtimeGateway, type Every } from './gateway.ts';
+
+/** The gateway's clock, driven by hand: `tick(ms)` runs every timer of that period once. */
+class ManualClock {
+  private readonly timers = new Set<{ ms: number; fn: () => void }>();
+  readonly every: Every = (ms, fn) => {
+    const t = { ms, fn };
+    this.timers.add(t);
+    return () => this.timers.delete(t);
+  };
+  tick(ms: number): void {
+    for (const t of this.timers) if (t.ms === ms) t.fn();
+  }
+}
+
+/** Wait for what a test asserts (pushes travel over a real socket), never a fixed time. */
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const BATCH_MS = 100;
+const STATUS_MS = 200;
+const CALLS_MS = 400;
 
 let seq = 0;
 function message(over: Partial<DecodedMessage>): DecodedMessage {
@@ -72,6 +98,7 @@ describe('RealtimeGateway', () => {
   let base: string;
   const sockets: Socket[] = [];
   let allow = true;
+  const clock = new ManualClock();
 
   beforeAll(async () => {
     tap = new FakeTap();
@@ -91,9 +118,10 @@ describe('RealtimeGateway', () => {
     gateway = new RealtimeGateway(http, {
       dashboard,
       log: silentLogger,
-      batchMs: 100,
-      statusMs: 200,
-      callsMs: 400,
+      batchMs: BATCH_MS,
+      statusMs: STATUS_MS,
+      callsMs: CALLS_MS,
+      every: clock.every,
       authenticate: async (req) => (req.headers.cookie === 'let-me-in=1' ? { name: 'tester', role: 'viewer' } : null),
       checkRequest: (req) => (allow && req.headers.origin !== 'http://evil.example' ? null : 'cross-origin'),
     });
@@ -159,8 +187,10 @@ describe('RealtimeGateway', () => {
     expect(ack.ok).toBe(true);
     expect(ack.data.transport.driver).toBe('memory');
     expect(ack.data.tap.mode).toBe('firehose');
-    await new Promise((r) => setTimeout(r, 700));
-    expect(updates.length).toBeGreaterThanOrEqual(2);
+    clock.tick(STATUS_MS);
+    clock.tick(STATUS_MS);
+    await until(() => updates.length >= 2, 'two status pushes');
+    expect(updates.length).toBe(2);
   });
 
   it('batches messages: a burst of 2000 arrives in a few pushes, filtered, in order', async () => {
@@ -177,16 +207,22 @@ describe('RealtimeGateway', () => {
     b.on('traffic:batch', (x: TrafficBatch) => got.b.push(x));
     const batchesBefore = gateway.stats.trafficBatches;
     for (let i = 0; i < 2000; i++) tap.publish(message({ topic: i % 2 ? 'compute' : 'scheduler', method: `m${i}` }));
-    await new Promise((r) => setTimeout(r, 500));
+    // the burst only: `before` may ride along in the first flush
+    const burst = (bs: TrafficBatch[]) => bs.flatMap((x) => x.messages).filter((m) => m.method !== 'before');
+    const count = () => burst(got.a).length + got.a.reduce((n, x) => n + x.skipped, 0);
+    for (let flushes = 0; flushes < 4 && count() < 1000; flushes++) {
+      clock.tick(BATCH_MS);
+      await until(() => got.a.length > flushes && got.b.length > flushes, 'a traffic batch');
+    }
 
-    const received = got.a.flatMap((x) => x.messages);
+    const received = burst(got.a);
     const skipped = got.a.reduce((n, x) => n + x.skipped, 0);
     expect(received.length + skipped).toBe(1000);
     expect(received.every((m) => m.topic === 'compute')).toBe(true);
     expect(received.map((m) => Number(m.id))).toEqual([...received.map((m) => Number(m.id))].sort((x, y) => x - y));
     expect(got.a.length).toBeLessThanOrEqual(4);
     // both viewers share one computed batch per flush
-    expect(got.b.flatMap((x) => x.messages).map((m) => m.id)).toEqual(received.map((m) => m.id));
+    expect(burst(got.b).map((m) => m.id)).toEqual(received.map((m) => m.id));
     expect(gateway.stats.trafficBatches - batchesBefore).toBe(got.a.length);
   });
 
@@ -213,8 +249,54 @@ describe('RealtimeGateway', () => {
     const pushes: unknown[] = [];
     a.on('rates:update', (u) => pushes.push(u));
     await ask(a, 'rates:subscribe', { focus: 'latprobe', windowMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 700));
-    expect(pushes.length).toBeGreaterThanOrEqual(2);
+    clock.tick(STATUS_MS);
+    clock.tick(STATUS_MS);
+    await until(() => pushes.length >= 2, 'two rates pushes');
+  });
+
+  it('keeps two charts with different windows on one socket apart, and drops each on its own unsubscribe', async () => {
+    const s = client();
+    await connected(s);
+    const pushes: { windowMs: number; focus: string }[] = [];
+    s.on('rates:update', (u: { windowMs: number; focus: string }) => pushes.push(u));
+    const minute = { focus: 'compute', windowMs: 60_000, dimension: 'topic' };
+    const hour = { focus: 'compute', windowMs: 3_600_000, dimension: 'topic' };
+    expect((await ask<{ ok: boolean }>(s, 'rates:subscribe', minute)).ok).toBe(true);
+    expect((await ask<{ ok: boolean }>(s, 'rates:subscribe', hour)).ok).toBe(true);
+    // long windows are pushed every fourth status tick: four ticks bring both
+    for (let i = 0; i < 4; i++) clock.tick(STATUS_MS);
+    await until(() => pushes.some((p) => p.windowMs === 3_600_000) && pushes.filter((p) => p.windowMs === 60_000).length >= 4, 'pushes for both windows');
+
+    // the minute chart goes; the hour chart keeps its feed
+    await ask(s, 'rates:unsubscribe', minute);
+    pushes.length = 0;
+    for (let i = 0; i < 4; i++) clock.tick(STATUS_MS);
+    await until(() => pushes.some((p) => p.windowMs === 3_600_000), 'the hour chart still pushed');
+    expect(pushes.filter((p) => p.windowMs === 60_000)).toEqual([]);
+
+    // `{}` leaves every chart
+    await ask(s, 'rates:unsubscribe', {});
+    pushes.length = 0;
+    const other = client();
+    await connected(other);
+    const sentinel: unknown[] = [];
+    other.on('rates:update', (u) => sentinel.push(u));
+    await ask(other, 'rates:subscribe', minute);
+    clock.tick(STATUS_MS);
+    await until(() => sentinel.length >= 1, 'a push to another socket');
+    expect(pushes).toEqual([]);
+  });
+
+  it('bounds the charts one socket may subscribe', async () => {
+    const s = client();
+    await connected(s);
+    const focuses = Array.from({ length: MAX_RATES_PER_SOCKET }, (_, i) => `f${i}`);
+    for (const focus of focuses) expect((await ask<{ ok: boolean }>(s, 'rates:subscribe', { focus, windowMs: 60_000 })).ok).toBe(true);
+    // the same chart again is no new subscription
+    expect((await ask<{ ok: boolean }>(s, 'rates:subscribe', { focus: 'f0', windowMs: 60_000 })).ok).toBe(true);
+    const over = await ask<{ ok: false; error: { message: string } }>(s, 'rates:subscribe', { focus: 'one-too-many', windowMs: 60_000 });
+    expect(over.ok).toBe(false);
+    expect(over.error.message).toMatch(new RegExp(`At most ${MAX_RATES_PER_SOCKET} charts`));
   });
 
   it('stops sending traffic after unsubscribe', async () => {
@@ -224,8 +306,15 @@ describe('RealtimeGateway', () => {
     await ask(s, 'traffic:unsubscribe', {});
     let n = 0;
     s.on('traffic:batch', () => n++);
+    // another viewer gets the batch, so the flush happened and would have reached `s` too
+    const other = client();
+    await connected(other);
+    await ask(other, 'traffic:subscribe', { filter: '' });
+    let seen = 0;
+    other.on('traffic:batch', () => seen++);
     tap.publish(message({}));
-    await new Promise((r) => setTimeout(r, 300));
+    clock.tick(BATCH_MS);
+    await until(() => seen > 0, 'the batch at another viewer');
     expect(n).toBe(0);
   });
 });

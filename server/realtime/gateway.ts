@@ -20,7 +20,10 @@ import {
   SERVER_EVENTS,
   TRAFFIC_BATCH_MAX,
   emptyPayloadSchema,
+  ratesKey,
   ratesSubscribeSchema,
+  ratesUnsubscribeSchema,
+  type RatesSubscribe,
   trafficSubscribeSchema,
   type TrafficBatch,
 } from '../../lib/socket-contracts.ts';
@@ -41,13 +44,28 @@ export interface GatewayOptions {
   maxPending?: number;
   /** socket.io's path: `${BASE_PATH}/socket.io` */
   path?: string;
+  /** runs `fn` every `ms` until the returned stop is called (default setInterval, unref'd); tests drive it by hand */
+  every?: Every;
 }
+
+/** A repeating timer: the gateway's one clock. */
+export type Every = (ms: number, fn: () => void) => () => void;
+
+const realEvery: Every = (ms, fn) => {
+  const t = setInterval(fn, ms);
+  t.unref();
+  return () => clearInterval(t);
+};
+
+/** Chart subscriptions one browser tab may hold at once (one per chart on screen). */
+export const MAX_RATES_PER_SOCKET = 8;
 
 interface SocketData {
   principal: Principal;
   trafficRoom?: string;
   filter?: string;
-  ratesKey?: string;
+  /** the socket's chart subscriptions: key → how many of its charts use it */
+  rates?: Map<string, number>;
 }
 
 type Ack = (reply: unknown) => void;
@@ -80,7 +98,7 @@ export class RealtimeGateway {
   private readonly statusMs: number;
   private readonly callsMs: number;
   private readonly maxPending: number;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly stops: (() => void)[] = [];
   private readonly filters = new Map<string, TrafficSubscription>();
   private readonly rates = new Map<string, RatesSubscription>();
   private ratesTick = 0;
@@ -129,15 +147,15 @@ export class RealtimeGateway {
         if (e.type === 'tap:message') this.onMessage(e.message);
       });
     }
-    this.timers.push(setInterval(() => this.flushTraffic(), this.batchMs));
-    this.timers.push(
-      setInterval(() => {
+    const every = this.o.every ?? realEvery;
+    this.stops.push(every(this.batchMs, () => this.flushTraffic()));
+    this.stops.push(
+      every(this.statusMs, () => {
         this.pushStatus();
         this.pushRates();
-      }, this.statusMs),
+      }),
     );
-    this.timers.push(setInterval(() => this.pushCalls(), this.callsMs));
-    for (const t of this.timers) t.unref();
+    this.stops.push(every(this.callsMs, () => this.pushCalls()));
   }
 
   get viewers(): number {
@@ -146,8 +164,7 @@ export class RealtimeGateway {
 
   /** Stop pushing and drop every socket (the composition root closes the HTTP server). */
   close(): void {
-    for (const t of this.timers) clearInterval(t);
-    this.timers.length = 0;
+    for (const stop of this.stops.splice(0)) stop();
     this.offTap?.();
     this.offTap = null;
     // Close the transports without a socket.io "server disconnect": browsers
@@ -195,21 +212,29 @@ export class RealtimeGateway {
       const messages = this.d.tap && req.limit > 0 ? this.d.tap.recent({ filter: parsed.predicate, limit: req.limit }) : [];
       return { filter, messages };
     });
+    // Rates subscriptions are keyed by (window, dimension, focus): two charts with other windows
+    // on one page each get their feed; two charts with the same one share it.
     this.handle(socket, CLIENT_EVENTS.ratesSubscribe, ratesSubscribeSchema, async (req) => {
-      await this.leaveRates(socket);
-      const key = `${req.windowMs}|${req.dimension}|${req.focus}`;
-      let sub = this.rates.get(key);
-      if (!sub) {
-        sub = { focus: req.focus, windowMs: req.windowMs, dimension: req.dimension, sockets: 0 };
-        this.rates.set(key, sub);
+      const key = ratesKey(req);
+      const mine = (data.rates ??= new Map());
+      const uses = mine.get(key) ?? 0;
+      if (uses === 0) {
+        if (mine.size >= MAX_RATES_PER_SOCKET) throw new ClientError('validation_failed', `At most ${MAX_RATES_PER_SOCKET} charts per connection`);
+        let sub = this.rates.get(key);
+        if (!sub) {
+          sub = { focus: req.focus, windowMs: req.windowMs, dimension: req.dimension, sockets: 0 };
+          this.rates.set(key, sub);
+        }
+        sub.sockets++;
+        await socket.join(RATES_PREFIX + key);
       }
-      sub.sockets++;
-      data.ratesKey = key;
-      await socket.join(RATES_PREFIX + key);
+      mine.set(key, uses + 1);
       return ratesUpdate(this.d, req.focus, req.windowMs, req.dimension);
     });
-    this.handle(socket, CLIENT_EVENTS.ratesUnsubscribe, emptyPayloadSchema, async () => {
-      await this.leaveRates(socket);
+    this.handle(socket, CLIENT_EVENTS.ratesUnsubscribe, ratesUnsubscribeSchema, async (req) => {
+      // `{}` (every chart) or one chart's subscribe payload
+      if (req && Object.keys(req).length > 0) await this.leaveRates(socket, ratesKey(req as RatesSubscribe));
+      else await this.leaveAllRates(socket);
       return null;
     });
     this.handle(socket, CLIENT_EVENTS.trafficUnsubscribe, emptyPayloadSchema, async () => {
@@ -218,17 +243,32 @@ export class RealtimeGateway {
     });
     socket.on('disconnect', () => {
       void this.leaveTraffic(socket);
-      void this.leaveRates(socket);
+      void this.leaveAllRates(socket);
     });
   }
 
-  private async leaveRates(socket: Socket): Promise<void> {
-    const data = socket.data as SocketData;
-    if (data.ratesKey === undefined) return;
-    const sub = this.rates.get(data.ratesKey);
-    if (sub && --sub.sockets <= 0) this.rates.delete(data.ratesKey);
-    await socket.leave(RATES_PREFIX + data.ratesKey);
-    data.ratesKey = undefined;
+  /** One chart of this socket stops using `key`; the last one leaves its room. */
+  private async leaveRates(socket: Socket, key: string): Promise<void> {
+    const mine = (socket.data as SocketData).rates;
+    const uses = mine?.get(key);
+    if (!mine || uses === undefined) return;
+    if (uses > 1) {
+      mine.set(key, uses - 1);
+      return;
+    }
+    mine.delete(key);
+    const sub = this.rates.get(key);
+    if (sub && --sub.sockets <= 0) this.rates.delete(key);
+    await socket.leave(RATES_PREFIX + key);
+  }
+
+  private async leaveAllRates(socket: Socket): Promise<void> {
+    const mine = (socket.data as SocketData).rates;
+    if (!mine) return;
+    for (const key of [...mine.keys()]) {
+      mine.set(key, 1);
+      await this.leaveRates(socket, key);
+    }
   }
 
   private async leaveTraffic(socket: Socket): Promise<void> {
