@@ -392,6 +392,33 @@ describe('CallTracker memory bounds', () => {
     expect(t.counts()).toMatchObject({ inflight: 50, done: 50 });
   });
 
+  it('bounds the kept calls by estimated bytes too: long failure texts are cut and big calls evict the oldest', () => {
+    const t = new CallTracker({ maxCallBytes: 256 * 1024 });
+    const failure = { class: 'ValueError', module: 'builtins', message: 'x'.repeat(1024 * 1024), tb: [], args: [], kwargs: {} };
+    for (let i = 0; i < 500; i++) {
+      t.observe(fh.publish(T0 + i, ['compute'], { msgId: `f${i}`, routingKey: `compute.${'h'.repeat(200)}${i}` }));
+      t.observe(fh.reply(T0 + i + 1, ['reply_q1'], { msgId: `f${i}`, result: null, failure }));
+    }
+    expect(t.bytes).toBeLessThanOrEqual(256 * 1024);
+    expect(t.size).toBeGreaterThan(10);
+    expect(t.size).toBeLessThan(500);
+    expect(t.evicted).toBe(500 - t.size);
+    const r = t.get('f499');
+    expect(r?.failure?.class).toBe('ValueError');
+    expect(r?.failure?.message.endsWith(`… [truncated, ${1024 * 1024} bytes]`)).toBe(true);
+    expect(r?.failure?.message.length).toBeLessThan(4200);
+  });
+
+  it('bounds deliver traces kept ahead of their publish by count and bytes', () => {
+    const t = new CallTracker();
+    // replies delivered for calls never seen (tap started late, or calls evicted): kept a while, then dropped
+    for (let i = 0; i < 5000; i++) t.observe({ ...fh.replyDeliver(T0 + i), msgId: `u${i}`, bytes: 200 * 1024 });
+    const early = (t as unknown as { early: Map<string, unknown>; earlyBytes: number });
+    expect(early.early.size).toBeLessThanOrEqual(1000);
+    expect(early.earlyBytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(early.early.has('u4999')).toBe(true);
+  });
+
   it('caps the timeline of a call', () => {
     const t = new CallTracker({ maxTimeline: 8 });
     t.observe(fh.publish(T0, ['compute']));

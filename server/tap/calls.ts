@@ -40,6 +40,8 @@ import type {
 } from '../../lib/tap-contracts.ts';
 import { LatencyHistograms, pyLabel } from './histogram.ts';
 import { parseReplyQueue, processOf } from './queue-names.ts';
+import { Interner } from './intern.ts';
+import { truncationMarker } from './message-size.ts';
 import { differentProcess, ReplyQueueEpochs, type ReplyEpoch } from './reply-epochs.ts';
 
 export { processOf };
@@ -62,6 +64,12 @@ export interface CallerInfo {
 export interface CallTrackerOptions {
   /** calls kept (default 20 000); finished calls are evicted first */
   maxCalls?: number;
+  /**
+   * estimated bytes the kept calls may hold together (default 32 MiB): a
+   * call's strings, failure text and timeline count, so long routing keys,
+   * failure messages or timelines cannot grow the map past it
+   */
+  maxCallBytes?: number;
   /** timeline entries per call (default 64; repeated events are collapsed) */
   maxTimeline?: number;
   /** rpc_response_timeout in ms for calls without `expiration` (default 60 000) */
@@ -120,12 +128,41 @@ interface Entry {
   timeline: CallTimelineEntry[];
   latencyMs: number | null;
   updatedAt: number;
+  /** estimated bytes this call holds (callBytes + its timeline and failure) */
+  bytes: number;
+}
+
+/** Default bound on the estimated bytes of the kept calls. */
+export const DEFAULT_CALL_BYTES = 32 * 1024 * 1024;
+/** Characters of a remote failure's message a call keeps (the whole reply is in the recent messages). */
+export const CALL_FAILURE_MESSAGE_MAX = 4096;
+/** Fixed cost of a kept call besides its strings (the entry's fields, its map slot, the timeline array). */
+const CALL_OVERHEAD_BYTES = 640;
+const TIMELINE_ENTRY_BYTES = 48;
+/** Deliver traces kept while their publish trace has not come: calls, and estimated bytes (message-size.ts budget each). */
+const EARLY_CALLS = 1000;
+const EARLY_BYTES = 8 * 1024 * 1024;
+const EARLY_MESSAGE_BYTES = 256 * 1024;
+
+function textBytes(s: string | null): number {
+  return s === null ? 0 : 16 + s.length;
 }
 
 /** Causes bindings mode cannot see: they all need the reply path or the deliveries. */
 export const BINDINGS_BLIND_CAUSES: readonly StuckCause[] = ['expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply'];
 
 type Verdict = [StuckCause, string, boolean, StuckCause[]];
+
+/** Shared by every call whose caller is not known yet (never mutated: a known caller replaces it). */
+const NO_CALLER: CallerInfo = Object.freeze({ process: null, connectionName: null }) as CallerInfo;
+/** The interning key of a call's target (null fields apart from any text). */
+function targetKey(m: DecodedMessage): string {
+  const f = (v: string | null) => (v === null ? '\u0001' : v);
+  return `${m.exchange}\u0000${m.routingKey}\u0000${f(m.topic)}\u0000${f(m.server)}\u0000${f(m.namespace)}\u0000${f(m.version)}`;
+}
+
+/** Shared empty `indistinguishable` list. */
+const NO_CAUSES: StuckCause[] = Object.freeze([]) as unknown as StuckCause[];
 
 
 /** A call that changed; `record` is built on first access (most changes have no listener). */
@@ -143,18 +180,30 @@ export class CallTracker {
    * publish in the publisher's channel and a delivery in the consumer's, so
    * the two can reach the trace queue in either order.
    */
-  private readonly early = new Map<string, DecodedMessage[]>();
+  private readonly early = new Map<string, { msgs: DecodedMessage[]; bytes: number }>();
+  private earlyBytes = 0;
   private readonly maxCalls: number;
+  private readonly maxCallBytes: number;
+  private totalBytes = 0;
   private readonly maxTimeline: number;
   private readonly defaultTimeoutMs: number;
   readonly latency: LatencyHistograms;
   readonly epochs: ReplyQueueEpochs;
+  /**
+   * Calls kept share equal strings and targets: thousands of calls to the
+   * same method and topic, from the same reply queue, with the same
+   * timeline texts, hold one copy of each (bounded tables, see intern.ts).
+   */
+  private readonly strings = new Interner<string>(8192, 256);
+  private readonly targets = new Interner<CallTarget>(4096, 512);
   evicted = 0;
   /** replies/heartbeats whose call was never seen (sent before the tap started, or evicted) */
   orphanReplies = 0;
 
   constructor(private readonly options: CallTrackerOptions = {}) {
     this.maxCalls = options.maxCalls ?? 20_000;
+    this.maxCallBytes = options.maxCallBytes ?? DEFAULT_CALL_BYTES;
+    if (!(this.maxCallBytes > 0)) throw new RangeError('maxCallBytes must be positive');
     this.maxTimeline = options.maxTimeline ?? 64;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
     this.latency = new LatencyHistograms(options.maxHistogramSeries ?? 1000);
@@ -200,18 +249,21 @@ export class CallTracker {
       return null;
     }
     const timeoutMs = m.timeoutMs ?? this.defaultTimeoutMs;
+    const str = this.strings;
     const e: Entry = {
       msgId,
-      method: m.method ?? '',
-      target: {
-        exchange: m.exchange,
-        topic: m.topic,
-        server: m.server,
-        namespace: m.namespace,
-        version: m.version,
-        routingKey: m.routingKey,
-      },
-      replyQ: m.replyQ,
+      method: str.string(m.method ?? ''),
+      target: this.targets.value(targetKey(m), () =>
+        Object.freeze({
+          exchange: str.string(m.exchange),
+          topic: str.string(m.topic),
+          server: str.string(m.server),
+          namespace: str.string(m.namespace),
+          version: str.string(m.version),
+          routingKey: str.string(m.routingKey),
+        }),
+      ),
+      replyQ: str.string(m.replyQ),
       requestId: m.requestId,
       publishedAt: m.ts,
       timeoutMs,
@@ -231,7 +283,7 @@ export class CallTracker {
       replyUnroutable: 0,
       replyDeliveredAt: null,
       callerConnection: null,
-      caller: { process: null, connectionName: null },
+      caller: NO_CALLER,
       publisherConnection: t?.event === 'publish' ? t.connection : null,
       publisherName: t?.event === 'publish' ? t.connectionName : null,
       callerEpoch: null,
@@ -242,10 +294,11 @@ export class CallTracker {
       cause: null,
       causeDetail: null,
       causeCertain: true,
-      indistinguishable: [],
+      indistinguishable: NO_CAUSES,
       timeline: [],
       latencyMs: null,
       updatedAt: m.ts,
+      bytes: CALL_OVERHEAD_BYTES + textBytes(msgId) + textBytes(m.method) + textBytes(m.replyQ) + textBytes(m.requestId) + textBytes(m.routingKey),
     };
     this.resolveCaller(e);
     if (e.replyQ) {
@@ -272,7 +325,8 @@ export class CallTracker {
     const early = this.early.get(msgId);
     if (early) {
       this.early.delete(msgId);
-      for (const d of early) this.observe(d);
+      this.earlyBytes -= early.bytes;
+      for (const d of early.msgs) this.observe(d);
     }
     return this.change(e, 'new');
   }
@@ -280,10 +334,22 @@ export class CallTracker {
   private keepEarly(msgId: string, m: DecodedMessage): void {
     let list = this.early.get(msgId);
     if (!list) {
-      if (this.early.size >= 1000) this.early.delete(this.early.keys().next().value as string);
-      this.early.set(msgId, (list = []));
+      if (this.early.size >= EARLY_CALLS) this.dropEarliest();
+      this.early.set(msgId, (list = { msgs: [], bytes: 0 }));
     }
-    if (list.length < 8) list.push(m);
+    if (list.msgs.length >= 8) return;
+    // the message as the model stores it: within its per-message budget
+    const bytes = Math.min(m.bytes, EARLY_MESSAGE_BYTES) + 1024;
+    list.msgs.push(m);
+    list.bytes += bytes;
+    this.earlyBytes += bytes;
+    while (this.earlyBytes > EARLY_BYTES && this.early.size > 1) this.dropEarliest();
+  }
+
+  private dropEarliest(): void {
+    const [id, oldest] = this.early.entries().next().value as [string, { bytes: number }];
+    this.early.delete(id);
+    this.earlyBytes -= oldest.bytes;
   }
 
   private onReply(m: DecodedMessage): CallChange | null {
@@ -354,7 +420,7 @@ export class CallTracker {
     }
     e.replyAt = m.ts;
     e.replyRouted = routed;
-    e.failure = m.failure ? { class: m.failure.class, module: m.failure.module, message: m.failure.message } : null;
+    e.failure = m.failure ? this.keptFailure(e, m.failure) : null;
     e.outcome = m.failure ? 'failure' : 'result';
     e.latencyMs = m.ts - e.publishedAt;
     this.push(e, m.ts, 'reply_published', `${m.failure ? `failure ${m.failure.class}` : 'result'} after ${e.latencyMs} ms`);
@@ -377,6 +443,20 @@ export class CallTracker {
     // firehose: done once the caller's delivery is seen (or it was seen already); otherwise done now
     if (t && e.replyDeliveredAt === null) return null;
     return this.finish(e, m.ts);
+  }
+
+  /** The failure a call keeps: its message cut to CALL_FAILURE_MESSAGE_MAX, counted in the call's bytes. */
+  private keptFailure(e: Entry, f: { class: string; module: string; message: string }): Entry['failure'] {
+    const message = f.message.length > CALL_FAILURE_MESSAGE_MAX ? f.message.slice(0, CALL_FAILURE_MESSAGE_MAX) + truncationMarker(Buffer.byteLength(f.message)) : f.message;
+    const kept = { class: this.strings.string(f.class), module: this.strings.string(f.module), message };
+    this.grow(e, textBytes(kept.class) + textBytes(kept.module) + textBytes(message));
+    return kept;
+  }
+
+  /** Count `n` more bytes for a kept call. */
+  private grow(e: Entry, n: number): void {
+    e.bytes += n;
+    if (this.calls.get(e.msgId) === e) this.totalBytes += n;
   }
 
   private finish(e: Entry, ts: number): CallChange | null {
@@ -659,7 +739,7 @@ export class CallTracker {
     e.cause = cause;
     e.causeDetail = detail;
     e.causeCertain = certain;
-    e.indistinguishable = indistinguishable;
+    e.indistinguishable = indistinguishable.length === 0 ? NO_CAUSES : indistinguishable;
     e.updatedAt = nowMs;
     this.push(e, nowMs, 'classified', cause);
     if (before.state === 'done') this.doneOrder.delete(e.msgId);
@@ -668,28 +748,39 @@ export class CallTracker {
     return null;
   }
 
-  private push(e: Entry, ts: number, event: CallEvent, detail: string): void {
+  private push(e: Entry, ts: number, event: CallEvent, text: string): void {
     e.updatedAt = Math.max(e.updatedAt, ts);
+    const detail = this.strings.string(text);
     const last = e.timeline[e.timeline.length - 1];
     if (last && last.event === event && (event === 'heartbeat' || event === 'reply_unroutable' || event === 'published')) {
       // collapse repeats (heartbeats every _timeout/2 s, unroutable reply retries every 0.25 s)
       const m = /^(.*) \(×(\d+)\)$/.exec(last.detail);
       const n = m ? Number(m[2]) + 1 : 2;
+      this.grow(e, detail.length + 8 - last.detail.length);
       last.detail = `${detail} (×${n})`;
       last.ts = ts;
       return;
     }
     if (e.timeline.length >= this.maxTimeline) {
       // keep the start of the story and the newest entry
+      this.grow(e, detail.length - e.timeline[e.timeline.length - 1].detail.length);
       e.timeline[e.timeline.length - 1] = { ts, event, detail };
       return;
     }
+    this.grow(e, TIMELINE_ENTRY_BYTES + detail.length);
     e.timeline.push({ ts, event, detail });
   }
 
   private insert(e: Entry): void {
     if (this.calls.size >= this.maxCalls) this.evictOne();
+    while (this.calls.size > 0 && this.totalBytes + e.bytes > this.maxCallBytes) this.evictOne();
     this.calls.set(e.msgId, e);
+    this.totalBytes += e.bytes;
+  }
+
+  /** estimated bytes the kept calls hold */
+  get bytes(): number {
+    return this.totalBytes;
   }
 
   /** Evict the oldest finished call, else the oldest call. */
@@ -697,6 +788,7 @@ export class CallTracker {
     let victim: string | undefined = this.doneOrder.values().next().value;
     if (victim === undefined) victim = this.calls.keys().next().value;
     if (victim === undefined) return;
+    this.totalBytes -= (this.calls.get(victim) as Entry).bytes;
     this.calls.delete(victim);
     this.doneOrder.delete(victim);
     this.evicted++;
