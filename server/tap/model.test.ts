@@ -145,3 +145,14 @@ describe('size bounds', () => {
     expect(r.message.truncatedBytes).toBeUndefined();
   });
 });
+
+describe('heap growth', () => {
+  it('a traffic model bounds V8 heap growth between full collections for its process, unless told not to', async () => {
+    const { heapGrowthPercent, DEFAULT_HEAP_GROWTH_PERCENT } = await import('./heap-growth.ts');
+    new TrafficModel({ heapGrowthPercent: 0 });
+    expect(heapGrowthPercent()).toBe(0);
+    new TrafficModel();
+    expect(heapGrowthPercent()).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
+    expect(() => new TrafficModel({ heapGrowthPercent: -1 })).toThrow(RangeError);
+  });
+});

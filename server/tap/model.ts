@@ -9,6 +9,7 @@ import type { CallRecord, CallState, DecodedMessage, RateSnapshot, TapCounters }
 import { CallTracker, type CallChange, type CallTrackerOptions, type QueueFacts } from './calls.ts';
 import { parseFilter } from './filter.ts';
 import { RateModel, type RateLimits, type RateQuery } from './rates.ts';
+import { boundHeapGrowth, DEFAULT_HEAP_GROWTH_PERCENT } from './heap-growth.ts';
 import { boundMessage, DEFAULT_MESSAGE_BYTES } from './message-size.ts';
 
 /** Default bound on the bytes the recent messages hold together. */
@@ -93,6 +94,14 @@ export interface TrafficModelOptions {
   includeDeliveries?: boolean;
   rates?: RateLimits;
   calls?: CallTrackerOptions;
+  /**
+   * V8 heap growth between full collections for the whole process, in
+   * percent of what survived (default 50; 0 = V8's own, up to 4×): see
+   * heap-growth.ts. What the model drops (messages leaving the ring, evicted
+   * calls) is garbage that would otherwise pile up to several times the
+   * model's size before V8 collects it.
+   */
+  heapGrowthPercent?: number;
 }
 
 export interface RecentOptions {
@@ -124,6 +133,7 @@ export class TrafficModel {
     this.includeDeliveries = options.includeDeliveries ?? false;
     this.rates = new RateModel(options.rates);
     this.calls = new CallTracker(options.calls);
+    boundHeapGrowth(options.heapGrowthPercent ?? DEFAULT_HEAP_GROWTH_PERCENT);
   }
 
   /** Feed one decoded message (counted as received). */
