@@ -17,6 +17,7 @@ import { apiGet } from '../api-client';
 import type { RpcType } from '@/lib/api-contracts';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { TimeoutCause } from './timeout-cause';
+import { FleetPingCard } from './fleet-ping';
 
 export function ConsolePage() {
   const params = useSearchParams();
@@ -182,6 +183,8 @@ export function ConsolePage() {
         {!fire.isPending && !answer && <Empty>Fire a message to see its result here.</Empty>}
         {answer && <ResultPanel answer={answer} />}
       </Card>
+
+      <FleetPingCard topic={form.topic} exchange={form.type === 'fanout' ? '' : form.exchange} canFire={canFire} />
 
       <History onLoad={(r) => setForm(formFromRecord(r))} />
     </div>
