@@ -22,17 +22,7 @@ import type {
   QueueInfo,
   QueueOptions,
 } from '../../driver.ts';
-
-export interface RabbitEndpoint {
-  hostname: string;
-  port: number;
-  username: string;
-  password: string;
-  vhost: string;
-  ssl: boolean;
-  /** `host:port`, never credentials */
-  label: string;
-}
+import type { AmqpEndpoint } from '../../transport-url.ts';
 
 export interface RabbitDriverOptions {
   /** heartbeat_timeout_threshold (s); 0 disables. oslo default 60. */
@@ -46,10 +36,10 @@ export interface RabbitDriverOptions {
 
 export class RabbitDriver implements Driver {
   readonly name = 'rabbit' as const;
-  private readonly order: RabbitEndpoint[];
+  private readonly order: AmqpEndpoint[];
 
   constructor(
-    endpoints: RabbitEndpoint[],
+    endpoints: AmqpEndpoint[],
     private readonly options: RabbitDriverOptions,
   ) {
     if (endpoints.length === 0) throw new MessageDeliveryFailure('No RabbitMQ host configured');
