@@ -1,12 +1,6 @@
 export { MemoryBroker } from './memory-broker.ts';
-export type {
-  BindingView,
-  ConnectionView,
-  ConsumerView,
-  ExchangeView,
-  MemoryBrokerOptions,
-  QueueView,
-} from './memory-broker.ts';
+export type { MemoryBrokerOptions } from './memory-broker.ts';
+export type { BindingView, ConnectionView, ConsumerView, ExchangeView, QueueView } from './management.ts';
 export { MemoryDriver } from './memory-driver.ts';
 export type { MemoryDriverOptions } from './memory-driver.ts';
 export { MemoryLink } from './memory-link.ts';

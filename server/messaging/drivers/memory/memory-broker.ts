@@ -17,7 +17,8 @@
  *
  * Error texts and codes are RabbitMQ's (broker-errors.ts). Every broker
  * operation runs synchronously; links wrap them in promises and deliver to
- * consumer handlers asynchronously.
+ * consumer handlers asynchronously. What the management API would show
+ * (list* views) is built in management.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { ExchangeOptions, ExchangeType, MessageProperties, PublishOptions, QueueInfo, QueueOptions } from '../../driver.ts';
@@ -28,6 +29,18 @@ import { describeArg, fieldEquals, fieldValue, type FieldValue } from './field-v
 import { deliverTraceHeaders, publishTraceHeaders, TRACE_EXCHANGE, type TraceContext } from './firehose.ts';
 import { MemoryExchange } from './memory-exchange.ts';
 import { MemoryLink } from './memory-link.ts';
+import {
+  bindingViews,
+  connectionViews,
+  consumerViews,
+  exchangeViews,
+  queueViews,
+  type BindingView,
+  type ConnectionView,
+  type ConsumerView,
+  type ExchangeView,
+  type QueueView,
+} from './management.ts';
 import { type Envelope, MemoryQueue, type Overflow, type QueuedMessage, type QueueHost } from './memory-queue.ts';
 
 export interface MemoryBrokerOptions {
@@ -46,59 +59,6 @@ export interface MemoryBrokerOptions {
    * upstream default): declaring a new non-durable, non-exclusive queue is a 541.
    */
   deniedDeprecatedFeatures?: readonly 'transient_nonexcl_queues'[];
-}
-
-/** Management-API-like views (rabbitmqadmin / GET /api/queues field meanings, camelCased). */
-export interface QueueView {
-  name: string;
-  messages: number;
-  messagesReady: number;
-  messagesUnacknowledged: number;
-  consumers: number;
-  durable: boolean;
-  autoDelete: boolean;
-  exclusive: boolean;
-  arguments: Record<string, unknown>;
-  /** dropped because their TTL ran out */
-  messagesExpired: number;
-  /** discarded by x-max-length (drop-head heads, reject-publish refusals) */
-  messagesDropped: number;
-}
-
-export interface ExchangeView {
-  name: string;
-  type: ExchangeType;
-  durable: boolean;
-  autoDelete: boolean;
-  internal: boolean;
-  arguments: Record<string, unknown>;
-}
-
-export interface BindingView {
-  source: string;
-  destination: string;
-  routingKey: string;
-  arguments: Record<string, unknown>;
-}
-
-export interface ConnectionView {
-  /** the client-provided connection name */
-  name: string;
-  /** RabbitMQ's own name for the connection, `<peer> -> <server>` (the firehose `connection` header) */
-  address: string;
-  user: string;
-  vhost: string;
-  channels: 1;
-  consumers: number;
-}
-
-export interface ConsumerView {
-  queue: string;
-  consumerTag: string;
-  connectionName: string;
-  ackRequired: boolean;
-  exclusive: boolean;
-  prefetchCount: number;
 }
 
 type PublishOutcome = 'ok' | 'returned' | 'nacked';
@@ -234,78 +194,24 @@ export class MemoryBroker implements QueueHost {
   // ---- introspection -----------------------------------------------------
 
   listQueues(): QueueView[] {
-    const now = this.clock.now();
-    return [...this.queues.values()]
-      .sort((a, b) => compare(a.name, b.name))
-      .map((q) => {
-        q.dropExpiredHead(now);
-        return {
-          name: q.name,
-          messages: q.stream ? q.messageCount : q.ready.length + q.unacked,
-          messagesReady: q.messageCount,
-          messagesUnacknowledged: q.unacked,
-          consumers: q.consumerCount,
-          durable: q.durable,
-          autoDelete: q.autoDelete,
-          exclusive: q.exclusive,
-          arguments: { ...q.arguments },
-          messagesExpired: q.messagesExpired,
-          messagesDropped: q.messagesDropped,
-        };
-      });
+    return queueViews(this.queues.values(), this.clock.now());
   }
 
   listExchanges(): ExchangeView[] {
-    return [...this.exchanges.values()]
-      .sort((a, b) => compare(a.name, b.name))
-      .map((x) => ({
-        name: x.name,
-        type: x.type,
-        durable: x.durable,
-        autoDelete: x.autoDelete,
-        internal: x.internal,
-        arguments: { ...x.arguments },
-      }));
+    return exchangeViews(this.exchanges.values());
   }
 
   /** Every binding, including the default exchange's implicit one per queue (as the management API lists them). */
   listBindings(): BindingView[] {
-    const out: BindingView[] = [];
-    const queues = [...this.queues.values()].sort((a, b) => compare(a.name, b.name));
-    for (const q of queues) out.push({ source: '', destination: q.name, routingKey: q.name, arguments: {} });
-    const exchanges = [...this.exchanges.values()].filter((x) => x.name !== '').sort((a, b) => compare(a.name, b.name));
-    for (const x of exchanges) {
-      for (const b of x.bindings) out.push({ source: x.name, destination: b.queue.name, routingKey: b.key, arguments: { ...b.args } });
-    }
-    return out;
+    return bindingViews(this.queues.values(), this.exchanges.values());
   }
 
   listConnections(): ConnectionView[] {
-    return [...this.links].map((l) => ({
-      name: l.connectionName,
-      address: l.address,
-      user: this.user,
-      vhost: this.vhost,
-      channels: 1 as const,
-      consumers: l.consumerCount,
-    }));
+    return connectionViews(this.links, this.user, this.vhost);
   }
 
   listConsumers(): ConsumerView[] {
-    const out: ConsumerView[] = [];
-    for (const l of this.links) {
-      for (const c of l.consumerList()) {
-        out.push({
-          queue: c.queue.name,
-          consumerTag: c.tag,
-          connectionName: l.connectionName,
-          ackRequired: !c.noAck,
-          exclusive: c.exclusive,
-          prefetchCount: c.prefetch,
-        });
-      }
-    }
-    return out;
+    return consumerViews(this.links);
   }
 
   // ---- operations used by MemoryLink (each throws the RabbitMQ error) -----
@@ -655,8 +561,4 @@ function definedOnly(props: MessageProperties): MessageProperties {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) if (v !== undefined) out[k] = v;
   return out as MessageProperties;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
