@@ -81,7 +81,7 @@ export class RpcClient {
     const message = this.makeMessage(method, args);
     const timeout = this.options.timeout ?? this.transport.conf.rpc_response_timeout;
     const cmTimeout = this.options.callMonitorTimeout ?? null;
-    const waiter = await this.transport.getReplyWaiter(this.options.retry ?? null);
+    const waiter = this.transport.startedReplyWaiter ?? (await this.transport.getReplyWaiter(this.options.retry ?? null));
     const msgId = uuidHex();
     message[MSG_ID_KEY] = msgId;
     message[REPLY_Q_KEY] = waiter.replyQ;

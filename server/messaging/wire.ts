@@ -3,7 +3,7 @@
  * Sources: _drivers/common.py (envelope), _drivers/amqp.py (context packing,
  * unique ids), _drivers/amqpdriver.py (reply keys), impl_rabbit.py (properties).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 /** common._RPC_ENVELOPE_VERSION */
 export const ENVELOPE_VERSION = '2.0';
@@ -46,9 +46,27 @@ export const OBSOLETE_REPLY_QUEUES_TTL_MS = 60_000;
 /** amqp.py _MsgIdCache.DUP_MSG_CHECK_SIZE */
 export const DUP_MSG_CHECK_SIZE = 16;
 
-/** uuid4 hex without dashes: _msg_id, _unique_id, reply_/fanout queue suffixes. */
+const UUID_POOL_BYTES = 16 * 256;
+let uuidPool = Buffer.alloc(0);
+let uuidOffset = 0;
+
+/**
+ * uuid4 hex without dashes (Python's uuid.uuid4().hex): _msg_id, _unique_id,
+ * reply_/fanout queue suffixes. Sixteen bytes from a pooled randomBytes block
+ * with the version (4) and variant (10xx) bits set, hex-encoded directly: a
+ * call takes two, and randomUUID() plus stripping the dashes cost ~3% of a
+ * loaded RPC client's CPU.
+ */
 export function uuidHex(): string {
-  return randomUUID().replaceAll('-', '');
+  if (uuidOffset >= uuidPool.length) {
+    uuidPool = randomBytes(UUID_POOL_BYTES);
+    uuidOffset = 0;
+  }
+  const o = uuidOffset;
+  uuidOffset += 16;
+  uuidPool[o + 6] = (uuidPool[o + 6] & 0x0f) | 0x40;
+  uuidPool[o + 8] = (uuidPool[o + 8] & 0x3f) | 0x80;
+  return uuidPool.toString('hex', o, o + 16);
 }
 
 /** uuid4 with dashes: notification message_id. */
