@@ -1,7 +1,12 @@
+import { Suspense } from 'react';
 import { LivePage } from '@/components/live/live-page';
 
 export const metadata = { title: 'Live · osloscope' };
 
 export default function Page() {
-  return <LivePage />;
+  return (
+    <Suspense>
+      <LivePage />
+    </Suspense>
+  );
 }

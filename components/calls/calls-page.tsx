@@ -1,18 +1,20 @@
 'use client';
-import { Fragment, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { CallRecord } from '@/lib/tap-contracts';
-import { callAgeMs, formatDuration, histogramRows, isStale, methodLatencies, timelineRows, timeoutFraction } from '@/lib/series';
-import { useQuery } from '@tanstack/react-query';
-import { queryKeys } from '@/lib/query-keys';
-import { apiGet } from '../api-client';
+import { callAgeMs, formatDuration, histogramRows, isStale, methodLatencies, timeoutFraction } from '@/lib/series';
 import { useCalls } from '../hooks/use-calls';
 import { useNow } from '../hooks/use-now';
 import { useRealtime } from '../realtime-provider';
 import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
-import { CAUSE_EXPLANATIONS, CAUSE_LABELS, clockTime } from '../ui/format';
+import { CAUSE_LABELS } from '../ui/format';
 import { StaleNote } from '../overview/overview-page';
+import { rowKeys } from '../live/row-keys';
+import { callerLabel } from './call-labels';
+import { StuckGroupsCard } from './stuck-groups';
 
 export function CallsPage() {
   const calls = useCalls();
@@ -21,38 +23,48 @@ export function CallsPage() {
   const d = calls.data;
   const stale = now > 0 && (connection.state !== 'connected' || isStale(calls.dataUpdatedAt || null, now, 3500));
   const serverNow = d && calls.dataUpdatedAt ? now + (d.at - calls.dataUpdatedAt) : now;
+  const bindings = d ? !d.canSeeReplies : false;
 
   return (
     <div className="page calls" data-testid="calls-page">
-      {d && !d.canSeeReplies && (
-        <div className="callout callout-warn">
-          Bindings mode: replies are invisible, so a call stays &quot;in flight&quot; until its timeout and stuck causes are weaker (see each call&apos;s note). Turn on the
-          firehose for exact answers.
+      {bindings && (
+        <div className="note" data-testid="calls-bindings-note">
+          Bindings mode: osloscope sees requests but not replies, so a call it cannot follow is shown as &quot;sent, reply not observable&quot; — not a fault. Stuck causes are
+          weaker (see each call&apos;s note); the firehose gives exact answers.
         </div>
       )}
-      <Card title={`Stuck calls${d ? ` (${d.stuck.length})` : ''}`} stale={stale} testId="stuck-calls">
-        {stale && <StaleNote updatedAt={calls.dataUpdatedAt} now={now} />}
-        {!d ? <Empty>Loading…</Empty> : d.stuck.length === 0 ? <Empty>No stuck call. A call is stuck when it has no final reply after its timeout.</Empty> : <CallTable calls={d.stuck} now={serverNow} stuck />}
-      </Card>
-      <Card title={`In flight${d ? ` (${d.inflight.length})` : ''}`} stale={stale} testId="inflight-calls">
-        {!d ? <Empty>Loading…</Empty> : d.inflight.length === 0 ? <Empty>No call is waiting for its reply.</Empty> : <CallTable calls={d.inflight} now={serverNow} />}
+      <StuckGroupsCard stuck={d?.stuck ?? null} stale={stale} staleNote={stale ? <StaleNote updatedAt={calls.dataUpdatedAt} now={now} /> : null} />
+      <Card title={`${bindings ? 'Sent, reply not observable' : 'In flight'}${d ? ` (${d.inflight.length})` : ''}`} stale={stale} testId="inflight-calls">
+        {!d ? (
+          <Empty>Loading…</Empty>
+        ) : d.inflight.length === 0 ? (
+          <Empty>{bindings ? 'No call sent within its timeout.' : 'No call is waiting for its reply.'}</Empty>
+        ) : (
+          <CallTable calls={d.inflight} now={serverNow} bindings={bindings} />
+        )}
       </Card>
       <div className="grid-2">
         <LatencyCard calls={calls.data ?? null} stale={stale} />
         <Card title="Recently finished" stale={stale} testId="done-calls">
-          {!d || d.done.length === 0 ? <Empty>No finished call yet{d && !d.canSeeReplies ? ' (replies are invisible in bindings mode)' : ''}.</Empty> : <CallTable calls={d.done.slice(0, 30)} now={serverNow} compact />}
+          {!d || d.done.length === 0 ? (
+            <Empty>No finished call yet{d && !d.canSeeReplies ? ' (replies are not observable in bindings mode)' : ''}.</Empty>
+          ) : (
+            <CallTable calls={d.done.slice(0, 30)} now={serverNow} compact bindings={bindings} />
+          )}
         </Card>
       </div>
     </div>
   );
 }
 
-function CallTable({ calls, now, stuck, compact }: { calls: CallRecord[]; now: number; stuck?: boolean; compact?: boolean }) {
-  const [open, setOpen] = useState<string | null>(null);
-  const sorted = useMemo(() => [...calls].sort((a, b) => a.publishedAt - b.publishedAt), [calls]);
+/** Calls, newest first; a row opens the call's page (Enter or click), so the URL can be shared. */
+function CallTable({ calls, now, compact, bindings }: { calls: CallRecord[]; now: number; compact?: boolean; bindings: boolean }) {
+  const router = useRouter();
+  const sorted = useMemo(() => [...calls].sort((a, b) => b.publishedAt - a.publishedAt), [calls]);
+  const open = (c: CallRecord) => router.push(`/calls/${encodeURIComponent(c.msgId)}`);
   return (
-    <div className="table-scroll">
-      <table className={`table calls-table${compact ? ' compact-cells' : ''}`} data-testid={stuck ? 'stuck-table' : compact ? 'done-table' : 'inflight-table'}>
+    <div className="table-scroll" tabIndex={0} role="region" aria-label={compact ? 'Recently finished calls' : 'Calls in flight'}>
+      <table className={`table calls-table sticky-first${compact ? ' compact-cells' : ''}`} data-testid={compact ? 'done-table' : 'inflight-table'}>
         <thead>
           <tr>
             <th>Method</th>
@@ -60,51 +72,49 @@ function CallTable({ calls, now, stuck, compact }: { calls: CallRecord[]; now: n
             <th>Caller</th>
             <th className="num">{compact ? 'Took' : 'Age'}</th>
             {!compact && <th>Timeout</th>}
-            <th>{stuck ? 'Cause' : compact ? 'Outcome' : 'Heartbeats'}</th>
+            <th>{compact ? 'Outcome' : bindings ? 'Reply' : 'Heartbeats'}</th>
           </tr>
         </thead>
-        <tbody>
+        <tbody onKeyDown={rowKeys((i) => open(sorted[i]))}>
           {sorted.map((c) => (
-            <Fragment key={c.msgId}>
-              <tr className={`clickable${open === c.msgId ? ' selected' : ''}`} onClick={() => setOpen(open === c.msgId ? null : c.msgId)} data-testid="call-row" data-method={c.method} data-cause={c.cause ?? ''} data-msg-id={c.msgId}>
-                <td className="mono">{c.method}</td>
-                <td className="mono ellipsis" title={`exchange ${c.target.exchange}`}>
-                  {c.target.exchange}:{c.target.routingKey}
-                </td>
-                <td className="ellipsis" title={c.caller.connectionName ?? c.caller.replyQ ?? ''}>
-                  {c.caller.process ?? (c.caller.queueManager ? `${c.caller.queueManager.process}@${c.caller.queueManager.host}` : null) ?? c.caller.replyQ ?? 'unknown'}
-                </td>
-                <td className="num nowrap">{formatDuration(callAgeMs(c, now))}</td>
-                {!compact && (
-                  <td>
-                    <TimeoutBar fraction={timeoutFraction(c, now)} label={`${formatDuration(c.timeoutMs)}${c.timeoutSource === 'default' ? ' (assumed)' : ''}`} />
-                  </td>
-                )}
+            <tr key={c.msgId} tabIndex={0} className="clickable" onClick={() => open(c)} data-testid="call-row" data-method={c.method} data-cause={c.cause ?? ''} data-msg-id={c.msgId} data-outcome={c.outcome ?? ''}>
+              <td className="mono">
+                <Link href={`/calls/${encodeURIComponent(c.msgId)}`} tabIndex={-1} onClick={(e) => e.stopPropagation()}>
+                  {c.method}
+                </Link>
+              </td>
+              <td className="mono ellipsis" title={`exchange ${c.target.exchange}`}>
+                {c.target.exchange}:{c.target.routingKey}
+              </td>
+              <td className="ellipsis" title={c.caller.connectionName ?? c.caller.replyQ ?? ''}>
+                {callerLabel(c)}
+              </td>
+              <td className="num nowrap">{compact && c.latencyMs !== null ? formatDuration(c.latencyMs) : formatDuration(callAgeMs(c, now))}</td>
+              {!compact && (
                 <td>
-                  {stuck && c.cause ? (
-                    <span data-testid="call-cause">
-                      <Badge tone="bad" title={CAUSE_EXPLANATIONS[c.cause]}>
-                        {CAUSE_LABELS[c.cause] ?? c.cause}
-                      </Badge>
-                      {!c.causeCertain && <span className="muted small"> (or {c.indistinguishable.filter((x) => x !== c.cause).map((x) => CAUSE_LABELS[x] ?? x).join(' / ')})</span>}
-                    </span>
-                  ) : compact ? (
-                    <Badge tone={c.outcome === 'failure' ? 'bad' : c.outcome === 'result' ? 'ok' : 'muted'}>{c.failure ? c.failure.class : (c.outcome ?? '—')}</Badge>
-                  ) : (
-                    <span className="small" data-testid="call-heartbeats" title={c.callMonitorTimeout === null ? '' : `call_monitor_timeout ${c.callMonitorTimeout} s: the caller gives up after ${c.callMonitorTimeout} s without a heartbeat`}>
-                      {c.callMonitorTimeout === null ? 'not requested' : `${c.heartbeats} received · monitor ${c.callMonitorTimeout} s`}
-                    </span>
-                  )}
+                  <TimeoutBar fraction={timeoutFraction(c, now)} label={`${formatDuration(c.timeoutMs)}${c.timeoutSource === 'default' ? ' (assumed)' : ''}`} neutral={bindings} />
                 </td>
-              </tr>
-              {open === c.msgId && (
-                <tr className="detail-row">
-                  <td colSpan={compact ? 5 : 6}>
-                    <CallDetail call={c} />
-                  </td>
-                </tr>
               )}
-            </Fragment>
+              <td>
+                {compact ? (
+                  c.outcome === 'unobserved' ? (
+                    <span className="muted small" data-testid="call-outcome">
+                      sent, reply not observable
+                    </span>
+                  ) : (
+                    <Badge tone={c.outcome === 'failure' ? 'bad' : c.outcome === 'result' ? 'ok' : 'muted'} testId="call-outcome">
+                      {c.failure ? c.failure.class : c.cause ? (CAUSE_LABELS[c.cause] ?? c.cause) : (c.outcome ?? '—')}
+                    </Badge>
+                  )
+                ) : bindings ? (
+                  <span className="muted small">sent, reply not observable</span>
+                ) : (
+                  <span className="small" data-testid="call-heartbeats" title={c.callMonitorTimeout === null ? '' : `call_monitor_timeout ${c.callMonitorTimeout} s: the caller gives up after ${c.callMonitorTimeout} s without a heartbeat`}>
+                    {c.callMonitorTimeout === null ? 'not requested' : `${c.heartbeats} received · monitor ${c.callMonitorTimeout} s`}
+                  </span>
+                )}
+              </td>
+            </tr>
           ))}
         </tbody>
       </table>
@@ -112,94 +122,13 @@ function CallTable({ calls, now, stuck, compact }: { calls: CallRecord[]; now: n
   );
 }
 
-function TimeoutBar({ fraction, label }: { fraction: number; label: string }) {
+/** How much of its timeout a call has used; neutral (no alarm colour) when the reply cannot be observed. */
+function TimeoutBar({ fraction, label, neutral }: { fraction: number; label: string; neutral?: boolean }) {
   const pct = Math.min(100, Math.max(0, fraction * 100));
   return (
     <div className="timeout-bar" title={`${Math.round(fraction * 100)} % of the timeout used`}>
-      <div className={`timeout-fill${fraction >= 1 ? ' over' : fraction > 0.7 ? ' near' : ''}`} style={{ width: `${pct}%` }} />
+      <div className={`timeout-fill${neutral ? ' neutral' : fraction >= 1 ? ' over' : fraction > 0.7 ? ' near' : ''}`} style={{ width: `${pct}%` }} />
       <span>{label}</span>
-    </div>
-  );
-}
-
-function CallDetail({ call }: { call: CallRecord }) {
-  // finished calls arrive without their timeline; fetch the full record when opened
-  const full = useQuery({
-    queryKey: queryKeys.call(call.msgId),
-    queryFn: () => apiGet<CallRecord>(`/api/calls?msgId=${call.msgId}`),
-    enabled: call.timeline.length === 0,
-    staleTime: 60_000,
-  });
-  const c = call.timeline.length === 0 && full.data ? full.data : call;
-  const rows = timelineRows(c);
-  const span = Math.max(1, ...rows.map((r) => r.offsetMs), c.timeoutMs);
-  return (
-    <div className="call-detail" data-testid="call-detail">
-      {c.cause && (
-        <p data-testid="call-cause-detail">
-          <strong>{CAUSE_LABELS[c.cause]}:</strong> {c.causeDetail ?? CAUSE_EXPLANATIONS[c.cause]}
-        </p>
-      )}
-      <dl className="kv">
-        <dt>msg_id</dt>
-        <dd className="mono">{c.msgId}</dd>
-        <dt>target</dt>
-        <dd className="mono">
-          exchange={c.target.exchange} topic={c.target.topic ?? '—'} server={c.target.server ?? '—'}
-          {c.target.namespace ? ` namespace=${c.target.namespace}` : ''}
-          {c.target.version ? ` version=${c.target.version}` : ''}
-        </dd>
-        <dt>caller</dt>
-        <dd className="mono">
-          {c.caller.connectionName ?? c.caller.process ?? '—'} (reply queue {c.caller.replyQ ?? '—'}
-          {c.caller.queueManager ? `: service ${c.caller.queueManager.process} on ${c.caller.queueManager.host}, slot ${c.caller.queueManager.n}` : ''})
-        </dd>
-        {c.callMonitorTimeout !== null && (
-          <>
-            <dt>call monitor</dt>
-            <dd data-testid="call-monitor">
-              _timeout {c.callMonitorTimeout} s: the caller gives up after {c.callMonitorTimeout} s without a heartbeat, whatever its {c.timeoutMs / 1000} s
-              timeout; {c.heartbeats} heartbeat{c.heartbeats === 1 ? '' : 's'}
-              {c.lastHeartbeatAt !== null ? `, the last at ${clockTime(c.lastHeartbeatAt)}` : ''}
-              {c.monitorDeadline !== null ? `; next one due by ${clockTime(c.monitorDeadline)}` : ' (heartbeats are only visible through the firehose)'}
-            </dd>
-          </>
-        )}
-        {c.serverProcess && (
-          <>
-            <dt>server process</dt>
-            <dd className="mono">{c.serverProcess}</dd>
-          </>
-        )}
-        {c.requestId && (
-          <>
-            <dt>request_id</dt>
-            <dd className="mono">{c.requestId}</dd>
-          </>
-        )}
-        {c.failure && (
-          <>
-            <dt>failure</dt>
-            <dd>
-              {c.failure.class}: {c.failure.message}
-            </dd>
-          </>
-        )}
-      </dl>
-      <h3>Timeline</h3>
-      <ol className="timeline" data-testid="call-timeline">
-        {rows.map((r, i) => (
-          <li key={i}>
-            <span className="tl-offset mono">+{formatDuration(r.offsetMs)}</span>
-            <span className="tl-track">
-              <span className="tl-mark" style={{ left: `${(r.offsetMs / span) * 100}%` }} />
-            </span>
-            <span className="tl-event">{r.event.replace(/_/g, ' ')}</span>
-            <span className="tl-detail muted">{r.detail}</span>
-          </li>
-        ))}
-      </ol>
-      <p className="muted small">published {clockTime(c.publishedAt)} · deadline {clockTime(c.deadline)}</p>
     </div>
   );
 }

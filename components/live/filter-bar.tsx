@@ -14,6 +14,35 @@ export interface FilterFields {
 
 export const EMPTY_FILTER: FilterFields = { kind: '', exchange: '', topic: '', server: '', method: '', requestId: '', text: '' };
 
+/** URL parameter of each field: a Live link carries its filter (`/live?topic=compute&filter=msg_id:7c3f…`). */
+const URL_PARAMS: [keyof FilterFields, string][] = [
+  ['kind', 'kind'],
+  ['exchange', 'exchange'],
+  ['topic', 'topic'],
+  ['server', 'server'],
+  ['method', 'method'],
+  ['requestId', 'request_id'],
+  ['text', 'filter'],
+];
+
+/** The filter a URL carries (unknown parameters are ignored; each value is bounded like the grammar). */
+export function filterFromParams(params: URLSearchParams): FilterFields {
+  const f = { ...EMPTY_FILTER };
+  for (const [key, name] of URL_PARAMS) f[key] = (params.get(name) ?? '').slice(0, 1000);
+  return f;
+}
+
+/** Write the filter into URL parameters (empty fields left out), keeping the other parameters. */
+export function filterToParams(f: FilterFields, base: URLSearchParams = new URLSearchParams()): URLSearchParams {
+  const out = new URLSearchParams(base);
+  for (const [key, name] of URL_PARAMS) {
+    const v = f[key].trim();
+    if (v) out.set(name, v);
+    else out.delete(name);
+  }
+  return out;
+}
+
 function quote(v: string): string {
   const clean = v.replace(/"/g, '').trim();
   return /[\s,]/.test(clean) && !clean.includes(',') ? `"${clean}"` : clean;
@@ -84,7 +113,7 @@ export function FilterBar({ value, onChange, error }: { value: FilterFields; onC
       {field('requestId', 'request_id', 'req-…')}
       <label className="filter-field grow">
         <span>Text / query</span>
-        <input value={draft.text} placeholder='free text, or terms like -kind:reply publisher:compute.*' data-testid="filter-text" onChange={(e) => setDraft({ ...draft, text: e.target.value })} />
+        <input value={draft.text} placeholder='free text, or terms like msg_id:7c3f… global_request_id:req-… -kind:reply' data-testid="filter-text" onChange={(e) => setDraft({ ...draft, text: e.target.value })} />
       </label>
       <div className="filter-query">
         <code data-testid="filter-query">{toQuery(value) || '(everything)'}</code>

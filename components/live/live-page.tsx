@@ -1,6 +1,7 @@
 'use client';
 import { withBase } from '../api-client';
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { isStale } from '@/lib/series';
 import { useLiveMessages, LIVE_KEEP } from '../hooks/use-live-messages';
@@ -11,30 +12,90 @@ import { useStatus } from '../hooks/use-status';
 import { Card, Empty } from '../ui/card';
 import { KindBadge } from '../ui/badge';
 import { bytes, clockTime } from '../ui/format';
-import { EMPTY_FILTER, FilterBar, toQuery, type FilterFields } from './filter-bar';
+import { FilterBar, filterFromParams, filterToParams, toQuery, type FilterFields } from './filter-bar';
+import { useMessage } from '../search/history-hooks';
+import { rowKeys } from './row-keys';
 import { FanoutHistoryPanel } from './fanout-history';
 import { MessageDrawer } from './message-drawer';
 
+/**
+ * The live stream. Its filter, the open message (`m`) and the view live in
+ * the URL: a reload or a pasted link shows the same thing.
+ */
 export function LivePage() {
-  const [fields, setFields] = useState<FilterFields>(EMPTY_FILTER);
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const paramText = params.toString();
+  const fields = useMemo(() => filterFromParams(new URLSearchParams(paramText)), [paramText]);
+  const selectedId = params.get('m');
+  const view: 'live' | 'history' = params.get('view') === 'history' ? 'history' : 'live';
   const [paused, setPaused] = useState(false);
-  const [selected, setSelected] = useState<DecodedMessage | null>(null);
-  const [view, setView] = useState<'live' | 'history'>('live');
+  // the message last opened from a row: the drawer keeps showing it after it scrolls out of the list
+  const [opened, setOpened] = useState<DecodedMessage | null>(null);
   const query = toQuery(fields);
   const live = useLiveMessages(query, paused);
+  const inList = selectedId ? (live.messages.find((m) => m.id === selectedId) ?? (opened?.id === selectedId ? opened : null)) : null;
+  // a reloaded or pasted link: read the message back from the store / the tap's memory
+  const fetched = useMessage(selectedId && !inList ? selectedId : null);
+  const selected = inList ?? (selectedId ? (fetched.data ?? null) : null);
   const session = useSession();
   const status = useStatus();
   const { connection } = useRealtime();
   const now = useNow(1000);
   const stale = now > 0 && (connection.state !== 'connected' || isStale(status.dataUpdatedAt || null, now, 3500));
+
+  const go = useCallback(
+    (next: URLSearchParams, push: boolean) => {
+      const qs = next.toString();
+      const url = `${pathname}${qs ? `?${qs}` : ''}`;
+      if (push) router.push(url, { scroll: false });
+      else router.replace(url, { scroll: false });
+    },
+    [pathname, router],
+  );
   // the open drawer stays: the message it shows does not change with the filter
-  const onFilter = useCallback((f: FilterFields) => setFields(f), []);
+  const onFilter = useCallback((f: FilterFields) => go(filterToParams(f, new URLSearchParams(paramText)), false), [go, paramText]);
+  const open = useCallback(
+    (m: DecodedMessage) => {
+      setOpened(m);
+      const next = new URLSearchParams(paramText);
+      next.set('m', m.id);
+      go(next, true);
+    },
+    [go, paramText],
+  );
+  const close = useCallback(() => {
+    const next = new URLSearchParams(paramText);
+    next.delete('m');
+    go(next, false);
+  }, [go, paramText]);
+  const setView = (v: 'live' | 'history') => {
+    const next = new URLSearchParams(paramText);
+    if (v === 'history') next.set('view', 'history');
+    else next.delete('view');
+    go(next, false);
+  };
+  const tableRef = useRef<HTMLTableSectionElement>(null);
+  useEffect(() => {
+    if (!selectedId) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      close();
+      // back to the row that was open, for the next arrow key
+      const row = tableRef.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(selectedId)}"]`);
+      row?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [selectedId, close]);
   // a plain link (the browser downloads it): the base path is ours to add (BASE_PATH)
   const exportHref = useMemo(() => withBase(`/api/messages?format=ndjson&limit=10000${query ? `&filter=${encodeURIComponent(query)}` : ''}`), [query]);
   const tap = status.data?.tap;
 
   return (
-    <div className={`page live${selected ? ' with-drawer' : ''}`} data-testid="live-page">
+    <div className={`page live${selectedId ? ' with-drawer' : ''}`} data-testid="live-page">
       <div className="segmented" role="radiogroup" aria-label="View">
         <label className={view === 'live' ? 'active' : ''} data-testid="view-live">
           <input type="radio" name="live-view" checked={view === 'live'} onChange={() => setView('live')} />
@@ -48,7 +109,7 @@ export function LivePage() {
       </div>
       {view === 'history' && (
         <Card title="Fanout history">
-          <FanoutHistoryPanel onSelect={setSelected} selectedId={selected?.id ?? null} />
+          <FanoutHistoryPanel onSelect={open} selectedId={selectedId} />
         </Card>
       )}
       {view === 'live' && (
@@ -84,7 +145,11 @@ export function LivePage() {
           }
         >
           <FilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} />
-          {tap && !tap.canSeeReplies && <div className="note">Bindings mode: replies are not visible in this stream (see Overview for how to turn on the firehose).</div>}
+          {tap && !tap.canSeeReplies && tap.state === 'running' && (
+            <div className="note" data-testid="live-bindings-note">
+              Bindings mode: calls and casts are seen as they are sent; replies are not observable here (the firehose shows them, see Overview).
+            </div>
+          )}
           {!tap && status.data && <div className="note">The tap is off (TAP_MODE=off): nothing is observed.</div>}
           {live.skipped > 0 && (
             <div className="note" data-testid="live-skipped">
@@ -94,8 +159,8 @@ export function LivePage() {
           {live.messages.length === 0 ? (
             <Empty>{query ? 'No message matches this filter yet.' : 'Waiting for traffic…'}</Empty>
           ) : (
-            <div className="table-scroll">
-              <table className="table messages" data-testid="message-table">
+            <div className="table-scroll" tabIndex={0} role="region" aria-label="Live messages">
+              <table className="table messages sticky-first" data-testid="message-table">
                 <colgroup>
                   <col className="c-time" />
                   <col className="c-kind" />
@@ -118,13 +183,15 @@ export function LivePage() {
                     {!selected && <th className="num">Size</th>}
                   </tr>
                 </thead>
-                <tbody>
+                <tbody ref={tableRef} onKeyDown={rowKeys((i) => open(live.messages[i]))}>
                   {live.messages.map((m) => (
                     <tr
                       key={m.id}
-                      className={`${selected?.id === m.id ? 'selected' : ''}${m.error ? ' row-bad' : ''}${m.failure ? ' row-warn' : ''}`}
-                      onClick={() => setSelected(m)}
+                      tabIndex={0}
+                      className={`clickable${selectedId === m.id ? ' selected' : ''}${m.error ? ' row-bad' : ''}${m.failure ? ' row-warn' : ''}`}
+                      onClick={() => open(m)}
                       data-testid="message-row"
+                      data-id={m.id}
                       data-kind={m.kind}
                       data-method={m.method ?? ''}
                       data-topic={m.topic ?? ''}
@@ -154,7 +221,20 @@ export function LivePage() {
           )}
         </Card>
       )}
-      {selected && <MessageDrawer message={selected} onClose={() => setSelected(null)} canFire={session.data?.canFire ?? false} />}
+      {selected && <MessageDrawer message={selected} onClose={close} canFire={session.data?.canFire ?? false} />}
+      {selectedId && !selected && (
+        <aside className="drawer" data-testid="message-drawer-missing" aria-label="Message detail">
+          <header className="drawer-head">
+            <span>Message {selectedId}</span>
+            <button type="button" className="btn btn-small" onClick={close} data-testid="drawer-close" aria-label="Close (Esc)">
+              ✕
+            </button>
+          </header>
+          <div className="drawer-body">
+            {fetched.isPending ? <p className="muted">Loading…</p> : <p className="callout callout-warn">Message {selectedId} is no longer kept (neither in memory nor in the history store).</p>}
+          </div>
+        </aside>
+      )}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 'use client';
 import { useEffect, useRef, useState } from 'react';
 import { useRouter } from 'next/navigation';
+import './investigate.css';
 
 /**
  * The header's search box: a pasted log line, msg_id, request id, method or
