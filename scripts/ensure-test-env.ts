@@ -314,6 +314,9 @@ async function main(): Promise<void> {
   if (!python.oslo) wanted.push(['python3-oslo.messaging', `${PYTHON} cannot import oslo_messaging`]);
   if (!python.eventlet) wanted.push(['python3-eventlet', `${PYTHON} cannot import eventlet`]);
   if (!chromium) wanted.push(['chromium', `${CHROMIUM} not found`]);
+  // promtool checks the alerting rules and a live /metrics (test/integration/deploy-promtool.test.ts)
+  const promtool = findExecutable('promtool');
+  if (!promtool) wanted.push(['prometheus', 'promtool not found']);
   if (!nginx) wanted.push(['nginx', `${NGINX} not found`]);
 
   if (wanted.length) {
@@ -321,6 +324,7 @@ async function main(): Promise<void> {
     if (!IS_ROOT) {
       for (const [pkg, why] of wanted) {
         if (pkg === 'python3-eventlet') say(`WARNING: ${why} (only bench-client --green needs it): apt-get install ${pkg}`);
+        else if (pkg === 'prometheus' && !process.env.CI) say(`WARNING: ${why} (the deploy files check skips without it): apt-get install ${pkg}`);
         else problem(`${why}; not root, cannot install it: sudo apt-get install ${pkg}`);
       }
     } else if (await aptInstall(pkgs)) {
@@ -329,6 +333,7 @@ async function main(): Promise<void> {
       if (!python.oslo && !again.oslo) problem(`${PYTHON} still cannot import oslo_messaging after installing python3-oslo.messaging`);
       if (!python.eventlet && !again.eventlet) problem(`${PYTHON} still cannot import eventlet after installing python3-eventlet`);
       if (!chromium && !existsSync(CHROMIUM)) problem(`${CHROMIUM} still missing after installing chromium`);
+      if (!promtool && !findExecutable('promtool')) problem('promtool still missing after installing prometheus');
     } else {
       problem(`apt-get install ${pkgs.join(' ')} failed`);
     }

@@ -1,7 +1,14 @@
 /**
  * A tiny Prometheus text-format registry (counters, gauges, histograms with
  * labels). Enough for GET /metrics without a dependency; names follow
- * oslo.metrics (oslo_metrics/metrics/oslo_messaging.py) where one exists.
+ * oslo.metrics (oslo_metrics/metrics/oslo_messaging.py) where one exists,
+ * and Prometheus' naming rules otherwise (counters end in `_total`, base
+ * units: `_seconds`, `_bytes`, `_ratio`).
+ *
+ * One departure from oslo.metrics: no `process` label. oslo.metrics labels
+ * every series with the process id, so each restart of a service (or of
+ * osloscope) starts new series and the old ones linger in Prometheus; the
+ * series here sum over processes.
  */
 
 export type Labels = Record<string, string>;
@@ -33,6 +40,17 @@ interface Metric {
 /** Bounded label sets: beyond `maxSeries` new label sets are folded into one overflow series. */
 const MAX_SERIES = 5000;
 
+/** Labels never exported: a process id explodes series when processes restart. */
+export const DROPPED_LABELS: readonly string[] = ['process'];
+
+/** `labels` without the dropped ones. */
+export function withoutDropped(labels: Labels): Labels {
+  if (!DROPPED_LABELS.some((k) => k in labels)) return labels;
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(labels)) if (!DROPPED_LABELS.includes(k)) out[k] = v;
+  return out;
+}
+
 export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(
@@ -40,7 +58,8 @@ export class Counter implements Metric {
     readonly help: string,
   ) {}
 
-  inc(labels: Labels = {}, by = 1): void {
+  inc(given: Labels = {}, by = 1): void {
+    const labels = withoutDropped(given);
     const key = JSON.stringify(labels);
     const e = this.values.get(key);
     if (e) e.value += by;
@@ -48,7 +67,7 @@ export class Counter implements Metric {
   }
 
   get(labels: Labels = {}): number {
-    return this.values.get(JSON.stringify(labels))?.value ?? 0;
+    return this.values.get(JSON.stringify(withoutDropped(labels)))?.value ?? 0;
   }
 
   render(): string {
@@ -66,7 +85,8 @@ export class Histogram implements Metric {
     readonly buckets: readonly number[],
   ) {}
 
-  observe(labels: Labels, value: number): void {
+  observe(given: Labels, value: number): void {
+    const labels = withoutDropped(given);
     const key = JSON.stringify(labels);
     let e = this.values.get(key);
     if (!e) {
@@ -116,6 +136,23 @@ export function renderCounter(name: string, help: string, samples: { labels?: La
   return out;
 }
 
+/** Histogram series summed over the labels they differ in once the dropped ones are gone. */
+export function mergeHistogramSeries(series: readonly { labels: Labels; counts: readonly number[]; sum: number; count: number }[]): { labels: Labels; counts: number[]; sum: number; count: number }[] {
+  const out = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  for (const s of series) {
+    const labels = withoutDropped(s.labels);
+    const key = JSON.stringify(labels);
+    const e = out.get(key);
+    if (!e) out.set(key, { labels, counts: [...s.counts], sum: s.sum, count: s.count });
+    else {
+      for (let i = 0; i < s.counts.length; i++) e.counts[i] = (e.counts[i] ?? 0) + s.counts[i];
+      e.sum += s.sum;
+      e.count += s.count;
+    }
+  }
+  return [...out.values()];
+}
+
 export function renderHistogramFamily(name: string, help: string, buckets: readonly number[], series: { labels: Labels; counts: readonly number[]; sum: number; count: number }[]): string {
   let out = header(name, help, 'histogram');
   for (const s of series) out += renderHistogramSeries(name, buckets, s.labels, s.counts, s.sum, s.count);
@@ -126,8 +163,8 @@ export function renderHistogramFamily(name: string, help: string, buckets: reado
 export const RPC_PROCESSING_SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, 100] as const;
 
 /**
- * osloscope's own RPC client metrics (messages fired from the Console / API),
- * exactly oslo.metrics' rpc_client_* families and label names.
+ * osloscope's own RPC client metrics (messages fired from the Console / API):
+ * oslo.metrics' rpc_client_* families and label names, less `process`.
  */
 export class RpcClientMetrics {
   readonly start = new Counter('oslo_messaging_rpc_client_invocation_start_total', 'Total number of RPC invocation start.');
