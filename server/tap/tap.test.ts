@@ -180,7 +180,7 @@ describe('Tap on the memory transport', () => {
     expect(tap.status().state).toBe('stopped');
   });
 
-  it('recovers after its connection is killed, and rebuilds when the replay is refused', async () => {
+  it('recovers after its connection is killed, and skips (then re-binds) a fanout exchange that vanished meanwhile', async () => {
     const env = setup();
     await env.server('compute', 'host1');
     const { tap } = await env.tap({ mode: 'bindings' });
@@ -190,7 +190,8 @@ describe('Tap on the memory transport', () => {
     await client.cast({}, 'echo', { value: 'after-kill' });
     await waitFor(() => tap.recent({ filter: 'after-kill' }).length === 1, 'traffic after recovery');
 
-    // a fanout exchange that vanishes while we are disconnected makes the replay fail (404): rebuild from scratch
+    // a fanout exchange that vanishes while we are disconnected: the replay skips its binding (no 404, which
+    // used to end recovery), counts it, and the tap binds it again once a server declares it again
     const env2 = setup();
     const s = await env2.server('network', 'a1');
     const { tap: tap2 } = await env2.tap({ mode: 'bindings' });
@@ -199,10 +200,14 @@ describe('Tap on the memory transport', () => {
     env2.broker.disconnectAll((n) => n === tap2.connectionName);
     // our exclusive queue died with the connection, so the auto-delete fanout exchange went with its last binding
     expect(env2.broker.listExchanges().some((x) => x.name === 'network_fanout')).toBe(false);
-    await waitFor(() => tap2.status().state === 'running' && tap2.connectionName !== null && env2.broker.listConsumers().some((c) => c.connectionName === tap2.connectionName), 'rebuilt', 10_000);
+    await waitFor(() => tap2.status().state === 'running' && tap2.connectionName !== null && env2.broker.listConsumers().some((c) => c.connectionName === tap2.connectionName), 'recovered', 10_000);
     expect(tap2.status().fanoutExchanges).toEqual([]);
-    await new RpcClient(env2.transport('neutron'), { topic: 'network' }).cast({}, 'echo', { value: 'rebuilt' });
-    await waitFor(() => tap2.recent({ filter: 'rebuilt' }).length === 1, 'traffic after rebuild');
+    expect(tap2.status().recovery).toMatchObject({ reconnects: 1, rebuilds: 0, skipped: 1, awaiting: ['network_fanout'] });
+    await new RpcClient(env2.transport('neutron'), { topic: 'network' }).cast({}, 'echo', { value: 'recovered' });
+    await waitFor(() => tap2.recent({ filter: 'recovered' }).length === 1, 'traffic after recovery');
+    await env2.server('network', 'a2');
+    await waitFor(() => tap2.status().fanoutExchanges.includes('network_fanout'), 'network_fanout bound again', 5000);
+    expect(tap2.status().recovery?.awaiting).toEqual([]);
   });
 
   it('comes back after a broker restart, with servers re-declaring their exchanges around it', async () => {

@@ -752,6 +752,7 @@ export class Tap {
     if (this.link !== link || this.bindingsQueue !== q) return false;
     await link.bindQueue(q, exchange, '#');
     this.boundExchanges.add(exchange);
+    this.awaiting.delete(exchange);
     if (exchange.endsWith('_fanout')) this.fanoutExchanges.add(exchange);
     this.emit({ type: 'tap:exchange', exchange, action: 'bound' });
     return true;
