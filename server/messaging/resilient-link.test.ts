@@ -127,17 +127,17 @@ describe('backoffDelay', () => {
 });
 
 describe('recoveryDelay (background recovery of listen links)', () => {
-  it('starts at 50 ms and doubles to 1 s, jittered to 50-100 %, for the first minute of an outage', () => {
+  it('starts at 50 ms and doubles to 500 ms, jittered to 50-100 %, for the first minute of an outage', () => {
     const top = () => 0.999_999;
     expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 10_000, 0, top))).toEqual([
-      50, 100, 200, 400, 800, 1000, 1000, 1000,
+      50, 100, 200, 400, 500, 500, 500, 500,
     ]);
-    expect([0, 1, 5, 40].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 10_000, 0, () => 0))).toEqual([25, 50, 500, 500]);
+    expect([0, 1, 5, 40].map((n) => recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, n, 10_000, 0, () => 0))).toEqual([25, 50, 250, 250]);
     const seen = new Set<number>();
     for (let i = 0; i < 200; i++) {
       const d = recoveryDelay(DEFAULT_RETRY_POLICY, QUICK_RECOVERY, 10, 59_999, 0);
-      expect(d).toBeGreaterThanOrEqual(500);
-      expect(d).toBeLessThanOrEqual(1000);
+      expect(d).toBeGreaterThanOrEqual(250);
+      expect(d).toBeLessThanOrEqual(500);
       seen.add(d);
     }
     expect(seen.size).toBeGreaterThan(10);
@@ -517,13 +517,13 @@ describe('ResilientLink', () => {
     const start = Date.now();
     broker.stop();
     await advance(10_000);
-    // 0, then 38, 75, 150, 300, 600, 750, 750 … ms apart (Math.random pinned at 0.5: factor 0.75)
+    // 0, then 38, 75, 150, 300, 375, 375 … ms apart (Math.random pinned at 0.5: factor 0.75)
     const gaps = driver.connectTimes.slice(1).map((t, i, a) => t - (i === 0 ? start : a[i - 1]));
-    expect(gaps.slice(0, 7)).toEqual([0, 38, 75, 150, 300, 600, 750]);
-    expect(Math.max(...gaps)).toBe(750);
+    expect(gaps.slice(0, 7)).toEqual([0, 38, 75, 150, 300, 375, 375]);
+    expect(Math.max(...gaps)).toBe(375);
     const before = driver.connectTimes.length;
     broker.start();
-    await advance(750);
+    await advance(375);
     expect(l.isConnected).toBe(true);
     expect(driver.connectTimes.length).toBe(before + 1);
     expect(broker.listConsumers().map((c) => c.consumerTag)).toEqual(['1']);

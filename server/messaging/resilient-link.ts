@@ -14,7 +14,7 @@
  * Two deliberate departures from kombu for `listen` links, because a tap or a
  * server that is not consuming loses traffic:
  * - the first reconnect attempts are quick (QUICK_RECOVERY: 50 ms doubling to
- *   1 s, jittered) for the first minute of an outage, then kombu's capped
+ *   500 ms, jittered) for the first minute of an outage, then kombu's capped
  *   backoff; kombu's 1 s + 2 s steps + 1 s reconnect delay left a tap deaf for
  *   up to 6 s after the broker was back;
  * - a replay step whose target vanished while we were away (a peer's
@@ -66,7 +66,7 @@ export interface QuickRecovery {
   windowMs: number;
 }
 
-export const QUICK_RECOVERY: QuickRecovery = { firstMs: 50, maxMs: 1000, windowMs: 60_000 };
+export const QUICK_RECOVERY: QuickRecovery = { firstMs: 50, maxMs: 500, windowMs: 60_000 };
 
 /**
  * Delay before background reconnect attempt n (0-based) of a listen link that
