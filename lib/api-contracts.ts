@@ -306,6 +306,11 @@ export const healthSchema = z.object({
    * (GET /api/broker/health has the details); null before the first read or without a tap.
    */
   broker: brokerHealthSummarySchema.nullable().optional(),
+  /** the history store's writer (GET /api/history has the details); null when HISTORY=off */
+  history: z
+    .object({ backend: z.enum(['sqlite', 'postgres']), state: z.enum(['ok', 'error']), queueDepth: z.number(), dropped: z.number(), lastError: z.string().nullable() })
+    .nullable()
+    .optional(),
   uptimeSeconds: z.number(),
   version: z.string(),
 });

@@ -25,6 +25,7 @@ import {
 } from './messaging/index.ts';
 import { isAddressOrCidr } from './auth/client-address.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
+import { historyOptions, type HistoryOptions } from './store/options.ts';
 import { tapModeSettingSchema, type TapModeSetting } from '../lib/tap-contracts.ts';
 
 /** Exchanges tapped by default: oslo's `openstack` plus the usual service exchanges (server/messaging/topology.ts). */
@@ -183,6 +184,8 @@ export interface AuthConfig {
 }
 
 export interface Config {
+  /** the history store (HISTORY, HISTORY_DATABASE, DATABASE_URL, HISTORY_RETENTION, HISTORY_MAX_BYTES, HISTORY_QUEUE); absent: off */
+  history?: HistoryOptions;
   /** carries the files' [oslo_messaging_rabbit] options (its query winning over them) */
   transportUrl: TransportURL;
   /** true when neither TRANSPORT_URL nor a file gave a URL: the embedded memory transport */
@@ -260,6 +263,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw environmentError(problems);
   }
   const e = parsed.data;
+  let history: HistoryOptions;
+  try {
+    history = historyOptions(env);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw environmentError([{ variable: /^[A-Z_]+/.exec(msg)?.[0] ?? 'HISTORY', problem: msg }]);
+  }
 
   // OSLO_CONFIG_FILES: a service's oslo.config files; the variables above win over them.
   let files: OsloFileConfig | null = null;
@@ -382,6 +392,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     tapMessageBytes: e.TAP_MESSAGE_BYTES,
     tapRecentBytes: e.TAP_RECENT_BYTES,
+    history,
     dev: e.NODE_ENV === 'development',
   };
 }

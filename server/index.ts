@@ -27,6 +27,9 @@ import { FireService } from './http/fire.ts';
 import { sendError } from './http/respond.ts';
 import { RealtimeGateway } from './realtime/gateway.ts';
 import type { Dashboard, FilterParser } from './dashboard.ts';
+import { History } from './store/history.ts';
+import { HistoryStore } from './store/store.ts';
+import { HistoryWriter } from './store/writer.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -124,6 +127,25 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
           log: log.child({ part: 'tap' }),
         });
 
+  // The history store: the tap's messages and calls, written in batches off the tap's path (server/store)
+  let history: History | null = null;
+  let historyWriter: HistoryWriter | null = null;
+  if (config.history?.enabled) {
+    try {
+      const store = await HistoryStore.open(config.history.target);
+      historyWriter = new HistoryWriter(store, config.history, log.child({ part: 'history' }));
+      if (tap) historyWriter.attach(tap);
+      history = new History(store, historyWriter, tap);
+      log.info({ backend: store.backend, location: store.location, retention: config.history.retention }, 'history store open');
+    } catch (err) {
+      // the dashboard still works from memory; /api/history says why nothing is kept
+      log.error({ err: (err as Error).message }, 'history store unavailable: keeping nothing beyond memory');
+      history = new History(null, null, tap);
+    }
+  } else {
+    history = new History(null, null, tap);
+  }
+
   const sessions = new Sessions(config.auth);
   const fire = new FireService({ transport, audit, log: log.child({ part: 'fire' }), redact, process: `osloscope:${process.pid}` });
 
@@ -155,6 +177,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
     metricsToken: config.metricsToken,
     metrics: { viewers: () => gateway?.viewers ?? 0, pushes: () => gateway?.stats ?? { statusPushes: 0, callsPushes: 0, ratesPushes: 0, trafficBatches: 0, trafficMessages: 0 } },
     onFirehoseEnabled: (who) => log.warn({ user: who.name }, 'firehose tracing enabled from the dashboard'),
+    history,
   });
 
   // Next.js renders the pages (built by `next build`; dev mode with NODE_ENV=development).
@@ -282,6 +305,10 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
         }, 3000).unref();
       });
       await Promise.allSettled([tap?.stop(), fleet?.stop()]);
+      if (historyWriter) {
+        await historyWriter.stop();
+        await historyWriter.store.close().catch(() => undefined);
+      }
       await transport.close().catch(() => undefined);
       audit.close();
       log.info('stopped');

@@ -24,6 +24,8 @@ import type { Principal, Sessions } from '../auth/session.ts';
 import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
 import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
+import { HistoryApi } from './history-api.ts';
+import type { History } from '../store/history.ts';
 import { pingRequestSchema } from '../../lib/ping-contracts.ts';
 import { DEFAULT_PING_TIMEOUT_S, discoverServers, pingFleet } from '../tap/ping.ts';
 import { renderMetrics, type MetricsSources } from './prometheus.ts';
@@ -41,6 +43,8 @@ export interface ApiOptions {
   /** bearer token that may scrape /metrics without a session */
   metricsToken: string | null;
   metrics: Omit<MetricsSources, 'dashboard' | 'fire'>;
+  /** the history store and search (server/store); null: the endpoints answer from memory only */
+  history?: History | null;
   /** called after a firehose change, to note it in the audit log */
   onFirehoseEnabled?: (who: Principal) => void;
 }
@@ -85,6 +89,13 @@ export class Api {
       r('POST', '/api/ping', 'fire', (c) => this.ping(c)),
       r('GET', '/api/fanout-history', 'watch', (c) => this.fanoutHistory(c)),
       r('GET', '/metrics', 'watch', (c) => this.metrics(c)),
+      r('GET', '/api/search', 'watch', (c) => this.historyApi().search(c.res, c.url)),
+      r('GET', '/api/history', 'watch', (c) => this.historyApi().status(c.res)),
+      r('GET', '/api/stuck-groups', 'watch', (c) => this.historyApi().stuckGroups(c.res, c.url)),
+      r('POST', '/api/stuck-groups/ack', 'watch', (c) => this.historyApi().ack(c.req, c.res, c.principal)),
+      // /api/calls/<msgId> and /api/messages/<id>: matched by prefix in handle()
+      r('GET', '/api/calls/:msgId', 'watch', (c) => this.historyApi().call(c.res, decodeURIComponent(c.url.pathname.slice('/api/calls/'.length)))),
+      r('GET', '/api/messages/:id', 'watch', (c) => this.historyApi().message(c.res, decodeURIComponent(c.url.pathname.slice('/api/messages/'.length)))),
     ];
   }
 
@@ -97,7 +108,8 @@ export class Api {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     try {
-      const matches = this.routes.filter((r) => r.path === url.pathname);
+      let matches = this.routes.filter((r) => r.path === url.pathname);
+      if (matches.length === 0) matches = this.routes.filter((r) => r.path.endsWith('/:msgId') || r.path.endsWith('/:id')).filter((r) => url.pathname.startsWith(r.path.slice(0, r.path.lastIndexOf('/') + 1)) && !url.pathname.slice(r.path.lastIndexOf('/') + 1).includes('/') && url.pathname.length > r.path.lastIndexOf('/') + 1);
       if (matches.length === 0) {
         throw new HttpError(404, 'not_found', `No API endpoint ${url.pathname}. Endpoints: ${[...new Set(this.routes.map((r) => `${r.method} ${r.path}`))].join(', ')}`);
       }
@@ -131,6 +143,14 @@ export class Api {
     }
   }
 
+  private historyApiInstance: HistoryApi | null = null;
+
+  private historyApi(): HistoryApi {
+    if (!this.o.history) throw new HttpError(503, 'unavailable', 'The history is not set up in this server');
+    this.historyApiInstance ??= new HistoryApi(this.o.history);
+    return this.historyApiInstance;
+  }
+
   private metricsTokenOk(req: IncomingMessage): boolean {
     const token = this.o.metricsToken;
     const auth = req.headers.authorization ?? '';
@@ -149,6 +169,7 @@ export class Api {
       transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state, rejected: t.rejected },
       tap: tap ? { mode: tap.mode, requestedMode: tap.requestedMode, state: tap.state, canSeeReplies: tap.canSeeReplies } : null,
       broker: this.brokerSummary(principal !== null || !this.o.sessions.enabled),
+      history: this.o.history?.summary() ?? null,
       uptimeSeconds: Math.round((Date.now() - this.o.startedAt) / 1000),
       version: this.o.version,
     };

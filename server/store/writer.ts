@@ -171,6 +171,11 @@ export class HistoryWriter {
     return this.queue.length;
   }
 
+  summary(): { backend: 'sqlite' | 'postgres'; state: 'ok' | 'error'; queueDepth: number; dropped: number; lastError: string | null } {
+    const failing = this.lastErrorAt !== null && (this.lastFlushAt === null || this.lastErrorAt > this.lastFlushAt);
+    return { backend: this.store.backend, state: failing ? 'error' : 'ok', queueDepth: this.queue.length, dropped: this.dropped, lastError: this.lastError };
+  }
+
   async status(): Promise<HistoryStatus> {
     let counts = { messages: 0, calls: 0, bytes: 0, oldestTs: null as number | null };
     let readError: string | null = null;
