@@ -3,6 +3,7 @@ import { MemoryBroker, RpcClient, Transport } from '../messaging/index.ts';
 import { runDemoCommand } from './demo-command.ts';
 import { DEAD_SERVER, DEMO_TOPICS, DemoFleet } from './fleet.ts';
 import { silentLogger } from '../messaging/index.ts';
+import { eventually } from '../../lib/eventually.ts';
 
 function io() {
   const out: string[] = [];
@@ -26,7 +27,11 @@ describe('DemoFleet', () => {
         .call({}, 'get_host_uptime')
         .catch((e: Error) => e);
       expect((stuck as Error).name).toBe('MessagingTimeout');
-      await new Promise((r) => setTimeout(r, 2500));
+      // the fleet's loops run on their own timers: wait for the traffic, not a fixed time
+      await eventually(() => {
+        const s = fleet.stats();
+        return s.calls > 5 && s.casts + s.fanouts > 0 && s.notifications > 0;
+      }, 'calls, casts or fanouts, and notifications from the fleet', 15_000);
       const s = fleet.stats();
       expect(s.calls).toBeGreaterThan(5);
       expect(s.casts + s.fanouts).toBeGreaterThan(0);
