@@ -94,6 +94,84 @@ describe('osloscope tap (runTapCommand)', () => {
     }
   });
 
+  it.each([
+    ['method:', /'method:' needs a value/],
+    ['kind:call AND method:x', /'AND' is not an operator/],
+    ['(kind:call', /parentheses are not part of the filter grammar/],
+    ['method=get_*', /write method:get_\* \(field:value\)/],
+    ['kind:call -server!=h1', /write -server:h1/],
+    ['"unterminated', /Unterminated quote/],
+  ])('a malformed --filter %j is exit 2 with the parse error, as JSON with --json', async (filter, why) => {
+    const plain = run(['--filter', filter]);
+    expect(await plain.done).toBe(2);
+    expect(plain.err.text()).toMatch(/^osloscope tap: --filter: .+\n$/);
+    expect(plain.err.text()).toMatch(why);
+    const out = sink();
+    const err = sink();
+    expect(await runTapCommand(['--filter', filter], { stdout: out.stream, stderr: err.stream, env: {}, json: true })).toBe(2);
+    const e = JSON.parse(err.text()) as { error: { code: string; message: string } };
+    expect(e.error.code).toBe('usage');
+    expect(e.error.message).toMatch(why);
+    expect(out.text()).toBe('');
+  });
+
+  it('--pretty prints one line per message and a summary when it stops; colours only on a TTY without NO_COLOR', async () => {
+    const url = `memory:///tapcmd3-${process.pid}`;
+    const broker = MemoryBroker.shared(`tapcmd3-${process.pid}`);
+    const serverT = new Transport(url, { programName: 'nova-compute', memoryBroker: broker });
+    const clientT = new Transport(url, { programName: 'nova-api', memoryBroker: broker });
+    const server = new RpcServer(serverT, { topic: 'compute', server: 'h1' }, [{ echo: (_c: unknown, a: Record<string, unknown>) => a.value }]);
+    await server.start();
+    try {
+      // a TTY stdout: colours unless NO_COLOR is set
+      const tty = sink();
+      (tty.stream as unknown as { isTTY: boolean }).isTTY = true;
+      const err = sink();
+      const ac = new AbortController();
+      const done = runTapCommand(['--pretty', '--topic', 'compute'], { stdout: tty.stream, stderr: err.stream, env: { TRANSPORT_URL: url }, signal: ac.signal });
+      await waitFor(() => err.text().includes('mode'), 'status line');
+      const client = new RpcClient(clientT, { topic: 'compute' });
+      await client.call({ request_id: 'req-pretty-1', auth_token: 'SECRET-TOKEN' }, 'echo', { value: 'x'.repeat(2000) });
+      await client.cast({}, 'echo', { value: 2 });
+      await client.prepare({ server: 'h1' }).cast({ request_id: 'req-pretty-3' }, 'reboot', { value: 3 });
+      await waitFor(() => tty.text().split('\n').filter((l) => l.includes('compute')).length >= 3, 'three lines (a call, two casts; replies are invisible in bindings mode)');
+      ac.abort();
+      expect(await done).toBe(0);
+      const text = tty.text();
+      expect(text).toContain('\u001b[');
+      // eslint-disable-next-line no-control-regex
+      const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
+      expect(plain).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}call +compute +echo +req-pretty-1 +\d\.\d KiB$/m);
+      expect(plain).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}cast +compute\.h1 +reboot +req-pretty-3 +\d+ B$/m);
+      expect(plain).toMatch(/^-- \d+ message\(s\) in [\d.]+ s, /m);
+      expect(plain).toMatch(/^ {3}by kind: .*call 1/m);
+      expect(plain).toMatch(/^ {3}by kind: .*cast 2/m);
+      expect(plain).toMatch(/^ {3}top methods:\n +2 +compute echo\n +1 +compute reboot$/m);
+      expect(plain).toMatch(/^ {3}undecodable: 0; remote failures: 0$/m);
+      expect(text).not.toContain('SECRET-TOKEN');
+
+      // NO_COLOR, and a pipe: no escape codes; --count ends it and prints the summary too
+      for (const [isTTY, env] of [
+        [true, { TRANSPORT_URL: url, NO_COLOR: '1' }],
+        [false, { TRANSPORT_URL: url }],
+      ] as const) {
+        const out = sink();
+        (out.stream as unknown as { isTTY: boolean }).isTTY = isTTY;
+        const e2 = sink();
+        const d2 = runTapCommand(['--pretty', '--count', '1', '--topic', 'compute'], { stdout: out.stream, stderr: e2.stream, env });
+        await waitFor(() => e2.text().includes('mode'), 'status line');
+        await client.cast({}, 'echo', { value: 4 });
+        expect(await d2).toBe(0);
+        expect(out.text()).not.toContain('\u001b[');
+        expect(out.text()).toMatch(/^-- 1 message\(s\)/m);
+      }
+    } finally {
+      await server.stop();
+      await serverT.close();
+      await clientT.close();
+    }
+  });
+
   it('stops after --seconds and on abort', async () => {
     const url = `memory:///tapcmd2-${process.pid}`;
     const t0 = Date.now();
