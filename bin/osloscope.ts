@@ -73,7 +73,7 @@ async function withJsonErrors(command: Command, argv: string[], io: Io): Promise
   const code = await command(rest, { ...io, stderr, json: true });
   const text = held.join('');
   if (code === EXIT.ok) io.stderr.write(text);
-  else writeError(io, code, text.trim() || `failed (${ERROR_CODES[code] ?? 'failure'})`);
+  else writeError({ ...io, json: true }, code, text.trim() || `failed (${ERROR_CODES[code] ?? 'failure'})`);
   return code;
 }
 
