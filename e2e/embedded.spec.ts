@@ -64,11 +64,13 @@ describe('embedded demo (no TRANSPORT_URL)', () => {
       return res.json();
     });
     expect(answer.error.code).toBe('timeout');
-    const row = page.locator('[data-testid=stuck-table] [data-testid=call-row][data-method=get_host_uptime]');
+    // stuck calls come grouped by target and cause; a group opens its newest call's page
+    const row = page.locator('[data-testid=stuck-table] [data-testid=stuck-group][data-method=get_host_uptime]');
     await row.first().waitFor({ timeout: 20_000 });
     expect(await row.first().getAttribute('data-cause')).toBe('no_consumer');
     await row.first().click();
-    expect(await page.getByTestId('call-cause-detail').innerText()).toContain('compute.compute-dead');
+    await page.waitForURL('**/calls/*');
+    expect(await page.getByTestId('call-cause-words').innerText()).toContain('compute.compute-dead');
   }, 60_000);
 
   it('streams live traffic with details and redacted tokens', async () => {

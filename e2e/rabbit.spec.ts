@@ -154,12 +154,14 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
 
     await page.goto(`${osloscope.url}/calls`);
     await waitLive(page);
-    const row = page.locator(`[data-testid=stuck-table] [data-testid=call-row][data-method=echo]`).filter({ hasText: `${topic}.${deadServer}` });
+    const row = page.locator(`[data-testid=stuck-table] [data-testid=stuck-group][data-method=echo]`).filter({ hasText: `${topic}.${deadServer}` });
     await row.first().waitFor({ timeout: 20_000 });
     expect(await row.first().getAttribute('data-cause')).toBe('no_consumer');
     expect(await row.first().getByTestId('call-cause').innerText()).toContain('No consumer');
+    // the group opens its newest call's page
     await row.first().click();
-    expect(await page.getByTestId('call-cause-detail').innerText()).toContain(`${topic}.${deadServer}`);
+    await page.waitForURL('**/calls/*');
+    expect(await page.getByTestId('call-cause-words').innerText()).toContain(`${topic}.${deadServer}`);
     const timeline = await page.getByTestId('call-timeline').innerText();
     expect(timeline).toMatch(/published/i);
     expect(timeline).toMatch(/timeout/i);
