@@ -18,6 +18,8 @@ usage: osloscope <command> [options]     (osloscope <command> --help for details
   ping     oslo_rpc_server_ping every server of a topic: who answered, latency, who did not
   serve    run a diagnostic RPC server (echo, add, sleep, fail, ping)
   demo     run the demo fleet of simulated services against a broker
+  why      the story of the call(s) a pasted log line, msg_id or request id names, from the history store
+  record   run the tap into the history store without the dashboard (headless capture)
   bench    measure RPC throughput and latency vs Python oslo.messaging and raw amqplib
 
 Every command takes --config-file PATH (repeatable) and --config-dir DIR: the oslo.config
@@ -42,10 +44,12 @@ const commands: Record<string, Command> = {
   demo: async (argv, io) => (await import('../server/demo/demo-command.ts')).runDemoCommand(argv, io),
   bench: async (argv, io) => (await import('./commands/bench.ts')).runBenchCommand(argv, io),
   ping: async (argv, io) => (await import('./commands/ping.ts')).runPingCommand(argv, io),
+  why: async (argv, io) => (await import('./commands/why.ts')).runWhyCommand(argv, io),
+  record: async (argv, io) => (await import('./commands/record.ts')).runRecordCommand(argv, io),
 };
 
 /** Commands that parse --json themselves and write their errors with writeError. */
-const NATIVE_JSON = new Set(['call', 'cast', 'notify', 'serve', 'tap', 'bench', 'ping']);
+const NATIVE_JSON = new Set(['call', 'cast', 'notify', 'serve', 'tap', 'bench', 'ping', 'why']);
 
 /** `--json` among the options (not after a `--`). */
 function wantsJson(argv: readonly string[]): boolean {
