@@ -141,7 +141,8 @@ describe('shell, Overview and Broker on the embedded demo', () => {
     expect(stuck.searchParams.get('queue')).toBe(queue);
     await row.getByTestId('queue-ping-link').click();
     await page.waitForURL(/\/console\?/);
-    expect(await page.getByTestId('field-topic').inputValue()).toBe('compute');
+    // the form fills from the URL once the page has hydrated
+    await until(() => page.getByTestId('field-topic').inputValue(), (v) => v === 'compute', 'the prefilled topic');
     expect(await page.getByTestId('field-server').inputValue()).toBe(server);
     expect(await page.getByTestId('field-method').inputValue()).toBe('oslo_rpc_server_ping');
   }, 60_000);
