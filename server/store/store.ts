@@ -491,9 +491,16 @@ export class HistoryStore {
       WHERE parent.relname IN ('messages', 'calls') AND parent.relnamespace = to_regnamespace(current_schema())
       GROUP BY parent.relname`.execute(this.db);
     const by = new Map(r.rows.map((x) => [x.table, x]));
+    // reltuples is an estimate kept by ANALYZE (unset on young tables): exact counts while they are small
+    const exact = async (table: 'messages' | 'calls') => {
+      const est = Number(by.get(table)?.n ?? 0);
+      if (est >= 100_000) return est;
+      const c = await sql<{ n: number }>`SELECT count(*)::bigint AS n FROM ${sql.table(table)}`.execute(this.db);
+      return Number(c.rows[0].n);
+    };
     return {
-      messages: Number(by.get('messages')?.n ?? 0),
-      calls: Number(by.get('calls')?.n ?? 0),
+      messages: await exact('messages'),
+      calls: await exact('calls'),
       bytes: Number(by.get('messages')?.bytes ?? 0) + Number(by.get('calls')?.bytes ?? 0),
       oldestTs: await this.oldest(),
     };
