@@ -36,7 +36,7 @@ ${CONFIG_FILE_HELP}
   --json                     the result as one JSON object on stdout; errors as JSON on stderr
   --debug                    log to stderr
 
-A server without rpc_ping_enabled answers NoSuchMethod: alive, counted as answered.
+A server without rpc_ping_enabled answers NoSuchMethod (or UnsupportedVersion): alive, counted as answered.
 exit: 0 every server answered, 3 some did not (or none was found), 2 usage, 5 cannot connect`;
 
 const options = {

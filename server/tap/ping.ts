@@ -4,9 +4,10 @@
  *
  * oslo.messaging rpc/dispatcher.py adds `PingEndpoint` (method
  * `oslo_rpc_server_ping`, answers "pong") when `[DEFAULT] rpc_ping_enabled`
- * is true. A server without it still answers — with a NoSuchMethod remote
- * error — which proves it consumes its `<topic>.<server>` queue; that counts
- * as answered (status `error`, the message says so).
+ * is true. A server without it still answers — with a NoSuchMethod (or
+ * UnsupportedVersion) remote error — which proves it consumes its
+ * `<topic>.<server>` queue; that counts as answered (status `error`, the
+ * message says so).
  *
  * Servers come from three places, merged: the `<topic>.<server>` queues the
  * broker lists (management API, or the queues the tap has named in passive
@@ -140,7 +141,9 @@ async function pingOne(transport: Transport, topic: string, exchange: string | n
     return { ...c, status: 'pong', answered: true, latencyMs: elapsed(), message: result === 'pong' ? null : `answered ${JSON.stringify(result)?.slice(0, 200)}` };
   } catch (err) {
     if (err instanceof RemoteError) {
-      const disabled = err.excType === 'NoSuchMethod';
+      // without rpc_ping_enabled the dispatcher finds no endpoint for the method (NoSuchMethod), or none for
+      // version 1.0 when every endpoint declares another version (UnsupportedVersion): rpc/dispatcher.py _dispatch
+      const disabled = err.excType === 'NoSuchMethod' || err.excType === 'UnsupportedVersion';
       return {
         ...c,
         status: 'error',

@@ -1,0 +1,55 @@
+/**
+ * The Console's fleet ping on the embedded demo: every compute server is
+ * found from its queue and answers (the demo services run without
+ * rpc_ping_enabled, so with NoSuchMethod: alive), and the dead host, whose
+ * queue nobody consumes, is named as not answering.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
+import { startServer, type ServerHandle } from './support/server.ts';
+import { BUILD_TIMEOUT_MS, buildOnce, until, waitLive } from './support/setup.ts';
+
+describe('Console: ping a topic fleet (embedded demo)', () => {
+  let osloscope: ServerHandle;
+  let browser: LaunchedBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    await buildOnce();
+    [osloscope, browser] = await Promise.all([startServer({}), launchBrowser()]);
+    page = await browser.context.newPage();
+  }, BUILD_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await browser?.close();
+    expect(await osloscope?.stop()).toBe(0);
+  });
+
+  it('lists who answered, with latency, and who did not', async () => {
+    await page.goto(`${osloscope.url}/console`);
+    await waitLive(page);
+    await page.getByTestId('field-topic').fill('compute');
+    await page.getByTestId('field-exchange').fill('nova');
+    await page.getByTestId('ping-timeout').fill('2');
+    await page.getByTestId('ping-fleet').click();
+    const result = page.getByTestId('ping-result');
+    await until(() => result.count(), (n) => n === 1, 'the ping result', 30_000);
+    const rows = await page.getByTestId('ping-row').evaluateAll((els) => els.map((e) => [e.getAttribute('data-server'), e.getAttribute('data-status')]));
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        ['compute-01', 'error'],
+        ['compute-02', 'error'],
+        ['compute-03', 'error'],
+        ['compute-dead', 'timeout'],
+      ]),
+    );
+    expect(await result.getAttribute('data-missing')).toBe('1');
+    expect(await page.getByTestId('ping-summary').innerText()).toMatch(/^\d+ of \d+ answered$/);
+    const dead = page.locator('[data-testid=ping-row][data-server=compute-dead]');
+    expect(await dead.innerText()).toMatch(/no reply/);
+    const alive = page.locator('[data-testid=ping-row][data-server=compute-01]');
+    expect(await alive.innerText()).toMatch(/\d+(\.\d+)? ms/);
+    expect(await alive.innerText()).toMatch(/rpc_ping_enabled/);
+  }, 60_000);
+});
