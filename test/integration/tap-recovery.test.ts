@@ -6,8 +6,8 @@
  * drops the binding with it, the tap's link still records it) and then closing the tap's
  * connection from the management API: the replay meets exactly that 404. What must hold:
  * the tap consumes again (default retry policy, no test shortcut) within the 2 s target of losing its
- * connection, counts
- * the skipped step, binds the exchange again as soon as a peer re-declares it, and sees its traffic.
+ * connection, counts the skipped step, binds the exchange again as soon as a peer re-declares it, and
+ * sees its traffic.
  */
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
