@@ -92,6 +92,9 @@ export interface TapIntervals {
   rebuildAfterMs?: number;
 }
 
+/** connection and reply-queue names kept after their connection closed, at most (short-lived callers) */
+const CONNECTION_NAME_CACHE = 20_000;
+
 export interface TapOptions {
   transport: Transport;
   /** TAP_MODE (default auto) */
@@ -980,7 +983,14 @@ export class Tap {
 
   private applyLookups(consumers: InspectedConsumer[] | null, connections: InspectedConnection[] | null): void {
     if (connections) {
-      this.connectionNames = new Map(connections.map((c) => [c.name, c.connectionName]));
+      // names of connections that closed since stay (bounded): a short-lived caller's call is often classified, or its
+      // reply delivered, after its connection is gone from the management API
+      const names = new Map(connections.map((c) => [c.name, c.connectionName]));
+      for (const [k, v] of this.connectionNames) {
+        if (names.size >= CONNECTION_NAME_CACHE) break;
+        if (v && !names.has(k)) names.set(k, v);
+      }
+      this.connectionNames = names;
       // keep asking for a while: the management API lists a new connection only after its next stats round
       const now = this.clock();
       for (const [name, since] of this.unknownConnections) {
@@ -996,6 +1006,11 @@ export class Tap {
         m.set(c.queue, name);
         // who consumes each reply queue now: queue-manager names come back after a restart (reply-epochs.ts)
         if (c.queue.startsWith('reply_')) this.model.calls.epochs.observe(c.queue, name, now);
+      }
+      // the last consumer of a reply queue that lost it (the caller exited) still names the caller of its calls
+      for (const [q, name] of this.queueConsumers) {
+        if (m.size >= CONNECTION_NAME_CACHE) break;
+        if (q.startsWith('reply_') && !m.has(q)) m.set(q, name);
       }
       this.queueConsumers = m;
     }
