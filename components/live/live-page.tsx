@@ -36,8 +36,10 @@ export function LivePage() {
   const query = toQuery(fields);
   const live = useLiveMessages(query, paused);
   const inList = selectedId ? (live.messages.find((m) => m.id === selectedId) ?? (opened?.id === selectedId ? opened : null)) : null;
-  // a reloaded or pasted link: read the message back from the store / the tap's memory
-  const fetched = useMessage(selectedId && !inList ? selectedId : null);
+  // a reloaded or pasted link: read the message back from the store / the tap's memory; a tap id
+  // (`12`, reused after a restart) is also looked up to put the stored id (`<run>.12`) in the URL
+  const tapId = selectedId !== null && /^\d+$/.test(selectedId);
+  const fetched = useMessage(selectedId && (!inList || tapId) ? selectedId : null);
   const selected = inList ?? (selectedId ? (fetched.data ?? null) : null);
   const session = useSession();
   const status = useStatus();
@@ -76,6 +78,13 @@ export function LivePage() {
     else next.delete('view');
     go(next, false);
   };
+  const storedId = tapId && fetched.data && fetched.data.id !== selectedId ? fetched.data.id : null;
+  useEffect(() => {
+    if (!storedId) return;
+    const next = new URLSearchParams(paramText);
+    next.set('m', storedId);
+    go(next, false);
+  }, [storedId, paramText, go]);
   const tableRef = useRef<HTMLTableSectionElement>(null);
   useEffect(() => {
     if (!selectedId) return;

@@ -1,5 +1,7 @@
 'use client';
 import Link from 'next/link';
+import { useEffect } from 'react';
+import { useRouter } from 'next/navigation';
 import { useSession } from '../hooks/use-session';
 import { Empty } from '../ui/card';
 import { useMessage } from '../search/history-hooks';
@@ -9,6 +11,12 @@ import { MessageDrawer } from './message-drawer';
 export function MessagePage({ id }: { id: string }) {
   const message = useMessage(id);
   const session = useSession();
+  const router = useRouter();
+  // a tap id (reused after a restart) gives way to the stored id, which stays the same message
+  const canonical = message.data && message.data.id !== id ? message.data.id : null;
+  useEffect(() => {
+    if (canonical) router.replace(`/messages/${encodeURIComponent(canonical)}`);
+  }, [canonical, router]);
   const err = message.error as { status?: number; message?: string } | null;
   return (
     <div className="page message-permalink" data-testid="message-permalink-page">
