@@ -1,6 +1,7 @@
 /**
  * The deployment files are valid and agree with what osloscope exports:
- * `promtool check rules` on deploy/prometheus/osloscope-rules.yml,
+ * `promtool check rules` on deploy/prometheus/osloscope-rules.yml and
+ * `promtool test rules` on its unit tests (osloscope-rules.test.yml),
  * `promtool check metrics` (Prometheus' naming lint) on a live /metrics
  * scrape, and every metric the rules and the Grafana dashboard query is one
  * osloscope exports (or one named below that another part exports).
@@ -81,6 +82,13 @@ d('deployment files (promtool)', () => {
   it('promtool check rules accepts the alerting rules', async () => {
     const r = await promtool(['check', 'rules', RULES]);
     expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
+    expect(r.code).toBe(0);
+  });
+
+  it('promtool test rules: the alerts fire on the series they are meant for, and only then', async () => {
+    // deploy/prometheus/osloscope-rules.test.yml: a topic at 0 consumers, stuck calls, the tap down, coverage at 50%
+    const r = await promtool(['test', 'rules', `${ROOT}deploy/prometheus/osloscope-rules.test.yml`]);
+    expect(r.out).toMatch(/SUCCESS/);
     expect(r.code).toBe(0);
   });
 
