@@ -492,7 +492,9 @@ async function main(): Promise<number> {
   const lanes = new Map<StackName, Cell[]>();
   for (const cell of cells.filter((c) => c.stack !== 'bookworm')) lanes.set(cell.stack, [...(lanes.get(cell.stack) ?? []), cell]);
   const jobs = Math.max(1, Number.parseInt(process.env.MATRIX_JOBS ?? '', 10) || 3);
-  const queue = [...lanes.values()];
+  // The longest lane first (the fault node's stop/start cycles take ~10 min), so it runs beside the
+  // others instead of after them.
+  const queue = [...lanes.values()].sort((a, b) => Number(b.some((c) => c.battery === 'faults')) - Number(a.some((c) => c.battery === 'faults')));
   const buffered = queue.length > 1 && jobs > 1;
   await Promise.all(
     Array.from({ length: Math.min(jobs, queue.length) }, async () => {
