@@ -14,7 +14,9 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Expression,
 import pg from 'pg';
 import type { CallRecord, DecodedMessage, StuckCause } from '../../lib/tap-contracts.ts';
 import { DEFAULT_TRANSPORT, stuckGroupKey, type StuckGroup, type StuckGroupsQuery } from '../../lib/history-contracts.ts';
-import { migrations, type Backend, type HistoryDb, type MessagesTable } from './schema.ts';
+import { migrations, type Backend, type CallsTable, type HistoryDb, type MessagesTable } from './schema.ts';
+
+type CallsRow = CallsTable;
 import { describeTarget, type StoreTarget } from './options.ts';
 
 const DAY_MS = 86_400_000;
@@ -207,6 +209,10 @@ export class HistoryStore {
         size: body.length,
       };
     });
+    if (this.sqlite) {
+      this.writeSqlite(msgRows, callRows);
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < msgRows.length; i += 500) {
         await trx
@@ -248,6 +254,41 @@ export class HistoryStore {
           .execute();
       }
     });
+  }
+
+  private sqliteWrite: ((m: MessagesTable[], c: CallsRow[]) => void) | null = null;
+
+  /**
+   * SQLite: the same statements as the Kysely path, prepared once and run in one transaction (better-sqlite3 is
+   * synchronous; building a 7000-parameter query per 500 rows cost more than the writes).
+   */
+  private writeSqlite(msgRows: MessagesTable[], callRows: CallsRow[]): void {
+    const d = this.sqlite as SQLite.Database;
+    if (!this.sqliteWrite) {
+      const insMsg = d.prepare(
+        `INSERT INTO messages (id, ts, transport, kind, msg_id, request_id, global_request_id, method, exchange, topic, server, process, body, size)
+         VALUES (@id, @ts, @transport, @kind, @msg_id, @request_id, @global_request_id, @method, @exchange, @topic, @server, @process, @body, @size)
+         ON CONFLICT (id) DO NOTHING`,
+      );
+      const upCall = d.prepare(
+        `INSERT INTO calls (transport, msg_id, published_at, updated_at, state, outcome, cause, method, exchange, topic, server, request_id,
+           global_request_id, reply_q, caller_process, server_process, latency_ms, heartbeats, body, size)
+         VALUES (@transport, @msg_id, @published_at, @updated_at, @state, @outcome, @cause, @method, @exchange, @topic, @server, @request_id,
+           @global_request_id, @reply_q, @caller_process, @server_process, @latency_ms, @heartbeats, @body, @size)
+         ON CONFLICT (transport, msg_id) DO UPDATE SET updated_at = excluded.updated_at, state = excluded.state, outcome = excluded.outcome,
+           cause = excluded.cause, request_id = coalesce(excluded.request_id, calls.request_id),
+           global_request_id = coalesce(excluded.global_request_id, calls.global_request_id),
+           caller_process = coalesce(excluded.caller_process, calls.caller_process), server_process = coalesce(excluded.server_process, calls.server_process),
+           latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`,
+      );
+      const fillGlobal = d.prepare('UPDATE calls SET global_request_id = ? WHERE msg_id = ? AND global_request_id IS NULL');
+      this.sqliteWrite = d.transaction((m: MessagesTable[], c: CallsRow[]) => {
+        for (const r of m) insMsg.run(r);
+        for (const r of c) upCall.run(r);
+        for (const r of m) if (r.kind === 'call' && r.msg_id && r.global_request_id) fillGlobal.run(r.global_request_id, r.msg_id);
+      });
+    }
+    this.sqliteWrite(msgRows, callRows);
   }
 
   /**

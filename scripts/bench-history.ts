@@ -1,0 +1,193 @@
+/**
+ * History store benchmark (BENCHMARKS.md "History store"):
+ *  1. ingest: 200 000 decoded messages (~1.3 KB oslo calls and their replies, call records for each call) fed to the
+ *     HistoryWriter at the tap benchmark's rate (RATE msgs/s, default 9200: what the tap decoded off the broker), then
+ *     as fast as possible: drops, drain time, sustained rows/s, bytes stored per message;
+ *  2. lookups: LOOKUP_ROWS (default 10 000 000) messages generated inside the database (generate_series on
+ *     PostgreSQL, a recursive CTE on SQLite), then p50/p95/p99 of msg_id and request_id lookups.
+ *
+ *   node --import tsx scripts/bench-history.ts [sqlite|postgres] [--skip-lookups]
+ * Uses throw-away databases (server/store/test-db.ts). Prints Markdown rows.
+ */
+import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
+import type { CallRecord, DecodedMessage } from '../lib/tap-contracts.ts';
+import { HistoryStore } from '../server/store/store.ts';
+import { HistoryWriter } from '../server/store/writer.ts';
+import { createTestDb } from '../server/store/test-db.ts';
+import { decodedMessage } from '../server/tap/test-support.ts';
+
+const backend = (process.argv[2] ?? 'sqlite') as 'sqlite' | 'postgres';
+const skipLookups = process.argv.includes('--skip-lookups');
+const N = Number(process.env.INGEST_MESSAGES ?? 200_000);
+const RATE = Number(process.env.RATE ?? 9200);
+const LOOKUP_ROWS = Number(process.env.LOOKUP_ROWS ?? 10_000_000);
+const quiet = { warn: (o: object, m: string) => console.error(m, o), info: () => undefined };
+
+const hex = (i: number) => i.toString(16).padStart(32, '0');
+function message(i: number, t: number): DecodedMessage {
+  const call = i % 2 === 0;
+  const n = Math.floor(i / 2);
+  return decodedMessage({
+    id: String(i),
+    ts: t,
+    kind: call ? 'call' : 'reply',
+    msgId: hex(n),
+    method: call ? 'build_and_run_instance' : null,
+    topic: call ? 'compute' : null,
+    server: call ? `compute-${n % 50}` : null,
+    requestId: call ? `req-${hex(n).slice(0, 8)}-0000-4000-8000-${hex(n).slice(20)}` : null,
+    context: call ? { request_id: `req-${n}`, user_id: 'u'.repeat(32), project_id: 'p'.repeat(32), roles: ['member', 'reader'], global_request_id: null } : {},
+    args: call ? { instance: { uuid: hex(n), flavor: { name: 'm1.small', vcpus: 1, ram: 2048 }, metadata: 'x'.repeat(700) } } : null,
+    result: call ? null : { ok: true },
+    bytes: call ? 1290 : 180,
+  });
+}
+function callRecord(n: number, t: number): CallRecord {
+  return {
+    msgId: hex(n),
+    method: 'build_and_run_instance',
+    target: { exchange: 'nova', topic: 'compute', server: `compute-${n % 50}`, namespace: null, version: '6.0', routingKey: `compute.compute-${n % 50}` },
+    caller: { replyQ: 'reply_0123', process: 'nova-conductor:42', connectionName: null, queueManager: null },
+    serverProcess: 'nova-compute:7',
+    requestId: null,
+    publishedAt: t,
+    timeoutMs: 60_000,
+    timeoutSource: 'expiration',
+    deadline: t + 60_000,
+    callMonitorTimeout: null,
+    monitorDeadline: null,
+    state: 'done',
+    outcome: 'result',
+    cause: null,
+    causeDetail: null,
+    causeCertain: true,
+    indistinguishable: [],
+    heartbeats: 0,
+    lastHeartbeatAt: null,
+    failure: null,
+    timeline: [
+      { ts: t, event: 'published', detail: 'to nova' },
+      { ts: t + 1, event: 'reply_published', detail: 'reply' },
+    ],
+    latencyMs: 1,
+    updatedAt: t + 1,
+  };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function ingest(): Promise<void> {
+  const db = await createTestDb(backend);
+  const store = await HistoryStore.open(db.target);
+  const writer = new HistoryWriter(store, { queueCapacity: 50_000, messageBytes: 64 * 1024, retentionMs: 7 * 86_400_000, retention: '7d', maxBytes: 1e12 }, quiet, 'default', 'bench');
+  const listeners: ((e: never) => void)[] = [];
+  writer.attach({ on: (l) => (listeners.push(l as never), () => undefined) });
+  const emit = listeners[0] as (e: { type: string; message?: DecodedMessage; call?: CallRecord }) => void;
+  const t0 = performance.now();
+  const base = Date.now();
+  let i = 0;
+  // paced at RATE: every 10 ms, the messages due by then (what the tap hands its listeners)
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(N, Math.floor(((performance.now() - t0) / 1000) * RATE));
+      for (; i < due; i++) {
+        emit({ type: 'tap:message', message: message(i, base + i) });
+        if (i % 2 === 1) emit({ type: 'tap:call', call: callRecord(Math.floor(i / 2), base + i) });
+      }
+      if (i >= N) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 10);
+  });
+  const fed = performance.now();
+  await writer.flush();
+  const done = performance.now();
+  const st = await writer.status();
+  const counts = await store.counts();
+  console.log(
+    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped}; rows/s overall ${Math.round((N * 1.5) / ((done - t0) / 1000))} | ${Math.round(counts.bytes / N)} B stored per message (incl. call rows and indexes) |`,
+  );
+  // as fast as the store takes it: one more 200k straight into the writer's batches
+  const t1 = performance.now();
+  for (let k = 0; k < N; k += 2000) {
+    const batch: DecodedMessage[] = [];
+    for (let j = k; j < Math.min(N, k + 2000); j++) batch.push({ ...message(j, base + N + j), id: `fast.${j}` });
+    await store.write(
+      batch.map((m) => ({ message: m, transport: 'default', process: null })),
+      [],
+    );
+  }
+  const t2 = performance.now();
+  console.log(`| ${backend} max write rate | ${Math.round(N / ((t2 - t1) / 1000))} msgs/s (batches of 2000 in one transaction each) | |`);
+  await writer.stop();
+  await store.close();
+  await db.drop();
+}
+
+async function lookups(): Promise<void> {
+  const db = await createTestDb(backend);
+  const store = await HistoryStore.open(db.target);
+  const t0 = performance.now();
+  const base = Date.now() - 3_600_000;
+  const body = `'{"kind":"call","method":"build_and_run_instance","args":{"pad":"${'x'.repeat(300)}"}}'`;
+  if (backend === 'postgres') {
+    // one day partition holds them all (ts within the last hour)
+    await sql
+      .raw(
+        `INSERT INTO messages (id, ts, transport, kind, msg_id, request_id, global_request_id, method, exchange, topic, server, process, body, size)
+         SELECT 'g.' || g, ${base} + g / 3000, 'default', 'call', md5(g::text), 'req-' || md5((g / 2)::text), NULL, 'build_and_run_instance', 'nova', 'compute', 'compute-' || (g % 50), NULL, ${body}, 330
+         FROM generate_series(1, ${LOOKUP_ROWS}) g`,
+      )
+      .execute(store.db);
+    await sql.raw('ANALYZE messages').execute(store.db);
+  } else {
+    await sql
+      .raw(
+        `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ${LOOKUP_ROWS})
+         INSERT INTO messages (id, ts, transport, kind, msg_id, request_id, global_request_id, method, exchange, topic, server, process, body, size)
+         SELECT 'g.' || n, ${base} + n / 3000, 'default', 'call', printf('%032x', n * 2654435761 % 4294967296) || printf('%08x', n), 'req-' || printf('%032x', n / 2), NULL, 'build_and_run_instance', 'nova', 'compute', 'compute-' || (n % 50), NULL, ${body}, 330 FROM g`,
+      )
+      .execute(store.db);
+    await sql.raw('ANALYZE').execute(store.db);
+  }
+  const loaded = performance.now();
+  const counts = await store.counts();
+  const ids: string[] = [];
+  const reqs: string[] = [];
+  for (let k = 0; k < 200; k++) {
+    const n = 1 + Math.floor(Math.random() * LOOKUP_ROWS);
+    if (backend === 'postgres') {
+      const r = await sql<{ m: string; q: string }>`SELECT md5(${String(n)}) AS m, 'req-' || md5(${String(Math.floor(n / 2))}) AS q`.execute(store.db);
+      ids.push(r.rows[0].m);
+      reqs.push(r.rows[0].q);
+    } else {
+      const r = await sql<{ m: string; q: string }>`SELECT msg_id AS m, request_id AS q FROM messages WHERE id = ${`g.${n}`}`.execute(store.db);
+      ids.push(r.rows[0].m);
+      reqs.push(r.rows[0].q);
+    }
+  }
+  const time = async (f: (x: string) => Promise<unknown>, xs: string[]) => {
+    const out: number[] = [];
+    for (const x of xs) {
+      const t = performance.now();
+      await f(x);
+      out.push(performance.now() - t);
+    }
+    return out;
+  };
+  const byMsg = await time((x) => store.findMessages({ kind: 'msg_id', value: x, limit: 100 }), ids);
+  const byReq = await time((x) => store.findMessages({ kind: 'request_id', value: x, limit: 100 }), reqs);
+  const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} / p95 ${pct(xs, 95).toFixed(1)} / p99 ${pct(xs, 99).toFixed(1)} ms`;
+  console.log(`| ${backend} ${counts.messages} stored messages (generated in ${((loaded - t0) / 1000).toFixed(0)} s, ${(counts.bytes / 1e9).toFixed(2)} GB) | msg_id lookup ${f(byMsg)}; request_id lookup ${f(byReq)} (200 random ids each, through HistoryStore.findMessages) | p95 < 100 ms |`);
+  await store.close();
+  await db.drop();
+}
+
+await ingest();
+if (!skipLookups) await lookups();
+process.exit(0);
