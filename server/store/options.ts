@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 
 export const DEFAULT_RETENTION = '7d';
-export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_BYTES = 2e9;
 /** per-message budget in the store (values cut like the tap's ring, server/tap/message-size.ts) */
 export const DEFAULT_STORED_MESSAGE_BYTES = 64 * 1024;
 export const DEFAULT_QUEUE_CAPACITY = 50_000;
