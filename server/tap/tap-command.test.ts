@@ -31,6 +31,8 @@ describe('osloscope tap (runTapCommand)', () => {
     [['--count', '0']],
     [['--count', 'x']],
     [['--seconds', '-1']],
+    [['--duration', 'x']],
+    [['--seconds', '1', '--duration', '1']],
     [['--kind', 'rpc']],
     [['--filter', 'colour:red']],
     [['--firehose', '--bindings']],
@@ -172,10 +174,10 @@ describe('osloscope tap (runTapCommand)', () => {
     }
   });
 
-  it('stops after --seconds and on abort', async () => {
+  it('stops after --duration (the same as --seconds) and on abort', async () => {
     const url = `memory:///tapcmd2-${process.pid}`;
     const t0 = Date.now();
-    const a = run(['--seconds', '0.3'], { TRANSPORT_URL: url });
+    const a = run(['--duration', '0.3'], { TRANSPORT_URL: url });
     expect(await a.done).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     const ac = new AbortController();

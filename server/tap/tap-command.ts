@@ -66,7 +66,7 @@ or with --pretty one readable line each and a summary when it stops.
                      --count, --seconds), counts per kind, top methods and undecodable bodies
   --json             errors and notes as JSON objects on stderr ({"error":{"code","message"}})
   --count N          stop after N messages
-  --seconds S        stop after S seconds
+  --seconds S        stop after S seconds (also --duration S)
   --management-url   RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672
   --enable-firehose  turn tracing on for the vhost on every cluster node (management API,
                      administrator tag), and off again when the command ends
@@ -148,6 +148,7 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
         deliveries: { type: 'boolean' },
         count: { type: 'string' },
         seconds: { type: 'string' },
+        duration: { type: 'string' },
         'management-url': { type: 'string' },
         'enable-firehose': { type: 'boolean' },
         'firehose-auto-off': { type: 'string' },
@@ -180,7 +181,8 @@ export async function runTapCommand(argv: string[], io: TapCommandIo): Promise<n
   let filesControlExchange: string | undefined;
   try {
     count = positiveNumber(values.count as string | undefined, 'count', true);
-    seconds = positiveNumber(values.seconds as string | undefined, 'seconds', false);
+    if (values.seconds !== undefined && values.duration !== undefined) throw new UsageError('--seconds and --duration are the same option: give one');
+    seconds = values.duration !== undefined ? positiveNumber(values.duration as string, 'duration', false) : positiveNumber(values.seconds as string | undefined, 'seconds', false);
     if (values.firehose && values.bindings) throw new UsageError('--firehose and --bindings exclude each other');
     autoOff = positiveNumber(values['firehose-auto-off'] as string | undefined, 'firehose-auto-off', false);
     if (autoOff !== undefined && !values['enable-firehose']) throw new UsageError('--firehose-auto-off needs --enable-firehose');
