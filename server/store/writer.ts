@@ -25,6 +25,7 @@ interface Logger {
 }
 
 const BATCH = 2000;
+const SQLITE_BATCH = 250;
 const FLUSH_MS = 250;
 const RETENTION_EVERY_MS = 10 * 60_000;
 /** reply queues whose caller is still unknown, kept to fill stored calls late */
@@ -111,7 +112,10 @@ export class HistoryWriter {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, BATCH);
+      // better-sqlite3 writes on the event loop: small transactions with a turn between them keep the tap's timers
+      // on time; PostgreSQL writes off it (pg's socket), in larger batches
+      const batch = this.queue.splice(0, this.store.backend === 'sqlite' ? SQLITE_BATCH : BATCH);
+      if (this.store.backend === 'sqlite') await new Promise((r) => setImmediate(r));
       const messages: StoredMessage[] = [];
       const calls: { call: CallRecord; transport: string }[] = [];
       const fills: { replyQ: string; process: string }[] = [];
