@@ -213,45 +213,24 @@ export class HistoryStore {
       this.writeSqlite(msgRows, callRows);
       return;
     }
+    // PostgreSQL: each batch as one JSON parameter expanded by json_populate_recordset (building a multi-row VALUES
+    // query with thousands of parameters cost more CPU than the database spent writing)
     await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < msgRows.length; i += 500) {
-        await trx
-          .insertInto('messages')
-          .values(msgRows.slice(i, i + 500))
-          .onConflict((oc) => (this.backend === 'postgres' ? oc.columns(['id', 'ts']).doNothing() : oc.column('id').doNothing()))
-          .execute();
+      if (msgRows.length > 0) {
+        await sql`INSERT INTO messages SELECT * FROM json_populate_recordset(NULL::messages, ${JSON.stringify(msgRows)}::json) ON CONFLICT (id, ts) DO NOTHING`.execute(trx);
       }
-      // a call's global request id comes from its request message when the record has none
-      for (let i = 0; i < callRows.length; i += 500) {
-        await trx
-          .insertInto('calls')
-          .values(callRows.slice(i, i + 500))
-          .onConflict((oc) =>
-            (this.backend === 'postgres' ? oc.columns(['transport', 'msg_id', 'published_at']) : oc.columns(['transport', 'msg_id'])).doUpdateSet((eb) => ({
-              updated_at: eb.ref('excluded.updated_at'),
-              state: eb.ref('excluded.state'),
-              outcome: eb.ref('excluded.outcome'),
-              cause: eb.ref('excluded.cause'),
-              request_id: eb.fn.coalesce('excluded.request_id', 'calls.request_id'),
-              global_request_id: eb.fn.coalesce('excluded.global_request_id', 'calls.global_request_id'),
-              caller_process: eb.fn.coalesce('excluded.caller_process', 'calls.caller_process'),
-              server_process: eb.fn.coalesce('excluded.server_process', 'calls.server_process'),
-              latency_ms: eb.ref('excluded.latency_ms'),
-              heartbeats: eb.ref('excluded.heartbeats'),
-              body: eb.ref('excluded.body'),
-              size: eb.ref('excluded.size'),
-            })),
-          )
-          .execute();
+      if (callRows.length > 0) {
+        await sql`INSERT INTO calls SELECT * FROM json_populate_recordset(NULL::calls, ${JSON.stringify(callRows)}::json)
+          ON CONFLICT (transport, msg_id, published_at) DO UPDATE SET updated_at = excluded.updated_at, state = excluded.state,
+            outcome = excluded.outcome, cause = excluded.cause, request_id = coalesce(excluded.request_id, calls.request_id),
+            global_request_id = coalesce(excluded.global_request_id, calls.global_request_id),
+            caller_process = coalesce(excluded.caller_process, calls.caller_process),
+            server_process = coalesce(excluded.server_process, calls.server_process),
+            latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`.execute(trx);
       }
-      const withGlobal = msgRows.filter((r) => r.kind === 'call' && r.msg_id && r.global_request_id);
-      for (const r of withGlobal) {
-        await trx
-          .updateTable('calls')
-          .set({ global_request_id: r.global_request_id })
-          .where('msg_id', '=', r.msg_id as string)
-          .where('global_request_id', 'is', null)
-          .execute();
+      const withGlobalPg = msgRows.filter((r) => r.kind === 'call' && r.msg_id && r.global_request_id);
+      for (const r of withGlobalPg) {
+        await trx.updateTable('calls').set({ global_request_id: r.global_request_id }).where('msg_id', '=', r.msg_id as string).where('global_request_id', 'is', null).execute();
       }
     });
   }
