@@ -110,7 +110,7 @@ async function ingest(): Promise<void> {
   const st = await writer.status();
   const counts = await store.counts();
   console.log(
-    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped}; rows/s overall ${Math.round((N * 1.5) / ((done - t0) / 1000))} | ${Math.round(counts.bytes / N)} B stored per message (incl. call rows and indexes) |`,
+    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped} of ${N * 1.5} items; written ${st.written} items, ${Math.round(st.written / ((done - t0) / 1000))} items/s overall | ${Math.round(counts.bytes / Math.max(1, counts.messages))} B stored per message (incl. its call row share and indexes) |`,
   );
   // as fast as the store takes it: one more 200k straight into the writer's batches
   const t1 = performance.now();
