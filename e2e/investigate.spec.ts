@@ -65,6 +65,19 @@ describe.skipIf(!ready && !process.env.CI)('investigating a call from a pasted l
     page = await browser.context.newPage();
     await page.goto(`${osloscope.url}/calls`);
     await waitLive(page);
+    // on a fresh vhost the control exchange appears with the first publish and the tap binds it a moment
+    // later: warm up on another topic until the tap has seen a call, so the one under test is not missed
+    await until(
+      async () => {
+        const warm = await caller.rpc({ op: 'call', target: { topic: `${topic}-warm` }, method: 'warm_up', timeout: 1 });
+        const id = warm.ok ? '' : (/message ID ([0-9a-f]{32})/.exec(warm.message)?.[1] ?? '');
+        return id ? (await fetch(`${osloscope.url}/api/calls?msgId=${id}`)).status : 0;
+      },
+      (status) => status === 200,
+      'the tap to see a call of the Python caller',
+      60_000,
+      500,
+    );
     // no server ever listened on this topic: the Python caller times out, as nova-api would
     const answer = await caller.rpc({ op: 'call', target: { topic }, method: 'get_console_output', args: { instance: 'vm-1' }, ctxt: { request_id: requestId }, timeout: 2 });
     if (answer.ok) throw new Error('the call to a topic without servers was answered');

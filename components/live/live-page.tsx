@@ -83,8 +83,10 @@ export function LivePage() {
     if (!storedId) return;
     const next = new URLSearchParams(paramText);
     next.set('m', storedId);
-    go(next, false);
-  }, [storedId, paramText, go]);
+    // the browser's own replaceState (Next syncs its search params with it): unlike router.replace it
+    // cannot overrun a navigation that has just started, such as a replay into the Console
+    window.history.replaceState(window.history.state, '', withBase(`${pathname}?${next.toString()}`));
+  }, [storedId, paramText, pathname]);
   const tableRef = useRef<HTMLTableSectionElement>(null);
   useEffect(() => {
     if (!selectedId) return;
