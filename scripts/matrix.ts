@@ -33,7 +33,7 @@ const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
 const VITEST = join(ROOT, 'node_modules', '.bin', 'vitest');
 
 type StackName = 'bookworm' | 'trixie' | 'sid' | 'sid-cluster' | 'sid-fault';
-type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'layouts' | 'e2e-layout' | 'ping' | 'cluster' | 'faults';
+type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'layouts' | 'e2e-layout' | 'ping' | 'investigate' | 'cluster' | 'faults';
 
 interface BatterySpec {
   files: () => string[];
@@ -75,6 +75,9 @@ const BATTERIES: Record<Battery, BatterySpec> = {
   'e2e-layout': { files: () => present(['e2e/broker-health.spec.ts', 'e2e/fanout-history.spec.ts']), timeoutMs: 10 * 60_000 },
   // oslo_rpc_server_ping to a topic's fleet of Python servers (rpc_ping_enabled), found from their queues
   ping: { files: () => present(['test/interop/ping-interop.test.ts']), timeoutMs: 10 * 60_000 },
+  // a Python caller's timeout log line pasted into the search box lands on its call page, also after
+  // osloscope restarts on the same history store
+  investigate: { files: () => present(['e2e/investigate.spec.ts']), timeoutMs: 15 * 60_000 },
   // the cluster's own tests (failover when osloscope's node dies), when present
   cluster: { files: () => listTests('test/cluster'), timeoutMs: 10 * 60_000 },
   // 20 node restarts and 20 close_all_connections with traffic, the tap and fired calls (issue #8);
@@ -100,8 +103,8 @@ function allCells(withSuite: boolean): Cell[] {
     for (const layout of STACK_LAYOUTS) {
       for (const battery of ['interop', 'tap', 'e2e', 'layouts', 'e2e-layout'] as const) cells.push({ stack, layout, battery });
     }
-    // server queues are named alike in every layout: the ping battery runs once, on kolla's
-    cells.push({ stack, layout: 'kolla', battery: 'ping' });
+    // server queues and timeouts read alike in every layout: these batteries run once, on kolla's
+    cells.push({ stack, layout: 'kolla', battery: 'ping' }, { stack, layout: 'kolla', battery: 'investigate' });
   }
   // Clusters run quorum queues: kolla's layout is what they carry in production.
   for (const battery of ['tap', 'e2e', 'cluster'] as const) cells.push({ stack: 'sid-cluster', layout: 'kolla', battery });
