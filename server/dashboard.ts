@@ -7,6 +7,7 @@ import type { Transport } from './messaging/index.ts';
 import type { BrokerSnapshot, CallsSnapshot, StatusSnapshot } from '../lib/api-contracts.ts';
 import type { BrokerHealthReport, BrokerHealthSummary } from '../lib/broker-contracts.ts';
 import { downsampleRates } from '../lib/series.ts';
+import { redactText } from './tap/index.ts';
 import type { RatesUpdate } from '../lib/socket-contracts.ts';
 import type {
   BrokerView,
@@ -89,7 +90,14 @@ export function statusSnapshot(d: Dashboard, nowMs = d.clock()): StatusSnapshot 
       embedded: d.info.embedded,
       demoFleet: d.info.demoFleet,
       controlExchange: d.info.controlExchange,
-      links: t.links.map((l) => ({ name: l.name, purpose: l.purpose, state: l.state, reconnects: l.reconnects })),
+      links: t.links.map((l) => ({
+        name: l.name,
+        purpose: l.purpose,
+        state: l.state,
+        reconnects: l.reconnects,
+        // a connection error may quote the URL it tried: through the one redaction path
+        retry: l.retry ? { error: redactText(l.retry.error), attempt: l.retry.attempt, nextAt: l.retry.nextAt } : null,
+      })),
     },
     pool: t.pool,
     replyWaiter: t.replyWaiter,
