@@ -10,5 +10,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    env: {
+      // Every osloscope a test starts keeps its history in memory unless the test names a store: the
+      // default file under ./data/ would be shared by parallel tests and matrix cells.
+      HISTORY_DATABASE: ':memory:',
+    },
   },
 });

@@ -29,6 +29,8 @@ export default defineConfig({
       TEST_TRANSPORT_URL: 'rabbit://guest:guest@127.0.0.1:1/',
       TEST_MANAGEMENT_URL: 'http://guest:guest@127.0.0.1:1',
       TEST_AMQP_HOST: 'guest:guest@127.0.0.1:1',
+      // history in memory unless a test names a store (not a shared file under ./data/)
+      HISTORY_DATABASE: ':memory:',
     },
   },
 });
