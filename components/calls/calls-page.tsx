@@ -12,7 +12,7 @@ import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
 import { CAUSE_LABELS } from '../ui/format';
 import { StaleNote } from '../overview/overview-page';
-import { rowKeys } from '../live/row-keys';
+import { rowKeys } from '../ui/drawer';
 import { callerLabel } from './call-labels';
 import { StuckGroupsCard } from './stuck-groups';
 

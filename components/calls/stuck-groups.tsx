@@ -10,7 +10,7 @@ import { CAUSE_EXPLANATIONS, CAUSE_LABELS, ago } from '../ui/format';
 import { useNow } from '../hooks/use-now';
 import { useSession } from '../hooks/use-session';
 import { useAckGroup, useStuckGroups } from '../search/history-hooks';
-import { rowKeys } from '../live/row-keys';
+import { rowKeys } from '../ui/drawer';
 
 /** Stuck calls of the tap's memory grouped like the server does, for when the history endpoints cannot answer. */
 export function groupStuck(calls: CallRecord[]): StuckGroup[] {

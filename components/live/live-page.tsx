@@ -14,7 +14,7 @@ import { KindBadge } from '../ui/badge';
 import { bytes, clockTime } from '../ui/format';
 import { FilterBar, filterFromParams, filterToParams, toQuery, type FilterFields } from './filter-bar';
 import { useMessage } from '../search/history-hooks';
-import { rowKeys } from './row-keys';
+import { rowKeys } from '../ui/drawer';
 import { FanoutHistoryPanel } from './fanout-history';
 import { MessageDrawer } from './message-drawer';
 
