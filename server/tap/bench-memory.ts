@@ -10,7 +10,7 @@
  * next to RSS sampled through the run (with the heap at that moment), and the
  * end figures.
  */
-import { sampleEnvelopes } from './bench-tap.ts';
+import { prng, sampleEnvelopes } from './bench-tap.ts';
 import { decodeObservation } from './decoder.ts';
 import { heapGrowthPercent } from './heap-growth.ts';
 import { TrafficModel } from './model.ts';
@@ -52,17 +52,6 @@ export interface MemoryBenchResult {
   evictedCalls: number;
   evictedMessages: number;
   evictedRateKeys: number;
-}
-
-/** A deterministic PRNG so runs are comparable. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
 }
 
 const MB = 1048576;

@@ -27,7 +27,7 @@ export interface SampleMessage {
 }
 
 /** A deterministic PRNG so runs are comparable. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
