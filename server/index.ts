@@ -18,6 +18,7 @@ import pino from 'pino';
 import { ConfigError, Transport, type Logger } from './messaging/index.ts';
 import { LOG_REDACTION, Tap, redact, tryParseFilter } from './tap/index.ts';
 import { describeConfig, loadConfig, type Config } from './config.ts';
+import { tapFromConfig } from './tap-from-config.ts';
 import { checkLoopbackHost, checkSameOrigin } from './auth/access.ts';
 import { Sessions } from './auth/session.ts';
 import { DemoFleet } from './demo/fleet.ts';
@@ -114,18 +115,7 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   const tap =
     config.tapMode === 'off'
       ? null
-      : new Tap({
-          transport,
-          mode: config.tapMode,
-          exchanges: config.controlExchanges,
-          managementUrl: config.management?.href,
-          firehoseEnable: config.firehoseEnable,
-          firehoseAutoOffMs: config.firehoseAutoOff * 1000,
-          rpcConnPoolSize: config.rpcConnPoolSize,
-          rpcResponseTimeoutMs: config.rpcResponseTimeout * 1000,
-          model: { messageBytes: config.tapMessageBytes, recentBytes: config.tapRecentBytes },
-          log: log.child({ part: 'tap' }),
-        });
+      : tapFromConfig(config, transport, log.child({ part: 'tap' }));
 
   // The history store: the tap's messages and calls, written in batches off the tap's path (server/store)
   let history: History | null = null;

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../server/config.ts';
 import pino from 'pino';
 import { ConfigError, Transport } from '../../server/messaging/index.ts';
-import { Tap } from '../../server/tap/index.ts';
+import { tapFromConfig } from '../../server/tap-from-config.ts';
 import { LOG_REDACTION, redactUrlPasswords } from '../../server/tap/redact.ts';
 import { HistoryStore } from '../../server/store/store.ts';
 import { HistoryWriter } from '../../server/store/writer.ts';
@@ -60,18 +60,7 @@ export async function runRecordCommand(argv: string[], io: Io, signal?: AbortSig
     programName: 'osloscope-record',
     maxMessageBytes: config.maxMessageBytes,
   });
-  const tap = new Tap({
-    transport,
-    mode: config.tapMode,
-    exchanges: config.controlExchanges,
-    managementUrl: config.management?.href,
-    firehoseEnable: config.firehoseEnable,
-    firehoseAutoOffMs: config.firehoseAutoOff * 1000,
-    rpcConnPoolSize: config.rpcConnPoolSize,
-    rpcResponseTimeoutMs: config.rpcResponseTimeout * 1000,
-    model: { messageBytes: config.tapMessageBytes, recentBytes: config.tapRecentBytes },
-    log: log.child({ part: 'tap' }),
-  });
+  const tap = tapFromConfig(config, transport, log.child({ part: 'tap' }));
   const writer = new HistoryWriter(store, config.history, log.child({ part: 'history' }));
   writer.attach(tap);
   const line = async () => {
