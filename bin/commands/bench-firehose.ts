@@ -16,10 +16,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { Transport, TransportURL } from '../../server/messaging/index.ts';
 import { ManagementInspector, Tap } from '../../server/tap/index.ts';
 import { CpuMeter, localListenerPid } from './proc-cpu.ts';
+import { startChild, stopChild } from './bench-children.ts';
 
 const SERVER = fileURLToPath(new URL('./bench-server.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
@@ -73,34 +73,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function startServer(url: string, topic: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', `file://${TSX}`, SERVER, 'osloscope', url, topic], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => reject(new Error(`bench server did not start: ${stderr.slice(-500)}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.includes('"ready"')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bench server exited (${code}) before it was ready: ${stderr.slice(-500)}`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+  return startChild(process.execPath, ['--import', `file://${TSX}`, SERVER, 'osloscope', url, topic]);
 }
 
 /** One client process making `calls` calls with `concurrency` workers; its calls/s. */

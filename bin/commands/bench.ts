@@ -13,13 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import amqplib from 'amqplib';
 import { RpcClient, Transport, TransportURL } from '../../server/messaging/index.ts';
 import { DEFAULT_URL, EXIT, numberOption, parse, reportError, UsageError, type Io } from './common.ts';
 import { readConfigFiles } from './config-files.ts';
 import { benchFirehose, type FirehoseResult } from './bench-firehose.ts';
 import { CpuMeter, localListenerPid } from './proc-cpu.ts';
+import { startChild, stopChild } from './bench-children.ts';
 
 const DEFAULT_PYTHON = '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('../../test/interop/peers/oslo_peer.py', import.meta.url));
@@ -111,38 +111,6 @@ function cpuMeters(url: string, server: ChildProcess): { perCall(calls: number):
   };
 }
 
-/** Start a child that prints a JSON line with event "ready". */
-function startChild(cmd: string, args: string[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${stderr.slice(-500)}`)), 30_000);
-    rl.on('line', (line) => {
-      if (line.includes('"ready"')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}) before it was ready: ${stderr.slice(-500)}`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 async function benchOsloscope(url: string, concurrency: number, calls: number): Promise<BenchResult> {
   const topic = `bench-${randomBytes(4).toString('hex')}`;
