@@ -179,6 +179,12 @@ export const decodedMessageSchema = z.object({
 });
 export type DecodedMessage = z.infer<typeof decodedMessageSchema>;
 
+/** A message's global_request_id (oslo.context's RequestContext.to_dict), when its caller set one. */
+export function globalRequestIdOf(m: Pick<DecodedMessage, 'context'>): string | null {
+  const g = m.context?.global_request_id;
+  return typeof g === 'string' && g.length > 0 ? g.slice(0, 200) : null;
+}
+
 // ---------------------------------------------------------------------------
 // Calls
 // ---------------------------------------------------------------------------
@@ -257,6 +263,8 @@ export const callRecordSchema = z.object({
   /** `<prog>:<pid>` of the server process the request was delivered to (firehose mode) */
   serverProcess: z.string().nullable(),
   requestId: z.string().nullable(),
+  /** the context's global_request_id (absent in records stored before it was kept) */
+  globalRequestId: z.string().nullable().optional(),
   publishedAt: z.number(),
   /** the caller's timeout: the `expiration` property, or rpc_response_timeout when absent */
   timeoutMs: z.number(),

@@ -75,7 +75,7 @@ export function loggerOptions(level: string): pino.LoggerOptions {
 function filterParser(tap: Tap | null): FilterParser {
   const callOf = (msgId: string) => {
     const c = tap?.call(msgId);
-    return c ? { requestId: c.requestId, globalRequestId: (c as { globalRequestId?: string | null }).globalRequestId ?? null } : null;
+    return c ? { requestId: c.requestId, globalRequestId: c.globalRequestId ?? null } : null;
   };
   return (text) => {
     const r = tryParseFilter(text, { callOf });

@@ -47,7 +47,7 @@ function CallStory({ call: c, messages, related }: { call: CallRecord; messages:
   const replies = messages.filter((m) => m.kind === 'reply');
   const reply = replies.length > 0 ? replies[replies.length - 1] : null;
   const heartbeats = messages.filter((m) => m.kind === 'heartbeat');
-  const globalRequestId = typeof request?.context.global_request_id === 'string' ? request.context.global_request_id : ((c as { globalRequestId?: string | null }).globalRequestId ?? null);
+  const globalRequestId = typeof request?.context.global_request_id === 'string' ? request.context.global_request_id : (c.globalRequestId ?? null);
   const rows = timelineRows(c);
   const unobservable = c.outcome === 'unobserved' || (!c.cause && c.state !== 'done' && c.causeCertain === false);
   return (

@@ -3,7 +3,7 @@
  * the tap's memory (the newest items may not be flushed yet). Either part may
  * be missing: no tap (the CLI), no store (HISTORY=off).
  */
-import type { CallRecord, DecodedMessage } from '../../lib/tap-contracts.ts';
+import { globalRequestIdOf, type CallRecord, type DecodedMessage } from '../../lib/tap-contracts.ts';
 import {
   SEARCH_DEFAULT_LIMIT,
   stuckGroupKey,
@@ -16,7 +16,7 @@ import {
   type StuckGroupsQuery,
 } from '../../lib/history-contracts.ts';
 import { parseSearchQuery } from '../../lib/history-query.ts';
-import { DEFAULT_TRANSPORT, globalRequestIdOf, type CallQuery, type HistoryStore } from './store.ts';
+import { DEFAULT_TRANSPORT, type CallQuery, type HistoryStore } from './store.ts';
 import type { HistoryWriter } from './writer.ts';
 
 /** The part of the tap the history reads (server/tap/tap.ts). */
@@ -32,7 +32,7 @@ function callMatches(c: CallRecord, q: CallQuery): boolean {
   const v = q.value;
   if (q.from !== undefined && c.publishedAt < q.from) return false;
   if (q.to !== undefined && c.publishedAt > q.to) return false;
-  const g = (c as { globalRequestId?: string | null }).globalRequestId ?? null;
+  const g = c.globalRequestId ?? null;
   switch (q.kind) {
     case 'msg_id':
       return c.msgId === v;
@@ -151,8 +151,8 @@ export class History {
     const mem = this.tap?.call(msgId) ?? null;
     const call = stored && mem ? newerCall(stored, mem) : (stored ?? mem);
     if (!call) return null;
-    const g = (call as { globalRequestId?: string | null }).globalRequestId ?? (stored as { globalRequestId?: string | null } | null)?.globalRequestId ?? null;
-    if (g && !(call as { globalRequestId?: string | null }).globalRequestId) (call as { globalRequestId?: string | null }).globalRequestId = g;
+    const g = call.globalRequestId ?? (stored as { globalRequestId?: string | null } | null)?.globalRequestId ?? null;
+    if (g && !call.globalRequestId) call.globalRequestId = g;
     const messages = await this.messagesOf([msgId]);
     const ids = [call.requestId, g].filter((x): x is string => !!x);
     let related: CallRecord[] = [];
@@ -160,7 +160,7 @@ export class History {
       const fromStore = this.store ? await this.store.relatedCalls(ids) : [];
       const fromMem = this.tap
         ? [...this.tap.calls({ state: 'inflight', limit: MEMORY_SCAN }), ...this.tap.calls({ state: 'stuck', limit: MEMORY_SCAN }), ...this.tap.calls({ state: 'done', limit: MEMORY_SCAN })].filter(
-            (c) => (c.requestId !== null && ids.includes(c.requestId)) || ids.includes((c as { globalRequestId?: string }).globalRequestId ?? '\u0000'),
+            (c) => (c.requestId !== null && ids.includes(c.requestId)) || ids.includes(c.globalRequestId ?? '\u0000'),
           )
         : [];
       related = mergeBy((c) => c.msgId, newerCall, fromStore, fromMem)

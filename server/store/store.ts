@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Expression, type SqlBool, type ExpressionBuilder } from 'kysely';
 import pg from 'pg';
-import type { CallRecord, DecodedMessage, StuckCause } from '../../lib/tap-contracts.ts';
+import { globalRequestIdOf, type CallRecord, type DecodedMessage, type StuckCause } from '../../lib/tap-contracts.ts';
 import { DEFAULT_TRANSPORT, stuckGroupKey, type StuckGroup, type StuckGroupsQuery } from '../../lib/history-contracts.ts';
 import { migrations, type Backend, type CallsTable, type HistoryDb, type MessagesTable } from './schema.ts';
 
@@ -52,12 +52,6 @@ export interface StoreCounts {
   calls: number;
   bytes: number;
   oldestTs: number | null;
-}
-
-/** global_request_id of a message, from its context (oslo.context RequestContext.to_dict). */
-export function globalRequestIdOf(m: DecodedMessage): string | null {
-  const g = m.context?.global_request_id;
-  return typeof g === 'string' && g.length > 0 ? g.slice(0, 200) : null;
 }
 
 function clip(s: string | null | undefined, n = 500): string | null {
@@ -199,7 +193,7 @@ export class HistoryStore {
         topic: clip(c.target.topic),
         server: clip(c.target.server),
         request_id: clip(c.requestId, 200),
-        global_request_id: clip((c as { globalRequestId?: string | null }).globalRequestId ?? null, 200),
+        global_request_id: clip(c.globalRequestId ?? null, 200),
         reply_q: clip(c.caller.replyQ),
         caller_process: clip(c.caller.process),
         server_process: clip(c.serverProcess),
@@ -305,7 +299,7 @@ export class HistoryStore {
   }
 
   private callOf(row: { body: string; caller_process: string | null; global_request_id?: string | null }): CallRecord {
-    const c = JSON.parse(row.body) as CallRecord & { globalRequestId?: string | null };
+    const c = JSON.parse(row.body) as CallRecord;
     // filled late (fillCaller) or from the request message
     if (!c.caller.process && row.caller_process) c.caller = { ...c.caller, process: row.caller_process };
     if (row.global_request_id && !c.globalRequestId) c.globalRequestId = row.global_request_id;

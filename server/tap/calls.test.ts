@@ -33,6 +33,17 @@ const facts =
     map[q];
 
 describe('CallTracker correlation', () => {
+  it("keeps the request's global_request_id on the call, so a search by it finds the call and its reply", () => {
+    const t = new CallTracker({});
+    t.observe(base({ context: { request_id: 'req-1', global_request_id: 'req-g-7' } }));
+    const r = t.get('m1');
+    callRecordSchema.parse(r);
+    expect(r?.requestId).toBe('req-1');
+    expect(r?.globalRequestId).toBe('req-g-7');
+    t.observe(base({ msgId: 'm2', context: { request_id: 'req-2' } }));
+    expect(t.get('m2')?.globalRequestId).toBeNull();
+  });
+
   it('builds the full firehose timeline of a successful call and records its latency in oslo.metrics buckets', () => {
     const names: Record<string, string> = {
       '10.0.0.2:4000 -> 10.0.0.1:5672': 'nova-compute:42:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',

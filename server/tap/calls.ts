@@ -28,15 +28,16 @@
  * Pure: time comes in as arguments, broker facts (queue consumers) through
  * `QueueFacts`, so unit tests drive it with a fake clock.
  */
-import type {
-  CallEvent,
-  CallOutcome,
-  CallRecord,
-  CallState,
-  CallTarget,
-  CallTimelineEntry,
-  DecodedMessage,
-  StuckCause,
+import {
+  globalRequestIdOf,
+  type CallEvent,
+  type CallOutcome,
+  type CallRecord,
+  type CallState,
+  type CallTarget,
+  type CallTimelineEntry,
+  type DecodedMessage,
+  type StuckCause,
 } from '../../lib/tap-contracts.ts';
 import { LatencyHistograms, pyLabel } from './histogram.ts';
 import { parseReplyQueue, processOf } from './queue-names.ts';
@@ -90,6 +91,7 @@ interface Entry {
   target: CallTarget;
   replyQ: string | null;
   requestId: string | null;
+  globalRequestId: string | null;
   publishedAt: number;
   timeoutMs: number;
   timeoutSource: 'expiration' | 'default';
@@ -265,6 +267,7 @@ export class CallTracker {
       ),
       replyQ: str.string(m.replyQ),
       requestId: m.requestId,
+      globalRequestId: globalRequestIdOf(m),
       publishedAt: m.ts,
       timeoutMs,
       timeoutSource: m.timeoutMs === null ? 'default' : 'expiration',
@@ -298,7 +301,7 @@ export class CallTracker {
       timeline: [],
       latencyMs: null,
       updatedAt: m.ts,
-      bytes: CALL_OVERHEAD_BYTES + textBytes(msgId) + textBytes(m.method) + textBytes(m.replyQ) + textBytes(m.requestId) + textBytes(m.routingKey),
+      bytes: CALL_OVERHEAD_BYTES + textBytes(msgId) + textBytes(m.method) + textBytes(m.replyQ) + textBytes(m.requestId) + textBytes(m.routingKey) + textBytes(globalRequestIdOf(m)),
     };
     this.resolveCaller(e);
     if (e.replyQ) {
@@ -822,6 +825,7 @@ export class CallTracker {
       },
       serverProcess: e.serverProcess,
       requestId: e.requestId,
+      globalRequestId: e.globalRequestId,
       publishedAt: e.publishedAt,
       timeoutMs: e.timeoutMs,
       timeoutSource: e.timeoutSource,
