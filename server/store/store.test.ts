@@ -80,15 +80,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.write(
         msgs.map((message) => ({ message, transport: 'default', process: 'nova-api:42:abc' })),
         [
-          { call: call({ msgId: 'aa'.repeat(16), publishedAt: now, updatedAt: now }), transport: 'default' },
-          { call: call({ msgId: 'aa'.repeat(16), publishedAt: now, updatedAt: now + 5, state: 'done', outcome: 'result', latencyMs: 5 }), transport: 'default' },
+          { call: call({ msgId: 'aa'.repeat(16), publishedAt: now, updatedAt: now, globalRequestId: 'req-99999999-2222-4333-8444-555555555555' }), transport: 'default' },
+          { call: call({ msgId: 'aa'.repeat(16), publishedAt: now, updatedAt: now + 5, state: 'done', outcome: 'result', latencyMs: 5, globalRequestId: 'req-99999999-2222-4333-8444-555555555555' }), transport: 'default' },
           { call: call({ msgId: 'bb'.repeat(16), publishedAt: now + 9, updatedAt: now + 9, method: 'build_instance', requestId: null }), transport: 'default' },
         ],
       );
       const c = await store.call('aa'.repeat(16));
       expect(c?.state).toBe('done');
       expect(c?.latencyMs).toBe(5);
-      expect((c as { globalRequestId?: string }).globalRequestId).toBe('req-99999999-2222-4333-8444-555555555555');
+      expect(c?.globalRequestId).toBe('req-99999999-2222-4333-8444-555555555555');
       expect((await store.messagesOfCalls(['aa'.repeat(16)])).map((m) => m.kind)).toEqual(['call', 'reply']);
       expect((await store.message('r1.3'))?.method).toBe('build_instance');
       expect(await store.message('nope')).toBeNull();

@@ -222,10 +222,6 @@ export class HistoryStore {
             server_process = coalesce(excluded.server_process, calls.server_process),
             latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`.execute(trx);
       }
-      const withGlobalPg = msgRows.filter((r) => r.kind === 'call' && r.msg_id && r.global_request_id);
-      for (const r of withGlobalPg) {
-        await trx.updateTable('calls').set({ global_request_id: r.global_request_id }).where('msg_id', '=', r.msg_id as string).where('global_request_id', 'is', null).execute();
-      }
     });
   }
 
@@ -254,11 +250,9 @@ export class HistoryStore {
            caller_process = coalesce(excluded.caller_process, calls.caller_process), server_process = coalesce(excluded.server_process, calls.server_process),
            latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`,
       );
-      const fillGlobal = d.prepare('UPDATE calls SET global_request_id = ? WHERE msg_id = ? AND global_request_id IS NULL');
       this.sqliteWrite = d.transaction((m: MessagesTable[], c: CallsRow[]) => {
         for (const r of m) insMsg.run(r);
         for (const r of c) upCall.run(r);
-        for (const r of m) if (r.kind === 'call' && r.msg_id && r.global_request_id) fillGlobal.run(r.global_request_id, r.msg_id);
       });
     }
     this.sqliteWrite(msgRows, callRows);
