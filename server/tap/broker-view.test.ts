@@ -83,7 +83,7 @@ describe('buildBrokerView', () => {
     const view = buildBrokerView({ source: 'passive', vhost: '/', at: 1, poolSize: 30, topics: ['compute'], exchanges: null, queues: [{ name: 'compute', messages: 1, consumers: 0, exclusive: false }], consumers: null, connections: null });
     expect(view.complete).toBe(false);
     expect(view.queues).toEqual([
-      { name: 'compute', kind: 'topic', topic: 'compute', server: null, depth: 1, consumers: 0, consumerProcesses: [], queueType: null, queueManager: null, depthIs: 'backlog', expiresMs: null, idleSince: null, health: 'ok', note: null },
+      { name: 'compute', kind: 'topic', topic: 'compute', server: null, depth: 1, consumers: 0, consumerProcesses: [], queueType: null, queueManager: null, depthIs: 'backlog', expiresMs: null, idleSince: null, health: 'ok', note: null, rates: null },
     ]);
   });
 });

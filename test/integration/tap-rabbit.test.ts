@@ -141,7 +141,7 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     expect(view).toMatchObject({ source: 'passive', complete: false });
     // passive declares tell neither the queue type nor its arguments
     expect(view.queues).toEqual([
-      { name: 'volume', kind: 'topic', topic: 'volume', server: null, depth: 1, consumers: 0, consumerProcesses: [], queueType: null, queueManager: null, depthIs: 'backlog', expiresMs: null, idleSince: null, health: 'ok', note: null },
+      { name: 'volume', kind: 'topic', topic: 'volume', server: null, depth: 1, consumers: 0, consumerProcesses: [], queueType: null, queueManager: null, depthIs: 'backlog', expiresMs: null, idleSince: null, health: 'ok', note: null, rates: null },
     ]);
     await ch.deleteQueue('volume');
     await ch.deleteExchange('volume_fanout');
