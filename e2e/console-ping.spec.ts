@@ -52,4 +52,19 @@ describe('Console: ping a topic fleet (embedded demo)', () => {
     expect(await alive.innerText()).toMatch(/\d+(\.\d+)? ms/);
     expect(await alive.innerText()).toMatch(/rpc_ping_enabled/);
   }, 60_000);
+
+  it('suggests exchanges, topics, servers and methods the traffic named, the servers and methods of the topic typed', async () => {
+    await page.goto(`${osloscope.url}/console`);
+    await waitLive(page);
+    const options = (id: string) => page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    // the demo's conductor calls every 250 ms and compute casts every second are what is suggested
+    await until(() => options('suggest-topics'), (t) => t.includes('conductor') && t.includes('compute'), 'topics from the traffic', 30_000);
+    expect(await options('suggest-exchanges')).toContain('nova');
+    expect(await page.getByTestId('field-topic').getAttribute('list')).toBe('console-topics');
+    await page.getByTestId('field-topic').fill('compute');
+    await until(() => options('suggest-methods'), (m) => m.some((x) => ['build_and_run_instance', 'reboot_instance', 'terminate_instance', 'resume_instance'].includes(x)), 'compute methods', 30_000);
+    // only the methods of the typed topic: the conductor's are not offered for compute
+    expect(await options('suggest-methods')).not.toContain('object_class_action_versions');
+    expect((await options('suggest-servers')).every((s) => s.startsWith('compute-'))).toBe(true);
+  }, 60_000);
 });

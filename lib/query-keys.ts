@@ -11,6 +11,7 @@ export const queryKeys = {
   call: (msgId: string) => [...queryKeys.all, 'call', msgId] as const,
   messages: (filter: string) => [...queryKeys.all, 'messages', filter] as const,
   broker: () => [...queryKeys.all, 'broker'] as const,
+  targets: () => [...queryKeys.all, 'targets'] as const,
   brokerHealth: () => [...queryKeys.all, 'broker', 'health'] as const,
   fireHistory: () => [...queryKeys.all, 'fire-history'] as const,
   fanoutHistory: (topic: string, since: string, limit: number, filter: string, run: number) =>

@@ -422,6 +422,15 @@ export const rateSnapshotSchema = z.object({
 });
 export type RateSnapshot = z.infer<typeof rateSnapshotSchema>;
 
+/** What the traffic named lately, most recent first: the Console's suggestions (`GET /api/targets`). */
+export const knownTargetsSchema = z.object({
+  exchanges: z.array(z.string()),
+  topics: z.array(z.string()),
+  servers: z.array(z.object({ topic: z.string(), server: z.string() })),
+  methods: z.array(z.object({ topic: z.string().nullable(), method: z.string() })),
+});
+export type KnownTargets = z.infer<typeof knownTargetsSchema>;
+
 // ---------------------------------------------------------------------------
 // Latency histograms (oslo.metrics names and bucket edges)
 // ---------------------------------------------------------------------------

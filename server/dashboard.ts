@@ -17,6 +17,7 @@ import type {
   FanoutHistory,
   FanoutHistoryQuery,
   LatencyHistogram,
+  KnownTargets,
   RateDimension,
   RateSeries,
   TapEvent,
@@ -33,6 +34,8 @@ export interface TapFace {
   calls(query: { state?: CallState; limit?: number }): CallRecord[];
   call(msgId: string): CallRecord | null;
   latency(): LatencyHistogram;
+  /** exchanges, topics, servers and methods the traffic named lately (the Console's suggestions) */
+  knownTargets(limit?: number): KnownTargets;
   brokerView(): Promise<BrokerView>;
   enableFirehose?(): Promise<TapStatus>;
   /** broadcasts kept in a `<topic>_fanout` stream; rejects with `{status, code, message}` (server/tap/fanout-history.ts) */

@@ -7,6 +7,7 @@ import { REDACTED } from '@/lib/tap-contracts';
 import { useFire, useFireHistory, type FireAnswer } from '../hooks/use-fire';
 import { useSession } from '../hooks/use-session';
 import { useStatus } from '../hooks/use-status';
+import { useKnownTargets } from '../hooks/use-targets';
 import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
 import { JsonView } from '../ui/json-view';
@@ -32,6 +33,12 @@ export function ConsolePage() {
   const status = useStatus();
   const controlExchange = status.data?.transport.controlExchange ?? 'openstack';
   const canFire = session.data?.canFire ?? false;
+  const known = useKnownTargets();
+  // suggestions from observed traffic: servers and methods of the topic typed so far, when there are some
+  const ofTopic = <T extends { topic: string | null }>(list: T[]) => (form.topic ? list.filter((x) => x.topic === form.topic) : list);
+  const suggestedServers = [...new Set(ofTopic(known.servers).map((s) => s.server))];
+  const suggestedMethods = [...new Set(ofTopic(known.methods).map((m) => m.method))];
+  const demo = status.data?.transport.demoFleet ?? false;
 
   useEffect(() => {
     const replayOf = params.get('replay');
@@ -121,13 +128,13 @@ export function ConsolePage() {
           </div>
           <div className="form-grid">
             <Field label="Exchange" error={shown('exchange')} hint={`default: ${controlExchange}`}>
-              <input value={form.exchange} placeholder={controlExchange} onChange={(e) => set('exchange', e.target.value)} onBlur={() => touch('exchange')} data-testid="field-exchange" disabled={form.type === 'fanout'} />
+              <input value={form.exchange} placeholder={controlExchange} list="console-exchanges" onChange={(e) => set('exchange', e.target.value)} onBlur={() => touch('exchange')} data-testid="field-exchange" disabled={form.type === 'fanout'} />
             </Field>
             <Field label="Topic" required error={shown('topic')}>
-              <input value={form.topic} placeholder="compute" onChange={(e) => set('topic', e.target.value)} onBlur={() => touch('topic')} data-testid="field-topic" />
+              <input value={form.topic} placeholder={known.topics[0] ?? (demo ? 'compute' : 'a topic, e.g. conductor')} list="console-topics" onChange={(e) => set('topic', e.target.value)} onBlur={() => touch('topic')} data-testid="field-topic" />
             </Field>
             <Field label="Server" error={shown('server')} hint={form.type === 'fanout' ? 'a fanout reaches every server' : 'empty: any server of the topic'}>
-              <input value={form.type === 'fanout' ? '' : form.server} placeholder="compute-01" onChange={(e) => set('server', e.target.value)} onBlur={() => touch('server')} data-testid="field-server" disabled={form.type === 'fanout'} />
+              <input value={form.type === 'fanout' ? '' : form.server} placeholder={suggestedServers[0] ?? (demo ? 'compute-01' : '(any server of the topic)')} list="console-servers" onChange={(e) => set('server', e.target.value)} onBlur={() => touch('server')} data-testid="field-server" disabled={form.type === 'fanout'} />
             </Field>
             <Field label="Namespace" error={shown('namespace')}>
               <input value={form.namespace} placeholder="(none)" onChange={(e) => set('namespace', e.target.value)} onBlur={() => touch('namespace')} data-testid="field-namespace" />
@@ -136,7 +143,7 @@ export function ConsolePage() {
               <input value={form.version} placeholder="1.0" onChange={(e) => set('version', e.target.value)} onBlur={() => touch('version')} data-testid="field-version" />
             </Field>
             <Field label="Method" required error={shown('method')}>
-              <input value={form.method} placeholder="get_host_uptime" onChange={(e) => set('method', e.target.value)} onBlur={() => touch('method')} data-testid="field-method" />
+              <input value={form.method} placeholder={suggestedMethods[0] ?? (demo ? 'get_host_uptime' : 'a method of the topic')} list="console-methods" onChange={(e) => set('method', e.target.value)} onBlur={() => touch('method')} data-testid="field-method" />
             </Field>
             <Field label="Timeout (s)" error={shown('timeout')} hint={isCall ? `default: rpc_response_timeout` : 'calls only'}>
               <input value={isCall ? form.timeout : ''} inputMode="decimal" placeholder="60" onChange={(e) => set('timeout', e.target.value)} onBlur={() => touch('timeout')} data-testid="field-timeout" disabled={!isCall} />
@@ -175,6 +182,26 @@ export function ConsolePage() {
               </span>
             )}
           </div>
+          <datalist id="console-exchanges" data-testid="suggest-exchanges">
+            {known.exchanges.map((x) => (
+              <option key={x} value={x} />
+            ))}
+          </datalist>
+          <datalist id="console-topics" data-testid="suggest-topics">
+            {known.topics.map((x) => (
+              <option key={x} value={x} />
+            ))}
+          </datalist>
+          <datalist id="console-servers" data-testid="suggest-servers">
+            {suggestedServers.map((x) => (
+              <option key={x} value={x} />
+            ))}
+          </datalist>
+          <datalist id="console-methods" data-testid="suggest-methods">
+            {suggestedMethods.map((x) => (
+              <option key={x} value={x} />
+            ))}
+          </datalist>
         </form>
       </Card>
 

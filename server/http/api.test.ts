@@ -15,6 +15,7 @@ import { startOsloscope, type RunningServer } from '../index.ts';
 import { hashPassword } from '../auth/users.ts';
 import { brokerHealthReportSchema, type BrokerHealthReport } from '../../lib/broker-contracts.ts';
 import type { Health } from '../../lib/api-contracts.ts';
+import { knownTargetsSchema } from '../../lib/tap-contracts.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -243,6 +244,18 @@ describe('HTTP API (access control off)', () => {
     expect(one.data.timeline.map((e: { event: string }) => e.event)).toContain('published');
     expect((await fetch(`${srv.url}/api/calls?msgId=${'0'.repeat(32)}`)).status).toBe(404);
     expect((await fetch(`${srv.url}/api/calls?msgId=nothex`)).status).toBe(400);
+  });
+
+  it('suggests the targets the traffic named (/api/targets)', async () => {
+    expect((await post('/api/rpc', { type: 'cast', target: { topic: 'api-targets', server: 'host-7', version: '1.0' }, method: 'echo', args: { value: 1 } })).status).toBe(200);
+    const t = await eventually(async () => {
+      const b = await (await fetch(`${srv.url}/api/targets`)).json();
+      return b.data.topics.includes('api-targets') ? knownTargetsSchema.parse(b.data) : null;
+    }, 'the topic among the suggestions');
+    expect(t.topics[0]).toBe('api-targets');
+    expect(t.servers).toContainEqual({ topic: 'api-targets', server: 'host-7' });
+    expect(t.methods).toContainEqual({ topic: 'api-targets', method: 'echo' });
+    expect(t.exchanges).not.toContain('(default)');
   });
 
   it('exports Prometheus metrics with oslo.metrics names', async () => {

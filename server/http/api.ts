@@ -78,6 +78,7 @@ export class Api {
       r('DELETE', '/api/session', null, (c) => this.logout(c)),
       r('GET', '/api/status', 'watch', (c) => sendData(c.res, statusSnapshot(this.o.dashboard))),
       r('GET', '/api/rates', 'watch', (c) => this.rates(c)),
+      r('GET', '/api/targets', 'watch', (c) => sendData(c.res, this.requireTap().knownTargets(200))),
       r('GET', '/api/messages', 'watch', (c) => this.messages(c)),
       r('GET', '/api/calls', 'watch', (c) => this.calls(c)),
       r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.o.dashboard))),

@@ -77,6 +77,9 @@ class FakeTap implements TapFace {
   latency() {
     return { name: 'x', help: 'x', buckets: [], series: [] };
   }
+  knownTargets() {
+    return { exchanges: [], topics: [], servers: [], methods: [] };
+  }
   async brokerView(): Promise<never> {
     throw new Error('not here');
   }

@@ -5,7 +5,7 @@
  * No I/O and no clock: the tap feeds it decoded messages and asks it
  * questions with `nowMs`.
  */
-import type { CallRecord, CallState, DecodedMessage, RateSnapshot, TapCounters } from '../../lib/tap-contracts.ts';
+import type { CallRecord, CallState, DecodedMessage, KnownTargets, RateSnapshot, TapCounters } from '../../lib/tap-contracts.ts';
 import { CallTracker, type CallChange, type CallTrackerOptions, type QueueFacts } from './calls.ts';
 import { parseFilter } from './filter.ts';
 import { RateModel, type RateLimits, type RateQuery } from './rates.ts';
@@ -177,6 +177,10 @@ export class TrafficModel {
 
   snapshotRates(nowMs: number, query?: RateQuery): RateSnapshot {
     return this.rates.snapshot(nowMs, query);
+  }
+
+  knownTargets(limit: number): KnownTargets {
+    return this.rates.knownTargets(limit);
   }
 
   tapCounters(): TapCounters {

@@ -135,3 +135,24 @@ describe('RateModel', () => {
     expect(snap.totalsByKind.call).toBe(10_000);
   });
 });
+
+describe('RateModel.knownTargets', () => {
+  it('lists what the traffic named, most recently counted first, servers split from their topic', () => {
+    const r = new RateModel();
+    r.add(sample(T0, { exchange: 'nova', topic: 'compute', server: 'node-1.example.org', method: 'get_console' }));
+    r.add(sample(T0 + 1000, { exchange: 'neutron', topic: 'q-agent-notifier', server: null, method: 'port_update' }));
+    r.add(sample(T0 + 2000, { kind: 'reply', exchange: '', topic: null, server: null, method: null }));
+    r.add(sample(T0 + 3000, { exchange: 'nova', topic: 'conductor', server: null, method: 'object_action' }));
+    const k = r.knownTargets(10);
+    // the default exchange (replies) is not a target anyone fires at
+    expect(k.exchanges).toEqual(['nova', 'neutron']);
+    expect(k.topics).toEqual(['conductor', 'q-agent-notifier', 'compute']);
+    expect(k.servers).toEqual([{ topic: 'compute', server: 'node-1.example.org' }]);
+    expect(k.methods).toEqual([
+      { topic: 'conductor', method: 'object_action' },
+      { topic: 'q-agent-notifier', method: 'port_update' },
+      { topic: 'compute', method: 'get_console' },
+    ]);
+    expect(r.knownTargets(1).topics).toEqual(['conductor']);
+  });
+});

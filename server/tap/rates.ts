@@ -10,7 +10,7 @@
  * flood of distinct topics or methods cannot grow memory, and the keys such
  * a flood brings in stay sparse.
  */
-import { MESSAGE_KINDS, type MessageKind, type RateDimension, type RateSeries, type RateSnapshot, type TopMethod } from '../../lib/tap-contracts.ts';
+import { MESSAGE_KINDS, type KnownTargets, type MessageKind, type RateDimension, type RateSeries, type RateSnapshot, type TopMethod } from '../../lib/tap-contracts.ts';
 
 export const BUCKET_MS = 1000;
 /** One hour of 1 s buckets. */
@@ -190,6 +190,14 @@ class Dimension {
     });
   }
 
+  /** Keys counted lately, the most recently counted first (the LRU order, read backwards). */
+  recentKeys(limit: number): { key: string; topic: string | null; method: string | null }[] {
+    const all = [...this.keys];
+    const out: { key: string; topic: string | null; method: string | null }[] = [];
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) out.push({ key: all[i][0], topic: all[i][1].topic, method: all[i][1].method });
+    return out;
+  }
+
   get size(): number {
     return this.keys.size;
   }
@@ -256,6 +264,22 @@ export class RateModel {
   /** estimated bytes of every counter (walks the keys: for benchmarks and status, not per message) */
   get bytes(): number {
     return this.dims.exchange.bytes + this.dims.topic.bytes + this.dims.server.bytes + this.dims.method.bytes;
+  }
+
+  /**
+   * What traffic named lately, most recent first, at most `limit` of each: exchanges, topics,
+   * `<topic>.<server>` servers and `<topic>:<method>` methods (the Console's suggestions).
+   */
+  knownTargets(limit: number): KnownTargets {
+    return {
+      exchanges: this.dims.exchange.recentKeys(limit).map((k) => k.key).filter((k) => k !== '(default)'),
+      topics: this.dims.topic.recentKeys(limit).map((k) => k.key),
+      servers: this.dims.server
+        .recentKeys(limit)
+        .filter((k) => k.topic !== null)
+        .map((k) => ({ topic: k.topic as string, server: k.key.slice((k.topic as string).length + 1) })),
+      methods: this.dims.method.recentKeys(limit).map((k) => ({ topic: k.topic, method: k.method ?? '' })),
+    };
   }
 
   snapshot(nowMs: number, q: RateQuery = {}): RateSnapshot {

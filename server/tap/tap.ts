@@ -32,6 +32,7 @@ import type {
   CallState,
   DecodedMessage,
   FanoutHistory,
+  KnownTargets,
   FanoutHistoryQuery,
   LatencyHistogram,
   TapEvent,
@@ -1081,6 +1082,11 @@ export class Tap {
       rates: this.model.snapshotRates(nowMs, rates),
       calls: this.model.calls.counts(),
     };
+  }
+
+  /** Exchanges, topics, servers and methods the traffic named lately, most recent first. */
+  knownTargets(limit = 200): KnownTargets {
+    return this.model.knownTargets(limit);
   }
 
   /** Recent decoded messages, oldest first; `filter` uses the live-stream grammar (throws FilterSyntaxError). */
