@@ -7,16 +7,12 @@
  * the process must stay within a stated RSS bound while it does.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import amqplib from 'amqplib';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TapCounters } from '../../lib/tap-contracts.ts';
-import { loadConfig } from '../../server/config.ts';
-import { startOsloscope, type RunningServer } from '../../server/index.ts';
+import type { RunningServer } from '../../server/index.ts';
+import { startOsloscopeOnVhost } from '../support/osloscope.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 
 const require = createRequire(import.meta.url);
@@ -86,23 +82,7 @@ describe.skipIf(!available)('100 000 distinct topics through the tap', () => {
 
   beforeAll(async () => {
     vh = await createTestVhost('osloscope-topics');
-    const amqp = await amqplib.connect(vh.amqpUrl);
-    const ch = await amqp.createChannel();
-    await ch.assertExchange('nova', 'topic', { durable: false, autoDelete: false });
-    await amqp.close();
-    srv = await startOsloscope(
-      loadConfig({
-        PORT: '0',
-        DEMO_FLEET: 'off',
-        TRANSPORT_URL: vh.url,
-        CONTROL_EXCHANGE: 'nova',
-        TAP_MODE: 'bindings',
-        RABBITMQ_MANAGEMENT_URL: TEST_MANAGEMENT_URL,
-        AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-topics-')), 'audit.log'),
-        LOG_LEVEL: 'warn',
-      }),
-      { withoutPages: true, log: pino({ level: 'warn' }) },
-    );
+    srv = await startOsloscopeOnVhost(vh);
     await waitFor(async () => ((await (await fetch(`${srv.url}/api/health`)).json()) as { data: { tap?: { state: string } } }).data.tap?.state === 'running', 'the tap');
   }, 60_000);
 

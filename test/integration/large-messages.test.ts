@@ -6,15 +6,11 @@
  * within their byte bound, the listing and the NDJSON export answer (the
  * export streamed, line by line) and the process stays bounded.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import amqplib from 'amqplib';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedMessage } from '../../lib/tap-contracts.ts';
-import { loadConfig } from '../../server/config.ts';
-import { startOsloscope, type RunningServer } from '../../server/index.ts';
+import type { RunningServer } from '../../server/index.ts';
+import { startOsloscopeOnVhost } from '../support/osloscope.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 
 const available = await managementAvailable();
@@ -47,24 +43,7 @@ describe.skipIf(!available)('large messages through the tap and the HTTP API', (
 
   beforeAll(async () => {
     vh = await createTestVhost('osloscope-large');
-    const amqp = await amqplib.connect(vh.amqpUrl);
-    const ch = await amqp.createChannel();
-    await ch.assertExchange('nova', 'topic', { durable: false, autoDelete: false });
-    await amqp.close();
-    srv = await startOsloscope(
-      loadConfig({
-        PORT: '0',
-        DEMO_FLEET: 'off',
-        TRANSPORT_URL: vh.url,
-        CONTROL_EXCHANGE: 'nova',
-        TAP_MODE: 'bindings',
-        TAP_RECENT_BYTES: String(4 * MiB),
-        RABBITMQ_MANAGEMENT_URL: TEST_MANAGEMENT_URL,
-        AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-large-')), 'audit.log'),
-        LOG_LEVEL: 'warn',
-      }),
-      { withoutPages: true, log: pino({ level: 'warn' }) },
-    );
+    srv = await startOsloscopeOnVhost(vh, { TAP_RECENT_BYTES: String(4 * MiB) });
     await waitFor(async () => ((await (await fetch(`${srv.url}/api/health`)).json()) as { data: { tap?: { state: string } } }).data.tap?.state === 'running', 'the tap');
   }, 60_000);
 
