@@ -8,8 +8,8 @@ import { LOG_REDACTION } from '../../server/tap/redact.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import {
+  BrokerRefusal,
   ConfigError,
-  exitCodeFor,
   MessageDeliveryFailure,
   MessagingTimeout,
   pyLoads,
@@ -49,6 +49,20 @@ export function writeError(io: Pick<Io, 'stderr' | 'json'>, exit: number, messag
 }
 
 export const DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/';
+
+/**
+ * Map an error to the CLI exit code contract (README "Command line"):
+ * 2 usage or configuration, 3 remote error, 4 timeout, 5 cannot connect,
+ * 6 refused by the broker.
+ */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof RemoteError) return 3;
+  if (err instanceof MessagingTimeout) return 4;
+  if (err instanceof BrokerRefusal) return 6;
+  if (err instanceof MessageDeliveryFailure) return refusalIn(err) ? 6 : 5;
+  if (err instanceof ConfigError) return 2;
+  return 1;
+}
 
 /** A usage problem: exit 2 with this line. */
 export class UsageError extends Error {

@@ -215,20 +215,6 @@ export class ExpectedFailure extends ServerFailure {
 }
 
 /**
- * Map an error to the CLI exit code contract (README "Command line"):
- * 2 usage or configuration, 3 remote error, 4 timeout, 5 cannot connect,
- * 6 refused by the broker.
- */
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof RemoteError) return 3;
-  if (err instanceof MessagingTimeout) return 4;
-  if (err instanceof BrokerRefusal) return 6;
-  if (err instanceof MessageDeliveryFailure) return refusalIn(err) ? 6 : 5;
-  if (err instanceof ConfigError) return 2;
-  return 1;
-}
-
-/**
  * The broker refusal behind an error, if any: the error itself or one in its
  * `cause` chain (a send that gave up after a refused declare wraps it).
  */

@@ -1,8 +1,8 @@
 /**
  * The traffic tap's one public face: the Tap (shadow consumer + traffic
  * model), its pure parts (decoder, redaction, filter grammar, rates, call
- * tracker), the broker inspectors, the `osloscope tap` command and the
- * benchmarks. Wire types are in lib/tap-contracts.ts.
+ * tracker), the broker inspectors and the benchmarks. The `osloscope tap`
+ * command is bin/commands/tap.ts. Wire types are in lib/tap-contracts.ts.
  */
 export { Tap, DEFAULT_CONTROL_EXCHANGES, TAP_QUEUE_PREFIX, type TapOptions, type TapIntervals } from './tap.ts';
 export { TrafficModel, Ring, type TrafficModelOptions, type RecentOptions, type IngestResult } from './model.ts';
@@ -67,7 +67,6 @@ export {
   type FanoutHistoryRequest,
   type StreamQueueInfo,
 } from './fanout-history.ts';
-export { runTapCommand, statusLine, TAP_EXIT, type TapCommandIo } from './tap-command.ts';
 export {
   benchDecoder,
   benchTapThroughput,

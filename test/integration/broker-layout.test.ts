@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerHealthReportSchema, type LayoutName } from '../../lib/broker-contracts.ts';
 import { Transport } from '../../server/messaging/index.ts';
 import { ManagementInspector } from '../../server/tap/inspector.ts';
-import { statusLine } from '../../server/tap/tap-command.ts';
+import { statusLine } from '../../bin/commands/tap.ts';
 import { Tap, type TapOptions } from '../../server/tap/tap.ts';
 import {
   LAYOUT as LAYOUT_FLAGS,

@@ -79,7 +79,7 @@ d('the packed package (npx osloscope)', () => {
   });
 
   it('packs the CLI and its sources, not the tests', () => {
-    expect(files).toEqual(expect.arrayContaining(['bin/osloscope', 'bin/osloscope.ts', 'bin/register-tsx.mjs', 'bin/commands/ping.ts', 'server/messaging/index.ts', 'server/tap/tap-command.ts', 'lib/tap-contracts.ts', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['bin/osloscope', 'bin/osloscope.ts', 'bin/register-tsx.mjs', 'bin/commands/ping.ts', 'server/messaging/index.ts', 'bin/commands/tap.ts', 'lib/tap-contracts.ts', 'package.json']));
     expect(files.filter((f) => f.endsWith('.test.ts') || f.startsWith('test/') || f.startsWith('e2e/'))).toEqual([]);
     expect(readdirSync(join(app, 'node_modules', '.bin'))).toContain('osloscope');
   });

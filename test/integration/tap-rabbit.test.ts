@@ -13,7 +13,8 @@ import amqplib, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodedMessageSchema } from '../../lib/tap-contracts.ts';
 import { Notifier, RpcClient, RpcServer, Transport, type Endpoint } from '../../server/messaging/index.ts';
-import { runTapCommand, Tap, TAP_QUEUE_PREFIX, type TapOptions } from '../../server/tap/index.ts';
+import { Tap, TAP_QUEUE_PREFIX, type TapOptions } from '../../server/tap/index.ts';
+import { runTapCommand } from '../../bin/commands/tap.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 
 /** A stream that hands every chunk written to it to `f` (the CLI's stdout and stderr). */

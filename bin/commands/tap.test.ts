@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodedMessageSchema } from '../../lib/tap-contracts.ts';
-import { MemoryBroker, RpcClient, RpcServer, Transport } from '../messaging/index.ts';
+import { MemoryBroker, RpcClient, RpcServer, Transport } from '../../server/messaging/index.ts';
 import type { TapStatus } from '../../lib/tap-contracts.ts';
-import { computeCoverage } from './firehose.ts';
-import { runTapCommand, statusLine } from './tap-command.ts';
-import { waitFor } from './test-support.ts';
+import { computeCoverage } from '../../server/tap/index.ts';
+import { runTapCommand, statusLine } from './tap.ts';
+import { waitFor } from '../../server/tap/test-support.ts';
 
 function sink() {
   let text = '';

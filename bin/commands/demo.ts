@@ -17,8 +17,8 @@ import {
   type Logger,
   type SettingCandidate,
   type TransportURL,
-} from '../messaging/index.ts';
-import { DemoFleet } from './fleet.ts';
+} from '../../server/messaging/index.ts';
+import { DemoFleet } from '../../server/demo/fleet.ts';
 
 export interface DemoCommandIO {
   stdout: { write(text: string): unknown };

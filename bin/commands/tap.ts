@@ -24,10 +24,10 @@ import {
   transportUrlFrom,
   type ConfigSource,
   type SettingCandidate,
-} from '../messaging/index.ts';
-import { FILTER_FIELDS, FilterSyntaxError, globMatch, parseFilter, type ParsedFilter } from './filter.ts';
-import { prettyLine, TapSummary, useColour } from './pretty.ts';
-import { DEFAULT_CONTROL_EXCHANGES, Tap } from './tap.ts';
+} from '../../server/messaging/index.ts';
+import { DEFAULT_CONTROL_EXCHANGES, FILTER_FIELDS, FilterSyntaxError, globMatch, parseFilter, Tap, type ParsedFilter } from '../../server/tap/index.ts';
+import { prettyLine, TapSummary, useColour } from './tap-pretty.ts';
+import { UsageError } from './common.ts';
 
 export interface TapCommandIo {
   stdout: NodeJS.WritableStream;
@@ -76,8 +76,6 @@ or with --pretty one readable line each and a summary when it stops.
                      [oslo_messaging_rabbit] options apply; repeatable, later files win
   --config-dir DIR   read DIR/*.conf in name order, at its place among the --config-file
   precedence: --url, then $TRANSPORT_URL, then the files, then the default URL`;
-
-class UsageError extends Error {}
 
 const FILTER_FIELD_NAMES: ReadonlySet<string> = new Set(FILTER_FIELDS);
 

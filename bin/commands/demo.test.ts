@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBroker, RpcClient, Transport } from '../messaging/index.ts';
-import { runDemoCommand } from './demo-command.ts';
-import { DEAD_SERVER, DEMO_TOPICS, DemoFleet } from './fleet.ts';
-import { silentLogger } from '../messaging/index.ts';
+import { MemoryBroker, RpcClient, Transport } from '../../server/messaging/index.ts';
+import { runDemoCommand } from './demo.ts';
+import { DEAD_SERVER, DEMO_TOPICS, DemoFleet } from '../../server/demo/fleet.ts';
+import { silentLogger } from '../../server/messaging/index.ts';
 import { eventually } from '../../lib/eventually.ts';
 
 function io() {

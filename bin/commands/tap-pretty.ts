@@ -8,7 +8,7 @@
  * as every output path does (server/tap/redact.ts).
  */
 import type { DecodedMessage } from '../../lib/tap-contracts.ts';
-import { redactText } from './redact.ts';
+import { redactText } from '../../server/tap/index.ts';
 
 const ANSI = { reset: '\u001b[0m', dim: '\u001b[2m', bold: '\u001b[1m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m', blue: '\u001b[34m', magenta: '\u001b[35m', cyan: '\u001b[36m' } as const;
 type Colour = keyof typeof ANSI;
