@@ -40,6 +40,7 @@ import {
   type StuckCause,
 } from '../../lib/tap-contracts.ts';
 import { LatencyHistograms, pyLabel } from './histogram.ts';
+import { classifyBindings, classifyFirehose, replyGone, verdict, type QueueFacts, type Verdict } from './stuck-classifier.ts';
 import { parseReplyQueue, processOf } from './queue-names.ts';
 import { Interner } from './intern.ts';
 import { truncationMarker } from './message-size.ts';
@@ -47,15 +48,7 @@ import { differentProcess, ReplyQueueEpochs, type ReplyEpoch } from './reply-epo
 
 export { processOf };
 
-/** What the broker says about a queue at classification time (passive declare / API). */
-export interface QueueFact {
-  exists: boolean;
-  consumers: number;
-  depth: number;
-}
-
-/** null/undefined = unknown (not asked, or the broker did not answer). */
-export type QueueFacts = (queue: string) => QueueFact | null | undefined;
+export type { QueueFact, QueueFacts } from './stuck-classifier.ts';
 
 export interface CallerInfo {
   process: string | null;
@@ -152,8 +145,6 @@ function textBytes(s: string | null): number {
 
 /** Causes bindings mode cannot see: they all need the reply path or the deliveries. */
 export const BINDINGS_BLIND_CAUSES: readonly StuckCause[] = ['expired_in_queue', 'no_reply', 'reply_queue_gone', 'late_reply'];
-
-type Verdict = [StuckCause, string, boolean, StuckCause[]];
 
 /** Shared by every call whose caller is not known yet (never mutated: a known caller replaces it). */
 const NO_CALLER: CallerInfo = Object.freeze({ process: null, connectionName: null }) as CallerInfo;
@@ -374,7 +365,7 @@ export class CallTracker {
         if (m.kind === 'heartbeat') return null;
         e.replyDeliveredAt = m.ts;
         this.push(e, m.ts, 'reply_delivered', `to ${name}, not to the caller ${callerName}: it restarted`);
-        return this.setCause(e, m.ts, ...this.restartVerdict(e, true));
+        return this.setCause(e, m.ts, this.restartVerdict(e, true));
       }
       if (m.kind === 'heartbeat') return null;
       e.replyDeliveredAt = m.ts;
@@ -418,7 +409,7 @@ export class CallTracker {
           : `reply to ${m.routingKey} published again: the broker returned it (NO_ROUTE), the caller's reply queue is gone`,
       );
       if (e.replyAt === null) e.replyAt = m.ts;
-      if (e.state === 'stuck' && e.cause !== 'reply_queue_gone' && e.cause !== 'late_reply' && e.cause !== 'late_reply_across_restart') return this.setCause(e, m.ts, ...this.replyGone(e));
+      if (e.state === 'stuck' && e.cause !== 'reply_queue_gone' && e.cause !== 'late_reply' && e.cause !== 'late_reply_across_restart') return this.setCause(e, m.ts, replyGone(e));
       return null;
     }
     e.replyAt = m.ts;
@@ -428,19 +419,21 @@ export class CallTracker {
     e.latencyMs = m.ts - e.publishedAt;
     this.push(e, m.ts, 'reply_published', `${m.failure ? `failure ${m.failure.class}` : 'result'} after ${e.latencyMs} ms`);
     this.observeLatency(e);
-    if (e.restartedTo !== null || this.restartedSince(e, m.ts)) return this.setCause(e, m.ts, ...this.restartVerdict(e, true));
+    if (e.restartedTo !== null || this.restartedSince(e, m.ts)) return this.setCause(e, m.ts, this.restartVerdict(e, true));
     const giveUp = this.giveUpAt(e);
     if (m.ts > giveUp) {
       const monitor = giveUp < e.deadline;
       return this.setCause(
         e,
         m.ts,
-        'late_reply',
-        monitor
-          ? `reply published ${m.ts - giveUp} ms after the caller gave up: no heartbeat within call_monitor_timeout ${e.callMonitorTimeout} s (${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'} seen); the caller had already raised MessagingTimeout and drops it`
-          : `reply published ${m.ts - e.deadline} ms after the caller's ${e.timeoutMs} ms timeout: the caller had already raised MessagingTimeout and drops it`,
-        true,
-        [],
+        verdict(
+          'late_reply',
+          monitor
+            ? `reply published ${m.ts - giveUp} ms after the caller gave up: no heartbeat within call_monitor_timeout ${e.callMonitorTimeout} s (${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'} seen); the caller had already raised MessagingTimeout and drops it`
+            : `reply published ${m.ts - e.deadline} ms after the caller's ${e.timeoutMs} ms timeout: the caller had already raised MessagingTimeout and drops it`,
+          true,
+          [],
+        ),
       );
     }
     // firehose: done once the caller's delivery is seen (or it was seen already); otherwise done now
@@ -539,14 +532,14 @@ export class CallTracker {
         );
       } else this.push(e, e.deadline, 'timeout', `no final reply within ${e.timeoutMs} ms`);
       const restart = e.replyQ && (e.restartedTo !== null || this.restartedSince(e, nowMs)) ? this.restartVerdict(e, e.firehose) : null;
-      const verdict = restart ?? (e.firehose ? this.classifyFirehose(e, facts) : this.classifyBindings(e, facts));
-      if (verdict === null && e.firehose) {
+      const v = restart ?? (e.firehose ? classifyFirehose(e, facts, this.targetQueues(e), this.giveUpAt(e)) : classifyBindings(e, facts));
+      if (v === null && e.firehose) {
         this.push(e, nowMs, 'classified', 'reply published in time; its delivery was not traced');
         const c = this.finish(e, nowMs);
         if (c) changed.push(c);
         continue;
       }
-      if (verdict === null) {
+      if (v === null) {
         this.markDone(e);
         e.outcome = 'unobserved';
         e.causeCertain = false;
@@ -560,7 +553,7 @@ export class CallTracker {
         changed.push(this.change(e, 'state'));
         continue;
       }
-      const c = this.setCause(e, nowMs, ...verdict);
+      const c = this.setCause(e, nowMs, v);
       if (c) changed.push(c);
     }
     return changed;
@@ -610,133 +603,16 @@ export class CallTracker {
       e.replyAt === null
         ? 'no reply was published yet; when it comes it goes to the new process'
         : `the ${e.outcome === 'failure' ? 'failure' : 'result'} published ${e.replyAt - e.publishedAt} ms after the call went to the new process`;
-    return [
+    return verdict(
       'late_reply_across_restart',
       `the caller ${was ? (processOf(was) ?? was) : '?'} is gone: ${qm ? `its service ${qm.process} on ${qm.host} restarted and` : 'the reply queue was'} re-consumed ${q} as ${now ? (processOf(now) ?? now) : 'a new process'}` +
         `${epoch && epoch.connectionName === now ? ` (since ${new Date(epoch.firstSeen).toISOString()})` : ''}; ${reply}, which drops it ("No calling threads waiting for msg_id")`,
       certain,
       certain ? [] : ['no_reply'],
-    ];
+    );
   }
 
-  private replyGone(e: Entry): [StuckCause, string, boolean, StuckCause[]] {
-    return [
-      'reply_queue_gone',
-      `the server answered but the reply to ${e.replyQ ?? '?'} was routed to no queue (${e.replyUnroutable} unroutable or retried publish${e.replyUnroutable === 1 ? '' : 'es'}): the caller's reply queue is gone (caller died or reconnected)`,
-      true,
-      [],
-    ];
-  }
-
-  private classifyFirehose(e: Entry, facts: QueueFacts): [StuckCause, string, boolean, StuckCause[]] | null {
-    if (e.replyAt !== null) {
-      // answered in time but the reply never reached the caller
-      if (e.replyUnroutable > 0) return this.replyGone(e);
-      const f = e.replyQ ? facts(e.replyQ) : null;
-      if (f && (!f.exists || f.consumers === 0)) {
-        return [
-          'reply_queue_gone',
-          f.exists
-            ? `the server answered but the reply sits in ${e.replyQ}, which has no consumer (${f.depth} message${f.depth === 1 ? '' : 's'}): the caller is gone`
-            : `the server answered but ${e.replyQ} no longer exists: the caller is gone`,
-          true,
-          [],
-        ];
-      }
-      // the caller is there: its delivery trace was just not seen
-      return null;
-    }
-    if (e.routedQueues !== null && e.routedQueues.length === 0) {
-      return ['unroutable', `the request to ${e.target.exchange || '(default)'} / ${e.target.routingKey} was routed to no queue: nothing is bound for that topic/server`, true, []];
-    }
-    if (e.replyUnroutable > 0) return this.replyGone(e);
-    if (e.deliveredAt === null) {
-      const queues = this.targetQueues(e);
-      const known = queues.map((q) => ({ q, f: facts(q) }));
-      const consumers = known.reduce((n, k) => n + (k.f?.exists ? k.f.consumers : 0), 0);
-      const allKnown = known.every((k) => k.f);
-      if (allKnown && consumers === 0) {
-        const gone = known.filter((k) => !k.f?.exists).map((k) => k.q);
-        return [
-          'no_consumer',
-          `never delivered: ${queues.join(', ')} ${queues.length === 1 ? 'has' : 'have'} no consumer` +
-            (gone.length ? ` (${gone.join(', ')} no longer exists)` : '') +
-            ' — the server is down or stopped listening',
-          true,
-          [],
-        ];
-      }
-      const depth = known.reduce((n, k) => n + (k.f?.depth ?? 0), 0);
-      const monitor = this.giveUpAt(e) < e.deadline;
-      return [
-        'expired_in_queue',
-        `${monitor ? `never delivered within call_monitor_timeout ${e.callMonitorTimeout} s (the caller gave up; the request may still sit there until its ${e.timeoutMs} ms expiration)` : `never delivered before its ${e.timeoutMs} ms expiration`} although ${queues.join(', ')} ${allKnown ? `has ${consumers} consumer${consumers === 1 ? '' : 's'}` : 'may have consumers'}` +
-          (depth > 0 ? ` and ${depth} message${depth === 1 ? '' : 's'} waiting` : '') +
-          ': the server is paused, overloaded or blocked by prefetch',
-        allKnown,
-        allKnown ? [] : ['no_consumer'],
-      ];
-    }
-    // delivered, no final reply
-    let hb: string;
-    if (e.callMonitorTimeout === null) hb = 'no call-monitor heartbeats expected (call_monitor_timeout unset)';
-    else if (e.heartbeats === 0) hb = `no heartbeat ever arrived although call_monitor_timeout=${e.callMonitorTimeout} s was set`;
-    else {
-      const giveUp = this.giveUpAt(e);
-      const since = giveUp - (e.lastHeartbeatAt as number);
-      const interval = Math.max(1, Math.trunc(e.callMonitorTimeout / 2)) * 1000;
-      hb =
-        giveUp < e.deadline
-          ? `heartbeats stopped after ${e.heartbeats}: none within call_monitor_timeout ${e.callMonitorTimeout} s, so the caller gave up ${e.deadline - giveUp} ms before its ${e.timeoutMs} ms timeout; the server thread died or hangs`
-          : since > 2 * interval
-            ? `heartbeats stopped ${since} ms before the deadline after ${e.heartbeats}: the server thread died or hangs`
-            : `${e.heartbeats} heartbeat${e.heartbeats === 1 ? '' : 's'}, the last ${since} ms before the deadline: the server is still working`;
-    }
-    const waited = this.giveUpAt(e) - e.publishedAt;
-    return [
-      'no_reply',
-      `delivered to ${e.serverProcess ?? e.serverConnection ?? 'a server'} ${(e.deliveredAt as number) - e.publishedAt} ms after publish, no reply within ${waited} ms; ${hb}`,
-      true,
-      [],
-    ];
-  }
-
-  /**
-   * Bindings mode sees the request only. The target queue (oslo names it
-   * like the routing key: `<topic>` / `<topic>.<server>`) tells unroutable
-   * (missing) and no_consumer (no consumer); anything else is null: the
-   * outcome is unobservable.
-   */
-  private classifyBindings(e: Entry, facts: QueueFacts): [StuckCause, string, boolean, StuckCause[]] | null {
-    const q = e.target.routingKey;
-    const f = q ? facts(q) : null;
-    if (f && !f.exists) {
-      return [
-        'unroutable',
-        `no queue named ${q} exists, so nothing (following oslo's naming) is bound for that routing key; bindings mode cannot see the routed queues to be sure`,
-        false,
-        [],
-      ];
-    }
-    if (f && f.consumers === 0) {
-      return [
-        'no_consumer',
-        `${q} has no consumer (depth ${f.depth}); bindings mode cannot tell whether it expired there or was taken before the server went away`,
-        false,
-        ['expired_in_queue'],
-      ];
-    }
-    return null;
-  }
-
-  private setCause(
-    e: Entry,
-    nowMs: number,
-    cause: StuckCause,
-    detail: string,
-    certain: boolean,
-    indistinguishable: StuckCause[],
-  ): CallChange | null {
+  private setCause(e: Entry, nowMs: number, { cause, detail, certain, indistinguishable }: Verdict): CallChange | null {
     const before = { state: e.state, cause: e.cause };
     e.state = 'stuck';
     e.cause = cause;
