@@ -190,8 +190,10 @@ describe.skipIf(!ready)(`layout and firehose on ${RABBIT_URL} with ${PEER_LAYOUT
     expect(statusLine(off, 'here')).toContain('bindings mode');
   });
 
+  let attempt = 0;
   it('turns tracing on for every node when asked, and off again after the set time and at stop', async () => {
-    const v = `${vhost}-on`;
+    // a fresh vhost per attempt: a retry must not meet the tracing a failed attempt left on
+    const v = `${vhost}-on${++attempt}`;
     extraVhosts.push(v);
     await makeVhost(v);
     expect(await tracing(v)).toBe(false);
