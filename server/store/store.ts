@@ -54,6 +54,11 @@ export interface StoreCounts {
   oldestTs: number | null;
 }
 
+/** `s` as a literal inside a LIKE pattern written with `ESCAPE '\\'`. */
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 function clip(s: string | null | undefined, n = 500): string | null {
   return s == null ? null : s.length > n ? s.slice(0, n) : s;
 }
@@ -302,8 +307,8 @@ export class HistoryStore {
 
   private callWhere(eb: ExpressionBuilder<HistoryDb, 'calls'>, q: CallQuery): Expression<SqlBool> {
     const v = q.value;
-    const like = `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const prefix = `${v.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`;
+    const like = `%${likeEscape(v)}%`;
+    const prefix = `${likeEscape(v)}:%`;
     switch (q.kind) {
       case 'msg_id':
         return eb('msg_id', '=', v);
@@ -319,7 +324,7 @@ export class HistoryStore {
           eb('server_process', '=', v),
           sql<SqlBool>`caller_process LIKE ${prefix} ESCAPE '\\'`,
           sql<SqlBool>`server_process LIKE ${prefix} ESCAPE '\\'`,
-          sql<SqlBool>`server LIKE ${`${v.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`} ESCAPE '\\'`,
+          sql<SqlBool>`server LIKE ${`${likeEscape(v)}.%`} ESCAPE '\\'`,
         ]);
       case 'text':
         return eb.or(
@@ -341,7 +346,6 @@ export class HistoryStore {
 
   /** Messages matching a parsed query (msg_id / request ids / method / host / text), newest first. */
   async findMessages(q: CallQuery): Promise<{ messages: DecodedMessage[]; truncated: boolean }> {
-    const esc = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
     let b = this.db.selectFrom('messages').select('body');
     const v = q.value;
     b = b.where((eb) => {
@@ -354,11 +358,11 @@ export class HistoryStore {
         case 'method':
           return eb.or([eb('method', '=', v), eb('topic', '=', v), eb('server', '=', v)]);
         case 'host':
-          return eb.or([eb('server', '=', v), sql<SqlBool>`process LIKE ${`${esc(v)}:%`} ESCAPE '\\'`, eb('process', '=', v)]);
+          return eb.or([eb('server', '=', v), sql<SqlBool>`process LIKE ${`${likeEscape(v)}:%`} ESCAPE '\\'`, eb('process', '=', v)]);
         case 'text':
           return eb.or(
             (['method', 'topic', 'server', 'process', 'request_id', 'global_request_id', 'exchange'] as const).map(
-              (col) => sql<SqlBool>`${sql.ref(col)} LIKE ${`%${esc(v)}%`} ESCAPE '\\'`,
+              (col) => sql<SqlBool>`${sql.ref(col)} LIKE ${`%${likeEscape(v)}%`} ESCAPE '\\'`,
             ),
           );
       }
