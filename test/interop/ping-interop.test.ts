@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetPing } from '../../server/tap/ping.ts';
-import { managementAvailable, TEST_MANAGEMENT_URL } from '../../server/tap/test-support.ts';
+import { ManagementInspector } from '../../server/tap/inspector.ts';
+import { managementAvailable, TEST_MANAGEMENT_URL, waitFor } from '../../server/tap/test-support.ts';
 import { brokerAvailable, deleteBrokerEntities, pythonAvailable, RABBIT_URL, startPeer, stopAllPeers, uniqueName, type PythonPeer } from './python-peer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/osloscope', import.meta.url));
@@ -85,8 +86,13 @@ d('osloscope ping → Python oslo.messaging servers', () => {
 
   it('a stopped server is named as not answering, exit 3', async () => {
     await gone.stop();
+    // The management API counts consumers from periodic queue stats (every 5 s by
+    // default): wait until it has seen py-b's consumer go, as an operator would.
+    const vhost = decodeURIComponent(new URL(RABBIT_URL).pathname.slice(1)) || '/';
+    const management = new ManagementInspector({ url: TEST_MANAGEMENT_URL, vhost, timeoutMs: 5000 });
+    await waitFor(async () => (await management.queues()).find((q) => q.name === `${topic}.py-b` && q.consumers === 0), `${topic}.py-b listed with 0 consumers`, 30_000, 250);
     const r = await ping(['--topic', topic, '--exchange', exchange, '--timeout', '4']);
-    expect(r.stdout).toMatch(new RegExp(`topic ${topic} on exchange ${exchange}: 2 of 3 server\\(s\\) answered`));
+    expect(r.stdout, r.stdout + r.stderr).toMatch(new RegExp(`topic ${topic} on exchange ${exchange}: 2 of 3 server\\(s\\) answered`));
     // its <topic>.<server> queue outlives it (oslo declares it without auto-delete): nobody takes the call
     expect(r.stdout).toMatch(/^\s+py-b\s+timeout\s+-\s+0\s+queue\s+no reply within 4 s$/m);
     expect(r.stdout).toMatch(/^\s+py-a\s+pong\s+[\d.]+ ms\s/m);
