@@ -70,6 +70,68 @@ export function apiSuccessSchema<T extends z.ZodType>(data: T) {
 export type ApiResponse<T> = { ok: true; data: T } | ApiFailure;
 
 // ---------------------------------------------------------------------------
+// A fleet of transports (TRANSPORT_URLS=name=url,...; server/fleet.ts)
+
+/** A transport's name: TRANSPORT_URLS `name=url` (TRANSPORT_URL alone is one transport named `default`). */
+export const TRANSPORT_NAME_RE = /^[a-z0-9_-]{1,32}$/;
+/** The name of the only transport TRANSPORT_URL (or the embedded broker) gives. */
+export const DEFAULT_TRANSPORT_NAME = 'default';
+/** `?transport=all` (or none): the whole fleet. Never a transport's name. */
+export const ALL_TRANSPORTS = 'all';
+/** Most transports one osloscope taps (TRANSPORT_URLS). */
+export const MAX_TRANSPORTS = 32;
+
+export const transportNameSchema = z
+  .string({ message: 'transport is a name' })
+  .trim()
+  .regex(TRANSPORT_NAME_RE, { message: 'transport is a name of 1-32 characters a-z 0-9 _ -' })
+  .refine((v) => v !== ALL_TRANSPORTS, { message: `"${ALL_TRANSPORTS}" is not a transport name` });
+
+/**
+ * `?transport=` of every read endpoint and the `transport` of socket subscriptions: a transport's name,
+ * or `all` (the default) for the whole fleet. An unknown name is answered 404
+ * `unknown transport 'x' (known: a, b)`.
+ */
+export const transportSelectorSchema = z
+  .string({ message: 'transport is a name or all' })
+  .trim()
+  .regex(/^([a-z0-9_-]{1,32})$/, { message: 'transport is a name of 1-32 characters a-z 0-9 _ -, or all' })
+  .optional();
+export type TransportSelector = z.infer<typeof transportSelectorSchema>;
+
+/** The selector as a name, or null for the whole fleet. */
+export function selectedTransport(selector: string | null | undefined): string | null {
+  const v = (selector ?? '').trim();
+  return v === '' || v === ALL_TRANSPORTS ? null : v;
+}
+
+export const transportEntrySchema = z.object({
+  name: z.string(),
+  /** credential-free (passwords redacted) */
+  url: z.string(),
+  driver: z.enum(['rabbit', 'memory']),
+  /** the transport's state (idle, connected, degraded, disconnected, closed) */
+  state: z.enum(['idle', 'connected', 'degraded', 'disconnected', 'closed']),
+  /** while not connected: why the last attempt failed (redacted) */
+  reason: z.string().nullable(),
+  /** while reconnecting: the next attempt (1-based) */
+  attempt: z.number().nullable(),
+  /** while reconnecting: when the next attempt starts (ms since the epoch) */
+  nextRetryAt: z.number().nullable(),
+  /** the transport's tap (null: TAP_MODE=off) */
+  tap: tapStatusSchema.nullable(),
+});
+export type TransportEntry = z.infer<typeof transportEntrySchema>;
+
+/** GET /api/transports: every named transport, in configuration order, and the one fired at by default. */
+export const transportsListSchema = z.object({
+  transports: z.array(transportEntrySchema),
+  /** the transport Console actions use when they name none (the only one, or the first of TRANSPORT_URLS) */
+  default: z.string(),
+});
+export type TransportsList = z.infer<typeof transportsListSchema>;
+
+// ---------------------------------------------------------------------------
 // Firing RPCs
 
 export const RPC_TYPES = ['call', 'cast', 'fanout'] as const;
@@ -140,6 +202,8 @@ export const rpcRequestSchema = z
     ),
     /** the tap message id this fire replays (recorded in the audit log) */
     replayOf: z.preprocess(blankToUndefined, z.string().max(100).optional()),
+    /** the named transport to fire on: required when the fleet has more than one (400 otherwise) */
+    transport: z.preprocess(blankToUndefined, transportNameSchema.optional()),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -216,6 +280,8 @@ export const fireRecordSchema = z.object({
   elapsedMs: z.number(),
   result: z.unknown().optional(),
   error: apiErrorSchema.nullable(),
+  /** the named transport it was fired on */
+  transport: z.string().optional(),
 });
 export type FireRecord = z.infer<typeof fireRecordSchema>;
 
@@ -302,6 +368,23 @@ export const healthSchema = z.object({
   }),
   tap: z.object({ mode: z.string(), requestedMode: z.string(), state: z.string(), canSeeReplies: z.boolean() }).nullable(),
   /**
+   * Every named transport (the fleet, in configuration order); `status` is degraded when any of them is.
+   * `transport` and `tap` above describe the default transport (the first).
+   */
+  transports: z
+    .array(
+      z.object({
+        name: z.string(),
+        driver: z.enum(['rabbit', 'memory']),
+        /** credential-free; the driver only for strangers when access control is on */
+        url: z.string(),
+        state: transportStateSchema,
+        tap: z.object({ mode: z.string(), state: z.string() }).nullable(),
+        status: z.enum(['ok', 'degraded']),
+      }),
+    )
+    .optional(),
+  /**
    * Layout, firehose coverage and broker health, from the last broker read
    * (GET /api/broker/health has the details); null before the first read or without a tap.
    */
@@ -319,7 +402,15 @@ export type Health = z.infer<typeof healthSchema>;
 /** Pushed every status tick (socket `status:update`) and served at GET /api/status. */
 export const statusSnapshotSchema = z.object({
   at: z.number(),
+  /**
+   * The transport shown: for one named transport, that one; for the whole fleet of several, the
+   * first, with `transports` listing each (name, state) and tap/rates/calls summed over all.
+   */
   transport: transportInfoSchema,
+  /** the selection this snapshot is for: a transport's name, or `all` */
+  selection: z.string().optional(),
+  /** the fleet's transports (name, state, tap state) */
+  transports: z.array(z.object({ name: z.string(), state: transportStateSchema, tap: z.string().nullable() })).optional(),
   pool: poolStatsSchema,
   replyWaiter: replyWaiterStatsSchema.nullable(),
   tap: tapStatusSchema.nullable(),
@@ -334,6 +425,8 @@ export type StatusSnapshot = z.infer<typeof statusSnapshotSchema>;
 
 export const callsSnapshotSchema = z.object({
   at: z.number(),
+  /** the selection this snapshot is for: a transport's name, or `all` */
+  selection: z.string().optional(),
   inflight: z.array(callRecordSchema),
   stuck: z.array(callRecordSchema),
   /** finished calls, without their timelines (GET /api/calls?msgId= has them) */
@@ -350,20 +443,27 @@ export const messagesPageSchema = z.object({
 
 export const brokerSnapshotSchema = z.object({
   at: z.number(),
+  /** for one transport: its broker; for the whole fleet: the default transport's (see `transports`) */
   view: brokerViewSchema.nullable(),
   error: z.string().nullable(),
   poolSize: z.number(),
+  /** the transport `view` belongs to */
+  transport: z.string().optional(),
+  /** the whole fleet (no ?transport=, or all): each transport's broker view */
+  transports: z.array(z.object({ name: z.string(), view: brokerViewSchema.nullable(), error: z.string().nullable() })).optional(),
 });
 export type BrokerSnapshot = z.infer<typeof brokerSnapshotSchema>;
 
 /** GET /api/messages and /api/calls query strings. */
 export const messagesQuerySchema = z.object({
+  transport: transportSelectorSchema,
   filter: z.string().max(1000).optional(),
   limit: z.coerce.number({ message: 'limit is a whole number' }).int({ message: 'limit is a whole number' }).min(1, { message: 'limit is at least 1' }).max(10_000, { message: 'limit is at most 10000' }).optional(),
   format: z.enum(['json', 'ndjson'], { message: 'format is json or ndjson' }).optional(),
 });
 
 export const callsQuerySchema = z.object({
+  transport: transportSelectorSchema,
   state: z.enum(['inflight', 'stuck', 'done'], { message: 'state is inflight, stuck or done' }).optional(),
   /** one call (its full record, timeline included) */
   msgId: z.string().regex(/^[0-9a-f]{32}$/, { message: 'msgId is a 32-character hex _msg_id' }).optional(),

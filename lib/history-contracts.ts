@@ -19,8 +19,9 @@
  */
 import { z } from 'zod';
 import { callRecordSchema, decodedMessageSchema, stuckCauseSchema } from './tap-contracts.ts';
+import { transportSelectorSchema } from './api-contracts.ts';
 
-/** The transport (broker) a stored row came from; one tap = one transport, named "default" until fleets exist. */
+/** The transport (broker) a stored row came from: TRANSPORT_URLS names each; TRANSPORT_URL alone is "default". */
 export const DEFAULT_TRANSPORT = 'default';
 
 // ---------------------------------------------------------------------------
@@ -82,6 +83,8 @@ export const searchQuerySchema = z
       .min(1, { message: 'limit is at least 1' })
       .max(SEARCH_MAX_LIMIT, { message: `limit is at most ${SEARCH_MAX_LIMIT}` })
       .optional(),
+    /** only what was seen on this named transport; absent or `all`: every transport */
+    transport: transportSelectorSchema,
   })
   .refine((v) => !v.from || !v.to || Date.parse(v.from) <= Date.parse(v.to), { message: 'from is after to', path: ['from'] });
 export type SearchQuery = z.infer<typeof searchQuerySchema>;
@@ -183,6 +186,8 @@ export type StuckGroup = z.infer<typeof stuckGroupSchema>;
 
 /** GET /api/stuck-groups query: q filters by substring of key/method/topic/server/caller; acked: which groups. */
 export const stuckGroupsQuerySchema = z.object({
+  /** only groups of this named transport; absent or `all`: every transport */
+  transport: transportSelectorSchema,
   q: z.string().trim().max(200, { message: 'q is at most 200 characters' }).optional(),
   acked: z.enum(['all', 'yes', 'no'], { message: 'acked is all, yes or no' }).optional(),
   /** only groups with a stuck call since this time (ISO); default: the whole retention */

@@ -4,6 +4,7 @@
  * server/tap/ping.ts.
  */
 import { z } from 'zod';
+import { transportNameSchema } from './api-contracts.ts';
 
 /** Bounds of the per-server timeout, seconds. */
 export const MIN_PING_TIMEOUT_S = 0.1;
@@ -21,6 +22,8 @@ const name = (what: string) =>
 
 export const pingRequestSchema = z.object({
   topic: name('a topic'),
+  /** the named transport whose servers are pinged: required when the fleet has more than one (400 otherwise) */
+  transport: z.preprocess((v) => (v === '' || v === null ? undefined : v), transportNameSchema.optional()),
   /** ping only these servers (none: every server found) */
   servers: z.array(name('a server')).max(MAX_PING_SERVERS, { message: `at most ${MAX_PING_SERVERS} servers` }).optional(),
   exchange: z.preprocess((v) => (v === '' ? undefined : v), name('the exchange').optional()),

@@ -9,7 +9,7 @@
  * schemas, so the browser's useSocketFeed and the gateway share one typing.
  */
 import { z } from 'zod';
-import { apiErrorSchema, callsSnapshotSchema, statusSnapshotSchema } from './api-contracts.ts';
+import { apiErrorSchema, callsSnapshotSchema, statusSnapshotSchema, transportSelectorSchema } from './api-contracts.ts';
 import { decodedMessageSchema, rateDimensionSchema, rateSnapshotSchema } from './tap-contracts.ts';
 
 /** Browser → server. */
@@ -34,6 +34,19 @@ export const SERVER_EVENTS = {
 
 export const emptyPayloadSchema = z.union([z.object({}).strict(), z.undefined(), z.null()]);
 
+/**
+ * status:subscribe and calls:subscribe: `{transport?}` — a transport's name, or `all` / absent for the
+ * whole fleet (an unknown name is refused in the ack: `unknown transport 'x' (known: a, b)`).
+ */
+export const fleetPayloadSchema = z.union([z.object({ transport: transportSelectorSchema }).strict(), z.undefined(), z.null()]);
+export type FleetPayload = z.infer<typeof fleetPayloadSchema>;
+
+/** The transport a subscribe payload selects: its name, or null for the whole fleet. */
+export function payloadTransport(p: { transport?: string } | null | undefined): string | null {
+  const v = (p?.transport ?? '').trim();
+  return v === '' || v === 'all' ? null : v;
+}
+
 export const TRAFFIC_SNAPSHOT_MAX = 1000;
 
 export const trafficSubscribeSchema = z
@@ -42,12 +55,16 @@ export const trafficSubscribeSchema = z
     filter: z.string().max(1000, { message: 'the filter is longer than 1000 characters' }).default(''),
     /** how many recent messages the snapshot carries */
     limit: z.number().int().min(0).max(TRAFFIC_SNAPSHOT_MAX).default(200),
+    /** a transport's name, or `all` / absent for the whole fleet */
+    transport: transportSelectorSchema,
   })
   .strict();
 export type TrafficSubscribe = z.infer<typeof trafficSubscribeSchema>;
 
 export const trafficSnapshotSchema = z.object({
   filter: z.string(),
+  /** the subscription's transport selection (a name, or `all`) */
+  transport: z.string().optional(),
   messages: z.array(decodedMessageSchema),
 });
 export type TrafficSnapshot = z.infer<typeof trafficSnapshotSchema>;
@@ -55,6 +72,8 @@ export type TrafficSnapshot = z.infer<typeof trafficSnapshotSchema>;
 export const trafficBatchSchema = z.object({
   /** the subscription's filter, so a late batch for an old filter can be ignored */
   filter: z.string(),
+  /** the subscription's transport selection (a name, or `all`), for the same reason */
+  transport: z.string().optional(),
   /** oldest first */
   messages: z.array(decodedMessageSchema),
   /** matching messages left out of this batch to keep it bounded */
@@ -82,11 +101,15 @@ export const ratesSubscribeSchema = z
       .default(60_000),
     /** the only dimension whose series are sent (the chart draws one) */
     dimension: rateDimensionSchema.default('topic'),
+    /** a transport's name, or `all` / absent for the whole fleet (rates summed over it) */
+    transport: transportSelectorSchema,
   })
   .strict();
 export type RatesSubscribe = z.infer<typeof ratesSubscribeSchema>;
 
 export const ratesUpdateSchema = z.object({
+  /** the subscription's transport selection (a name, or `all`) */
+  transport: z.string().optional(),
   focus: z.string(),
   windowMs: z.number(),
   dimension: rateDimensionSchema,
@@ -96,7 +119,7 @@ export type RatesUpdate = z.infer<typeof ratesUpdateSchema>;
 
 /** A chart's subscription key: charts with the same window, dimension and focus share one feed. */
 export function ratesKey(r: RatesSubscribe): string {
-  return `${r.windowMs}|${r.dimension}|${r.focus}`;
+  return `${r.transport ?? 'all'}|${r.windowMs}|${r.dimension}|${r.focus}`;
 }
 
 /** `{}` leaves every chart feed of the socket; a subscribe payload leaves that one chart's. */
@@ -116,7 +139,7 @@ export type SocketAck<T> = { ok: true; data: T } | { ok: false; error: z.infer<t
 export const SOCKET_FEEDS = {
   [CLIENT_EVENTS.statusSubscribe]: {
     unsubscribe: CLIENT_EVENTS.statusUnsubscribe,
-    payload: emptyPayloadSchema,
+    payload: fleetPayloadSchema,
     snapshot: statusSnapshotSchema,
     events: { [SERVER_EVENTS.statusUpdate]: statusUpdateSchema },
     keyed: false,
@@ -130,7 +153,7 @@ export const SOCKET_FEEDS = {
   },
   [CLIENT_EVENTS.callsSubscribe]: {
     unsubscribe: CLIENT_EVENTS.callsUnsubscribe,
-    payload: emptyPayloadSchema,
+    payload: fleetPayloadSchema,
     snapshot: callsSnapshotSchema,
     events: { [SERVER_EVENTS.callsUpdate]: callsUpdateSchema },
     keyed: false,

@@ -118,8 +118,10 @@ export const brokerMetadataSchema = z.object({
 export type BrokerMetadata = z.infer<typeof brokerMetadataSchema>;
 
 export const decodedMessageSchema = z.object({
-  /** tap-local id, unique for the life of the tap (monotonic) */
+  /** tap-local id, unique for the life of the tap (monotonic); in a fleet of several transports `<transport>:<id>` */
   id: z.string(),
+  /** the named transport (broker) it was seen on (TRANSPORT_URLS; `default` for TRANSPORT_URL), stamped by server/fleet.ts */
+  transport: z.string().optional(),
   /** observation time, ms since the epoch */
   ts: z.number(),
   kind: messageKindSchema,
@@ -257,6 +259,8 @@ export type Caller = z.infer<typeof callerSchema>;
 
 export const callRecordSchema = z.object({
   msgId: z.string(),
+  /** the named transport (broker) the call was seen on (TRANSPORT_URLS; `default` for TRANSPORT_URL), stamped by server/fleet.ts */
+  transport: z.string().optional(),
   method: z.string(),
   target: callTargetSchema,
   caller: callerSchema,
