@@ -7,11 +7,10 @@
  * sits in a scrolling region).
  */
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
-import { startServer, type ServerHandle } from './support/server.ts';
-import { BUILD_TIMEOUT_MS, buildOnce, waitLive } from './support/setup.ts';
+import { withOsloscopeAndBrowser } from './support/harness.ts';
+import { waitLive } from './support/setup.ts';
 
 const AXE_SOURCE = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
 const PAGES = ['/', '/live', '/console', '/calls', '/broker', '/login'];
@@ -76,78 +75,65 @@ async function settle(page: Page, path: string): Promise<void> {
 }
 
 describe('accessibility and layout of every page', () => {
-  let osloscope: ServerHandle;
-  let browser: LaunchedBrowser;
-  let page: Page;
-
-  beforeAll(async () => {
-    await buildOnce();
-    [osloscope, browser] = await Promise.all([startServer(), launchBrowser({ width: 1280, height: 800 })]);
-    page = await browser.context.newPage();
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await browser?.close();
-    await osloscope?.stop();
-  });
+  const e2e = withOsloscopeAndBrowser({ viewport: { width: 1280, height: 800 } });
 
   it('has no critical or serious axe violation on any page, in both themes', async () => {
     const found: string[] = [];
     for (const theme of ['dark', 'light'] as const) {
-      await page.emulateMedia({ colorScheme: theme });
+      await e2e.page.emulateMedia({ colorScheme: theme });
       for (const path of PAGES) {
-        await page.goto(`${osloscope.url}${path}`);
-        await settle(page, path);
+        await e2e.page.goto(`${e2e.osloscope.url}${path}`);
+        await settle(e2e.page, path);
         // the Live page needs rows before the table is what users see
-        if (path === '/live') await page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
-        found.push(describeViolations(`${path} (${theme})`, await axeViolations(page)));
-        expect(await page.locator('h1').count(), `one h1 on ${path}`).toBe(1);
-        expect(await page.locator('th:empty').count(), `no empty table header on ${path}`).toBe(0);
+        if (path === '/live') await e2e.page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
+        found.push(describeViolations(`${path} (${theme})`, await axeViolations(e2e.page)));
+        expect(await e2e.page.locator('h1').count(), `one h1 on ${path}`).toBe(1);
+        expect(await e2e.page.locator('th:empty').count(), `no empty table header on ${path}`).toBe(0);
       }
     }
     expect(found.filter(Boolean).join('\n')).toBe('');
   }, 240_000);
 
   it('has none with a drawer or the shortcut list open', async () => {
-    await page.emulateMedia({ colorScheme: 'dark' });
+    await e2e.page.emulateMedia({ colorScheme: 'dark' });
     const found: string[] = [];
-    await page.goto(`${osloscope.url}/live`);
-    await settle(page, '/live');
+    await e2e.page.goto(`${e2e.osloscope.url}/live`);
+    await settle(e2e.page, '/live');
     // rows keep arriving at the top: pause the stream so a row stands still
-    await page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
-    await page.getByTestId('pause').click();
-    await page.getByTestId('message-row').first().click();
-    await page.getByTestId('message-drawer').waitFor();
-    found.push(describeViolations('live drawer', await axeViolations(page)));
+    await e2e.page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
+    await e2e.page.getByTestId('pause').click();
+    await e2e.page.getByTestId('message-row').first().click();
+    await e2e.page.getByTestId('message-drawer').waitFor();
+    found.push(describeViolations('live drawer', await axeViolations(e2e.page)));
 
-    await page.goto(`${osloscope.url}/broker`);
-    await settle(page, '/broker');
-    await page.getByTestId('queue-row').first().click();
-    await page.getByTestId('queue-drawer').waitFor();
-    found.push(describeViolations('broker drawer', await axeViolations(page)));
+    await e2e.page.goto(`${e2e.osloscope.url}/broker`);
+    await settle(e2e.page, '/broker');
+    await e2e.page.getByTestId('queue-row').first().click();
+    await e2e.page.getByTestId('queue-drawer').waitFor();
+    found.push(describeViolations('broker drawer', await axeViolations(e2e.page)));
 
-    await page.keyboard.press('Escape');
-    await page.getByTestId('queue-drawer').waitFor({ state: 'detached' });
-    await page.keyboard.press('Shift+Slash');
-    await page.getByTestId('shortcuts').waitFor();
-    found.push(describeViolations('shortcut list', await axeViolations(page)));
+    await e2e.page.keyboard.press('Escape');
+    await e2e.page.getByTestId('queue-drawer').waitFor({ state: 'detached' });
+    await e2e.page.keyboard.press('Shift+Slash');
+    await e2e.page.getByTestId('shortcuts').waitFor();
+    found.push(describeViolations('shortcut list', await axeViolations(e2e.page)));
     expect(found.filter(Boolean).join('\n')).toBe('');
   }, 120_000);
 
   it('holds at 800, 1280 and 1920 px: no page scrolls sideways, no table is cut', async () => {
     const found: string[] = [];
     for (const size of WIDTHS) {
-      await page.setViewportSize(size);
+      await e2e.page.setViewportSize(size);
       for (const path of ['/', '/broker', '/console', '/live', '/calls']) {
-        await page.goto(`${osloscope.url}${path}`);
-        await settle(page, path);
-        if (path === '/') await page.getByTestId('top-methods-table').waitFor({ timeout: 20_000 });
-        if (path === '/broker') await page.getByTestId('queue-table').waitFor({ timeout: 20_000 });
-        for (const c of await clipping(page)) found.push(`${path} at ${size.width}px: ${c}`);
-        await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope${path === '/' ? '-overview' : path.replace('/', '-')}-${size.width}.png` });
+        await e2e.page.goto(`${e2e.osloscope.url}${path}`);
+        await settle(e2e.page, path);
+        if (path === '/') await e2e.page.getByTestId('top-methods-table').waitFor({ timeout: 20_000 });
+        if (path === '/broker') await e2e.page.getByTestId('queue-table').waitFor({ timeout: 20_000 });
+        for (const c of await clipping(e2e.page)) found.push(`${path} at ${size.width}px: ${c}`);
+        await e2e.page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope${path === '/' ? '-overview' : path.replace('/', '-')}-${size.width}.png` });
       }
     }
-    await page.setViewportSize({ width: 1280, height: 800 });
+    await e2e.page.setViewportSize({ width: 1280, height: 800 });
     expect(found.join('\n')).toBe('');
   }, 240_000);
 });

@@ -4,38 +4,23 @@
  * rpc_ping_enabled, so with NoSuchMethod: alive), and the dead host, whose
  * queue nobody consumes, is named as not answering.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
-import { startServer, type ServerHandle } from './support/server.ts';
-import { BUILD_TIMEOUT_MS, buildOnce, until, waitLive } from './support/setup.ts';
+import { describe, expect, it } from 'vitest';
+import { withOsloscopeAndBrowser } from './support/harness.ts';
+import { until, waitLive } from './support/setup.ts';
 
 describe('Console: ping a topic fleet (embedded demo)', () => {
-  let osloscope: ServerHandle;
-  let browser: LaunchedBrowser;
-  let page: Page;
-
-  beforeAll(async () => {
-    await buildOnce();
-    [osloscope, browser] = await Promise.all([startServer({}), launchBrowser()]);
-    page = await browser.context.newPage();
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await browser?.close();
-    expect(await osloscope?.stop()).toBe(0);
-  });
+  const e2e = withOsloscopeAndBrowser({ cleanExit: true });
 
   it('lists who answered, with latency, and who did not', async () => {
-    await page.goto(`${osloscope.url}/console`);
-    await waitLive(page);
-    await page.getByTestId('field-topic').fill('compute');
-    await page.getByTestId('field-exchange').fill('nova');
-    await page.getByTestId('ping-timeout').fill('2');
-    await page.getByTestId('ping-fleet').click();
-    const result = page.getByTestId('ping-result');
+    await e2e.page.goto(`${e2e.osloscope.url}/console`);
+    await waitLive(e2e.page);
+    await e2e.page.getByTestId('field-topic').fill('compute');
+    await e2e.page.getByTestId('field-exchange').fill('nova');
+    await e2e.page.getByTestId('ping-timeout').fill('2');
+    await e2e.page.getByTestId('ping-fleet').click();
+    const result = e2e.page.getByTestId('ping-result');
     await until(() => result.count(), (n) => n === 1, 'the ping result', 30_000);
-    const rows = await page.getByTestId('ping-row').evaluateAll((els) => els.map((e) => [e.getAttribute('data-server'), e.getAttribute('data-status')]));
+    const rows = await e2e.page.getByTestId('ping-row').evaluateAll((els) => els.map((e) => [e.getAttribute('data-server'), e.getAttribute('data-status')]));
     expect(rows).toEqual(
       expect.arrayContaining([
         ['compute-01', 'error'],
@@ -45,23 +30,23 @@ describe('Console: ping a topic fleet (embedded demo)', () => {
       ]),
     );
     expect(await result.getAttribute('data-missing')).toBe('1');
-    expect(await page.getByTestId('ping-summary').innerText()).toMatch(/^\d+ of \d+ answered$/);
-    const dead = page.locator('[data-testid=ping-row][data-server=compute-dead]');
+    expect(await e2e.page.getByTestId('ping-summary').innerText()).toMatch(/^\d+ of \d+ answered$/);
+    const dead = e2e.page.locator('[data-testid=ping-row][data-server=compute-dead]');
     expect(await dead.innerText()).toMatch(/no reply/);
-    const alive = page.locator('[data-testid=ping-row][data-server=compute-01]');
+    const alive = e2e.page.locator('[data-testid=ping-row][data-server=compute-01]');
     expect(await alive.innerText()).toMatch(/\d+(\.\d+)? ms/);
     expect(await alive.innerText()).toMatch(/rpc_ping_enabled/);
   }, 60_000);
 
   it('suggests exchanges, topics, servers and methods the traffic named, the servers and methods of the topic typed', async () => {
-    await page.goto(`${osloscope.url}/console`);
-    await waitLive(page);
-    const options = (id: string) => page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    await e2e.page.goto(`${e2e.osloscope.url}/console`);
+    await waitLive(e2e.page);
+    const options = (id: string) => e2e.page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
     // the demo's conductor calls every 250 ms and compute casts every second are what is suggested
     await until(() => options('suggest-topics'), (t) => t.includes('conductor') && t.includes('compute'), 'topics from the traffic', 30_000);
     expect(await options('suggest-exchanges')).toContain('nova');
-    expect(await page.getByTestId('field-topic').getAttribute('list')).toBe('console-topics');
-    await page.getByTestId('field-topic').fill('compute');
+    expect(await e2e.page.getByTestId('field-topic').getAttribute('list')).toBe('console-topics');
+    await e2e.page.getByTestId('field-topic').fill('compute');
     await until(() => options('suggest-methods'), (m) => m.some((x) => ['build_and_run_instance', 'reboot_instance', 'terminate_instance', 'resume_instance'].includes(x)), 'compute methods', 30_000);
     // only the methods of the typed topic: the conductor's are not offered for compute
     expect(await options('suggest-methods')).not.toContain('object_class_action_versions');

@@ -3,59 +3,46 @@
  * demo fleet. Every page shows live, moving data; the dead compute host
  * produces a stuck call the Calls page explains.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
-import { startServer, type ServerHandle } from './support/server.ts';
-import { BUILD_TIMEOUT_MS, buildOnce, until, waitLive } from './support/setup.ts';
+import { describe, expect, it } from 'vitest';
+import { withOsloscopeAndBrowser } from './support/harness.ts';
+import { until, waitLive } from './support/setup.ts';
 
 describe('embedded demo (no TRANSPORT_URL)', () => {
-  let osloscope: ServerHandle;
-  let browser: LaunchedBrowser;
-  let page: Page;
-
-  beforeAll(async () => {
-    await buildOnce();
-    [osloscope, browser] = await Promise.all([startServer({}), launchBrowser()]);
-    page = await browser.context.newPage();
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await browser?.close();
-    expect(await osloscope?.stop()).toBe(0);
+  const e2e = withOsloscopeAndBrowser({
+    cleanExit: true,
     // the demo's auth tokens (gAAAAAB…) never reach the logs
-    expect(osloscope.output()).not.toContain('gAAAAAB');
+    afterStop: (osloscope) => expect(e2e.osloscope.output()).not.toContain('gAAAAAB'),
   });
 
   it('says it runs the embedded demo transport', async () => {
-    await page.goto(osloscope.url);
-    await waitLive(page);
-    expect(await page.getByTestId('transport-banner').innerText()).toMatch(/Embedded demo transport/);
-    expect(await page.locator('[data-testid=broker-state]').getAttribute('data-state')).toBe('connected');
+    await e2e.page.goto(e2e.osloscope.url);
+    await waitLive(e2e.page);
+    expect(await e2e.page.getByTestId('transport-banner').innerText()).toMatch(/Embedded demo transport/);
+    expect(await e2e.page.locator('[data-testid=broker-state]').getAttribute('data-state')).toBe('connected');
   });
 
   it('shows moving charts with no broker configured', async () => {
-    await page.goto(osloscope.url);
-    await waitLive(page);
-    const chart = page.getByTestId('rate-chart');
+    await e2e.page.goto(e2e.osloscope.url);
+    await waitLive(e2e.page);
+    const chart = e2e.page.getByTestId('rate-chart');
     const keys = await until(() => chart.getAttribute('data-keys'), (k) => (k ?? '').split(',').filter(Boolean).length >= 3, 'demo topics in the chart');
     expect(keys?.split(',')).toEqual(expect.arrayContaining(['conductor', 'compute']));
     const first = Number(await chart.getAttribute('data-updated-at'));
     // the chart keeps updating: a later snapshot replaces the data, and drawn areas exist
     await until(async () => Number(await chart.getAttribute('data-updated-at')), (t) => t > first, 'a chart update', 5000);
-    expect(await page.locator('[data-testid=rate-chart] .recharts-area').count()).toBeGreaterThanOrEqual(3);
-    const rate = await until(async () => Number(await page.getByTestId('total-rate').innerText()), (r) => r > 1, 'a total rate above 1 msg/s');
+    expect(await e2e.page.locator('[data-testid=rate-chart] .recharts-area').count()).toBeGreaterThanOrEqual(3);
+    const rate = await until(async () => Number(await e2e.page.getByTestId('total-rate').innerText()), (r) => r > 1, 'a total rate above 1 msg/s');
     expect(rate).toBeGreaterThan(1);
     // firehose on the embedded broker: replies are visible
-    expect(await page.getByTestId('tap-mode').innerText()).toBe('firehose');
-    expect(await page.getByTestId('rate-card').getAttribute('data-stale')).toBe('false');
+    expect(await e2e.page.getByTestId('tap-mode').innerText()).toBe('firehose');
+    expect(await e2e.page.getByTestId('rate-card').getAttribute('data-stale')).toBe('false');
   });
 
   it('explains the dead host’s stuck call on Calls', async () => {
-    await page.goto(`${osloscope.url}/calls`);
-    await waitLive(page);
+    await e2e.page.goto(`${e2e.osloscope.url}/calls`);
+    await waitLive(e2e.page);
     // the demo calls compute-dead every ~15 s with a 10 s timeout; do not wait for it: ask too, with 1 s
-    const answer = await page.evaluate(async () => {
+    const answer = await e2e.page.evaluate(async () => {
       const res = await fetch('/api/rpc', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -65,62 +52,62 @@ describe('embedded demo (no TRANSPORT_URL)', () => {
     });
     expect(answer.error.code).toBe('timeout');
     // stuck calls come grouped by target and cause; a group opens its newest call's page
-    const row = page.locator('[data-testid=stuck-table] [data-testid=stuck-group][data-method=get_host_uptime]');
+    const row = e2e.page.locator('[data-testid=stuck-table] [data-testid=stuck-group][data-method=get_host_uptime]');
     await row.first().waitFor({ timeout: 20_000 });
     expect(await row.first().getAttribute('data-cause')).toBe('no_consumer');
     await row.first().click();
-    await page.waitForURL('**/calls/*');
-    expect(await page.getByTestId('call-cause-words').innerText()).toContain('compute.compute-dead');
+    await e2e.page.waitForURL('**/calls/*');
+    expect(await e2e.page.getByTestId('call-cause-words').innerText()).toContain('compute.compute-dead');
   }, 60_000);
 
   it('streams live traffic with details and redacted tokens', async () => {
-    await page.goto(`${osloscope.url}/live`);
-    await waitLive(page);
-    await page.getByTestId('filter-kind').selectOption('call');
-    const row = page.locator('[data-testid=message-row][data-kind=call]');
+    await e2e.page.goto(`${e2e.osloscope.url}/live`);
+    await waitLive(e2e.page);
+    await e2e.page.getByTestId('filter-kind').selectOption('call');
+    const row = e2e.page.locator('[data-testid=message-row][data-kind=call]');
     await row.first().waitFor({ timeout: 10_000 });
-    expect(await page.locator('[data-testid=message-row]:not([data-kind=call])').count()).toBe(0);
+    expect(await e2e.page.locator('[data-testid=message-row]:not([data-kind=call])').count()).toBe(0);
     await row.first().click();
-    const context = JSON.parse(await page.getByTestId('drawer-context').innerText());
+    const context = JSON.parse(await e2e.page.getByTestId('drawer-context').innerText());
     expect(context.auth_token).toBe('***');
     // nor anywhere else the browser can read: the page, the message API, the export
-    expect(await page.content()).not.toContain('gAAAAAB');
-    const everything = await page.evaluate(async () => (await (await fetch('/api/messages?limit=5000')).text()) + (await (await fetch('/api/messages?format=ndjson')).text()));
+    expect(await e2e.page.content()).not.toContain('gAAAAAB');
+    const everything = await e2e.page.evaluate(async () => (await (await fetch('/api/messages?limit=5000')).text()) + (await (await fetch('/api/messages?format=ndjson')).text()));
     expect(everything).toContain('"auth_token":"***"');
     expect(everything).not.toContain('gAAAAAB');
     // pausing freezes the list
-    await page.getByTestId('pause').click();
-    const frozen = await page.getByTestId('message-row').count();
-    await page.waitForTimeout(1500);
-    expect(await page.getByTestId('message-row').count()).toBe(frozen);
-    expect(await page.getByTestId('resume').innerText()).toMatch(/Resume \(\d+ new\)/);
-    await page.getByTestId('resume').click();
+    await e2e.page.getByTestId('pause').click();
+    const frozen = await e2e.page.getByTestId('message-row').count();
+    await e2e.page.waitForTimeout(1500);
+    expect(await e2e.page.getByTestId('message-row').count()).toBe(frozen);
+    expect(await e2e.page.getByTestId('resume').innerText()).toMatch(/Resume \(\d+ new\)/);
+    await e2e.page.getByTestId('resume').click();
   });
 
   it('replays a message into the console form', async () => {
-    await page.goto(`${osloscope.url}/live`);
-    await waitLive(page);
-    await page.getByTestId('filter-method').fill('ping');
-    await until(() => page.getByTestId('filter-query').innerText(), (q) => q === 'method:ping', 'the filter to apply');
-    const row = page.locator('[data-testid=message-row][data-kind=call][data-method=ping]');
+    await e2e.page.goto(`${e2e.osloscope.url}/live`);
+    await waitLive(e2e.page);
+    await e2e.page.getByTestId('filter-method').fill('ping');
+    await until(() => e2e.page.getByTestId('filter-query').innerText(), (q) => q === 'method:ping', 'the filter to apply');
+    const row = e2e.page.locator('[data-testid=message-row][data-kind=call][data-method=ping]');
     await row.first().waitFor({ timeout: 20_000 });
-    expect(await page.locator('[data-testid=message-row]:not([data-method=ping])').count()).toBe(0);
+    expect(await e2e.page.locator('[data-testid=message-row]:not([data-method=ping])').count()).toBe(0);
     await row.first().click();
-    await page.getByTestId('replay-call').click();
-    await page.getByTestId('replay-note').waitFor({ timeout: 10_000 });
-    expect(await page.getByTestId('field-topic').inputValue()).toBe('conductor');
-    expect(await page.getByTestId('field-method').inputValue()).toBe('ping');
-    expect(await page.getByTestId('field-exchange').inputValue()).toBe('nova');
-    expect(await page.getByTestId('field-context').inputValue()).not.toContain('auth_token');
-    await page.getByTestId('fire-submit').click();
-    await page.getByTestId('result-ok').waitFor({ timeout: 10_000 });
-    expect(JSON.parse(await page.getByTestId('result-value').innerText())).toMatchObject({ service: 'conductor', arg: 'demo' });
+    await e2e.page.getByTestId('replay-call').click();
+    await e2e.page.getByTestId('replay-note').waitFor({ timeout: 10_000 });
+    expect(await e2e.page.getByTestId('field-topic').inputValue()).toBe('conductor');
+    expect(await e2e.page.getByTestId('field-method').inputValue()).toBe('ping');
+    expect(await e2e.page.getByTestId('field-exchange').inputValue()).toBe('nova');
+    expect(await e2e.page.getByTestId('field-context').inputValue()).not.toContain('auth_token');
+    await e2e.page.getByTestId('fire-submit').click();
+    await e2e.page.getByTestId('result-ok').waitFor({ timeout: 10_000 });
+    expect(JSON.parse(await e2e.page.getByTestId('result-value').innerText())).toMatchObject({ service: 'conductor', arg: 'demo' });
   });
 
   it('shows queues and connections per process on Broker', async () => {
-    await page.goto(`${osloscope.url}/broker`);
-    await waitLive(page);
-    await page.locator('[data-testid=queue-row][data-queue="compute.compute-dead"]').waitFor({ timeout: 10_000 });
-    expect(await page.getByTestId('connections-table').innerText()).toContain('nova-conductor');
+    await e2e.page.goto(`${e2e.osloscope.url}/broker`);
+    await waitLive(e2e.page);
+    await e2e.page.locator('[data-testid=queue-row][data-queue="compute.compute-dead"]').waitFor({ timeout: 10_000 });
+    expect(await e2e.page.getByTestId('connections-table').innerText()).toContain('nova-conductor');
   });
 });
