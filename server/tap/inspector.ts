@@ -11,7 +11,7 @@
  *   the tap has seen in traffic (topic, topic.server, notification and reply
  *   queues). Knows no connections and cannot tell whether tracing is on.
  */
-import type { MemoryBroker } from '../messaging/index.ts';
+import type { Logger, MemoryBroker, Transport } from '../messaging/index.ts';
 
 export interface InspectedExchange {
   name: string;
@@ -80,6 +80,8 @@ export interface BrokerInspector {
   connections(): Promise<InspectedConnection[] | null>;
   /** Credential-free description for status and logs. */
   describe(): string;
+  /** Messages the broker dropped from a queue (x-max-length drop-head), when it counts them (memory broker). */
+  droppedFrom?(queue: string): number;
 }
 
 export class InspectorError extends Error {
@@ -450,4 +452,73 @@ export class PassiveInspector implements BrokerInspector {
   async connections(): Promise<null> {
     return null;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Transport → inspector
+// ---------------------------------------------------------------------------
+
+/** The virtual host a transport connects to. */
+export function vhostOf(transport: Transport): string {
+  if (transport.memoryBroker) return transport.memoryBroker.vhost;
+  return transport.url.amqpEndpoints()[0]?.vhost ?? '/';
+}
+
+export interface InspectorForOptions {
+  /**
+   * RABBITMQ_MANAGEMENT_URL. undefined: try `http://<amqp host>:15672` (then AMQP port + 10000) with the
+   * transport's credentials; null: never use the management API.
+   */
+  managementUrl?: string | null;
+  /** passive queue.declare on the caller's own connection, for the PassiveInspector fallback */
+  checkQueue: PassiveQueueCheck;
+  /** queue names worth checking passively (seen in traffic) */
+  knownQueues: () => string[];
+  log: Logger;
+}
+
+/**
+ * The inspector that answers for a transport's broker: the memory broker's own views, else the management
+ * API (explicit URL, or a guess that proves to serve this broker), else passive declares. The one place that
+ * knows which driver a transport runs on, so the tap never branches on it.
+ */
+export async function inspectorFor(transport: Transport, options: InspectorForOptions): Promise<BrokerInspector> {
+  const vhost = vhostOf(transport);
+  if (transport.memoryBroker) return new MemoryInspector(transport.memoryBroker);
+  const { managementUrl: url, log } = options;
+  if (url !== null) {
+    const eps = transport.url.amqpEndpoints();
+    const ep = eps[0];
+    // Guesses: RabbitMQ's default management port on the AMQP host, then AMQP port + 10000
+    // (5672 → 15672, 5674 → 15674: how side-by-side brokers are usually laid out). A guess
+    // only counts when that management API lists one of our AMQP ports among its listeners:
+    // another broker on the same host answers for its own vhost, tracing state included.
+    const candidates: { url: string; explicit: boolean }[] = url
+      ? [{ url, explicit: true }]
+      : ep
+        ? [...new Set([15672, ep.port + 10000])].map((p) => ({ url: `http://${ep.label.replace(/:\d+$/, '')}:${p}`, explicit: false }))
+        : [];
+    for (const c of candidates) {
+      const m = new ManagementInspector({ url: c.url, vhost, username: ep?.username, password: ep?.password, timeoutMs: c.explicit ? 5000 : 2000 });
+      try {
+        await m.check();
+        const same = await m.servesAmqpPort(ep?.port ?? 5672).catch(() => ({ ok: true, ports: [] as number[], node: null }));
+        const ours = same.ok || eps.some((e) => same.ports.includes(e.port));
+        if (!ours && !c.explicit) {
+          log.info({ management: m.describe(), amqpPorts: same.ports }, 'management API on the AMQP host belongs to another broker; not using it');
+          continue;
+        }
+        if (!ours) {
+          log.warn(
+            { management: m.describe(), amqpPorts: same.ports, port: ep?.port },
+            'RABBITMQ_MANAGEMENT_URL lists no AMQP listener on the port osloscope connects to: is it the same broker? (port forwarding can explain it)',
+          );
+        }
+        return m;
+      } catch (err) {
+        if (c.explicit) log.warn({ err: (err as Error).message }, 'management API unusable; falling back to passive declares');
+      }
+    }
+  }
+  return new PassiveInspector(vhost, options.checkQueue, options.knownQueues);
 }

@@ -50,9 +50,9 @@ import { processOf, type CallChange, type CallerInfo, type QueueFact } from './c
 import { decodeObservation, fromDelivery, fromTraceDelivery, TRACE_EXCHANGE, type ObservedMessage } from './decoder.ts';
 import {
   InspectorError,
+  inspectorFor,
   ManagementInspector,
-  MemoryInspector,
-  PassiveInspector,
+  vhostOf,
   type BrokerInspector,
   type InspectedConnection,
   type InspectedConsumer,
@@ -267,8 +267,7 @@ export class Tap {
   // ---- life cycle ------------------------------------------------------------
 
   get vhost(): string {
-    if (this.transport.memoryBroker) return this.transport.memoryBroker.vhost;
-    return this.transport.url.amqpEndpoints()[0]?.vhost ?? '/';
+    return vhostOf(this.transport);
   }
 
   /**
@@ -333,46 +332,10 @@ export class Tap {
 
   private async pickInspector(): Promise<BrokerInspector> {
     if (this.options.inspector) return this.options.inspector;
-    const broker = this.transport.memoryBroker;
-    if (broker) return new MemoryInspector(broker);
-    const url = this.options.managementUrl;
-    if (url !== null) {
-      const eps = this.transport.url.amqpEndpoints();
-      const ep = eps[0];
-      // Guesses: RabbitMQ's default management port on the AMQP host, then AMQP port + 10000
-      // (5672 → 15672, 5674 → 15674: how side-by-side brokers are usually laid out). A guess
-      // only counts when that management API lists one of our AMQP ports among its listeners:
-      // another broker on the same host answers for its own vhost, tracing state included.
-      const candidates: { url: string; explicit: boolean }[] = url
-        ? [{ url, explicit: true }]
-        : ep
-          ? [...new Set([15672, ep.port + 10000])].map((p) => ({ url: `http://${ep.label.replace(/:\d+$/, '')}:${p}`, explicit: false }))
-          : [];
-      for (const c of candidates) {
-        const m = new ManagementInspector({ url: c.url, vhost: this.vhost, username: ep?.username, password: ep?.password, timeoutMs: c.explicit ? 5000 : 2000 });
-        try {
-          await m.check();
-          const same = await m.servesAmqpPort(ep?.port ?? 5672).catch(() => ({ ok: true, ports: [] as number[], node: null }));
-          const ours = same.ok || eps.some((e) => same.ports.includes(e.port));
-          if (!ours && !c.explicit) {
-            this.log.info({ management: m.describe(), amqpPorts: same.ports }, 'management API on the AMQP host belongs to another broker; not using it');
-            continue;
-          }
-          if (!ours) {
-            this.log.warn(
-              { management: m.describe(), amqpPorts: same.ports, port: ep?.port },
-              'RABBITMQ_MANAGEMENT_URL lists no AMQP listener on the port osloscope connects to: is it the same broker? (port forwarding can explain it)',
-            );
-          }
-          return m;
-        } catch (err) {
-          if (c.explicit) this.log.warn({ err: (err as Error).message }, 'management API unusable; falling back to passive declares');
-        }
-      }
-    }
-    return new PassiveInspector(
-      this.vhost,
-      async (q) => {
+    return inspectorFor(this.transport, {
+      managementUrl: this.options.managementUrl,
+      log: this.log,
+      checkQueue: async (q) => {
         if (!this.link) return null;
         try {
           const r = await this.link.checkQueue(q);
@@ -381,8 +344,8 @@ export class Tap {
           return null;
         }
       },
-      () => [...this.knownQueues],
-    );
+      knownQueues: () => [...this.knownQueues],
+    });
   }
 
   /** Open a fresh link, decide the mode, declare everything. */
@@ -1024,7 +987,7 @@ export class Tap {
 
   private async refreshDropped(): Promise<void> {
     const inspector = this.inspector;
-    if (!(inspector instanceof MemoryInspector)) return;
+    if (!inspector?.droppedFrom) return;
     let n = 0;
     for (const q of [this.bindingsQueue, this.firehoseQueue]) if (q) n += inspector.droppedFrom(q);
     if (n > this.memoryDropped) {
