@@ -61,6 +61,7 @@ import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './mo
 import { poolsFromRoutedQueues } from './queue-names.ts';
 import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
+import { tapStatus } from './tap-status.ts';
 import { randomBytes } from 'node:crypto';
 
 /** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
@@ -999,43 +1000,23 @@ export class Tap {
   // ---- queries -----------------------------------------------------------------------
 
   status(): TapStatus {
-    const vhost = this.vhost;
-    const canSeeReplies = this.mode === 'firehose';
-    let hint: string | null = null;
-    const how = `rabbitmqctl trace_on -p ${vhost}${this.canEnable ? ' (or enable it from osloscope)' : ''}`;
-    if (this.state === 'starting') hint = 'The tap is starting: connecting to the broker and choosing bindings or firehose mode.';
-    else if (this.state === 'error') hint = `The tap could not start: ${this.error ?? 'unknown error'}.`;
-    else if (this.mode === 'off') hint = 'The tap is off (TAP_MODE=off): no traffic is watched.';
-    else if (this.mode === 'bindings') {
-      hint = `Bindings mode: calls, casts, fanouts and notifications are visible, replies are not (they go through the default exchange, which cannot be bound), so stuck-call causes are only partly known. Turn the RabbitMQ firehose on to see replies and full call timelines: ${how}. Tracing costs broker throughput; rabbitmqctl trace_off -p ${vhost} stops it.`;
-    } else if (this.tracingOn === false) {
-      hint = `Firehose mode, but tracing is off for vhost ${vhost}: nothing will appear until you run ${how}.`;
-    }
-    const coverage = this.firehose?.coverage ?? null;
-    if (coverage && coverage.total > 1 && this.mode !== 'off' && this.state !== 'starting') {
-      const partial = coverage.on > 0 && coverage.on < coverage.total;
-      const cluster = `Firehose: ${coverage.summary}.`;
-      const fix = `Tracing is per node: turn it on for every node with FIREHOSE_ENABLE=true (osloscope tap --enable-firehose) or rabbitmqctl -n <node> trace_on -p ${vhost} on each.`;
-      hint = partial ? `${cluster} ${this.mode === 'bindings' ? 'Staying in bindings mode: the firehose would miss the traffic of connections on the other nodes. ' : 'Traffic of connections on the other nodes is not seen. '}${fix}${hint ? ` ${hint}` : ''}` : `${cluster}${hint ? ` ${hint}` : ''}`;
-    }
-    if (this.firehoseError) hint = `${this.firehoseError}${hint ? ` ${hint}` : ''}`;
-    return {
+    return tapStatus({
       requestedMode: this.requestedMode,
       mode: this.mode,
       state: this.state,
       error: this.error,
-      vhost,
-      canSeeReplies,
+      vhost: this.vhost,
       firehose: { on: this.tracingOn, detectedBy: this.tracingDetectedBy, canEnable: this.canEnable },
-      hint,
-      tappedExchanges: this.mode === 'firehose' ? [] : [...this.boundExchanges].filter((x) => !this.fanoutExchanges.has(x)).sort(),
-      fanoutExchanges: this.mode === 'firehose' ? [] : [...this.fanoutExchanges].sort(),
-      tapQueues: [this.bindingsQueue, this.firehoseQueue].filter((q): q is string => q !== null),
+      coverage: this.firehose?.coverage ?? null,
+      firehoseError: this.firehoseError,
+      boundExchanges: this.boundExchanges,
+      fanoutExchanges: this.fanoutExchanges,
+      tapQueues: [this.bindingsQueue, this.firehoseQueue],
       inspector: this.inspector?.source ?? 'passive',
       counters: this.model.tapCounters(),
       startedAt: this.startedAt,
       recovery: { ...this.recovery, awaiting: [...this.awaiting.keys()].slice(0, 20) },
-    };
+    });
   }
 
   snapshot(nowMs: number = this.clock(), rates?: RateQuery): TapSnapshot {
