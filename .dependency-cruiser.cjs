@@ -49,6 +49,13 @@ module.exports = {
       to: { path: '^server/messaging/', pathNot: '^server/messaging/index\\.ts$' },
     },
     {
+      name: 'benchmarks-on-the-public-faces',
+      comment: 'The benchmarks live beside `osloscope bench` in bin/commands/ and measure the tap through its public face, index.ts (the core through its own, above).',
+      severity: 'error',
+      from: { path: '^bin/commands/bench', pathNot: TEST_FILES },
+      to: { path: '^server/tap/', pathNot: '^server/tap/index\\.ts$' },
+    },
+    {
       name: 'tap-below-realtime-and-http',
       comment: 'server/tap/ builds on the core and lib/ only: never on realtime, http, auth, demo, config or the composition root.',
       severity: 'error',

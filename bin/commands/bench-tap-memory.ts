@@ -5,7 +5,7 @@
  * messages, distinct topics (0 = the samples' own). Prints one JSON line.
  * Run with --expose-gc for end figures after a full collection.
  */
-import { benchModelMemory } from '../../server/tap/bench-memory.ts';
+import { benchModelMemory } from './bench-memory.ts';
 
 const messages = Number(process.argv[2] ?? 1_000_000);
 const topics = Number(process.argv[3] ?? 0);

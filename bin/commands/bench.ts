@@ -314,7 +314,7 @@ const MEMORY_CHILD = fileURLToPath(new URL('./bench-tap-memory.ts', import.meta.
 
 async function runTapBench(url: string, format: 'markdown' | 'json' | 'text', io: Io): Promise<number> {
   const markdown = format === 'markdown';
-  const { benchDecoder, benchTapThroughput } = await import('../../server/tap/index.ts');
+  const { benchDecoder, benchTapThroughput } = await import('./bench-tap.ts');
   io.stderr.write('decoder…');
   const dec = benchDecoder({ messages: 300_000 });
   io.stderr.write(' decoder on firehose traces…');

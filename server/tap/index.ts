@@ -1,8 +1,9 @@
 /**
  * The traffic tap's one public face: the Tap (shadow consumer + traffic
  * model), its pure parts (decoder, redaction, filter grammar, rates, call
- * tracker), the broker inspectors and the benchmarks. The `osloscope tap`
- * command is bin/commands/tap.ts. Wire types are in lib/tap-contracts.ts.
+ * tracker) and the broker inspectors. The `osloscope tap` command is
+ * bin/commands/tap.ts; the benchmarks live beside `osloscope bench` in
+ * bin/commands/. Wire types are in lib/tap-contracts.ts.
  */
 export { Tap, DEFAULT_CONTROL_EXCHANGES, TAP_QUEUE_PREFIX, type TapOptions, type TapIntervals } from './tap.ts';
 export { TrafficModel, Ring, type TrafficModelOptions, type RecentOptions, type IngestResult } from './model.ts';
@@ -67,15 +68,7 @@ export {
   type FanoutHistoryRequest,
   type StreamQueueInfo,
 } from './fanout-history.ts';
-export {
-  benchDecoder,
-  benchTapThroughput,
-  sampleEnvelopes,
-  sampleTraceDeliveries,
-  type DecoderBenchResult,
-  type ThroughputBenchResult,
-} from './bench-tap.ts';
-export { benchModelMemory, type MemoryBenchResult } from './bench-memory.ts';
+export { heapGrowthPercent } from './heap-growth.ts';
 export { detectLayout, queueTypeOf, type LayoutInput, type LayoutQueue, type LayoutExchange } from './layout.ts';
 export { FirehoseControl, computeCoverage, coverageSummary, type FirehoseControlOptions } from './firehose.ts';
 export { BrokerReporter, summarize as summarizeBrokerHealth, type BrokerReporterOptions } from './broker-report.ts';

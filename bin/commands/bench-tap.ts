@@ -3,7 +3,8 @@
  * one core (target ≥ 50k/s for ~1 KB oslo envelopes), the tap keeping up
  * with the broker's maximum delivery rate without drops (resident memory
  * after 1M tapped messages, target ≤ 300 MB: bench-memory.ts). Each function
- * returns numbers; the `osloscope bench` command prints them.
+ * returns numbers; the `osloscope bench --tap` command (bench.ts) prints them. They use the public
+ * faces of server/messaging and server/tap only.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,9 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
 import type { DecodedMessage } from '../../lib/tap-contracts.ts';
-import { encodeBody, Transport, type Delivery, type MessageProperties } from '../messaging/index.ts';
-import { decodeObservation, fromTraceDelivery, type Observation } from './decoder.ts';
-import { Tap } from './tap.ts';
+import { encodeBody, Transport, type Delivery, type MessageProperties } from '../../server/messaging/index.ts';
+import { decodeObservation, fromTraceDelivery, Tap, type Observation } from '../../server/tap/index.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -4,16 +4,14 @@
  * the traffic model directly (no broker: pushing 1M through RabbitMQ on a
  * 2-core machine takes minutes and measures the broker), each call with its
  * own `_msg_id` so the call map fills up. Run it in a fresh process
- * (bin/commands/bench-tap-memory.ts) so nothing else is counted.
+ * (bench-tap-memory.ts) so nothing else is counted.
  *
  * The target bounds the PEAK: the process's ru_maxrss over the whole run,
  * next to RSS sampled through the run (with the heap at that moment), and the
  * end figures.
  */
+import { decodeObservation, heapGrowthPercent, TrafficModel } from '../../server/tap/index.ts';
 import { prng, sampleEnvelopes } from './bench-tap.ts';
-import { decodeObservation } from './decoder.ts';
-import { heapGrowthPercent } from './heap-growth.ts';
-import { TrafficModel } from './model.ts';
 
 export interface MemoryBenchResult {
   messages: number;
