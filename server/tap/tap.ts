@@ -46,7 +46,7 @@ import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '
 import { BrokerReporter } from './broker-report.ts';
 import { buildBrokerView } from './broker-view.ts';
 import { FirehoseControl } from './firehose.ts';
-import { processOf, type CallChange, type CallerInfo, type QueueFact } from './calls.ts';
+import type { CallChange, QueueFact } from './calls.ts';
 import { decodeObservation, fromDelivery, fromTraceDelivery, TRACE_EXCHANGE, type ObservedMessage } from './decoder.ts';
 import {
   InspectorError,
@@ -54,14 +54,13 @@ import {
   ManagementInspector,
   vhostOf,
   type BrokerInspector,
-  type InspectedConnection,
-  type InspectedConsumer,
 } from './inspector.ts';
 import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
 import { poolsFromRoutedQueues } from './queue-names.ts';
 import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
 import { tapStatus } from './tap-status.ts';
+import { CallerLookups } from './tap-lookups.ts';
 import { randomBytes } from 'node:crypto';
 
 /** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
@@ -93,9 +92,6 @@ export interface TapIntervals {
   /** a link that stays down this long after a failed recovery is rebuilt from scratch (default 3 s) */
   rebuildAfterMs?: number;
 }
-
-/** connection and reply-queue names kept after their connection closed, at most (short-lived callers) */
-const CONNECTION_NAME_CACHE = 20_000;
 
 export interface TapOptions {
   transport: Transport;
@@ -192,22 +188,16 @@ export class Tap {
   private serialChain: Promise<unknown> = Promise.resolve();
   private unsubscribeTransport: (() => void) | null = null;
   private downSince: number | null = null;
-  private lastLookupAt = 0;
-  private lookupRunning = false;
   private tickRunning = false;
-  /** broker connection name → client connection_name */
-  private connectionNames = new Map<string, string | null>();
-  /** queue → client connection_name of a consumer */
-  private queueConsumers = new Map<string, string>();
   private memoryDropped = 0;
-  /** broker connection names seen in traces but not (yet) in the connections list */
-  private readonly unknownConnections = new Map<string, number>();
   private stopped = false;
   /** the last rebuild failed: try again after rebuildAfterMs whatever the (closed) link says */
   private rebuildPending = false;
   /** exchanges a recovery could not re-bind (vanished) → since when; re-bound when they are back */
   private readonly awaiting = new Map<string, number>();
   private readonly recovery = { reconnects: 0, rebuilds: 0, skipped: 0, lastOutageMs: null as number | null };
+  /** who is behind reply queues and connections (caller names) */
+  private readonly lookups: CallerLookups;
 
   constructor(private readonly options: TapOptions) {
     this.transport = options.transport;
@@ -233,13 +223,20 @@ export class Tap {
     };
     this.probeTimeoutMs = options.probeTimeoutMs ?? 1500;
     this.poolSize = options.rpcConnPoolSize ?? this.transport.rabbit.rpc_conn_pool_size;
+    this.lookups = new CallerLookups({
+      inspector: () => this.inspector,
+      clock: this.clock,
+      lookupMs: this.intervals.lookupMs,
+      log: this.log,
+      observeReplyConsumer: (queue, name, now) => this.model.calls.epochs.observe(queue, name, now),
+    });
     this.model = new TrafficModel({
       ...options.model,
       calls: {
         defaultTimeoutMs: options.rpcResponseTimeoutMs ?? this.transport.conf.rpc_response_timeout * 1000,
         ...options.model?.calls,
-        resolveCaller: (replyQ) => this.callerOf(replyQ),
-        resolveConnection: (broker) => this.connectionNames.get(broker) ?? null,
+        resolveCaller: (replyQ) => this.lookups.callerOf(replyQ),
+        resolveConnection: (broker) => this.lookups.connectionName(broker),
       },
     });
   }
@@ -781,16 +778,8 @@ export class Tap {
       return;
     }
     if (t.routedQueues) t.routedQueues = t.routedQueues.filter((q) => !q.startsWith(TAP_QUEUE_PREFIX));
-    if (t.connection) {
-      const name = this.connectionNames.get(t.connection);
-      t.connectionName = name ?? null;
-      // a connection we have not seen yet: look it up (rate-limited; the management API lists new
-      // connections only after its next stats round) so callers and servers get names
-      if (name === undefined && this.unknownConnections.size < 1000) {
-        if (!this.unknownConnections.has(t.connection)) this.unknownConnections.set(t.connection, this.clock());
-        void this.refreshLookups(false);
-      }
-    }
+    // a connection not seen yet is looked up (rate-limited) so callers and servers get names
+    if (t.connection) t.connectionName = this.lookups.nameTraced(t.connection);
     this.handle(obs);
   }
 
@@ -899,10 +888,10 @@ export class Tap {
       const due = this.model.calls.dueQueues(now);
       const facts = new Map<string, QueueFact | null>();
       if (due.length > 0) {
-        await this.refreshLookups(true);
+        await this.lookups.refresh(true);
         await Promise.all(due.slice(0, 200).map(async (q) => facts.set(q, await this.queueFact(q))));
-      } else if (this.unknownConnections.size > 0 || this.model.calls.unresolvedReplyQueues().length > 0) {
-        await this.refreshLookups(false);
+      } else if (this.lookups.unresolved > 0 || this.model.calls.unresolvedReplyQueues().length > 0) {
+        await this.lookups.refresh(false);
       }
       const changes = this.model.tick(now, (q) => facts.get(q));
       for (const c of changes) this.emitCall(c);
@@ -925,65 +914,6 @@ export class Tap {
       if (code === 404) return { exists: false, consumers: 0, depth: 0 };
       return null;
     }
-  }
-
-  /** Refresh consumer/connection maps for caller resolution (rate-limited unless forced). */
-  private async refreshLookups(force: boolean): Promise<void> {
-    const inspector = this.inspector;
-    if (!inspector || inspector.source === 'passive' || this.lookupRunning) return;
-    const now = this.clock();
-    if (!force && now - this.lastLookupAt < this.intervals.lookupMs) return;
-    if (force && now - this.lastLookupAt < 500) return;
-    this.lookupRunning = true;
-    this.lastLookupAt = now;
-    try {
-      const [consumers, connections] = await Promise.all([inspector.consumers(), inspector.connections()]);
-      this.applyLookups(consumers, connections);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'consumer lookup failed');
-    } finally {
-      this.lookupRunning = false;
-    }
-  }
-
-  private applyLookups(consumers: InspectedConsumer[] | null, connections: InspectedConnection[] | null): void {
-    if (connections) {
-      // names of connections that closed since stay (bounded): a short-lived caller's call is often classified, or its
-      // reply delivered, after its connection is gone from the management API
-      const names = new Map(connections.map((c) => [c.name, c.connectionName]));
-      for (const [k, v] of this.connectionNames) {
-        if (names.size >= CONNECTION_NAME_CACHE) break;
-        if (v && !names.has(k)) names.set(k, v);
-      }
-      this.connectionNames = names;
-      // keep asking for a while: the management API lists a new connection only after its next stats round
-      const now = this.clock();
-      for (const [name, since] of this.unknownConnections) {
-        if (this.connectionNames.has(name) || now - since > 30_000) this.unknownConnections.delete(name);
-      }
-    }
-    if (consumers) {
-      const m = new Map<string, string>();
-      const now = this.clock();
-      for (const c of consumers) {
-        const name = c.connectionName ?? (c.connection ? (this.connectionNames.get(c.connection) ?? null) : null);
-        if (!name) continue;
-        m.set(c.queue, name);
-        // who consumes each reply queue now: queue-manager names come back after a restart (reply-epochs.ts)
-        if (c.queue.startsWith('reply_')) this.model.calls.epochs.observe(c.queue, name, now);
-      }
-      // the last consumer of a reply queue that lost it (the caller exited) still names the caller of its calls
-      for (const [q, name] of this.queueConsumers) {
-        if (m.size >= CONNECTION_NAME_CACHE) break;
-        if (q.startsWith('reply_') && !m.has(q)) m.set(q, name);
-      }
-      this.queueConsumers = m;
-    }
-  }
-
-  private callerOf(replyQ: string): CallerInfo | null {
-    const name = this.queueConsumers.get(replyQ);
-    return name ? { process: processOf(name) ?? name, connectionName: name } : null;
   }
 
   private async refreshDropped(): Promise<void> {
@@ -1094,7 +1024,7 @@ export class Tap {
       safe(inspector.consumers()),
       safe(inspector.connections()),
     ]);
-    this.applyLookups(consumers, connections);
+    this.lookups.apply(consumers, connections);
     return buildBrokerView({
       source: inspector.source,
       vhost: this.vhost,
