@@ -2,6 +2,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { RealtimeProvider } from './realtime-provider';
+import { TransportChoiceProvider } from './hooks/use-transport';
 
 export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(
@@ -14,7 +15,9 @@ export function Providers({ children }: { children: ReactNode }) {
   );
   return (
     <QueryClientProvider client={queryClient}>
-      <RealtimeProvider>{children}</RealtimeProvider>
+      <TransportChoiceProvider>
+        <RealtimeProvider>{children}</RealtimeProvider>
+      </TransportChoiceProvider>
     </QueryClientProvider>
   );
 }

@@ -8,10 +8,11 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { io, type Socket } from 'socket.io-client';
-import type { ApiError, StatusSnapshot } from '@/lib/api-contracts';
-import { queryKeys } from '@/lib/query-keys';
+import { ALL_TRANSPORTS, type ApiError, type StatusSnapshot } from '@/lib/api-contracts';
 import { CLIENT_EVENTS, SERVER_EVENTS, SOCKET_FEEDS, type FeedEvents, type FeedName, type FeedPayload, type FeedSnapshot, type SocketAck } from '@/lib/socket-contracts';
 import { withBase } from './api-client';
+import { statusKey } from './hooks/use-status';
+import { useTransportChoice } from './hooks/use-transport';
 
 export type SocketState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -43,6 +44,10 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [socket, setSocket] = useState<Socket | null>(null);
   const [connection, setConnection] = useState<ConnectionInfo>({ state: 'connecting', attempts: 0, lastError: null, connectedAt: null, lostAt: null, reconnections: 0 });
+  // the header's status follows the chosen transport (components/hooks/use-transport.tsx)
+  const { choice } = useTransportChoice();
+  const choiceRef = useRef(choice);
+  choiceRef.current = choice;
 
   useEffect(() => {
     const s = io({
@@ -54,11 +59,7 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
       withCredentials: true,
     });
     let everConnected = false;
-    const subscribeStatus = () => {
-      s.timeout(8000).emit(CLIENT_EVENTS.statusSubscribe, {}, (err: Error | null, ack: Ack<StatusSnapshot>) => {
-        if (!err && ack?.ok) queryClient.setQueryData(queryKeys.status(), ack.data);
-      });
-    };
+    const subscribeStatus = () => subscribeStatusOf(s, choiceRef.current, queryClient);
     s.on('connect', () => {
       setConnection((c) => ({
         state: 'connected',
@@ -90,7 +91,12 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
       setConnection((c) => ({ ...c, state: s.active ? (everConnected ? 'reconnecting' : 'connecting') : 'disconnected', lastError: err.message }));
     });
     s.io.on('reconnect_attempt', (attempt) => setConnection((c) => ({ ...c, state: 'reconnecting', attempts: attempt })));
-    s.on(SERVER_EVENTS.statusUpdate, (snap: StatusSnapshot) => queryClient.setQueryData(queryKeys.status(), snap));
+    s.on(SERVER_EVENTS.statusUpdate, (snap: StatusSnapshot) => {
+      const chosen = choiceRef.current;
+      // a push for the selection before the last change is dropped
+      if (snap.selection !== undefined && snap.selection !== (chosen ?? ALL_TRANSPORTS)) return;
+      queryClient.setQueryData(statusKey(chosen), snap);
+    });
     setSocket(s);
     return () => {
       if (retry) clearTimeout(retry);
@@ -100,7 +106,27 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
     };
   }, [queryClient]);
 
+  // another transport chosen: the status feed follows it (the first subscribe is the connect's)
+  const subscribedFor = useRef<string | null | undefined>(undefined);
+  useEffect(() => {
+    if (!socket) return;
+    if (subscribedFor.current === undefined) {
+      subscribedFor.current = choice;
+      return;
+    }
+    if (subscribedFor.current === choice) return;
+    subscribedFor.current = choice;
+    if (socket.connected) subscribeStatusOf(socket, choice, queryClient);
+  }, [socket, choice, queryClient]);
+
   return <RealtimeContext.Provider value={{ socket, connection }}>{children}</RealtimeContext.Provider>;
+}
+
+/** status:subscribe for one transport (null: the whole fleet, sent as `{}` as a single-transport server expects). */
+function subscribeStatusOf(s: Socket, choice: string | null, queryClient: ReturnType<typeof useQueryClient>): void {
+  s.timeout(8000).emit(CLIENT_EVENTS.statusSubscribe, choice ? { transport: choice } : {}, (err: Error | null, ack: Ack<StatusSnapshot>) => {
+    if (!err && ack?.ok) queryClient.setQueryData(statusKey(choice), ack.data);
+  });
 }
 
 export function useRealtime(): RealtimeValue {

@@ -6,6 +6,7 @@ import { queryKeys } from '@/lib/query-keys';
 import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '@/lib/socket-contracts';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { useSocketFeed } from '../realtime-provider';
+import { useTransportChoice } from './use-transport';
 
 export const LIVE_KEEP = 500;
 
@@ -16,7 +17,8 @@ export const LIVE_KEEP = 500;
  */
 export function useLiveMessages(filter: string, paused: boolean) {
   const queryClient = useQueryClient();
-  const key = useMemo(() => queryKeys.messages(filter), [filter]);
+  const { choice } = useTransportChoice();
+  const key = useMemo(() => [...queryKeys.messages(filter), choice ?? 'all'] as const, [filter, choice]);
   const held = useRef<DecodedMessage[]>([]);
   const [heldCount, setHeldCount] = useState(0);
   const [error, setError] = useState<ApiError | null>(null);
@@ -33,10 +35,11 @@ export function useLiveMessages(filter: string, paused: boolean) {
 
   useSocketFeed({
     subscribe: CLIENT_EVENTS.trafficSubscribe,
-    payload: { filter, limit: 200 },
+    payload: choice ? { filter, limit: 200, transport: choice } : { filter, limit: 200 },
     events: {
       [SERVER_EVENTS.trafficBatch]: (batch: TrafficBatch) => {
         if (batch.filter !== filter) return;
+        if (batch.transport !== undefined && batch.transport !== (choice ?? 'all')) return;
         if (batch.skipped > 0) setSkipped((n) => n + batch.skipped);
         const newestFirst = [...batch.messages].reverse();
         if (pausedRef.current) {

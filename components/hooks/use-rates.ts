@@ -5,6 +5,7 @@ import { CLIENT_EVENTS, SERVER_EVENTS, type RatesUpdate } from '@/lib/socket-con
 import type { RateDimension, RateSnapshot } from '@/lib/tap-contracts';
 import { apiGet } from '../api-client';
 import { useSocketFeed } from '../realtime-provider';
+import { useTransportChoice, withTransport } from './use-transport';
 
 /**
  * Rates for a chart window, optionally narrowed to series containing `focus`
@@ -13,19 +14,20 @@ import { useSocketFeed } from '../realtime-provider';
  */
 export function useRates(dimension: RateDimension, focus: string, windowMs: number) {
   const queryClient = useQueryClient();
-  const key = queryKeys.rates(dimension, focus, windowMs);
+  const { choice } = useTransportChoice();
+  const key = [...queryKeys.rates(dimension, focus, windowMs), choice ?? 'all'] as const;
   const set = (u: RatesUpdate | null) => {
-    if (u && u.focus === focus && u.windowMs === windowMs && u.dimension === dimension) queryClient.setQueryData(key, u.rates);
+    if (u && u.focus === focus && u.windowMs === windowMs && u.dimension === dimension && (u.transport === undefined || u.transport === (choice ?? 'all'))) queryClient.setQueryData(key, u.rates);
   };
   useSocketFeed({
     subscribe: CLIENT_EVENTS.ratesSubscribe,
-    payload: { focus, windowMs, dimension },
+    payload: choice ? { focus, windowMs, dimension, transport: choice } : { focus, windowMs, dimension },
     events: { [SERVER_EVENTS.ratesUpdate]: set },
     onSnapshot: set,
   });
   return useQuery({
     queryKey: key,
-    queryFn: () => apiGet<RateSnapshot>(`/api/rates?windowMs=${windowMs}&dimension=${dimension}${focus ? `&focus=${encodeURIComponent(focus)}` : ''}`),
+    queryFn: () => apiGet<RateSnapshot>(withTransport(`/api/rates?windowMs=${windowMs}&dimension=${dimension}${focus ? `&focus=${encodeURIComponent(focus)}` : ''}`, choice)),
     staleTime: Number.POSITIVE_INFINITY,
   });
 }

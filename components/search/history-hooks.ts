@@ -9,12 +9,13 @@ import type { CallStory, SearchResult, StuckGroup, StuckGroups } from '@/lib/his
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { queryKeys } from '@/lib/query-keys';
 import { apiGet, apiPost } from '../api-client';
+import { useTransportChoice } from '../hooks/use-transport';
 
 const keys = {
   story: (msgId: string) => [...queryKeys.all, 'history', 'call', msgId] as const,
   message: (id: string) => [...queryKeys.all, 'history', 'message', id] as const,
-  search: (q: string, from: string, to: string) => [...queryKeys.all, 'history', 'search', q, from, to] as const,
-  stuckGroups: (q: string, acked: string) => [...queryKeys.all, 'history', 'stuck-groups', q, acked] as const,
+  search: (q: string, from: string, to: string, t: string | null) => [...queryKeys.all, 'history', 'search', q, from, to, t ?? 'all'] as const,
+  stuckGroups: (q: string, acked: string, t: string | null) => [...queryKeys.all, 'history', 'stuck-groups', q, acked, t ?? 'all'] as const,
 };
 
 /** The whole story of one call; refreshed while the call is still open, so its cause shows as soon as the tap knows it. */
@@ -44,8 +45,9 @@ export function useMessage(id: string | null) {
   });
 }
 
-export function searchPath(q: string, from: string, to: string, limit?: number): string {
+export function searchPath(q: string, from: string, to: string, limit?: number, transport?: string | null): string {
   const p = new URLSearchParams({ q });
+  if (transport) p.set('transport', transport);
   if (from) p.set('from', from);
   if (to) p.set('to', to);
   if (limit) p.set('limit', String(limit));
@@ -53,9 +55,10 @@ export function searchPath(q: string, from: string, to: string, limit?: number):
 }
 
 export function useSearch(q: string, from: string, to: string) {
+  const { choice } = useTransportChoice();
   return useQuery<SearchResult>({
-    queryKey: keys.search(q, from, to),
-    queryFn: () => apiGet<SearchResult>(searchPath(q, from, to)),
+    queryKey: keys.search(q, from, to, choice),
+    queryFn: () => apiGet<SearchResult>(searchPath(q, from, to, undefined, choice)),
     enabled: q.trim().length > 0,
     retry: false,
     staleTime: 5_000,
@@ -63,10 +66,12 @@ export function useSearch(q: string, from: string, to: string) {
 }
 
 export function useStuckGroups(q: string, acked: 'all' | 'yes' | 'no') {
+  const { choice } = useTransportChoice();
   return useQuery<StuckGroups>({
-    queryKey: keys.stuckGroups(q, acked),
+    queryKey: keys.stuckGroups(q, acked, choice),
     queryFn: () => {
       const p = new URLSearchParams({ acked, limit: '200' });
+      if (choice) p.set('transport', choice);
       if (q.trim()) p.set('q', q.trim());
       return apiGet<StuckGroups>(`/api/stuck-groups?${p.toString()}`);
     },
