@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
-import type { ReactNode } from 'react';
+import { Suspense, type ReactNode } from 'react';
 import { isStale } from '@/lib/series';
 import type { TransportInfo } from '@/lib/api-contracts';
 import { useRealtime } from '../realtime-provider';
@@ -13,6 +13,8 @@ import { ago } from '../ui/format';
 import { ThemeToggle } from './theme';
 import { Shortcuts } from './shortcuts';
 import { SearchBox } from '../search/search-box';
+import { TransportUrlKeeper, useFleet } from '../hooks/use-transport';
+import { TransportSelector, stateTone, transportHealthText, worstTone } from './transport-selector';
 
 export const NAV = [
   { href: '/', label: 'Overview', testId: 'nav-overview', key: 'o' },
@@ -43,6 +45,10 @@ export function AppShell({ children }: { children: ReactNode }) {
             </Link>
           ))}
         </nav>
+        <Suspense fallback={null}>
+          <TransportUrlKeeper />
+        </Suspense>
+        <TransportSelector />
         <SearchBox />
         <div className="topbar-right">
           <ConnectionIndicators />
@@ -76,16 +82,23 @@ function ConnectionIndicators() {
       : connection.state === 'reconnecting'
         ? `reconnecting${connection.attempts ? ` (attempt ${connection.attempts})` : ''}`
         : connection.state;
+  const fleet = useFleet();
   const stale = now > 0 && isStale(status.dataUpdatedAt || null, now, 3500);
-  const brokerState = transport ? (stale ? 'unknown' : transport.state) : 'unknown';
+  // the whole fleet of several: the worst of its transports, and how many are up
+  const whole = fleet.several && !fleet.choice;
+  const fleetStates = fleet.transports.map((t) => t.state);
+  const worst = whole ? (fleetStates.find((s) => stateTone(s) === worstTone(fleetStates)) ?? 'unknown') : null;
+  const brokerState = stale ? 'unknown' : (worst ?? (transport ? transport.state : 'unknown'));
   const brokerTone = brokerState === 'connected' || brokerState === 'idle' ? 'ok' : brokerState === 'degraded' || brokerState === 'unknown' ? 'warn' : 'bad';
+  const up = fleet.transports.filter((t) => stateTone(t.state) === 'ok').length;
+  const brokerText = whole && !stale ? `${up}/${fleet.transports.length} up` : brokerState;
   return (
     <div className="indicators">
       <span className={`indicator tone-${socketTone}`} data-testid="socket-state" data-state={connection.state} title={connection.lastError ?? 'Live updates from the osloscope server'}>
         <span className="dot" /> Socket: {socketText}
       </span>
-      <span className={`indicator tone-${brokerTone}`} data-testid="broker-state" data-state={brokerState} title={transport?.url ?? ''}>
-        <span className="dot" /> Broker: {brokerState}
+      <span className={`indicator tone-${brokerTone}`} data-testid="broker-state" data-state={brokerState} title={whole ? fleet.transports.map((t) => `${t.name}: ${t.state}`).join(', ') : (transport?.url ?? '')}>
+        <span className="dot" /> {whole ? 'Brokers' : fleet.several && fleet.choice ? `Broker ${fleet.choice}` : 'Broker'}: {brokerText}
       </span>
     </div>
   );
@@ -132,8 +145,25 @@ function Banners() {
   const session = useSession();
   const now = useNow(1000);
   const t = status.data?.transport;
+  const fleet = useFleet();
   const out: ReactNode[] = [];
-  if (t?.embedded) {
+  // the server's clock: the snapshot carries `at`
+  const serverNow = status.data && status.dataUpdatedAt && now ? now + (status.data.at - status.dataUpdatedAt) : (status.data?.at ?? 0);
+  if (fleet.several) {
+    const shown = fleet.choice ? fleet.transports.filter((x) => x.name === fleet.choice) : fleet.transports;
+    out.push(
+      <div key="transport" className="banner banner-plain" data-testid="transport-banner">
+        {fleet.choice ? 'Transport ' : `${fleet.transports.length} transports: `}
+        {shown.map((x, i) => (
+          <span key={x.name}>
+            {i > 0 ? ', ' : ''}
+            <strong>{x.name}</strong> <code>{x.url}</code>
+          </span>
+        ))}
+        {fleet.choice && shown.length === 0 ? <strong>{fleet.choice} (not one of this osloscope&apos;s transports)</strong> : null}
+      </div>,
+    );
+  } else if (t?.embedded) {
     out.push(
       <div key="embedded" className="banner banner-info" data-testid="transport-banner">
         <strong>Embedded demo transport</strong> — an in-process memory broker{t.demoFleet ? ' with a simulated fleet (nova-conductor, nova-compute, nova-scheduler, neutron agents, one dead compute host)' : ''}. Set{' '}
@@ -160,9 +190,18 @@ function Banners() {
         Live updates lost{connection.lostAt && now ? ` ${ago(connection.lostAt, now)}` : ''}: {connection.state === 'reconnecting' ? `reconnecting automatically (attempt ${connection.attempts})…` : 'disconnected.'} Data on this page is stale.
       </div>,
     );
+  } else if (fleet.several) {
+    // one banner per transport that is down, naming it
+    for (const x of fleet.transports) {
+      if (fleet.choice && x.name !== fleet.choice) continue;
+      if (stateTone(x.state) === 'ok') continue;
+      out.push(
+        <div key={`broker-${x.name}`} className="banner banner-bad" role="status" data-testid="broker-banner" data-transport={x.name}>
+          Transport <strong>{x.name}</strong>: {transportHealthText(x, serverNow) ?? `the broker connection is ${x.state}; osloscope reconnects by itself.`}
+        </div>,
+      );
+    }
   } else if (t && t.state !== 'connected' && t.state !== 'idle') {
-    // the server's clock: the snapshot carries `at`
-    const serverNow = status.data && status.dataUpdatedAt && now ? now + (status.data.at - status.dataUpdatedAt) : (status.data?.at ?? 0);
     const retry = brokerRetryText(t, serverNow);
     out.push(
       <div key="broker" className="banner banner-bad" role="status" data-testid="broker-banner">

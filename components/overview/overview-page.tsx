@@ -13,6 +13,7 @@ import { rate } from '../ui/format';
 import { methodHref, pingHref } from '../ui/links';
 import { RateChart } from './rate-chart';
 import { TapVisibility } from './tap-visibility';
+import { FleetHealthCard } from './fleet-health';
 
 const WINDOWS = [
   { label: '1 min', ms: 60_000 },
@@ -95,6 +96,8 @@ export function OverviewPage() {
           sub={s?.tap ? (s.tap.canSeeReplies ? 'sees requests and replies' : 'cannot see replies') : ''}
         />
       </div>
+
+      <FleetHealthCard serverNow={serverNow} />
 
       <div className="grid-main">
         <Card
