@@ -12,6 +12,7 @@ import { Drawer, rowKeys } from '../ui/drawer';
 import { ago, rate } from '../ui/format';
 import { liveHref, pingHref, queueFilter, stuckCallsHref } from '../ui/links';
 import { isStale } from '@/lib/series';
+import { useFleet } from '../hooks/use-transport';
 
 const KINDS = ['topic', 'server', 'fanout', 'notification', 'reply', 'other'] as const;
 /** Longest name filter accepted (a regular expression runs over every queue name). */
@@ -67,7 +68,12 @@ export function BrokerPage() {
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const snap = broker.data;
-  const view = snap?.view ?? null;
+  // the whole fleet of several: one transport's broker at a time, picked here
+  const fleet = useFleet();
+  const perTransport = fleet.several && !fleet.choice ? (snap?.transports ?? null) : null;
+  const [which, setWhich] = useState<string | null>(null);
+  const shownEntry = perTransport ? (perTransport.find((t) => t.name === which) ?? perTransport[0] ?? null) : null;
+  const view = perTransport ? (shownEntry?.view ?? null) : (snap?.view ?? null);
   const stale = now > 0 && isStale(broker.dataUpdatedAt || null, now, 12_000);
   const matcher = useMemo(() => nameMatcher(text), [text]);
 
@@ -94,6 +100,18 @@ export function BrokerPage() {
 
   return (
     <div className="page broker" data-testid="broker-page">
+      {perTransport && perTransport.length > 0 && (
+        <div className="segmented" role="radiogroup" aria-label="Broker of transport">
+          {perTransport.map((t) => (
+            <label key={t.name} className={shownEntry?.name === t.name ? 'active' : ''} data-testid="broker-transport">
+              <input type="radio" name="broker-transport" checked={shownEntry?.name === t.name} onChange={() => setWhich(t.name)} />
+              {t.name}
+            </label>
+          ))}
+          <span className="muted small">the header&apos;s selector narrows every page to one transport</span>
+        </div>
+      )}
+      {shownEntry?.error && <div className="callout callout-warn">{shownEntry.error}</div>}
       <p className="muted small">
         {view ? (
           <>

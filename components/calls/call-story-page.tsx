@@ -9,6 +9,7 @@ import { CAUSE_LABELS, clockTime } from '../ui/format';
 import { useCallStory } from '../search/history-hooks';
 import { causeAdvice } from './cause-advice';
 import { callerLabel, StateBadge } from './call-labels';
+import { useFleet } from '../hooks/use-transport';
 
 /** `/calls/<msgId>`: everything known about one call, from the store and the tap's memory. */
 export function CallStoryPage({ msgId }: { msgId: string }) {
@@ -42,6 +43,7 @@ export function CallStoryPage({ msgId }: { msgId: string }) {
 }
 
 function CallStory({ call: c, messages, related }: { call: CallRecord; messages: DecodedMessage[]; related: CallRecord[] }) {
+  const fleet = useFleet();
   const advice = causeAdvice(c);
   const request = messages.find((m) => m.kind === 'call' && m.msgId === c.msgId) ?? null;
   const replies = messages.filter((m) => m.kind === 'reply');
@@ -94,6 +96,14 @@ function CallStory({ call: c, messages, related }: { call: CallRecord; messages:
       <div className="grid-2">
         <Card title="Who and where" testId="call-summary">
           <dl className="kv">
+            {fleet.several && c.transport && (
+              <>
+                <dt>transport</dt>
+                <dd className="mono" data-testid="call-transport">
+                  {c.transport}
+                </dd>
+              </>
+            )}
             <dt>target</dt>
             <dd className="mono" data-testid="call-target">
               exchange={c.target.exchange} topic={c.target.topic ?? '—'} server={c.target.server ?? '(any)'}

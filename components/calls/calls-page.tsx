@@ -15,6 +15,7 @@ import { StaleNote } from '../overview/overview-page';
 import { rowKeys } from '../ui/drawer';
 import { callerLabel } from './call-labels';
 import { StuckGroupsCard } from './stuck-groups';
+import { useFleet } from '../hooks/use-transport';
 
 export function CallsPage() {
   const calls = useCalls();
@@ -60,6 +61,9 @@ export function CallsPage() {
 /** Calls, newest first; a row opens the call's page (Enter or click), so the URL can be shared. */
 function CallTable({ calls, now, compact, bindings }: { calls: CallRecord[]; now: number; compact?: boolean; bindings: boolean }) {
   const router = useRouter();
+  const fleet = useFleet();
+  // the whole fleet of several: each row says which transport the call was seen on
+  const showTransport = fleet.several && !fleet.choice;
   const sorted = useMemo(() => [...calls].sort((a, b) => b.publishedAt - a.publishedAt), [calls]);
   const open = (c: CallRecord) => router.push(`/calls/${encodeURIComponent(c.msgId)}`);
   return (
@@ -68,6 +72,7 @@ function CallTable({ calls, now, compact, bindings }: { calls: CallRecord[]; now
         <thead>
           <tr>
             <th>Method</th>
+            {showTransport && <th>Transport</th>}
             <th>Target</th>
             <th>Caller</th>
             <th className="num">{compact ? 'Took' : 'Age'}</th>
@@ -77,12 +82,17 @@ function CallTable({ calls, now, compact, bindings }: { calls: CallRecord[]; now
         </thead>
         <tbody onKeyDown={rowKeys((i) => open(sorted[i]))}>
           {sorted.map((c) => (
-            <tr key={c.msgId} tabIndex={0} className="clickable" onClick={() => open(c)} data-testid="call-row" data-method={c.method} data-cause={c.cause ?? ''} data-msg-id={c.msgId} data-outcome={c.outcome ?? ''}>
+            <tr key={c.msgId} tabIndex={0} className="clickable" onClick={() => open(c)} data-testid="call-row" data-method={c.method} data-cause={c.cause ?? ''} data-msg-id={c.msgId} data-outcome={c.outcome ?? ''} data-transport={c.transport ?? ''}>
               <td className="mono">
                 <Link href={`/calls/${encodeURIComponent(c.msgId)}`} tabIndex={-1} onClick={(e) => e.stopPropagation()}>
                   {c.method}
                 </Link>
               </td>
+              {showTransport && (
+                <td className="transport-tag" data-testid="call-transport">
+                  {c.transport ?? ''}
+                </td>
+              )}
               <td className="mono ellipsis" title={`exchange ${c.target.exchange}`}>
                 {c.target.exchange}:{c.target.routingKey}
               </td>

@@ -11,13 +11,14 @@ import { useNow } from '../hooks/use-now';
 import { useSession } from '../hooks/use-session';
 import { useAckGroup, useStuckGroups } from '../search/history-hooks';
 import { rowKeys } from '../ui/drawer';
+import { useFleet } from '../hooks/use-transport';
 
 /** Stuck calls of the tap's memory grouped like the server does, for when the history endpoints cannot answer. */
 export function groupStuck(calls: CallRecord[]): StuckGroup[] {
   const groups = new Map<string, StuckGroup>();
   for (const c of calls) {
     if (!c.cause) continue;
-    const base = { transport: DEFAULT_TRANSPORT, target: { exchange: c.target.exchange, topic: c.target.topic, server: c.target.server }, method: c.method, cause: c.cause };
+    const base = { transport: c.transport ?? DEFAULT_TRANSPORT, target: { exchange: c.target.exchange, topic: c.target.topic, server: c.target.server }, method: c.method, cause: c.cause };
     const key = stuckGroupKey(base);
     let g = groups.get(key);
     if (!g) {
@@ -55,6 +56,7 @@ function matches(g: StuckGroup, q: string, queue: string): boolean {
  * acknowledgeable; all three in the URL.
  */
 export function StuckGroupsCard({ stuck, stale, staleNote }: { stuck: CallRecord[] | null; stale: boolean; staleNote: ReactNode }) {
+  const fleet = useFleet();
   const params = useSearchParams();
   const router = useRouter();
   const pathname = usePathname();
@@ -93,6 +95,8 @@ export function StuckGroupsCard({ stuck, stale, staleNote }: { stuck: CallRecord
     if (g.sampleMsgIds[0]) router.push(`/calls/${encodeURIComponent(g.sampleMsgIds[0])}`);
   };
 
+  // the whole fleet of several: each group says which transport its calls were seen on
+  const showTransport = fleet.several && !fleet.choice;
   return (
     <Card
       title={`Stuck calls${groups.length > 0 ? ` (${totalCalls} in ${groups.length} group${groups.length === 1 ? '' : 's'})` : ''}`}
@@ -130,6 +134,7 @@ export function StuckGroupsCard({ stuck, stale, staleNote }: { stuck: CallRecord
           <table className="table sticky-first stuck-groups" data-testid="stuck-table">
             <thead>
               <tr>
+                {showTransport && <th>Transport</th>}
                 <th>Target</th>
                 <th>Method</th>
                 <th>Cause</th>
@@ -156,6 +161,7 @@ export function StuckGroupsCard({ stuck, stale, staleNote }: { stuck: CallRecord
                   data-acked={g.acked ? 'true' : 'false'}
                   data-msg-id={g.sampleMsgIds[0] ?? ''}
                 >
+                  {showTransport && <td className="transport-tag">{g.transport}</td>}
                   <td className="mono" title={`exchange ${g.target.exchange}`}>
                     {g.target.exchange}:{queueName(g)}
                   </td>

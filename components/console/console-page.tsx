@@ -19,6 +19,7 @@ import type { RpcType } from '@/lib/api-contracts';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { TimeoutCause } from './timeout-cause';
 import { FleetPingCard } from './fleet-ping';
+import { useFleet } from '../hooks/use-transport';
 
 export function ConsolePage() {
   const params = useSearchParams();
@@ -33,7 +34,13 @@ export function ConsolePage() {
   const status = useStatus();
   const controlExchange = status.data?.transport.controlExchange ?? 'openstack';
   const canFire = session.data?.canFire ?? false;
-  const known = useKnownTargets();
+  // a fleet of several: the transport to fire on, the page's choice unless changed here (required)
+  const fleet = useFleet();
+  const [transport, setTransport] = useState(fleet.choice ?? '');
+  useEffect(() => setTransport(fleet.choice ?? ''), [fleet.choice]);
+  const transportError = fleet.several && !transport ? 'Choose the transport (broker) to fire on' : undefined;
+  const firedOn = fleet.several ? transport || undefined : undefined;
+  const known = useKnownTargets(fleet.several ? transport || null : undefined);
   // suggestions from observed traffic: servers and methods of the topic typed so far, when there are some
   const ofTopic = <T extends { topic: string | null }>(list: T[]) => (form.topic ? list.filter((x) => x.topic === form.topic) : list);
   const suggestedServers = [...new Set(ofTopic(known.servers).map((s) => s.server))];
@@ -89,9 +96,9 @@ export function ConsolePage() {
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
-    if (!validation.ok || !canFire || fire.isPending) return;
+    if (!validation.ok || transportError || !canFire || fire.isPending) return;
     setAnswer(null);
-    const a = await fire.mutateAsync(validation.request);
+    const a = await fire.mutateAsync(firedOn ? { ...validation.request, transport: firedOn } : validation.request);
     setAnswer(a);
   };
 
@@ -127,6 +134,19 @@ export function ConsolePage() {
             </span>
           </div>
           <div className="form-grid">
+            {fleet.several && (
+              <Field label="Transport" required error={submitted ? transportError : undefined} hint={transport ? fleet.transports.find((t) => t.name === transport)?.url : 'the broker it is sent on'}>
+                <select value={transport} onChange={(e) => setTransport(e.target.value)} data-testid="field-transport">
+                  <option value="">choose…</option>
+                  {fleet.transports.map((t) => (
+                    <option key={t.name} value={t.name}>
+                      {t.name} ({t.state})
+                    </option>
+                  ))}
+                  {transport && !fleet.transports.some((t) => t.name === transport) && <option value={transport}>{transport} (unknown)</option>}
+                </select>
+              </Field>
+            )}
             <Field label="Exchange" error={shown('exchange')} hint={`default: ${controlExchange}`}>
               <input value={form.exchange} placeholder={controlExchange} list="console-exchanges" onChange={(e) => set('exchange', e.target.value)} onBlur={() => touch('exchange')} data-testid="field-exchange" disabled={form.type === 'fanout'} />
             </Field>
@@ -176,7 +196,7 @@ export function ConsolePage() {
             >
               Clear
             </button>
-            {submitted && !validation.ok && (
+            {submitted && (!validation.ok || transportError) && (
               <span className="text-bad" data-testid="form-invalid">
                 Fix the highlighted fields; nothing was sent.
               </span>
@@ -211,9 +231,14 @@ export function ConsolePage() {
         {answer && <ResultPanel answer={answer} />}
       </Card>
 
-      <FleetPingCard topic={form.topic} exchange={form.type === 'fanout' ? '' : form.exchange} canFire={canFire} />
+      <FleetPingCard topic={form.topic} exchange={form.type === 'fanout' ? '' : form.exchange} canFire={canFire} transport={firedOn} />
 
-      <History onLoad={(r) => setForm(formFromRecord(r))} />
+      <History
+        onLoad={(r) => {
+          setForm(formFromRecord(r));
+          if (fleet.several && r.transport) setTransport(r.transport);
+        }}
+      />
     </div>
   );
 }
@@ -300,6 +325,7 @@ export function ResultPanel({ answer }: { answer: FireAnswer }) {
 function History({ onLoad }: { onLoad: (r: FireRecord) => void }) {
   const history = useFireHistory();
   const rows = history.data ?? [];
+  const several = useFleet().several;
   return (
     <Card title="History" testId="fire-history" className="span-all">
       {rows.length === 0 ? (
@@ -312,6 +338,7 @@ function History({ onLoad }: { onLoad: (r: FireRecord) => void }) {
                 <th>Time</th>
                 <th>User</th>
                 <th>Type</th>
+                {several && <th>Transport</th>}
                 <th>Target</th>
                 <th>Method</th>
                 <th>Outcome</th>
@@ -330,6 +357,7 @@ function History({ onLoad }: { onLoad: (r: FireRecord) => void }) {
                     {r.type}
                     {r.replayOf && <span className="muted"> (replay)</span>}
                   </td>
+                  {several && <td className="transport-tag">{r.transport ?? ''}</td>}
                   <td className="mono">
                     {r.target.exchange}:{r.target.topic}
                     {r.target.server ? `.${r.target.server}` : ''}

@@ -16,12 +16,12 @@ type PingAnswer = { ok: true; data: FleetPing } | { ok: false; error: ApiError }
 const TONE: Record<PingStatus, Tone> = { pong: 'ok', error: 'warn', timeout: 'bad', no_queue: 'bad', failed: 'bad' };
 const LABEL: Record<PingStatus, string> = { pong: 'pong', error: 'answered (error)', timeout: 'no reply', no_queue: 'no queue', failed: 'not sent' };
 
-export function FleetPingCard({ topic, exchange, canFire }: { topic: string; exchange: string; canFire: boolean }) {
+export function FleetPingCard({ topic, exchange, canFire, transport }: { topic: string; exchange: string; canFire: boolean; transport?: string }) {
   const [timeout, setTimeoutText] = useState(String(DEFAULT_PING_TIMEOUT_S));
   const ping = useMutation({
     mutationFn: async (): Promise<PingAnswer> => {
       const seconds = Number(timeout);
-      const { body } = await apiPostRaw<FleetPing>('/api/ping', { topic: topic.trim(), exchange: exchange.trim() || undefined, timeout: Number.isFinite(seconds) ? seconds : undefined });
+      const { body } = await apiPostRaw<FleetPing>('/api/ping', { topic: topic.trim(), exchange: exchange.trim() || undefined, timeout: Number.isFinite(seconds) ? seconds : undefined, transport });
       return body.ok ? { ok: true, data: body.data } : { ok: false, error: body.error };
     },
   });

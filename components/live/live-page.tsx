@@ -17,6 +17,7 @@ import { useMessage } from '../search/history-hooks';
 import { rowKeys } from '../ui/drawer';
 import { FanoutHistoryPanel } from './fanout-history';
 import { MessageDrawer } from './message-drawer';
+import { useFleet, withTransport } from '../hooks/use-transport';
 
 /**
  * The live stream. Its filter, the open message (`m`) and the view live in
@@ -46,6 +47,9 @@ export function LivePage() {
   const { connection } = useRealtime();
   const now = useNow(1000);
   const stale = now > 0 && (connection.state !== 'connected' || isStale(status.dataUpdatedAt || null, now, 3500));
+  const fleet = useFleet();
+  // the whole fleet of several: each row says which transport it came from
+  const showTransport = fleet.several && !fleet.choice;
 
   const go = useCallback(
     (next: URLSearchParams, push: boolean) => {
@@ -102,7 +106,7 @@ export function LivePage() {
     return () => window.removeEventListener('keydown', onKey);
   }, [selectedId, close]);
   // a plain link (the browser downloads it): the base path is ours to add (BASE_PATH)
-  const exportHref = useMemo(() => withBase(`/api/messages?format=ndjson&limit=10000${query ? `&filter=${encodeURIComponent(query)}` : ''}`), [query]);
+  const exportHref = useMemo(() => withBase(withTransport(`/api/messages?format=ndjson&limit=10000${query ? `&filter=${encodeURIComponent(query)}` : ''}`, fleet.choice)), [query, fleet.choice]);
   const tap = status.data?.tap;
 
   return (
@@ -174,6 +178,7 @@ export function LivePage() {
               <table className="table messages sticky-first" data-testid="message-table">
                 <colgroup>
                   <col className="c-time" />
+                  {showTransport && <col className="c-kind" />}
                   <col className="c-kind" />
                   <col className="c-exchange" />
                   <col />
@@ -185,6 +190,7 @@ export function LivePage() {
                 <thead>
                   <tr>
                     <th>Time</th>
+                    {showTransport && <th>Transport</th>}
                     <th>Kind</th>
                     <th>Exchange</th>
                     <th>Topic / routing key</th>
@@ -206,8 +212,14 @@ export function LivePage() {
                       data-kind={m.kind}
                       data-method={m.method ?? ''}
                       data-topic={m.topic ?? ''}
+                      data-transport={m.transport ?? ''}
                     >
                       <td className="mono nowrap">{clockTime(m.ts)}</td>
+                      {showTransport && (
+                        <td className="ellipsis transport-tag" data-testid="message-transport">
+                          {m.transport ?? ''}
+                        </td>
+                      )}
                       <td>
                         <KindBadge kind={m.kind} />
                       </td>

@@ -7,6 +7,7 @@ import { KindBadge } from '../ui/badge';
 import { CopyButton, JsonView, safeStringify } from '../ui/json-view';
 import { bytes, clockTime } from '../ui/format';
 import { prefillFromMessage, replayHref, storePrefill } from '../console/prefill';
+import { useFleet, withTransport } from '../hooks/use-transport';
 
 const REPLAYABLE = new Set(['call', 'cast', 'fanout']);
 
@@ -16,11 +17,13 @@ const REPLAYABLE = new Set(['call', 'cast', 'fanout']);
  */
 export function MessageDrawer({ message: m, onClose, canFire, asPage }: { message: DecodedMessage; onClose?: () => void; canFire: boolean; asPage?: boolean }) {
   const router = useRouter();
+  const fleet = useFleet();
   const replay = (as: RpcType) => {
     const prefill = prefillFromMessage(m, as);
     // the form travels in the URL (a replay link works in any browser); sessionStorage as well, for bodies too long for a URL
     storePrefill(prefill);
-    router.push(replayHref(prefill));
+    // in a fleet the replay goes to the transport the message was seen on
+    router.push(withTransport(replayHref(prefill), fleet.several ? m.transport : null));
   };
   const body = bodyOf(m);
   const Root = asPage ? 'article' : 'aside';
@@ -72,6 +75,7 @@ export function MessageDrawer({ message: m, onClose, canFire, asPage }: { messag
       </div>
       <div className="drawer-body" tabIndex={asPage ? undefined : 0} aria-label={asPage ? undefined : 'Message content'}>
         <dl className="kv">
+          {fleet.several && m.transport && <Row k="transport" v={m.transport} />}
           <Row k="target" v={[m.topic && `topic=${m.topic}`, m.server && `server=${m.server}`, m.namespace && `namespace=${m.namespace}`, m.version && `version=${m.version}`].filter(Boolean).join(', ') || '—'} />
           {m.msgId && <Row k="_msg_id" v={m.msgId} />}
           {m.replyQ && <Row k="_reply_q" v={m.replyQ} />}

@@ -11,6 +11,7 @@ import { KindBadge } from '../ui/badge';
 import { clockTime } from '../ui/format';
 import { StateBadge, callerLabel } from '../calls/call-labels';
 import { useSearch } from './history-hooks';
+import { useFleet } from '../hooks/use-transport';
 
 /** `2026-11-30T03:12` (a datetime-local value, read as UTC) → ISO; '' stays ''. */
 export function utcInputToIso(v: string): string {
@@ -111,6 +112,9 @@ export function SearchPage() {
 }
 
 function Results({ result: d, range }: { result: SearchResult; range: string }) {
+  const fleet = useFleet();
+  // the whole fleet of several: each row says which transport it was seen on
+  const showTransport = fleet.several && !fleet.choice;
   if (d.calls.length === 0 && d.messages.length === 0) {
     return (
       <div className="callout callout-warn" data-testid="search-empty">
@@ -131,7 +135,8 @@ function Results({ result: d, range }: { result: SearchResult; range: string }) 
   return (
     <>
       <p className="small muted" data-testid="search-summary">
-        {describeQuery(d.query)} · searched {range} · {d.calls.length} call{d.calls.length === 1 ? '' : 's'}, {d.messages.length} message{d.messages.length === 1 ? '' : 's'}
+        {describeQuery(d.query)} · searched {range}
+        {fleet.several && fleet.choice ? ` on transport ${fleet.choice}` : ''} · {d.calls.length} call{d.calls.length === 1 ? '' : 's'}, {d.messages.length} message{d.messages.length === 1 ? '' : 's'}
         {d.truncated ? ' (more matched: narrow the time range)' : ''}
       </p>
       {d.calls.length > 0 && (
@@ -141,6 +146,7 @@ function Results({ result: d, range }: { result: SearchResult; range: string }) 
               <thead>
                 <tr>
                   <th>Method</th>
+                  {showTransport && <th>Transport</th>}
                   <th>Target</th>
                   <th>Caller</th>
                   <th>Published</th>
@@ -149,10 +155,11 @@ function Results({ result: d, range }: { result: SearchResult; range: string }) 
               </thead>
               <tbody>
                 {d.calls.map((c) => (
-                  <tr key={c.msgId} data-testid="search-call" data-msg-id={c.msgId}>
+                  <tr key={c.msgId} data-testid="search-call" data-msg-id={c.msgId} data-transport={c.transport ?? ''}>
                     <td className="mono">
                       <Link href={`/calls/${encodeURIComponent(c.msgId)}`}>{c.method}</Link>
                     </td>
+                    {showTransport && <td className="transport-tag">{c.transport ?? ''}</td>}
                     <td className="mono">
                       {c.target.exchange}:{c.target.routingKey}
                     </td>
@@ -172,8 +179,8 @@ function Results({ result: d, range }: { result: SearchResult; range: string }) 
         <Card title={`Messages (${d.messages.length})`} testId="search-messages">
           <ul className="plain-list">
             {d.messages.map((m) => (
-              <li key={m.id} data-testid="search-message">
-                <KindBadge kind={m.kind} /> <Link href={`/messages/${encodeURIComponent(m.id)}`}>{clockTime(m.ts)}</Link>{' '}
+              <li key={m.id} data-testid="search-message" data-transport={m.transport ?? ''}>
+                {showTransport && m.transport ? <span className="badge transport-tag">{m.transport}</span> : null} <KindBadge kind={m.kind} /> <Link href={`/messages/${encodeURIComponent(m.id)}`}>{clockTime(m.ts)}</Link>{' '}
                 <span className="mono small">{m.method ?? m.eventType ?? m.routingKey}</span> <span className="muted small">{m.msgId ?? m.requestId ?? ''}</span>
               </li>
             ))}
