@@ -9,6 +9,8 @@
  *   node --import tsx scripts/bench-history.ts [sqlite|postgres] [--skip-lookups]
  * Uses throw-away databases (server/store/test-db.ts). Prints Markdown rows.
  */
+import { existsSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { CallRecord, DecodedMessage } from '../lib/tap-contracts.ts';
@@ -75,6 +77,9 @@ function callRecord(n: number, t: number): CallRecord {
   };
 }
 
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' / ');
+const cpuPerMsg = (u: NodeJS.CpuUsage, n: number) => ((u.user + u.system) / n).toFixed(1);
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -88,6 +93,7 @@ async function ingest(): Promise<void> {
   writer.attach({ on: (l) => (listeners.push(l as never), () => undefined) });
   const emit = listeners[0] as (e: { type: string; message?: DecodedMessage; call?: CallRecord }) => void;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const base = Date.now();
   let i = 0;
   // paced at RATE: every 10 ms, the messages due by then (what the tap hands its listeners)
@@ -107,13 +113,15 @@ async function ingest(): Promise<void> {
   const fed = performance.now();
   await writer.flush();
   const done = performance.now();
+  const cpuPaced = process.cpuUsage(cpu0);
   const st = await writer.status();
   const counts = await store.counts();
   console.log(
-    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped} of ${N * 1.5} items; written ${st.written} items, ${Math.round(st.written / ((done - t0) / 1000))} items/s overall | ${Math.round(counts.bytes / Math.max(1, counts.messages))} B stored per message (incl. its call row share and indexes) |`,
+    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped} of ${N * 1.5} items; written ${st.written} items, ${Math.round(st.written / ((done - t0) / 1000))} items/s overall; process CPU ${cpuPerMsg(cpuPaced, N)} µs per message (incl. building the test messages); load ${load()} | ${Math.round(counts.bytes / Math.max(1, counts.messages))} B stored per message (incl. its call row share and indexes) |`,
   );
   // as fast as the store takes it: one more 200k straight into the writer's batches
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage();
   for (let k = 0; k < N; k += 2000) {
     const batch: DecodedMessage[] = [];
     for (let j = k; j < Math.min(N, k + 2000); j++) batch.push({ ...message(j, base + N + j), id: `fast.${j}` });
@@ -123,19 +131,26 @@ async function ingest(): Promise<void> {
     );
   }
   const t2 = performance.now();
-  console.log(`| ${backend} max write rate | ${Math.round(N / ((t2 - t1) / 1000))} msgs/s (batches of 2000 in one transaction each) | |`);
+  const cpuFast = process.cpuUsage(cpu1);
+  console.log(`| ${backend} max write rate | ${Math.round(N / ((t2 - t1) / 1000))} msgs/s (batches of 2000 in one transaction each); process CPU ${cpuPerMsg(cpuFast, N)} µs per message; load ${load()} | |`);
   await writer.stop();
   await store.close();
   await db.drop();
 }
 
 async function lookups(): Promise<void> {
-  const db = await createTestDb(backend);
+  // KEEP_DB=path (SQLite): load once into that file and keep it; a later run with the same path only queries
+  const keep = backend === 'sqlite' ? process.env.KEEP_DB : undefined;
+  const reuse = keep !== undefined && existsSync(keep);
+  const db = keep ? { target: { backend: 'sqlite' as const, url: keep }, drop: async () => undefined } : await createTestDb(backend);
   const store = await HistoryStore.open(db.target);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const base = Date.now() - 3_600_000;
   const body = `'{"kind":"call","method":"build_and_run_instance","args":{"pad":"${'x'.repeat(300)}"}}'`;
-  if (backend === 'postgres') {
+  if (reuse) {
+    // already loaded
+  } else if (backend === 'postgres') {
     // one day partition holds them all (ts within the last hour)
     await sql
       .raw(
@@ -146,14 +161,30 @@ async function lookups(): Promise<void> {
       .execute(store.db);
     await sql.raw('ANALYZE messages').execute(store.db);
   } else {
-    await sql
-      .raw(
-        `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ${LOOKUP_ROWS})
-         INSERT INTO messages (id, ts, transport, kind, msg_id, request_id, global_request_id, method, exchange, topic, server, process, body, size)
-         SELECT 'g.' || n, ${base} + n / 3000, 'default', 'call', printf('%032x', n * 2654435761 % 4294967296) || printf('%08x', n), 'req-' || printf('%032x', n / 2), NULL, 'build_and_run_instance', 'nova', 'compute', 'compute-' || (n % 50), NULL, ${body}, 330 FROM g`,
-      )
-      .execute(store.db);
+    // rows in id order first, then the same indexes as the migration built in one sorted pass each (inserting 10M
+    // random msg_ids into live b-trees took over 15 minutes and a 4 GB WAL); chunks of 1M keep the WAL bounded
+    const idx = (await sql<{ name: string; sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL`.execute(store.db)).rows;
+    for (const i of idx) await sql.raw(`DROP INDEX ${i.name}`).execute(store.db);
+    await sql.raw('PRAGMA cache_size = -512000').execute(store.db);
+    for (let lo = 1; lo <= LOOKUP_ROWS; lo += 1_000_000) {
+      const hi = Math.min(LOOKUP_ROWS, lo + 999_999);
+      await sql
+        .raw(
+          `WITH RECURSIVE g(n) AS (SELECT ${lo} UNION ALL SELECT n + 1 FROM g WHERE n < ${hi})
+           INSERT INTO messages (id, ts, transport, kind, msg_id, request_id, global_request_id, method, exchange, topic, server, process, body, size)
+           SELECT 'g.' || n, ${base} + n / 3000, 'default', 'call', printf('%032x', n * 2654435761 % 4294967296) || printf('%08x', n), 'req-' || printf('%032x', n / 2), NULL,
+             CASE WHEN n % 1000000 = 777 THEN 'rare_method' ELSE 'build_and_run_instance' END, 'nova', 'compute', 'compute-' || (n % 50), NULL, ${body}, 330 FROM g`,
+        )
+        .execute(store.db);
+      await sql.raw('PRAGMA wal_checkpoint(TRUNCATE)').execute(store.db);
+      console.error(`loaded ${hi} rows, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+    for (const i of idx) {
+      await sql.raw(i.sql).execute(store.db);
+      console.error(`index ${i.name}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
     await sql.raw('ANALYZE').execute(store.db);
+    await sql.raw('PRAGMA wal_checkpoint(TRUNCATE)').execute(store.db);
   }
   const loaded = performance.now();
   const counts = await store.counts();
@@ -183,7 +214,28 @@ async function lookups(): Promise<void> {
   const byMsg = await time((x) => store.findMessages({ kind: 'msg_id', value: x, limit: 100 }), ids);
   const byReq = await time((x) => store.findMessages({ kind: 'request_id', value: x, limit: 100 }), reqs);
   const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} / p95 ${pct(xs, 95).toFixed(1)} / p99 ${pct(xs, 99).toFixed(1)} ms`;
-  console.log(`| ${backend} ${counts.messages} stored messages (generated in ${((loaded - t0) / 1000).toFixed(0)} s, ${(counts.bytes / 1e9).toFixed(2)} GB) | msg_id lookup ${f(byMsg)}; request_id lookup ${f(byReq)} (200 random ids each, through HistoryStore.findMessages) | p95 < 100 ms |`);
+  const loadCpu = process.cpuUsage(cpu0);
+  const file = backend === 'sqlite' ? statSync(db.target.url).size : counts.bytes;
+  console.log(
+    `| ${backend} ${counts.messages} stored messages (${reuse ? 'loaded earlier' : `generated in ${((loaded - t0) / 1000).toFixed(0)} s, process CPU ${(loadCpu.user + loadCpu.system) / 1e6 | 0} s`}, ${(file / 1e9).toFixed(2)} GB, ${Math.round(file / Math.max(1, counts.messages))} B per message; load ${load()}) | msg_id lookup ${f(byMsg)}; request_id lookup ${f(byReq)} (200 random ids each, through HistoryStore.findMessages) | p95 < 100 ms |`,
+  );
+  // searches that no index answers: free text and a method; each bounded by the store's scan budget
+  const searches: [string, Parameters<HistoryStore['findMessages']>[0]][] = [
+    ['text "compute-7" (many matches)', { kind: 'text', value: 'compute-7', limit: 100 }],
+    ['text "no-such-thing" (no match: the whole table)', { kind: 'text', value: 'no-such-thing', limit: 100 }],
+    ['method rare_method (10 rows)', { kind: 'method', value: 'rare_method', limit: 100 }],
+    ['method build_and_run_instance', { kind: 'method', value: 'build_and_run_instance', limit: 100 }],
+  ];
+  for (const [label, q] of searches) {
+    const xs: number[] = [];
+    let r = { messages: [] as unknown[], truncated: false };
+    for (let k = 0; k < 3; k++) {
+      const t = performance.now();
+      r = await store.findMessages(q);
+      xs.push(performance.now() - t);
+    }
+    console.log(`| ${backend} ${counts.messages} stored: search ${label} | ${xs.map((x) => x.toFixed(0)).join(' / ')} ms (3 runs); ${r.messages.length} found, truncated ${r.truncated} | |`);
+  }
   await store.close();
   await db.drop();
 }

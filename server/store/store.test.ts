@@ -128,6 +128,33 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect((await store.call('late1'))?.caller.process).toBe('nova-conductor:99');
     });
 
+    it('keeps the newest change of a call when an older one lands later (batches written in parallel)', async () => {
+      const t = Date.now();
+      const c = (state: CallRecord['state'], updatedAt: number) => ({ call: call({ msgId: 'ooo1', publishedAt: t, updatedAt, state, outcome: state === 'done' ? 'result' : null }), transport: 'default' });
+      await store.write([], [c('done', t + 50)]);
+      await store.write([], [c('inflight', t + 10)]);
+      expect((await store.call('ooo1'))?.state).toBe('done');
+      await store.write([], [c('stuck', t + 60)]);
+      expect((await store.call('ooo1'))?.state).toBe('stuck');
+    });
+
+    it('writes many batches through the writer with none lost, the bodies stored exactly', async () => {
+      const listeners: ((e: { type: string; message?: DecodedMessage; call?: CallRecord }) => void)[] = [];
+      const w = new HistoryWriter(store, { queueCapacity: 50_000, messageBytes: 4096, retentionMs: 24 * HOUR, retention: '1d', maxBytes: 1e12 }, quiet, 'default', 'many');
+      w.attach({ on: (l) => (listeners.push(l as never), () => undefined) });
+      const now = Date.now();
+      for (let i = 0; i < 9000; i++) {
+        listeners[0]({ type: 'tap:message', message: decodedMessage({ id: String(i), ts: now + i, msgId: `many${i >> 1}`, args: { q: 'say "hi"\\ \u00e9 \n', i } }) });
+        if (i % 2) listeners[0]({ type: 'tap:call', call: call({ msgId: `many${i >> 1}`, publishedAt: now + i, updatedAt: now + i, state: 'done' }) });
+      }
+      await w.flush();
+      expect(await w.status()).toMatchObject({ written: 13_500, dropped: 0, queueDepth: 0 });
+      expect((await store.message('many.8999'))?.args).toEqual({ q: 'say "hi"\\ \u00e9 \n', i: 8999 });
+      expect((await store.findMessages({ kind: 'msg_id', value: 'many4499', limit: 10 })).messages).toHaveLength(2);
+      expect((await store.call('many4499'))?.state).toBe('done');
+      await w.stop();
+    });
+
     it('writes through the writer off the tap path, drops and counts past its bound, and keeps retention by age', async () => {
       const listeners: ((e: { type: string; message?: DecodedMessage }) => void)[] = [];
       const w = new HistoryWriter(store, { queueCapacity: 100, messageBytes: 4096, retentionMs: 24 * HOUR, retention: '1d', maxBytes: 1e12 }, quiet, 'default', 'wr1');

@@ -63,6 +63,16 @@ function clip(s: string | null | undefined, n = 500): string | null {
   return s == null ? null : s.length > n ? s.slice(0, n) : s;
 }
 
+/** `rows` as a JSON array whose `body` (already JSON text) is written raw, not as a string. */
+function rawBodies(rows: readonly { body: string }[]): string {
+  const parts: string[] = [];
+  for (const r of rows) {
+    const head = JSON.stringify({ ...r, body: undefined });
+    parts.push(head.length > 2 ? `${head.slice(0, -1)},"body":${r.body}}` : `{"body":${r.body}}`);
+  }
+  return `[${parts.join(',')}]`;
+}
+
 function dayStart(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
@@ -112,6 +122,9 @@ export class HistoryStore {
           types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
         });
         pool.on('error', () => undefined);
+        // history rows, not ledgers: a commit does not wait for its WAL flush (a PostgreSQL crash may lose the last
+        // fraction of a second of writes, never consistency); the writer's batches stop waiting on the disk
+        pool.on('connect', (client) => void client.query('SET synchronous_commit = off').catch(() => undefined));
         store = new HistoryStore(new Kysely<HistoryDb>({ dialect: new PostgresDialect({ pool }) }), target, null);
       }
     } catch (err) {
@@ -213,19 +226,24 @@ export class HistoryStore {
       return;
     }
     // PostgreSQL: each batch as one JSON parameter expanded by json_populate_recordset (building a multi-row VALUES
-    // query with thousands of parameters cost more CPU than the database spent writing)
+    // query with thousands of parameters cost more CPU than the database spent writing). The body goes in as raw JSON,
+    // not as a JSON string holding JSON: a json value read into a text column keeps its exact text, and neither side
+    // escapes and unescapes every quote of it. Calls in key order (two batches in flight never lock in opposite order);
+    // an older change of a call never overwrites a newer one (batches may commit out of order).
+    callRows.sort((a, b) => (a.transport < b.transport ? -1 : a.transport > b.transport ? 1 : a.msg_id < b.msg_id ? -1 : a.msg_id > b.msg_id ? 1 : 0));
     await this.db.transaction().execute(async (trx) => {
       if (msgRows.length > 0) {
-        await sql`INSERT INTO messages SELECT * FROM json_populate_recordset(NULL::messages, ${JSON.stringify(msgRows)}::json) ON CONFLICT (id, ts) DO NOTHING`.execute(trx);
+        await sql`INSERT INTO messages SELECT * FROM json_populate_recordset(NULL::messages, ${rawBodies(msgRows)}::json) ON CONFLICT (id, ts) DO NOTHING`.execute(trx);
       }
       if (callRows.length > 0) {
-        await sql`INSERT INTO calls SELECT * FROM json_populate_recordset(NULL::calls, ${JSON.stringify(callRows)}::json)
+        await sql`INSERT INTO calls SELECT * FROM json_populate_recordset(NULL::calls, ${rawBodies(callRows)}::json)
           ON CONFLICT (transport, msg_id, published_at) DO UPDATE SET updated_at = excluded.updated_at, state = excluded.state,
             outcome = excluded.outcome, cause = excluded.cause, request_id = coalesce(excluded.request_id, calls.request_id),
             global_request_id = coalesce(excluded.global_request_id, calls.global_request_id),
             caller_process = coalesce(excluded.caller_process, calls.caller_process),
             server_process = coalesce(excluded.server_process, calls.server_process),
-            latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`.execute(trx);
+            latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size
+          WHERE excluded.updated_at >= calls.updated_at`.execute(trx);
       }
     });
   }
@@ -253,7 +271,8 @@ export class HistoryStore {
            cause = excluded.cause, request_id = coalesce(excluded.request_id, calls.request_id),
            global_request_id = coalesce(excluded.global_request_id, calls.global_request_id),
            caller_process = coalesce(excluded.caller_process, calls.caller_process), server_process = coalesce(excluded.server_process, calls.server_process),
-           latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size`,
+           latency_ms = excluded.latency_ms, heartbeats = excluded.heartbeats, body = excluded.body, size = excluded.size
+         WHERE excluded.updated_at >= calls.updated_at`,
       );
       this.sqliteWrite = d.transaction((m: MessagesTable[], c: CallsRow[]) => {
         for (const r of m) insMsg.run(r);

@@ -27,6 +27,8 @@ interface Logger {
 const BATCH = 2000;
 const SQLITE_BATCH = 250;
 const FLUSH_MS = 250;
+/** PostgreSQL batches written at once (the pool has 4 connections) */
+const PG_IN_FLIGHT = 2;
 const RETENTION_EVERY_MS = 10 * 60_000;
 /** reply queues whose caller is still unknown, kept to fill stored calls late */
 const UNRESOLVED_MAX = 10_000;
@@ -111,11 +113,19 @@ export class HistoryWriter {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    const sqlite = this.store.backend === 'sqlite';
+    // PostgreSQL: two batches in flight on two pool connections, so the database writes one while this process
+    // prepares the next (one at a time left both sides idle half the time)
+    const maxInFlight = sqlite ? 1 : PG_IN_FLIGHT;
+    const pending = new Set<Promise<boolean>>();
+    let failed = false;
+    while (this.queue.length > 0 && !failed) {
+      while (pending.size >= maxInFlight) await Promise.race(pending);
+      if (failed) break;
       // better-sqlite3 writes on the event loop: small transactions with a turn between them keep the tap's timers
       // on time; PostgreSQL writes off it (pg's socket), in larger batches
-      const batch = this.queue.splice(0, this.store.backend === 'sqlite' ? SQLITE_BATCH : BATCH);
-      if (this.store.backend === 'sqlite') await new Promise((r) => setImmediate(r));
+      const batch = this.queue.splice(0, sqlite ? SQLITE_BATCH : BATCH);
+      if (sqlite) await new Promise((r) => setImmediate(r));
       const messages: StoredMessage[] = [];
       const calls: { call: CallRecord; transport: string }[] = [];
       const fills: { replyQ: string; process: string }[] = [];
@@ -135,24 +145,33 @@ export class HistoryWriter {
           }
         }
       }
-      try {
-        await this.store.write(messages, calls);
-        for (const f of fills) {
-          const since = this.unresolved.get(f.replyQ) ?? 0;
-          this.unresolved.delete(f.replyQ);
-          await this.store.fillCaller(f.replyQ, f.process, since - 60_000);
+      const earlier = [...pending];
+      const p: Promise<boolean> = (async () => {
+        try {
+          await this.store.write(messages, calls);
+          // late callers fill calls of earlier batches: those must have landed first
+          if (fills.length > 0) await Promise.allSettled(earlier);
+          for (const f of fills) {
+            const since = this.unresolved.get(f.replyQ) ?? 0;
+            this.unresolved.delete(f.replyQ);
+            await this.store.fillCaller(f.replyQ, f.process, since - 60_000);
+          }
+          this.written += batch.length;
+          this.lastFlushAt = Date.now();
+          return true;
+        } catch (err) {
+          // the batch is lost (counted), the tap goes on; the next flush tries again
+          failed = true;
+          this.dropped += batch.length;
+          this.lastError = (err as Error).message;
+          this.lastErrorAt = Date.now();
+          this.log.warn({ err: this.lastError, items: batch.length }, 'history store write failed');
+          return false;
         }
-        this.written += batch.length;
-        this.lastFlushAt = Date.now();
-      } catch (err) {
-        // the batch is lost (counted), the tap goes on; the next batch tries again
-        this.dropped += batch.length;
-        this.lastError = (err as Error).message;
-        this.lastErrorAt = Date.now();
-        this.log.warn({ err: this.lastError, items: batch.length }, 'history store write failed');
-        return;
-      }
+      })().finally(() => pending.delete(p));
+      pending.add(p);
     }
+    await Promise.all(pending);
   }
 
   async retain(nowMs = Date.now()): Promise<void> {
