@@ -61,6 +61,7 @@ import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
 import { tapStatus } from './tap-status.ts';
 import { CallerLookups } from './tap-lookups.ts';
+import { ExchangeBinder } from './tap-exchanges.ts';
 import { randomBytes } from 'node:crypto';
 
 /** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
@@ -68,11 +69,6 @@ const MAX_INFLATING = 64;
 
 /** Defined with oslo's other exchange names in the core's topology; re-exported for the tap's callers. */
 export const DEFAULT_CONTROL_EXCHANGES = topology.DEFAULT_CONTROL_EXCHANGES;
-
-/** How often exchanges lost in a recovery are checked for (passive declares) until they are back. */
-const REBIND_MS = 250;
-/** …for at most this long; exchange discovery picks up later ones. */
-const REBIND_FOR_MS = 300_000;
 
 /** Every queue the tap declares starts with this; other taps' queues are left out of routed_queues. */
 export const TAP_QUEUE_PREFIX = 'osloscope-tap-';
@@ -133,7 +129,6 @@ export interface TapOptions {
 type TapListener = (event: TapEvent) => void;
 
 interface Timers {
-  rebind?: NodeJS.Timeout;
   tick?: NodeJS.Timeout;
   discovery?: NodeJS.Timeout;
   modeCheck?: NodeJS.Timeout;
@@ -145,8 +140,6 @@ export class Tap {
   private readonly requestedMode: TapModeSetting;
   private readonly clock: () => number;
   private readonly log: Logger;
-  private readonly configuredExchanges: readonly string[];
-  private readonly discoverExchanges: boolean;
   private readonly queueArgs: Record<string, unknown>;
   private readonly intervals: Required<TapIntervals>;
   private readonly probeTimeoutMs: number;
@@ -172,10 +165,8 @@ export class Tap {
   private bindingsQueue: string | null = null;
   private firehoseQueue: string | null = null;
   private probeQueue: string | null = null;
-  private readonly boundExchanges = new Set<string>();
-  private readonly fanoutExchanges = new Set<string>();
-  /** topic → when `<topic>_fanout` was last passively checked */
-  private readonly fanoutChecked = new Map<string, number>();
+  /** bindings mode: the exchanges the bindings queue is bound to, and finding more */
+  private readonly exchanges: ExchangeBinder;
   private readonly knownTopics = new Set<string>();
   private readonly knownQueues = new Set<string>();
   /** notification listener pools: queue → topic, from the queues notifications were routed to (firehose) */
@@ -193,8 +184,6 @@ export class Tap {
   private stopped = false;
   /** the last rebuild failed: try again after rebuildAfterMs whatever the (closed) link says */
   private rebuildPending = false;
-  /** exchanges a recovery could not re-bind (vanished) → since when; re-bound when they are back */
-  private readonly awaiting = new Map<string, number>();
   private readonly recovery = { reconnects: 0, rebuilds: 0, skipped: 0, lastOutageMs: null as number | null };
   /** who is behind reply queues and connections (caller names) */
   private readonly lookups: CallerLookups;
@@ -204,8 +193,20 @@ export class Tap {
     this.requestedMode = options.mode ?? 'auto';
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? this.transport.log ?? silentLogger;
-    this.configuredExchanges = options.exchanges ?? DEFAULT_CONTROL_EXCHANGES;
-    this.discoverExchanges = options.discoverExchanges ?? true;
+    this.exchanges = new ExchangeBinder({
+      exchanges: options.exchanges ?? DEFAULT_CONTROL_EXCHANGES,
+      discoverExchanges: options.discoverExchanges ?? true,
+      inspector: () => this.inspector,
+      link: () => this.link,
+      mode: () => this.mode,
+      queue: () => this.bindingsQueue,
+      serial: (fn) => this.serial(fn),
+      emit: (e) => this.emit(e),
+      onRebound: () => this.emitStatus(),
+      clock: this.clock,
+      log: this.log,
+      id: () => this.id,
+    });
     // Exclusive, never durable:false + exclusive:false (transient_nonexcl_queues is denied by default on
     // RabbitMQ 4.3, docs/wire.md#queues-osloscope-declares), with x-expires as a second guard should the connection linger.
     this.queueArgs = {
@@ -308,7 +309,7 @@ export class Tap {
     this.stopped = true;
     for (const t of Object.values(this.timers)) if (t) clearInterval(t);
     this.timers = {};
-    this.awaiting.clear();
+    this.exchanges.stop();
     this.unsubscribeTransport?.();
     // what osloscope turned on it turns off (FIREHOSE_AUTO_OFF or not): never leave tracing on by surprise
     await this.firehose?.disable('stop').catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not turn tracing off'));
@@ -350,9 +351,7 @@ export class Tap {
   private async attach(retry: number | null): Promise<void> {
     const generation = ++this.linkGeneration;
     this.id = randomBytes(4).toString('hex');
-    this.boundExchanges.clear();
-    this.fanoutExchanges.clear();
-    this.fanoutChecked.clear();
+    this.exchanges.reset();
     this.bindingsQueue = null;
     this.firehoseQueue = null;
     this.probeQueue = null;
@@ -385,7 +384,7 @@ export class Tap {
         this.forgetVanished();
         this.log.info({ tap: this.id, outageMs: this.recovery.lastOutageMs }, 'tap connection recovered');
         // exchanges may have appeared or vanished meanwhile
-        void this.serial(() => this.discover()).catch(() => undefined);
+        void this.serial(() => this.exchanges.discover()).catch(() => undefined);
         // a node restart loses its tracing state (rabbit_trace keeps it in the node's application env)
         void this.checkMode().catch(() => undefined);
         this.emitStatus();
@@ -400,58 +399,12 @@ export class Tap {
     }
   }
 
-  /**
-   * The replay skipped bindings whose exchange vanished: the tap is not bound to them any more.
-   * Forget them as bound and look for them every REBIND_MS until they are back.
-   */
+  /** Count what the replay skipped; bindings whose exchange vanished are re-bound once it is back. */
   private forgetVanished(): void {
     const link = this.link;
     if (!link) return;
-    const now = this.clock();
-    for (const skip of link.lastSkipped) {
-      this.recovery.skipped++;
-      if (skip.kind !== 'binding' || skip.missingKind !== 'exchange' || !skip.exchange) continue;
-      if (skip.queue !== this.bindingsQueue) continue;
-      this.boundExchanges.delete(skip.exchange);
-      this.fanoutExchanges.delete(skip.exchange);
-      this.awaiting.set(skip.exchange, now);
-      this.emit({ type: 'tap:exchange', exchange: skip.exchange, action: 'unbound' });
-    }
-    if (this.awaiting.size > 0) {
-      this.log.info({ tap: this.id, exchanges: [...this.awaiting.keys()].slice(0, 20) }, 'exchanges vanished while the tap was away; re-binding when they are back');
-      this.startRebind();
-    }
-  }
-
-  private startRebind(): void {
-    if (this.timers.rebind || this.stopped) return;
-    let running = false;
-    const t = setInterval(() => {
-      if (running) return;
-      if (this.stopped || this.awaiting.size === 0) {
-        clearInterval(t);
-        if (this.timers.rebind === t) this.timers.rebind = undefined;
-        return;
-      }
-      running = true;
-      this.serial(() => this.rebindAwaiting())
-        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 're-bind failed'))
-        .finally(() => {
-          running = false;
-        });
-    }, REBIND_MS);
-    t.unref();
-    this.timers.rebind = t;
-  }
-
-  private async rebindAwaiting(): Promise<void> {
-    const link = this.link;
-    if (!link?.isConnected || this.mode !== 'bindings' || !this.bindingsQueue) return;
-    const now = this.clock();
-    for (const [x, since] of [...this.awaiting].slice(0, 50)) {
-      if (this.boundExchanges.has(x) || now - since > REBIND_FOR_MS || (await this.bindExchange(x, true))) this.awaiting.delete(x);
-    }
-    if (this.awaiting.size === 0) this.emitStatus();
+    this.recovery.skipped += link.lastSkipped.length;
+    this.exchanges.forgetVanished(link.lastSkipped);
   }
 
   /** A link whose recovery was refused (replay 406) stays 'disconnected': rebuild from scratch. */
@@ -595,8 +548,7 @@ export class Tap {
       if (this.bindingsQueue) {
         const q = this.bindingsQueue;
         this.bindingsQueue = null;
-        this.boundExchanges.clear();
-        this.fanoutExchanges.clear();
+        this.exchanges.dropBindings();
         await link.deleteQueue(q).catch(() => undefined);
       }
     } else if (mode === 'bindings') {
@@ -604,7 +556,7 @@ export class Tap {
         const q = `${TAP_QUEUE_PREFIX}${this.id}`;
         await link.assertQueue(q, this.queueOptions());
         this.bindingsQueue = q;
-        await this.discover();
+        await this.exchanges.discover();
         await link.consume(q, (d) => this.onBindingsDelivery(d), { noAck: true });
       }
       // auto mode keeps the trace binding: the first trace that shows up means tracing was turned on
@@ -672,70 +624,6 @@ export class Tap {
     }
     if (on === true && this.mode !== 'firehose') await this.serial(() => this.enterMode('firehose'));
     else if (on === false && this.mode !== 'bindings') await this.serial(() => this.enterMode('bindings'));
-  }
-
-  // ---- bindings-mode discovery -------------------------------------------------
-
-  /** Bind to every control exchange and `<topic>_fanout` exchange that exists. Never creates exchanges. */
-  private async discover(): Promise<void> {
-    if (this.mode !== 'bindings' || !this.bindingsQueue || !this.link) return;
-    const candidates = new Set<string>(this.configuredExchanges);
-    const fanouts = new Set<string>();
-    let listed = false;
-    if (this.inspector && this.inspector.source !== 'passive') {
-      try {
-        const xs = await this.inspector.exchanges();
-        if (xs) {
-          listed = true;
-          const names = new Set(xs.map((x) => x.name));
-          for (const c of [...candidates]) if (!names.has(c)) candidates.delete(c);
-          for (const x of xs) {
-            if (x.name === '' || x.name.startsWith('amq.') || x.internal) continue;
-            if (x.type === 'fanout' && x.name.endsWith('_fanout')) fanouts.add(x.name);
-            else if (x.type === 'topic' && this.discoverExchanges) candidates.add(x.name);
-          }
-        }
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'exchange discovery failed');
-      }
-    }
-    for (const x of candidates) await this.bindExchange(x, listed);
-    for (const x of fanouts) await this.bindExchange(x, listed);
-  }
-
-  private async bindExchange(exchange: string, listed: boolean): Promise<boolean> {
-    if (this.boundExchanges.has(exchange) || !this.bindingsQueue || !this.link) return this.boundExchanges.has(exchange);
-    const link = this.link;
-    const q = this.bindingsQueue;
-    try {
-      // passive first, also when the API listed it: binding to a missing exchange would close our channel
-      await link.checkExchange(exchange);
-    } catch (err) {
-      if (!listed) this.log.debug({ exchange, err: (err as Error).message }, 'exchange not there (yet)');
-      return false;
-    }
-    if (this.link !== link || this.bindingsQueue !== q) return false;
-    await link.bindQueue(q, exchange, '#');
-    this.boundExchanges.add(exchange);
-    this.awaiting.delete(exchange);
-    if (exchange.endsWith('_fanout')) this.fanoutExchanges.add(exchange);
-    this.emit({ type: 'tap:exchange', exchange, action: 'bound' });
-    return true;
-  }
-
-  /** Traffic for topic T seen: its `T_fanout` exchange (declared by every RPC server of T) can be tapped too. */
-  private noticeTopic(topic: string): void {
-    if (this.mode !== 'bindings') return;
-    const x = `${topic}_fanout`;
-    if (this.boundExchanges.has(x)) return;
-    const now = this.clock();
-    const last = this.fanoutChecked.get(topic);
-    if (last !== undefined && now - last < 60_000) return;
-    if (this.fanoutChecked.size > 10_000) this.fanoutChecked.clear();
-    this.fanoutChecked.set(topic, now);
-    void this.serial(() => this.bindExchange(x, false)).catch((err: unknown) => {
-      this.log.debug({ exchange: x, err: (err as Error).message }, 'fanout bind failed');
-    });
   }
 
   // ---- deliveries ------------------------------------------------------------------
@@ -826,7 +714,7 @@ export class Tap {
       return;
     }
     const r = this.model.ingest(m);
-    if (m.topic !== null && (m.kind === 'call' || m.kind === 'cast') && m.trace === null) this.noticeTopic(m.topic);
+    if (m.topic !== null && (m.kind === 'call' || m.kind === 'cast') && m.trace === null) this.exchanges.noticeTopic(m.topic);
     this.learnQueues(m);
     if (r.stream && this.listeners.size > 0) this.emit({ type: 'tap:message', message: r.message });
     if (r.call) this.emitCall(r.call);
@@ -874,7 +762,7 @@ export class Tap {
     this.timers.tick = every(this.intervals.tickMs, async () => {
       await this.tick();
     });
-    this.timers.discovery = every(this.intervals.discoveryMs, () => this.serial(() => this.discover()));
+    this.timers.discovery = every(this.intervals.discoveryMs, () => this.serial(() => this.exchanges.discover()));
     this.timers.modeCheck = every(this.intervals.modeCheckMs, () => this.checkMode());
   }
 
@@ -939,13 +827,13 @@ export class Tap {
       firehose: { on: this.tracingOn, detectedBy: this.tracingDetectedBy, canEnable: this.canEnable },
       coverage: this.firehose?.coverage ?? null,
       firehoseError: this.firehoseError,
-      boundExchanges: this.boundExchanges,
-      fanoutExchanges: this.fanoutExchanges,
+      boundExchanges: this.exchanges.boundExchanges,
+      fanoutExchanges: this.exchanges.fanoutExchanges,
       tapQueues: [this.bindingsQueue, this.firehoseQueue],
       inspector: this.inspector?.source ?? 'passive',
       counters: this.model.tapCounters(),
       startedAt: this.startedAt,
-      recovery: { ...this.recovery, awaiting: [...this.awaiting.keys()].slice(0, 20) },
+      recovery: { ...this.recovery, awaiting: this.exchanges.awaitingExchanges(20) },
     });
   }
 
@@ -1065,7 +953,7 @@ export class Tap {
     this.reporter = new BrokerReporter({
       inspector,
       vhost: this.vhost,
-      controlExchanges: this.configuredExchanges,
+      controlExchanges: this.options.exchanges ?? DEFAULT_CONTROL_EXCHANGES,
       topics: () => this.knownTopics,
       knownQueues: () => this.knownQueues,
       queueExists: async (q) => {
