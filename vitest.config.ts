@@ -1,11 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One `npm test` runs everything: unit tests beside the code (memory transport),
 // integration tests against the real RabbitMQ, interop tests against real Python
 // oslo.messaging peers, and the Playwright end-to-end specs in e2e/.
 export default defineConfig({
+  // components/ and app/ import with tsconfig.json's `@/` path (not `@scope/` packages)
+  resolve: { alias: [{ find: /^@\//, replacement: fileURLToPath(new URL('./', import.meta.url)) }] },
   test: {
-    include: ['{server,lib,bin,scripts,components}/**/*.test.ts', 'test/**/*.test.ts', 'e2e/**/*.spec.ts'],
+    include: ['{server,lib,bin,scripts,components,app}/**/*.test.{ts,tsx}', 'test/**/*.test.ts', 'e2e/**/*.spec.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -6,8 +7,10 @@ import { defineConfig } from 'vitest/config';
  * browser. The full suite (vitest.config.ts) runs these too, plus test/ and e2e/.
  */
 export default defineConfig({
+  // components/ and app/ import with tsconfig.json's `@/` path (not `@scope/` packages)
+  resolve: { alias: [{ find: /^@\//, replacement: fileURLToPath(new URL('./', import.meta.url)) }] },
   test: {
-    include: ['{server,lib,bin,scripts,components}/**/*.test.ts'],
+    include: ['{server,lib,bin,scripts,components,app}/**/*.test.{ts,tsx}'],
     exclude: [
       '**/node_modules/**',
       // drive a real RabbitMQ (and Python peers) side by side with the memory broker
