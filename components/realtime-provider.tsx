@@ -61,15 +61,17 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
     let everConnected = false;
     const subscribeStatus = () => subscribeStatusOf(s, choiceRef.current, queryClient);
     s.on('connect', () => {
+      // read now: React may run the updater later, after everConnected is set
+      const again = everConnected;
+      everConnected = true;
       setConnection((c) => ({
         state: 'connected',
         attempts: 0,
         lastError: null,
         connectedAt: Date.now(),
         lostAt: c.lostAt,
-        reconnections: everConnected ? c.reconnections + 1 : c.reconnections,
+        reconnections: again ? c.reconnections + 1 : c.reconnections,
       }));
-      everConnected = true;
       subscribeStatus();
     });
     let retry: ReturnType<typeof setTimeout> | undefined;
