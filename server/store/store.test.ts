@@ -128,6 +128,33 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect((await store.call('late1'))?.caller.process).toBe('nova-conductor:99');
     });
 
+    it('scans searches no index answers newest first in steps, the same answer as one query, bounded in time', async () => {
+      const now = Date.now();
+      const msgs = Array.from({ length: 40 }, (_, i) =>
+        decodedMessage({ id: `scan.${i}`, ts: now + Math.floor(i / 3), msgId: `scan${i}`, method: i % 4 === 0 ? 'scan_target_method' : 'scan_other', server: `scanhost-${i}` }),
+      );
+      await store.write(msgs.map((message) => ({ message, transport: 'default', process: null })), []);
+      // newest first; rows of the same ms come in any order (as from one query)
+      const ids = (r: { messages: DecodedMessage[] }) => r.messages.map((m) => `${m.ts}|${m.id}`).sort().reverse();
+      for (const [kind, value] of [['text', 'scan_target'], ['method', 'scan_target_method'], ['host', 'scanhost-8'], ['text', 'scanhost-']] as const) {
+        const whole = await store.findMessages({ kind, value, limit: 100, scanChunk: 1_000_000 });
+        expect(whole.messages.length).toBeGreaterThan(0);
+        for (const scanChunk of [1, 5, 7]) expect(ids(await store.findMessages({ kind, value, limit: 100, scanChunk }))).toEqual(ids(whole));
+        const limited = await store.findMessages({ kind, value, limit: 3, scanChunk: 2 });
+        expect(limited.messages.map((m) => m.ts)).toEqual(whole.messages.slice(0, 3).map((m) => m.ts));
+        expect(limited.truncated).toBe(whole.messages.length > 3);
+      }
+      // out of time after the first step: what was found, marked truncated
+      const partial = await store.findMessages({ kind: 'text', value: 'scanhost-', limit: 100, scanChunk: 5, scanBudgetMs: 0 });
+      expect(partial.truncated).toBe(true);
+      expect(partial.messages.length).toBeGreaterThan(0);
+      expect(partial.messages.length).toBeLessThan(40);
+      expect(partial.messages.every((m) => m.id.startsWith('scan.'))).toBe(true);
+      expect(partial.messages.map((m) => m.ts)).toEqual(msgs.map((m) => m.ts).reverse().slice(0, partial.messages.length));
+      const calls = await store.findCalls({ kind: 'text', value: 'get_con', limit: 100, scanChunk: 1 });
+      expect(calls.calls.map((c) => c.msgId)).toEqual((await store.findCalls({ kind: 'text', value: 'get_con', limit: 100 })).calls.map((c) => c.msgId));
+    });
+
     it('keeps the newest change of a call when an older one lands later (batches written in parallel)', async () => {
       const t = Date.now();
       const c = (state: CallRecord['state'], updatedAt: number) => ({ call: call({ msgId: 'ooo1', publishedAt: t, updatedAt, state, outcome: state === 'done' ? 'result' : null }), transport: 'default' });

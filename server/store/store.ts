@@ -23,6 +23,7 @@ const DAY_MS = 86_400_000;
 /** day partitions created ahead of today (PostgreSQL) */
 const PARTITIONS_AHEAD = 2;
 const DELETE_BATCH = 5000;
+const INDEXED_KINDS = new Set<CallQuery['kind']>(['msg_id', 'request_id', 'global_request_id']);
 
 /** A store that cannot be reached or read: the CLI maps it to exit 5, the API to 503. */
 export class StoreUnavailableError extends Error {
@@ -45,7 +46,19 @@ export interface CallQuery {
   from?: number;
   to?: number;
   limit: number;
+  /** searches no index answers (method, host, text) scan newest first in steps of this many rows (default SCAN_CHUNK) */
+  scanChunk?: number;
+  /** ... and answer with what they found (truncated) after this long (default SCAN_BUDGET_MS) */
+  scanBudgetMs?: number;
 }
+
+/** rows a search that no index answers reads per step, newest first */
+export const SCAN_CHUNK = 50_000;
+/**
+ * Wall time such a search may scan before it answers with what it found, marked truncated: a free-text search over
+ * millions of rows never holds the server (SQLite reads on the event loop; it yields between steps).
+ */
+export const SCAN_BUDGET_MS = 3000;
 
 export interface StoreCounts {
   messages: number;
@@ -356,40 +369,83 @@ export class HistoryStore {
 
   /** Calls matching a parsed query, newest first, at most `limit` (+1 to tell truncation). */
   async findCalls(q: CallQuery): Promise<{ calls: CallRecord[]; truncated: boolean }> {
-    let b = this.db.selectFrom('calls').select(['body', 'caller_process', 'global_request_id']).where((eb) => this.callWhere(eb, q));
-    if (q.from !== undefined) b = b.where('published_at', '>=', q.from);
-    if (q.to !== undefined) b = b.where('published_at', '<=', q.to);
-    const rows = await b.orderBy('published_at', 'desc').limit(q.limit + 1).execute();
-    return { calls: rows.slice(0, q.limit).map((r) => this.callOf(r)), truncated: rows.length > q.limit };
+    const r = await this.scanNewestFirst('calls', 'published_at', q, (lo, hiExcl, n) => {
+      let b = this.db.selectFrom('calls').select(['body', 'caller_process', 'global_request_id']).where((eb) => this.callWhere(eb, q));
+      if (q.from !== undefined) b = b.where('published_at', '>=', q.from);
+      if (q.to !== undefined) b = b.where('published_at', '<=', q.to);
+      if (lo !== undefined) b = b.where('published_at', '>=', lo);
+      if (hiExcl !== undefined) b = b.where('published_at', '<', hiExcl);
+      return b.orderBy('published_at', 'desc').limit(n).execute();
+    });
+    return { calls: r.rows.map((x) => this.callOf(x)), truncated: r.truncated };
+  }
+
+  /**
+   * Run `page(lo, hiExcl, n)` (rows with time in [lo, hiExcl), newest first, at most n) over the table newest first:
+   * in one go when an index answers the query, else one step of `scanChunk` rows after another until `limit` rows are
+   * found, the rows run out, or the scan budget is spent (then truncated). The same rows in the same order as one query.
+   */
+  private async scanNewestFirst<R>(
+    table: 'messages' | 'calls',
+    col: 'ts' | 'published_at',
+    q: CallQuery,
+    page: (lo: number | undefined, hiExcl: number | undefined, n: number) => Promise<R[]>,
+  ): Promise<{ rows: R[]; truncated: boolean }> {
+    if (INDEXED_KINDS.has(q.kind)) {
+      const rows = await page(undefined, undefined, q.limit + 1);
+      return { rows: rows.slice(0, q.limit), truncated: rows.length > q.limit };
+    }
+    const chunk = q.scanChunk ?? SCAN_CHUNK;
+    const deadline = Date.now() + (q.scanBudgetMs ?? SCAN_BUDGET_MS);
+    const out: R[] = [];
+    let hiExcl: number | undefined;
+    for (;;) {
+      // the time of the chunk-th newest row left: this step reads the rows from it on (ties included)
+      const edge = await sql<{ t: number }>`SELECT ${sql.ref(col)} AS t FROM ${sql.table(table)}
+        WHERE ${sql.ref(col)} >= ${q.from ?? Number.MIN_SAFE_INTEGER} AND ${sql.ref(col)} <= ${q.to ?? Number.MAX_SAFE_INTEGER}
+          AND ${sql.ref(col)} < ${hiExcl ?? Number.MAX_SAFE_INTEGER}
+        ORDER BY ${sql.ref(col)} DESC LIMIT 1 OFFSET ${chunk}`.execute(this.db);
+      const lo = edge.rows.length > 0 ? Number(edge.rows[0].t) : undefined;
+      out.push(...(await page(lo, hiExcl, q.limit + 1 - out.length)));
+      if (out.length > q.limit) return { rows: out.slice(0, q.limit), truncated: true };
+      if (lo === undefined) return { rows: out, truncated: false };
+      if (Date.now() >= deadline) return { rows: out, truncated: true };
+      hiExcl = lo;
+      if (this.sqlite) await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** Messages matching a parsed query (msg_id / request ids / method / host / text), newest first. */
   async findMessages(q: CallQuery): Promise<{ messages: DecodedMessage[]; truncated: boolean }> {
-    let b = this.db.selectFrom('messages').select('body');
     const v = q.value;
-    b = b.where((eb) => {
-      switch (q.kind) {
-        case 'msg_id':
-          return eb('msg_id', '=', v);
-        case 'request_id':
-        case 'global_request_id':
-          return eb.or([eb('request_id', '=', v), eb('global_request_id', '=', v)]);
-        case 'method':
-          return eb.or([eb('method', '=', v), eb('topic', '=', v), eb('server', '=', v)]);
-        case 'host':
-          return eb.or([eb('server', '=', v), sql<SqlBool>`process LIKE ${`${likeEscape(v)}:%`} ESCAPE '\\'`, eb('process', '=', v)]);
-        case 'text':
-          return eb.or(
-            (['method', 'topic', 'server', 'process', 'request_id', 'global_request_id', 'exchange'] as const).map(
-              (col) => sql<SqlBool>`${sql.ref(col)} LIKE ${`%${likeEscape(v)}%`} ESCAPE '\\'`,
-            ),
-          );
-      }
+    const r = await this.scanNewestFirst('messages', 'ts', q, (lo, hiExcl, n) => {
+      let b = this.db.selectFrom('messages').select('body');
+      b = b.where((eb) => {
+        switch (q.kind) {
+          case 'msg_id':
+            return eb('msg_id', '=', v);
+          case 'request_id':
+          case 'global_request_id':
+            return eb.or([eb('request_id', '=', v), eb('global_request_id', '=', v)]);
+          case 'method':
+            return eb.or([eb('method', '=', v), eb('topic', '=', v), eb('server', '=', v)]);
+          case 'host':
+            return eb.or([eb('server', '=', v), sql<SqlBool>`process LIKE ${`${likeEscape(v)}:%`} ESCAPE '\\'`, eb('process', '=', v)]);
+          case 'text':
+            return eb.or(
+              (['method', 'topic', 'server', 'process', 'request_id', 'global_request_id', 'exchange'] as const).map(
+                (col) => sql<SqlBool>`${sql.ref(col)} LIKE ${`%${likeEscape(v)}%`} ESCAPE '\\'`,
+              ),
+            );
+        }
+      });
+      if (q.from !== undefined) b = b.where('ts', '>=', q.from);
+      if (q.to !== undefined) b = b.where('ts', '<=', q.to);
+      if (lo !== undefined) b = b.where('ts', '>=', lo);
+      if (hiExcl !== undefined) b = b.where('ts', '<', hiExcl);
+      return b.orderBy('ts', 'desc').limit(n).execute();
     });
-    if (q.from !== undefined) b = b.where('ts', '>=', q.from);
-    if (q.to !== undefined) b = b.where('ts', '<=', q.to);
-    const rows = await b.orderBy('ts', 'desc').limit(q.limit + 1).execute();
-    return { messages: rows.slice(0, q.limit).map((r) => JSON.parse(r.body) as DecodedMessage), truncated: rows.length > q.limit };
+    return { messages: r.rows.map((x) => JSON.parse(x.body) as DecodedMessage), truncated: r.truncated };
   }
 
   /** Calls sharing a request_id / global_request_id with these ids, newest first. */
