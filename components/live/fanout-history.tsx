@@ -7,6 +7,7 @@ import { ApiRequestError, apiGet } from '../api-client';
 import { useBroker } from '../hooks/use-broker';
 import { Empty } from '../ui/card';
 import { bytes, shortTime } from '../ui/format';
+import { useFleet } from '../hooks/use-transport';
 
 const PRESETS = [
   { value: '5m', label: '5 min' },
@@ -71,21 +72,25 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
     return r instanceof Error ? r.message : null;
   })() : null;
 
+  // a stream lives on one broker: with several transports, the chosen one's
+  const fleet = useFleet();
+  const needsTransport = fleet.several && !fleet.choice;
   const history = useQuery({
-    queryKey: request ? queryKeys.fanoutHistory(request.topic, request.since, request.limit, request.filter, request.run) : queryKeys.fanoutHistory('', '', 0, '', 0),
+    queryKey: [...(request ? queryKeys.fanoutHistory(request.topic, request.since, request.limit, request.filter, request.run) : queryKeys.fanoutHistory('', '', 0, '', 0)), fleet.choice ?? 'all'],
     queryFn: () => {
       const r = request as Request;
       const qs = new URLSearchParams({ topic: r.topic, since: r.since, limit: String(r.limit) });
+      if (fleet.choice) qs.set('transport', fleet.choice);
       if (r.filter.trim()) qs.set('filter', r.filter.trim());
       return apiGet<FanoutHistory>(`/api/fanout-history?${qs.toString()}`);
     },
-    enabled: request !== null,
+    enabled: request !== null && !needsTransport,
     staleTime: Infinity,
     retry: false,
   });
 
   const load = () => {
-    if (!chosenTopic || !effectiveSince || sinceError) return;
+    if (!chosenTopic || !effectiveSince || sinceError || needsTransport) return;
     setRequest({ topic: chosenTopic, since: effectiveSince, limit, filter, run: (request?.run ?? 0) + 1 });
   };
   const error = history.error instanceof ApiRequestError ? history.error.error.message : history.error ? String(history.error) : null;
@@ -93,6 +98,11 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
 
   return (
     <div data-testid="fanout-history">
+      {needsTransport && (
+        <p className="note" data-testid="history-needs-transport">
+          A fanout stream lives on one broker: choose a transport in the header to read its history.
+        </p>
+      )}
       <p className="muted small">
         With <span className="mono">rabbit_stream_fanout</span> (kolla 2025.1 and later) every broadcast of a topic is kept in one
         stream, <span className="mono">&lt;topic&gt;_fanout</span>, for its <span className="mono">x-max-age</span> (30 minutes by default).
@@ -152,7 +162,7 @@ export function FanoutHistoryPanel({ onSelect, selectedId }: { onSelect: (m: Dec
           <span>filter</span>
           <input value={filter} placeholder="method:refresh_* request_id:req-…" data-testid="history-filter" onChange={(e) => setFilter(e.target.value)} />
         </label>
-        <button type="submit" className="btn btn-primary btn-small" disabled={!chosenTopic || !effectiveSince || sinceError !== null || history.isFetching} data-testid="history-load">
+        <button type="submit" className="btn btn-primary btn-small" disabled={!chosenTopic || !effectiveSince || sinceError !== null || needsTransport || history.isFetching} data-testid="history-load">
           {history.isFetching ? 'Reading…' : 'Read the stream'}
         </button>
       </form>

@@ -5,6 +5,7 @@ import { apiPost, ApiRequestError } from '../api-client';
 import { useSession } from '../hooks/use-session';
 import { Card } from '../ui/card';
 import { Badge } from '../ui/badge';
+import { useTransportChoice, withTransport } from '../hooks/use-transport';
 
 /** What the tap can and cannot see, said plainly, with how to see more. */
 export function TapVisibility({ tap, stale }: { tap: TapStatus | null; stale: boolean }) {
@@ -58,6 +59,8 @@ export function TapVisibility({ tap, stale }: { tap: TapStatus | null; stale: bo
 
 function EnableFirehose() {
   const session = useSession();
+  // the chosen transport's tap (the server asks which one when there are several and none is chosen)
+  const { choice } = useTransportChoice();
   const [state, setState] = useState<'idle' | 'busy' | 'done' | string>('idle');
   if (!session.data?.canFire) return null;
   return (
@@ -70,7 +73,7 @@ function EnableFirehose() {
         onClick={async () => {
           setState('busy');
           try {
-            await apiPost('/api/tap/firehose', {});
+            await apiPost(withTransport('/api/tap/firehose', choice), {});
             setState('done');
           } catch (err) {
             setState(err instanceof ApiRequestError ? err.message : 'failed');
