@@ -123,10 +123,33 @@ function initial(backend: Backend): Migration {
   };
 }
 
+/**
+ * Ids that most rows lack (replies carry no request_id, few calls a global one, healthy calls no cause) are indexed
+ * only where present: every stored row paid for an index entry of its NULLs. `col = x` (and `cause IS NOT NULL`)
+ * still use these indexes on both backends.
+ */
+const partialIndexes: Migration = {
+  async up(db: Kysely<unknown>) {
+    for (const [table, col] of [
+      ['messages', 'msg_id'],
+      ['messages', 'request_id'],
+      ['messages', 'global_request_id'],
+      ['calls', 'request_id'],
+      ['calls', 'global_request_id'],
+    ] as const) {
+      const name = `${table}_${col}_idx`;
+      await sql`DROP INDEX IF EXISTS ${sql.id(name)}`.execute(db);
+      await sql`CREATE INDEX ${sql.id(name)} ON ${sql.table(table)} (${sql.ref(col)}) WHERE ${sql.ref(col)} IS NOT NULL`.execute(db);
+    }
+    await sql`DROP INDEX IF EXISTS calls_stuck_idx`.execute(db);
+    await sql`CREATE INDEX calls_stuck_idx ON calls (cause, published_at) WHERE cause IS NOT NULL`.execute(db);
+  },
+};
+
 export function migrations(backend: Backend): MigrationProvider {
   return {
     async getMigrations() {
-      return { '2026-11-30-001-history': initial(backend) };
+      return { '2026-11-30-001-history': initial(backend), '2026-11-30-002-partial-id-indexes': partialIndexes };
     },
   };
 }
