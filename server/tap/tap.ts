@@ -41,13 +41,13 @@ import type {
   TapSnapshot,
   TapStatus,
 } from '../../lib/tap-contracts.ts';
-import { compressionOf, decompressAsync, silentLogger, topology, type Delivery, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
+import { silentLogger, topology, type Logger, type ResilientLink, type Transport } from '../messaging/index.ts';
 import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '../../lib/broker-contracts.ts';
 import { BrokerReporter } from './broker-report.ts';
 import { buildBrokerView } from './broker-view.ts';
 import { FirehoseControl } from './firehose.ts';
 import type { CallChange, QueueFact } from './calls.ts';
-import { decodeObservation, fromDelivery, fromTraceDelivery, TRACE_EXCHANGE, type ObservedMessage } from './decoder.ts';
+import { TRACE_EXCHANGE } from './decoder.ts';
 import {
   InspectorError,
   inspectorFor,
@@ -56,16 +56,13 @@ import {
   type BrokerInspector,
 } from './inspector.ts';
 import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
-import { poolsFromRoutedQueues } from './queue-names.ts';
 import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
 import { tapStatus } from './tap-status.ts';
 import { CallerLookups } from './tap-lookups.ts';
 import { ExchangeBinder } from './tap-exchanges.ts';
+import { IngestPipeline } from './tap-ingest.ts';
 import { randomBytes } from 'node:crypto';
-
-/** Deliveries that may wait behind compressed bodies being inflated; beyond it they are dropped (counted). */
-const MAX_INFLATING = 64;
 
 /** Defined with oslo's other exchange names in the core's topology; re-exported for the tap's callers. */
 export const DEFAULT_CONTROL_EXCHANGES = topology.DEFAULT_CONTROL_EXCHANGES;
@@ -160,17 +157,14 @@ export class Tap {
   private tracingOn: boolean | null = null;
   private tracingDetectedBy: TapStatus['firehose']['detectedBy'] = 'none';
   private canEnable = false;
-  private seq = 0;
   private id = randomBytes(4).toString('hex');
   private bindingsQueue: string | null = null;
   private firehoseQueue: string | null = null;
   private probeQueue: string | null = null;
   /** bindings mode: the exchanges the bindings queue is bound to, and finding more */
   private readonly exchanges: ExchangeBinder;
-  private readonly knownTopics = new Set<string>();
-  private readonly knownQueues = new Set<string>();
-  /** notification listener pools: queue → topic, from the queues notifications were routed to (firehose) */
-  private readonly pools = new Map<string, string | null>();
+  /** deliveries → observations → decoded messages → model, calls and events */
+  private readonly ingest: IngestPipeline;
   private historyReader: FanoutHistoryReader | null = null;
   private probeWaiter: ((ok: boolean) => void) | null = null;
   private probeToken: string | null = null;
@@ -239,6 +233,21 @@ export class Tap {
         resolveCaller: (replyQ) => this.lookups.callerOf(replyQ),
         resolveConnection: (broker) => this.lookups.connectionName(broker),
       },
+    });
+    this.ingest = new IngestPipeline({
+      model: this.model,
+      tapQueuePrefix: TAP_QUEUE_PREFIX,
+      maxMessageBytes: this.transport.maxMessageBytes,
+      clock: this.clock,
+      log: this.log,
+      // a connection not seen yet is looked up (rate-limited) so callers and servers get names
+      nameConnection: (broker) => this.lookups.nameTraced(broker),
+      probeTraced: (queue) => this.probeTraced(queue),
+      traceArrived: () => this.traceArrived(),
+      noticeTopic: (topic) => this.exchanges.noticeTopic(topic),
+      emit: (e) => this.emit(e),
+      listening: () => this.listeners.size > 0,
+      stopped: () => this.stopped,
     });
   }
 
@@ -343,7 +352,7 @@ export class Tap {
           return null;
         }
       },
-      knownQueues: () => [...this.knownQueues],
+      knownQueues: () => [...this.ingest.knownQueues],
     });
   }
 
@@ -502,7 +511,7 @@ export class Tap {
     await link.assertQueue(q, this.queueOptions());
     await link.bindQueue(q, TRACE_EXCHANGE, 'publish.#');
     await link.bindQueue(q, TRACE_EXCHANGE, 'deliver.#');
-    await link.consume(q, (d) => this.onTrace(d), { noAck: true });
+    await link.consume(q, (d) => this.ingest.onTrace(d), { noAck: true });
     this.firehoseQueue = q;
   }
 
@@ -557,7 +566,7 @@ export class Tap {
         await link.assertQueue(q, this.queueOptions());
         this.bindingsQueue = q;
         await this.exchanges.discover();
-        await link.consume(q, (d) => this.onBindingsDelivery(d), { noAck: true });
+        await link.consume(q, (d) => this.ingest.onDelivery(d), { noAck: true });
       }
       // auto mode keeps the trace binding: the first trace that shows up means tracing was turned on
       if (this.requestedMode === 'auto') await this.ensureFirehoseQueue();
@@ -626,120 +635,30 @@ export class Tap {
     else if (on === false && this.mode !== 'bindings') await this.serial(() => this.enterMode('bindings'));
   }
 
-  // ---- deliveries ------------------------------------------------------------------
+  // ---- what the pipeline asks of the mode ------------------------------------------
 
-  /** deliveries waiting behind a compressed body being inflated */
-  private inflating = 0;
-  private inflateTail: Promise<void> = Promise.resolve();
-
-  private nextId(): string {
-    this.seq++;
-    return String(this.seq);
-  }
-
-  private onBindingsDelivery(d: Delivery): void {
-    this.handle(fromDelivery(d));
-  }
-
-  private onTrace(d: Delivery): void {
-    const obs = fromTraceDelivery(d);
-    if (!obs || !obs.trace) return;
-    const t = obs.trace;
-    // firehose probes (ours or another osloscope's) go to a tap queue through the default exchange: never traffic
-    if (obs.exchange === '' && obs.routingKey.startsWith(TAP_QUEUE_PREFIX)) {
-      if (obs.routingKey === this.probeQueue) {
-        this.tracingOn = true;
-        this.lastTraceAt = this.clock();
-        this.probeWaiter?.(true);
-      }
-      return;
-    }
-    if (t.event === 'deliver' && t.queue !== null && t.queue.startsWith(TAP_QUEUE_PREFIX)) return;
+  /** A trace of a probe: ours means tracing is on. */
+  private probeTraced(queue: string): void {
+    if (queue !== this.probeQueue) return;
+    this.tracingOn = true;
     this.lastTraceAt = this.clock();
-    if (this.mode !== 'firehose') {
-      // auto mode in bindings mode: a trace means someone turned tracing on
-      if (this.requestedMode === 'auto' && this.state === 'running' && this.link) {
-        this.tracingOn = true;
-        this.tracingDetectedBy = 'probe';
-        void this.serial(() => this.enterMode('firehose')).catch(() => undefined);
-      }
-      return;
-    }
-    if (t.routedQueues) t.routedQueues = t.routedQueues.filter((q) => !q.startsWith(TAP_QUEUE_PREFIX));
-    // a connection not seen yet is looked up (rate-limited) so callers and servers get names
-    if (t.connection) t.connectionName = this.lookups.nameTraced(t.connection);
-    this.handle(obs);
+    this.probeWaiter?.(true);
   }
 
-  private handle(obs: ObservedMessage): void {
-    const compressed = compressionOf(obs.properties.headers) !== null;
-    if (!compressed && this.inflating === 0) {
-      this.ingestObservation({ ...obs, id: this.nextId(), ts: this.clock() });
-      return;
+  /** A trace of real traffic: ingest it in firehose mode; in auto bindings mode it means tracing was turned on. */
+  private traceArrived(): boolean {
+    this.lastTraceAt = this.clock();
+    if (this.mode === 'firehose') return true;
+    if (this.requestedMode === 'auto' && this.state === 'running' && this.link) {
+      this.tracingOn = true;
+      this.tracingDetectedBy = 'probe';
+      void this.serial(() => this.enterMode('firehose')).catch(() => undefined);
     }
-    // A compressed body is inflated off the event loop (capped at the transport's maxMessageBytes);
-    // what arrives meanwhile waits behind it so the stream keeps the broker's order.
-    if (this.inflating >= MAX_INFLATING) {
-      this.model.counters.received++;
-      this.model.counters.dropped++;
-      return;
-    }
-    const stamped = { ...obs, id: this.nextId(), ts: this.clock() };
-    // inflated only when its turn comes, so at most one inflated body is held at a time
-    const inflate = (): Promise<Buffer | Error | undefined> =>
-      compressed
-        ? decompressAsync(obs.body, obs.properties.headers, this.transport.maxMessageBytes).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
-        : Promise.resolve(undefined);
-    this.inflating++;
-    this.inflateTail = this.inflateTail
-      .then(inflate)
-      .then((r) => {
-        if (!this.stopped) this.ingestObservation(stamped, r);
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.inflating--;
-      });
-  }
-
-  private ingestObservation(obs: ObservedMessage & { id: string; ts: number }, inflated?: Buffer | Error): void {
-    let m: DecodedMessage;
-    try {
-      m = decodeObservation(obs, inflated);
-    } catch (err) {
-      // decodeObservation never throws by contract; keep the tap alive if it does
-      this.model.counters.received++;
-      this.model.counters.undecodable++;
-      this.log.warn({ err: (err as Error).message }, 'decoder failure');
-      return;
-    }
-    const r = this.model.ingest(m);
-    if (m.topic !== null && (m.kind === 'call' || m.kind === 'cast') && m.trace === null) this.exchanges.noticeTopic(m.topic);
-    this.learnQueues(m);
-    if (r.stream && this.listeners.size > 0) this.emit({ type: 'tap:message', message: r.message });
-    if (r.call) this.emitCall(r.call);
+    return false;
   }
 
   private emitCall(c: CallChange): void {
     if (this.listeners.size > 0) this.emit({ type: 'tap:call', call: c.record });
-  }
-
-  /** Queue names oslo would use for what was seen, for passive-declare inspection. */
-  private learnQueues(m: DecodedMessage): void {
-    if (this.knownQueues.size > 5000) return;
-    if (m.topic && (m.kind === 'call' || m.kind === 'cast')) {
-      this.knownTopics.add(m.topic);
-      this.knownQueues.add(m.topic);
-      if (m.server) this.knownQueues.add(`${m.topic}.${m.server}`);
-    } else if (m.kind === 'notification') {
-      this.knownQueues.add(m.routingKey);
-    } else if (m.kind === 'fanout' && m.topic) {
-      this.knownTopics.add(m.topic);
-    }
-    if (m.kind === 'call' && m.replyQ) this.knownQueues.add(m.replyQ);
-    if (m.kind === 'notification' && m.trace?.event === 'publish' && m.trace.routedQueues && this.pools.size < 1000) {
-      for (const p of poolsFromRoutedQueues(m.routingKey, m.trace.routedQueues)) this.pools.set(p.pool, p.topic);
-    }
   }
 
   // ---- periodic work -----------------------------------------------------------------
@@ -918,8 +837,8 @@ export class Tap {
       vhost: this.vhost,
       at,
       poolSize: this.poolSize,
-      topics: this.knownTopics,
-      pools: this.pools,
+      topics: this.ingest.knownTopics,
+      pools: this.ingest.pools,
       exchanges,
       queues: queues?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null,
       consumers,
@@ -954,8 +873,8 @@ export class Tap {
       inspector,
       vhost: this.vhost,
       controlExchanges: this.options.exchanges ?? DEFAULT_CONTROL_EXCHANGES,
-      topics: () => this.knownTopics,
-      knownQueues: () => this.knownQueues,
+      topics: () => this.ingest.knownTopics,
+      knownQueues: () => this.ingest.knownQueues,
       queueExists: async (q) => {
         const link = this.link;
         if (!link || !link.isConnected) return null;
