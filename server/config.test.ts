@@ -146,6 +146,66 @@ describe('loadConfig', () => {
   });
 });
 
+describe('TRANSPORT_URLS', () => {
+  it('TRANSPORT_URL alone is one transport named default', () => {
+    const c = loadConfig({ TRANSPORT_URL: 'rabbit://u:p@h:5672/', RABBITMQ_MANAGEMENT_URL: 'http://a:b@h:15672' });
+    expect(c.transports.map((t) => t.name)).toEqual(['default']);
+    expect(c.transports[0].transportUrl).toBe(c.transportUrl);
+    expect(c.transports[0].management?.url).toBe('http://h:15672');
+  });
+
+  it('names several transports, multi-host URLs with their commas, in order; the first is the default', () => {
+    const c = loadConfig({
+      TRANSPORT_URLS: 'cell1=rabbit://nova:s1@c1a:5672,nova:s2@c1b:5672/cell1, neutron=rabbit://neutron:s3@net:5673/?ssl=0\ncell_2=memory://',
+      RABBITMQ_MANAGEMENT_URLS: 'neutron=http://admin:m@net:15673',
+    });
+    expect(c.transports.map((t) => t.name)).toEqual(['cell1', 'neutron', 'cell_2']);
+    expect(c.transports[0].transportUrl.hosts.map((h) => h.hostname)).toEqual(['c1a', 'c1b']);
+    expect(c.transports[0].transportUrl.virtualHost).toBe('cell1');
+    expect(c.transports[1].transportUrl.hosts[0].port).toBe(5673);
+    expect(c.transports[2].transportUrl.driver).toBe('memory');
+    // the first is what the single-transport fields describe
+    expect(c.transportUrl).toBe(c.transports[0].transportUrl);
+    expect(c.embedded).toBe(false);
+    expect(c.demoFleet).toBe(false);
+    // management: named → its own; unnamed → null (the tap guesses from the first host)
+    expect(c.transports[1].management).toMatchObject({ url: 'http://net:15673', username: 'admin', password: 'm' });
+    expect(c.transports[0].management).toBeNull();
+    // described without any password
+    const shown = JSON.stringify(describeConfig(c));
+    expect(shown).toContain('cell1');
+    expect(shown).not.toMatch(/s1|s2|s3|:m@/);
+  });
+
+  it('refuses bad names, duplicates, bad URLs and too many, naming the variable and hiding passwords', () => {
+    const bad = problems({ TRANSPORT_URLS: 'c,Cell1=rabbit://u:pw1@h/,a=rabbit://u:pw2@h/,a=rabbit://u:pw3@h/,all=rabbit://h/,b=kafka://u:pw4@h/' });
+    const text = bad.map((p) => `${p.variable}: ${p.problem}`).join('\n');
+    expect(bad.every((p) => p.variable === 'TRANSPORT_URLS')).toBe(true);
+    expect(text).toMatch(/"Cell1" is not a transport name/);
+    expect(text).toMatch(/names the transport a twice/);
+    expect(text).toMatch(/"all" is not a transport name/);
+    expect(text).toMatch(/b: .*kafka/);
+    expect(text).toMatch(/expected name=url, got "c"/);
+    expect(text).not.toMatch(/pw[1-4]/);
+    const many = Array.from({ length: 33 }, (_, i) => `t${i}=rabbit://h${i}/`).join(',');
+    expect(problems({ TRANSPORT_URLS: many }).map((p) => p.problem).join()).toMatch(/names 33 transports; at most 32/);
+    expect(problems({ TRANSPORT_URLS: ',' }).map((p) => p.problem).join()).toMatch(/names no transport/);
+    const long = `a=rabbit://${'h'.repeat(70_000)}/`;
+    expect(problems({ TRANSPORT_URLS: long })[0].variable).toBe('TRANSPORT_URLS');
+  });
+
+  it('refuses TRANSPORT_URL with TRANSPORT_URLS, and management URLs that name no transport', () => {
+    expect(problems({ TRANSPORT_URL: 'rabbit://h/', TRANSPORT_URLS: 'a=rabbit://h/' }).map((p) => p.variable)).toContain('TRANSPORT_URLS');
+    expect(problems({ TRANSPORT_URLS: 'a=rabbit://h/', RABBITMQ_MANAGEMENT_URL: 'http://h:15672' }).map((p) => p.variable)).toEqual(['RABBITMQ_MANAGEMENT_URL']);
+    const m = problems({ TRANSPORT_URLS: 'a=rabbit://h/', RABBITMQ_MANAGEMENT_URLS: 'b=http://x:secret9@h:15672,a=ftp://h' });
+    expect(m.map((p) => p.variable)).toEqual(['RABBITMQ_MANAGEMENT_URLS', 'RABBITMQ_MANAGEMENT_URLS']);
+    expect(m[0].problem).toMatch(/names "b", which TRANSPORT_URLS does not \(known: a\)/);
+    expect(m[1].problem).toMatch(/a: expected an http/);
+    expect(JSON.stringify(m)).not.toContain('secret9');
+    expect(problems({ RABBITMQ_MANAGEMENT_URLS: 'a=http://h:15672' })[0].variable).toBe('RABBITMQ_MANAGEMENT_URLS');
+  });
+});
+
 describe('isLoopback', () => {
   it('knows loopback addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) expect(isLoopback(h)).toBe(true);

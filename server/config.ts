@@ -27,6 +27,7 @@ import { isAddressOrCidr } from './auth/client-address.ts';
 import { parseUsers, type AuthUser } from './auth/users.ts';
 import { historyOptions, type HistoryOptions } from './store/options.ts';
 import { tapModeSettingSchema, type TapModeSetting } from '../lib/tap-contracts.ts';
+import { ALL_TRANSPORTS, DEFAULT_TRANSPORT_NAME, MAX_TRANSPORTS, TRANSPORT_NAME_RE } from '../lib/api-contracts.ts';
 
 /** Exchanges tapped by default: oslo's `openstack` plus the usual service exchanges (server/messaging/topology.ts). */
 export const DEFAULT_CONTROL_EXCHANGES: readonly string[] = topology.DEFAULT_CONTROL_EXCHANGES;
@@ -39,12 +40,14 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** Name, default and meaning of every variable (README table, `.env.example`, `--help`). */
 export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning: string }[] = [
   { name: 'TRANSPORT_URL', default: '(unset: embedded memory transport + demo fleet)', meaning: "oslo transport_url of the broker to tap and drive, e.g. rabbit://user:pass@host:5672/vhost (several hosts, ?ssl=1 as in oslo). memory:// for the in-process broker. Wins over OSLO_CONFIG_FILES." },
+  { name: 'TRANSPORT_URLS', default: '(unset)', meaning: 'A fleet of named transports tapped side by side: name=url,name2=url2 (names a-z 0-9 _ -, 1-32 characters, at most 32 transports; URLs as TRANSPORT_URL, several hosts allowed). Every page, API read and socket feed takes ?transport=<name> (or all); Console actions name theirs. Instead of TRANSPORT_URL, which is one transport named default.' },
   { name: 'OSLO_CONFIG_FILES', default: '(unset)', meaning: "Comma-separated oslo.config files (or directories of *.conf) a service uses, e.g. /etc/nova/nova.conf, read in oslo.config's order (later files win): [DEFAULT] transport_url, control_exchange, rpc_response_timeout, [oslo_messaging_rabbit] and [oslo_messaging_notifications]. The variables here win over the files." },
   { name: 'DEMO_FLEET', default: 'auto', meaning: 'auto | on | off. Run the simulated OpenStack services (conductor, computes, scheduler, a slow endpoint, a dead server). auto = only on the embedded memory transport.' },
   { name: 'CONTROL_EXCHANGE', default: 'openstack', meaning: 'oslo control_exchange: the exchange used for fired RPCs whose target names none.' },
   { name: 'CONTROL_EXCHANGES', default: DEFAULT_CONTROL_EXCHANGES.join(','), meaning: 'Comma-separated exchanges the tap binds to (CONTROL_EXCHANGE is always added).' },
   { name: 'TAP_MODE', default: 'auto', meaning: 'auto | bindings | firehose | off. bindings needs only normal AMQP rights but cannot see replies; firehose (rabbitmqctl trace_on) sees everything; auto uses the firehose when it is on.' },
   { name: 'RABBITMQ_MANAGEMENT_URL', default: '(unset)', meaning: 'RabbitMQ management API, e.g. http://user:pass@host:15672, for the Broker page (queue depths, consumers, connections) and exchange discovery.' },
+  { name: 'RABBITMQ_MANAGEMENT_URLS', default: '(unset: http://<first AMQP host>:15672 per transport)', meaning: 'With TRANSPORT_URLS: the management API of each named transport, name=url,name2=url2 (names from TRANSPORT_URLS; the others guess theirs from their first host).' },
   { name: 'FIREHOSE_ENABLE', default: '0', meaning: '1 = at start, turn tracing on for the vhost on every RabbitMQ node (management API, administrator tag; tracing is per node). osloscope turns off what it turned on when it stops and after FIREHOSE_AUTO_OFF.' },
   { name: 'FIREHOSE_AUTO_OFF', default: '0', meaning: 'Seconds after which osloscope turns off the tracing it turned on (FIREHOSE_ENABLE or the dashboard); 0 = only when osloscope stops.' },
   { name: 'HOST', default: '127.0.0.1', meaning: 'Address to listen on. Any non-loopback address requires AUTH_USERS and SESSION_SECRET.' },
@@ -118,6 +121,8 @@ function parseOrigin(text: string): string | null {
 
 const envSchema = z.object({
   TRANSPORT_URL: z.string().trim().optional(),
+  TRANSPORT_URLS: z.string().trim().max(64 * 1024, { message: 'is longer than 65536 characters' }).optional(),
+  RABBITMQ_MANAGEMENT_URLS: z.string().trim().max(64 * 1024, { message: 'is longer than 65536 characters' }).optional(),
   OSLO_CONFIG_FILES: z.string().trim().optional(),
   DEMO_FLEET: z.enum(['auto', 'on', 'off'], { message: 'expected auto, on or off' }).default('auto'),
   CONTROL_EXCHANGE: z.string().trim().regex(exchangeName, { message: 'expected an exchange name (letters, digits, _ . : -)' }).optional(),
@@ -189,7 +194,25 @@ export interface AuthConfig {
   cookiePath?: string;
 }
 
+/** A management API: base URL without credentials, and the credentials kept apart (never logged). */
+export interface ManagementConfig {
+  url: string;
+  username: string;
+  password: string;
+  href: string;
+}
+
+/** One named transport of the fleet (TRANSPORT_URLS), or the only one (TRANSPORT_URL: `default`). */
+export interface TransportConfig {
+  name: string;
+  transportUrl: TransportURL;
+  /** its management API (RABBITMQ_MANAGEMENT_URL(S)); null: guessed from the first AMQP host by the tap */
+  management: ManagementConfig | null;
+}
+
 export interface Config {
+  /** every named transport, in configuration order; the first is the default (Console actions, TRANSPORT_URL) */
+  transports: TransportConfig[];
   /** the history store (HISTORY, HISTORY_DATABASE, DATABASE_URL, HISTORY_RETENTION, HISTORY_MAX_BYTES, HISTORY_QUEUE); absent: off */
   history?: HistoryOptions;
   /** carries the files' [oslo_messaging_rabbit] options (its query winning over them) */
@@ -212,7 +235,7 @@ export interface Config {
   /** seconds after which osloscope's own tracing is turned off; 0 = at stop only (FIREHOSE_AUTO_OFF) */
   firehoseAutoOff: number;
   /** management API base, e.g. http://host:15672 (credentials kept apart, never logged) */
-  management: { url: string; username: string; password: string; href: string } | null;
+  management: ManagementConfig | null;
   host: string;
   port: number;
   /** BASE_PATH: the sub-path everything is served under ('' = the root) */
@@ -298,7 +321,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   let transportUrl: TransportURL;
   const fileUrl = files?.defaults.transport_url;
-  const embedded = e.TRANSPORT_URL === undefined && !fileUrl;
+  const embedded = e.TRANSPORT_URL === undefined && e.TRANSPORT_URLS === undefined && !fileUrl;
   try {
     transportUrl = transportUrlFrom(
       [
@@ -342,14 +365,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   let management: Config['management'] = null;
-  if (e.RABBITMQ_MANAGEMENT_URL) {
-    const u = new URL(e.RABBITMQ_MANAGEMENT_URL);
-    management = {
-      url: `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`,
-      username: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      href: e.RABBITMQ_MANAGEMENT_URL,
-    };
+  if (e.RABBITMQ_MANAGEMENT_URL) management = managementFrom(e.RABBITMQ_MANAGEMENT_URL);
+
+  // TRANSPORT_URLS: a fleet of named transports, instead of TRANSPORT_URL's one ("default")
+  let transports: TransportConfig[] = [{ name: DEFAULT_TRANSPORT_NAME, transportUrl, management }];
+  if (e.TRANSPORT_URLS !== undefined) {
+    if (e.TRANSPORT_URL !== undefined) problems.push({ variable: 'TRANSPORT_URLS', problem: 'set TRANSPORT_URL (one transport) or TRANSPORT_URLS (named transports), not both' });
+    if (e.RABBITMQ_MANAGEMENT_URL !== undefined) problems.push({ variable: 'RABBITMQ_MANAGEMENT_URL', problem: 'with TRANSPORT_URLS, name each management API in RABBITMQ_MANAGEMENT_URLS=name=url,...' });
+    const parsedFleet = parseTransportUrls(e.TRANSPORT_URLS, files?.rabbit ?? {}, e.RABBITMQ_MANAGEMENT_URLS);
+    problems.push(...parsedFleet.problems);
+    if (parsedFleet.transports.length > 0) {
+      transports = parsedFleet.transports;
+      transportUrl = transports[0].transportUrl;
+      management = transports[0].management;
+    }
+  } else if (e.RABBITMQ_MANAGEMENT_URLS !== undefined) {
+    problems.push({ variable: 'RABBITMQ_MANAGEMENT_URLS', problem: 'names the management APIs of TRANSPORT_URLS, which is unset (use RABBITMQ_MANAGEMENT_URL with TRANSPORT_URL)' });
   }
 
   const demoFleet = e.DEMO_FLEET === 'on' || (e.DEMO_FLEET === 'auto' && embedded);
@@ -358,6 +389,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw environmentError(problems);
 
   return {
+    transports,
     transportUrl,
     embedded,
     osloConfig: {
@@ -403,6 +435,90 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+function managementFrom(href: string): ManagementConfig {
+  const u = new URL(href);
+  return {
+    url: `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`,
+    username: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    href,
+  };
+}
+
+/**
+ * `name=value,name2=value2` entries. A value may itself hold commas (oslo's several hosts,
+ * `rabbit://u:p@h1:5672,u:p@h2:5672/`): an entry starts only where a comma is followed by `name=`.
+ * Returns [name, value] pairs, or the entry that is not `name=value`.
+ */
+export function splitNamedList(text: string): { entries: [string, string][]; bad: string[] } {
+  const entries: [string, string][] = [];
+  const bad: string[] = [];
+  for (const raw of text.split(/[,\n](?=\s*[A-Za-z0-9_-]{1,64}=)/)) {
+    const part = raw.trim().replace(/,+$/, '').trim();
+    if (part === '') continue;
+    const m = /^([^=\s]+)=(.*)$/s.exec(part);
+    if (!m || m[2].trim() === '') bad.push(part);
+    else entries.push([m[1], m[2].trim()]);
+  }
+  return { entries, bad };
+}
+
+/** TRANSPORT_URLS (with RABBITMQ_MANAGEMENT_URLS): named transports, or the problems naming the variable. */
+export function parseTransportUrls(
+  text: string,
+  rabbit: Partial<RabbitOptions>,
+  managementText?: string,
+): { transports: TransportConfig[]; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const transports: TransportConfig[] = [];
+  const { entries, bad } = splitNamedList(text);
+  for (const b of bad) problems.push({ variable: 'TRANSPORT_URLS', problem: `expected name=url, got ${JSON.stringify(redactUrlPasswords(b))} (e.g. cell1=rabbit://user:pass@host:5672/cell1,neutron=rabbit://…)` });
+  if (entries.length === 0 && bad.length === 0) problems.push({ variable: 'TRANSPORT_URLS', problem: 'names no transport (expected name=url,name2=url2)' });
+  if (entries.length > MAX_TRANSPORTS) problems.push({ variable: 'TRANSPORT_URLS', problem: `names ${entries.length} transports; at most ${MAX_TRANSPORTS}` });
+  const seen = new Set<string>();
+  for (const [name, value] of entries.slice(0, MAX_TRANSPORTS)) {
+    if (!TRANSPORT_NAME_RE.test(name) || name === ALL_TRANSPORTS) {
+      problems.push({ variable: 'TRANSPORT_URLS', problem: `${JSON.stringify(name.slice(0, 40))} is not a transport name (1-32 characters a-z 0-9 _ -, not "${ALL_TRANSPORTS}")` });
+      continue;
+    }
+    if (seen.has(name)) {
+      problems.push({ variable: 'TRANSPORT_URLS', problem: `names the transport ${name} twice` });
+      continue;
+    }
+    seen.add(name);
+    try {
+      const url = transportUrlFrom([{ value, source: `TRANSPORT_URLS (${name})` }], rabbit).url;
+      transports.push({ name, transportUrl: url, management: null });
+    } catch (err) {
+      const detail = err instanceof ConfigError ? err.message : 'not a transport URL';
+      problems.push({ variable: 'TRANSPORT_URLS', problem: `${name}: ${redactUrlPasswords(detail)} (got ${JSON.stringify(redactUrlPasswords(value))}; expected e.g. rabbit://user:pass@host:5672/vhost)` });
+    }
+  }
+  if (managementText !== undefined) {
+    const m = splitNamedList(managementText);
+    for (const b of m.bad) problems.push({ variable: 'RABBITMQ_MANAGEMENT_URLS', problem: `expected name=url, got ${JSON.stringify(redactUrlPasswords(b))}` });
+    const named = new Set<string>();
+    for (const [name, href] of m.entries) {
+      const t = transports.find((x) => x.name === name);
+      if (!seen.has(name)) {
+        problems.push({ variable: 'RABBITMQ_MANAGEMENT_URLS', problem: `names ${JSON.stringify(name.slice(0, 40))}, which TRANSPORT_URLS does not (known: ${[...seen].join(', ') || 'none'})` });
+        continue;
+      }
+      if (named.has(name)) {
+        problems.push({ variable: 'RABBITMQ_MANAGEMENT_URLS', problem: `names the transport ${name} twice` });
+        continue;
+      }
+      named.add(name);
+      if (!/^https?:$/.test(safeUrl(href)?.protocol ?? '')) {
+        problems.push({ variable: 'RABBITMQ_MANAGEMENT_URLS', problem: `${name}: expected an http:// or https:// URL (got ${JSON.stringify(redactUrlPasswords(href))})` });
+        continue;
+      }
+      if (t) t.management = managementFrom(href);
+    }
+  }
+  return { transports, problems };
+}
+
 /**
  * OSLO_CONFIG_FILES entries, in order: a directory stands for its `*.conf`
  * files (oslo.config's --config-dir), anything else for a file.
@@ -428,6 +544,7 @@ export function osloConfigSources(text: string): ConfigSource[] {
 export function describeConfig(c: Config): Record<string, unknown> {
   return {
     transportUrl: c.transportUrl.toString(),
+    transports: c.transports.map((t) => ({ name: t.name, url: t.transportUrl.toString(), managementUrl: t.management?.url ?? null })),
     embedded: c.embedded,
     osloConfigFiles: c.osloConfig.files,
     osloConfigNotes: c.osloConfig.notes,

@@ -4,7 +4,7 @@
  * the snapshots both serve (`status`, `calls`, `broker`).
  */
 import type { Transport } from './messaging/index.ts';
-import type { BrokerSnapshot, CallsSnapshot, StatusSnapshot } from '../lib/api-contracts.ts';
+import { DEFAULT_TRANSPORT_NAME, selectedTransport, type BrokerSnapshot, type CallsSnapshot, type StatusSnapshot, type TransportsList } from '../lib/api-contracts.ts';
 import type { BrokerHealthReport, BrokerHealthSummary } from '../lib/broker-contracts.ts';
 import { downsampleRates } from '../lib/series.ts';
 import { redactText } from './tap/index.ts';
@@ -58,14 +58,82 @@ export interface DashboardInfo {
   rpcConnPoolSize: number;
 }
 
+/** A `?transport=` / socket `transport` naming no transport of the fleet (HTTP 404, a refused subscribe). */
+export class UnknownTransportError extends Error {
+  override readonly name = 'UnknownTransportError';
+  constructor(
+    readonly transport: string,
+    readonly known: readonly string[],
+  ) {
+    super(`unknown transport '${transport.slice(0, 64)}' (known: ${known.join(', ')})`);
+  }
+}
+
+/** The named transports (server/fleet.ts): a dashboard per selection, and the list GET /api/transports serves. */
+export interface FleetFace {
+  readonly defaultName: string;
+  names(): string[];
+  /** the selected member's name, null for the whole fleet; throws UnknownTransportError */
+  resolve(selector: string | null | undefined): string | null;
+  /** the dashboard of a selection (a name, or all / nothing for the whole fleet); throws UnknownTransportError */
+  select(base: Dashboard, selector: string | null | undefined): Dashboard;
+  transports(): TransportsList;
+  member(name: string): { name: string; transport: Transport; tap: TapFace | null; stamped: TapFace | null } | undefined;
+}
+
 export interface Dashboard {
+  /** the selected transport; for the whole fleet, the default one */
   transport: Transport;
+  /** the selected transport's tap; for the whole fleet, every tap merged */
   tap: TapFace | null;
+  /** the named transports; absent: one transport named `default` (tests, embedded plumbing) */
+  fleet?: FleetFace;
+  /** what this dashboard shows: a transport's name, or `all` (absent: the whole of a one-transport server) */
+  selection?: string;
   parseFilter: FilterParser;
   info: DashboardInfo;
   /** connected socket.io clients */
   viewers(): number;
   clock(): number;
+}
+
+/**
+ * The dashboard of a selection (`?transport=`, a subscribe payload's `transport`): a transport's name,
+ * or `all` / nothing for the whole fleet. Without a fleet the one transport is `default`.
+ * Throws UnknownTransportError.
+ */
+export function selectDashboard(d: Dashboard, selector: string | null | undefined): Dashboard {
+  if (d.fleet) return d.fleet.select(d, selector);
+  const name = selectedTransport(selector);
+  if (name !== null && name !== DEFAULT_TRANSPORT_NAME) throw new UnknownTransportError(name, [DEFAULT_TRANSPORT_NAME]);
+  return d;
+}
+
+/** The names of the transports (one `default` without a fleet). */
+export function transportNames(d: Dashboard): string[] {
+  return d.fleet ? d.fleet.names() : [DEFAULT_TRANSPORT_NAME];
+}
+
+/** GET /api/transports. */
+export function transportsList(d: Dashboard): TransportsList {
+  if (d.fleet) return d.fleet.transports();
+  const t = d.transport.status();
+  const retry = t.links.map((l) => l.retry).find((r) => r !== null && r !== undefined) ?? null;
+  return {
+    transports: [
+      {
+        name: DEFAULT_TRANSPORT_NAME,
+        url: t.url,
+        driver: t.driver,
+        state: t.state,
+        reason: retry ? redactText(retry.error) : null,
+        attempt: retry?.attempt ?? null,
+        nextRetryAt: retry?.nextAt ?? null,
+        tap: d.tap?.status() ?? null,
+      },
+    ],
+    default: DEFAULT_TRANSPORT_NAME,
+  };
 }
 
 /** Rates in every status tick: one minute of totals, by kind and top methods; charts get series from the rates feed. */
@@ -84,8 +152,16 @@ export function statusSnapshot(d: Dashboard, nowMs = d.clock()): StatusSnapshot 
   const t = d.transport.status();
   let tap: TapSnapshot | null = null;
   if (d.tap) tap = d.tap.snapshot(nowMs, { windowMs: STATUS_RATE_WINDOW_MS, limit: STATUS_RATE_SERIES, top: 10 });
+  const fleet = d.fleet && d.fleet.names().length > 1 ? d.fleet : null;
   return {
     at: nowMs,
+    selection: d.selection ?? 'all',
+    transports: fleet
+      ? fleet.names().map((name) => {
+          const m = fleet.member(name)!;
+          return { name, state: m.transport.status().state, tap: m.tap?.status().state ?? null };
+        })
+      : undefined,
     transport: {
       driver: t.driver,
       url: t.url,
@@ -114,9 +190,10 @@ export function statusSnapshot(d: Dashboard, nowMs = d.clock()): StatusSnapshot 
 }
 
 export function callsSnapshot(d: Dashboard, nowMs = d.clock()): CallsSnapshot {
-  if (!d.tap) return { at: nowMs, inflight: [], stuck: [], done: [], histogram: null, canSeeReplies: false };
+  if (!d.tap) return { at: nowMs, selection: d.selection ?? 'all', inflight: [], stuck: [], done: [], histogram: null, canSeeReplies: false };
   return {
     at: nowMs,
+    selection: d.selection ?? 'all',
     inflight: d.tap.calls({ state: 'inflight', limit: CALLS_LIMIT }),
     stuck: d.tap.calls({ state: 'stuck', limit: CALLS_LIMIT }),
     done: d.tap.calls({ state: 'done', limit: DONE_LIMIT }).map(withoutTimeline),
@@ -140,6 +217,17 @@ export function brokerSnapshot(d: Dashboard): Promise<BrokerSnapshot> {
 }
 
 async function inspectBroker(d: Dashboard): Promise<BrokerSnapshot> {
+  const fleet = d.fleet && d.fleet.names().length > 1 ? d.fleet : null;
+  if (fleet && (d.selection === undefined || d.selection === 'all')) {
+    // the whole fleet: each transport's broker, the default one's as `view`
+    const names = fleet.names();
+    const each = await Promise.all(names.map((name) => brokerSnapshot(fleet.select(d, name))));
+    return { ...each[0], transport: names[0], transports: each.map((b, i) => ({ name: names[i], view: b.view, error: b.error })) };
+  }
+  return { ...(await inspectOne(d)), transport: d.selection && d.selection !== 'all' ? d.selection : (d.fleet?.defaultName ?? DEFAULT_TRANSPORT_NAME) };
+}
+
+async function inspectOne(d: Dashboard): Promise<Omit<BrokerSnapshot, 'transport' | 'transports'>> {
   const at = d.clock();
   if (!d.tap) return { at, view: null, error: 'The tap is off (TAP_MODE=off), so the broker is not inspected.', poolSize: d.info.rpcConnPoolSize };
   try {
@@ -171,7 +259,7 @@ export function ratesUpdate(d: Dashboard, focus: string, windowMs: number, dimen
     server: keep('server', snap.series.server),
     method: keep('method', snap.series.method),
   };
-  return { focus, windowMs, dimension: dimension ?? 'topic', rates: downsampleRates(snap, Math.ceil(snap.windowMs / snap.bucketMs / CHART_POINTS)) };
+  return { transport: d.selection ?? 'all', focus, windowMs, dimension: dimension ?? 'topic', rates: downsampleRates(snap, Math.ceil(snap.windowMs / snap.bucketMs / CHART_POINTS)) };
 }
 
 /** A call record as pushed in lists of finished calls: without its timeline (fetched when opened). */

@@ -27,7 +27,8 @@ import { AuditLog } from './http/audit-log.ts';
 import { FireService } from './http/fire.ts';
 import { sendError } from './http/respond.ts';
 import { RealtimeGateway } from './realtime/gateway.ts';
-import type { Dashboard, FilterParser } from './dashboard.ts';
+import type { Dashboard, FilterParser, TapFace } from './dashboard.ts';
+import { Fleet } from './fleet.ts';
 import { History } from './store/history.ts';
 import { HistoryStore } from './store/store.ts';
 import { HistoryWriter } from './store/writer.ts';
@@ -71,8 +72,8 @@ export function loggerOptions(level: string): pino.LoggerOptions {
   };
 }
 
-/** The live-stream grammar; a reply matches request_id / global_request_id through its call, looked up in the tap. */
-function filterParser(tap: Tap | null): FilterParser {
+/** The live-stream grammar; a reply matches request_id / global_request_id through its call, looked up in the tap(s). */
+function filterParser(tap: TapFace | null): FilterParser {
   const callOf = (msgId: string) => {
     const c = tap?.call(msgId);
     return c ? { requestId: c.requestId, globalRequestId: c.globalRequestId ?? null } : null;
@@ -92,13 +93,18 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   const audit = new AuditLog(resolve(ROOT, config.auditLog));
   audit.open();
 
-  const transport = new Transport(config.transportUrl, {
-    conf: { control_exchange: config.controlExchange, rpc_response_timeout: config.rpcResponseTimeout },
-    rabbit: { rpc_conn_pool_size: config.rpcConnPoolSize, conn_pool_min_size: config.connPoolMinSize, conn_pool_ttl: config.connPoolTtl },
-    log: coreLog,
-    programName: 'osloscope',
-    maxMessageBytes: config.maxMessageBytes,
-  });
+  // One Transport per named transport (TRANSPORT_URLS; TRANSPORT_URL alone is the one named `default`)
+  const transports = config.transports.map(
+    (t) =>
+      new Transport(t.transportUrl, {
+        conf: { control_exchange: config.controlExchange, rpc_response_timeout: config.rpcResponseTimeout },
+        rabbit: { rpc_conn_pool_size: config.rpcConnPoolSize, conn_pool_min_size: config.connPoolMinSize, conn_pool_ttl: config.connPoolTtl },
+        log: config.transports.length > 1 ? log.child({ part: 'messaging', transport: t.name }) : coreLog,
+        programName: 'osloscope',
+        maxMessageBytes: config.maxMessageBytes,
+      }),
+  );
+  const transport = transports[0];
 
   let fleet: DemoFleet | null = null;
   if (config.demoFleet) {
@@ -112,20 +118,30 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
     transport.memoryBroker.setTracing(true);
   }
 
-  const tap =
-    config.tapMode === 'off'
-      ? null
-      : tapFromConfig(config, transport, log.child({ part: 'tap' }));
+  // One Tap per transport (a tap session per broker connection)
+  const taps: (Tap | null)[] = config.transports.map((t, i) =>
+    config.tapMode === 'off' ? null : tapFromConfig(config, transports[i], log.child(config.transports.length > 1 ? { part: 'tap', transport: t.name } : { part: 'tap' }), t),
+  );
+  const members = new Fleet(config.transports.map((t, i) => ({ name: t.name, transport: transports[i], tap: taps[i] })));
+  const tap = members.tap();
 
-  // The history store: the tap's messages and calls, written in batches off the tap's path (server/store)
+  // The history store: every transport's messages and calls, stamped with its name, written in batches
+  // off the tap's path (server/store), one writer per transport sharing one run id so stored ids stay unique
   let history: History | null = null;
-  let historyWriter: HistoryWriter | null = null;
+  const historyWriters: HistoryWriter[] = [];
+  let historyStore: HistoryStore | null = null;
   if (config.history?.enabled) {
     try {
       const store = await HistoryStore.open(config.history.target);
-      historyWriter = new HistoryWriter(store, config.history, log.child({ part: 'history' }));
-      if (tap) historyWriter.attach(tap);
-      history = new History(store, historyWriter, tap);
+      historyStore = store;
+      let runId: string | undefined;
+      for (const m of members.members) {
+        const w = new HistoryWriter(store, config.history, log.child({ part: 'history' }), m.name, runId);
+        runId ??= w.runId;
+        if (m.stamped) w.attach(m.stamped);
+        historyWriters.push(w);
+      }
+      history = new History(store, historyWriters[0], tap);
       log.info({ backend: store.backend, location: store.location, retention: config.history.retention }, 'history store open');
     } catch (err) {
       // the dashboard still works from memory; /api/history says why nothing is kept
@@ -137,12 +153,13 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   }
 
   const sessions = new Sessions(config.auth);
-  const fire = new FireService({ transport, audit, log: log.child({ part: 'fire' }), redact, process: `osloscope:${process.pid}` });
+  const fire = new FireService({ transport, transports: new Map(config.transports.map((t, i) => [t.name, transports[i]])), audit, log: log.child({ part: 'fire' }), redact, process: `osloscope:${process.pid}` });
 
   let gateway: RealtimeGateway | null = null;
   const dashboard: Dashboard = {
     transport,
     tap,
+    fleet: members,
     parseFilter: filterParser(tap),
     info: {
       embedded: config.embedded,
@@ -273,13 +290,15 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
       (err: unknown) => log.error({ err: (err as Error).message }, 'demo fleet failed to start'),
     );
   }
-  if (tap) {
-    tap.start().then(
-      () => log.info({ mode: tap.status().mode }, 'tap running'),
-      (err: unknown) => log.error({ err: (err as Error).message }, 'tap failed to start'),
+  config.transports.forEach((t, i) => {
+    const one = taps[i];
+    if (!one) return;
+    one.start().then(
+      () => log.info({ transport: t.name, mode: one.status().mode }, 'tap running'),
+      (err: unknown) => log.error({ transport: t.name, err: (err as Error).message }, 'tap failed to start'),
     );
-  }
-  log.info({ url, transport: config.transportUrl.toString(), tapMode: config.tapMode, demoFleet: config.demoFleet }, `osloscope listening on ${url}`);
+  });
+  log.info({ url, transport: config.transportUrl.toString(), transports: config.transports.map((t) => t.name), tapMode: config.tapMode, demoFleet: config.demoFleet }, `osloscope listening on ${url}`);
 
   let closing: Promise<void> | null = null;
   const close = () => {
@@ -294,12 +313,12 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
           r();
         }, 3000).unref();
       });
-      await Promise.allSettled([tap?.stop(), fleet?.stop()]);
-      if (historyWriter) {
-        await historyWriter.stop();
-        await historyWriter.store.close().catch(() => undefined);
+      await Promise.allSettled([...taps.map((t) => t?.stop()), fleet?.stop()]);
+      if (historyStore) {
+        await Promise.allSettled(historyWriters.map((w) => w.stop()));
+        await historyStore.close().catch(() => undefined);
       }
-      await transport.close().catch(() => undefined);
+      await Promise.allSettled(transports.map((t) => t.close().catch(() => undefined)));
       audit.close();
       log.info('stopped');
     })();

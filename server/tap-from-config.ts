@@ -2,16 +2,17 @@
  * The tap a configuration describes: the one place that turns Config into TapOptions, for the
  * dashboard's composition root (server/index.ts) and the headless `osloscope record`.
  */
-import type { Config } from './config.ts';
+import type { Config, TransportConfig } from './config.ts';
 import type { Logger, Transport } from './messaging/index.ts';
 import { Tap } from './tap/index.ts';
 
-export function tapFromConfig(config: Config, transport: Transport, log: Logger): Tap {
+/** `member`: one named transport of TRANSPORT_URLS (its own management API); absent: the default one. */
+export function tapFromConfig(config: Config, transport: Transport, log: Logger, member?: TransportConfig): Tap {
   return new Tap({
     transport,
     mode: config.tapMode,
     exchanges: config.controlExchanges,
-    managementUrl: config.management?.href,
+    managementUrl: member ? member.management?.href : config.management?.href,
     firehoseEnable: config.firehoseEnable,
     firehoseAutoOffMs: config.firehoseAutoOff * 1000,
     rpcConnPoolSize: config.rpcConnPoolSize,

@@ -267,11 +267,13 @@ describe('HTTP API (access control off)', () => {
     expect(text).toMatch(/^oslo_messaging_rpc_client_exception_total\{.*method="fail".*exception="ValueError"\} 1$/m);
     expect(text).toMatch(/^# TYPE oslo_messaging_rpc_client_processing_seconds histogram$/m);
     expect(text).toMatch(/^oslo_messaging_rpc_client_processing_seconds_bucket\{.*le="0\.01"\} \d+$/m);
-    expect(text).toMatch(/^osloscope_tap_up 1$/m);
-    expect(text).toMatch(/^osloscope_tap_info\{mode="firehose",requested_mode="auto",inspector="memory"\} 1$/m);
+    // every osloscope_ family names its transport (TRANSPORT_URL alone: default)
+    expect(text).toMatch(/^osloscope_tap_up\{transport="default"\} 1$/m);
+    expect(text).toMatch(/^osloscope_tap_info\{transport="default",mode="firehose",requested_mode="auto",inspector="memory"\} 1$/m);
+    expect(text).toMatch(/^oslo_messaging_rpc_client_processing_seconds_bucket\{.*transport="default".*le="0\.01"\} \d+$/m);
     // no process id label (it starts new series at every restart)
     expect(text).not.toMatch(/process="/);
-    expect(text).toMatch(/^osloscope_pool_connections\{state="max"\} 30$/m);
+    expect(text).toMatch(/^osloscope_pool_connections\{transport="default",state="max"\} 30$/m);
     // one HELP/TYPE per family
     const types = text.match(/^# TYPE (\S+)/gm) ?? [];
     expect(new Set(types).size).toBe(types.length);

@@ -14,6 +14,10 @@ import {
   loginRequestSchema,
   messagesQuerySchema,
   rpcRequestSchema,
+  selectedTransport,
+  transportSelectorSchema,
+  ALL_TRANSPORTS,
+  DEFAULT_TRANSPORT_NAME,
   type Health,
   type SessionInfo,
 } from '../../lib/api-contracts.ts';
@@ -22,7 +26,7 @@ import type { Logger } from '../messaging/index.ts';
 import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
 import type { Principal, Sessions } from '../auth/session.ts';
 import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
-import { brokerSnapshot, callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
+import { brokerSnapshot, callsSnapshot, ratesUpdate, selectDashboard, statusSnapshot, transportNames, transportsList, UnknownTransportError, type Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { HistoryApi } from './history-api.ts';
 import type { History } from '../store/history.ts';
@@ -76,13 +80,14 @@ export class Api {
       r('GET', '/api/session', null, (c) => this.session(c)),
       r('POST', '/api/session', null, (c) => this.login(c)),
       r('DELETE', '/api/session', null, (c) => this.logout(c)),
-      r('GET', '/api/status', 'watch', (c) => sendData(c.res, statusSnapshot(this.o.dashboard))),
+      r('GET', '/api/transports', 'watch', (c) => sendData(c.res, transportsList(this.o.dashboard))),
+      r('GET', '/api/status', 'watch', (c) => sendData(c.res, statusSnapshot(this.view(c)))),
       r('GET', '/api/rates', 'watch', (c) => this.rates(c)),
-      r('GET', '/api/targets', 'watch', (c) => sendData(c.res, this.requireTap().knownTargets(200))),
+      r('GET', '/api/targets', 'watch', (c) => sendData(c.res, this.requireTap(this.view(c)).knownTargets(200))),
       r('GET', '/api/messages', 'watch', (c) => this.messages(c)),
       r('GET', '/api/calls', 'watch', (c) => this.calls(c)),
-      r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.o.dashboard))),
-      r('GET', '/api/broker', 'watch', async (c) => sendData(c.res, await brokerSnapshot(this.o.dashboard))),
+      r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.view(c)))),
+      r('GET', '/api/broker', 'watch', async (c) => sendData(c.res, await brokerSnapshot(this.view(c)))),
       r('GET', '/api/broker/health', 'watch', (c) => this.brokerHealth(c)),
       r('POST', '/api/rpc', 'fire', (c) => this.rpc(c)),
       r('GET', '/api/rpc/history', 'watch', (c) => sendData(c.res, this.o.fire.history())),
@@ -90,13 +95,13 @@ export class Api {
       r('POST', '/api/ping', 'fire', (c) => this.ping(c)),
       r('GET', '/api/fanout-history', 'watch', (c) => this.fanoutHistory(c)),
       r('GET', '/metrics', 'watch', (c) => this.metrics(c)),
-      r('GET', '/api/search', 'watch', (c) => this.historyApi().search(c.res, c.url)),
+      r('GET', '/api/search', 'watch', (c) => this.historyApi().search(c.res, c.url, this.selected(c))),
       r('GET', '/api/history', 'watch', (c) => this.historyApi().status(c.res)),
-      r('GET', '/api/stuck-groups', 'watch', (c) => this.historyApi().stuckGroups(c.res, c.url)),
+      r('GET', '/api/stuck-groups', 'watch', (c) => this.historyApi().stuckGroups(c.res, c.url, this.selected(c))),
       r('POST', '/api/stuck-groups/ack', 'watch', (c) => this.historyApi().ack(c.req, c.res, c.principal)),
       // /api/calls/<msgId> and /api/messages/<id>: matched by prefix in handle()
-      r('GET', '/api/calls/:msgId', 'watch', (c) => this.historyApi().call(c.res, decodeURIComponent(c.url.pathname.slice('/api/calls/'.length)))),
-      r('GET', '/api/messages/:id', 'watch', (c) => this.historyApi().message(c.res, decodeURIComponent(c.url.pathname.slice('/api/messages/'.length)))),
+      r('GET', '/api/calls/:msgId', 'watch', (c) => this.historyApi().call(c.res, decodeURIComponent(c.url.pathname.slice('/api/calls/'.length)), this.selected(c))),
+      r('GET', '/api/messages/:id', 'watch', (c) => this.historyApi().message(c.res, decodeURIComponent(c.url.pathname.slice('/api/messages/'.length)), this.selected(c))),
     ];
   }
 
@@ -152,6 +157,48 @@ export class Api {
     return this.historyApiInstance;
   }
 
+  /**
+   * The dashboard of `?transport=` (a name, or all / none for the whole fleet); an unknown name is a
+   * 404 naming the known ones.
+   */
+  private view(c: Ctx): Dashboard {
+    const raw = c.url.searchParams.get('transport');
+    if (raw !== null) {
+      const checked = transportSelectorSchema.safeParse(raw);
+      if (!checked.success) throw new HttpError(400, 'validation_failed', `transport: ${checked.error.issues[0]?.message ?? 'bad value'}`, { fields: { transport: checked.error.issues[0]?.message ?? 'bad value' } });
+    }
+    try {
+      return selectDashboard(this.o.dashboard, raw);
+    } catch (err) {
+      if (err instanceof UnknownTransportError) throw new HttpError(404, 'not_found', err.message);
+      throw err;
+    }
+  }
+
+  /** `?transport=` checked: the selected transport's name, or null for the whole fleet. */
+  private selected(c: Ctx): string | null {
+    this.view(c);
+    return selectedTransport(c.url.searchParams.get('transport'));
+  }
+
+  /**
+   * A Console action's transport: required when the fleet has more than one (400), checked (404).
+   * Returns the dashboard of that transport.
+   */
+  private actionView(transport: string | undefined): Dashboard {
+    const names = transportNames(this.o.dashboard);
+    if (transport === undefined) {
+      if (names.length > 1) throw new HttpError(400, 'validation_failed', `transport: name the transport to use (one of ${names.join(', ')})`, { fields: { transport: `one of ${names.join(', ')}` } });
+      return selectDashboard(this.o.dashboard, names[0] === DEFAULT_TRANSPORT_NAME && !this.o.dashboard.fleet ? null : names[0]);
+    }
+    try {
+      return selectDashboard(this.o.dashboard, transport);
+    } catch (err) {
+      if (err instanceof UnknownTransportError) throw new HttpError(404, 'not_found', err.message);
+      throw err;
+    }
+  }
+
   private metricsTokenOk(req: IncomingMessage): boolean {
     const token = this.o.metricsToken;
     const auth = req.headers.authorization ?? '';
@@ -161,14 +208,21 @@ export class Api {
   // ---- handlers ------------------------------------------------------------------
 
   private async health(c: Ctx): Promise<void> {
-    const t = this.o.dashboard.transport.status();
-    const tap = this.o.dashboard.tap?.status() ?? null;
+    const d = this.o.dashboard;
+    const t = d.transport.status();
+    const tap = (d.fleet ? d.fleet.member(d.fleet.defaultName)?.tap : d.tap)?.status() ?? null;
     const principal = await this.o.sessions.principal(c.req);
-    const healthy = (t.state === 'connected' || t.state === 'idle') && (!tap || tap.state === 'running');
+    // every named transport: the server is degraded when any of them is
+    const each = transportsList(d).transports.map((x) => {
+      const ok = (x.state === 'connected' || x.state === 'idle') && (!x.tap || x.tap.state === 'running');
+      return { name: x.name, driver: x.driver, url: principal ? x.url : `${x.driver}://`, state: x.state, tap: x.tap ? { mode: x.tap.mode, state: x.tap.state } : null, status: ok ? ('ok' as const) : ('degraded' as const) };
+    });
+    const healthy = each.every((x) => x.status === 'ok');
     const data: Health = {
       status: healthy ? 'ok' : 'degraded',
       transport: { driver: t.driver, url: principal ? t.url : `${t.driver}://`, state: t.state, rejected: t.rejected },
       tap: tap ? { mode: tap.mode, requestedMode: tap.requestedMode, state: tap.state, canSeeReplies: tap.canSeeReplies } : null,
+      transports: each,
       broker: this.brokerSummary(principal !== null || !this.o.sessions.enabled),
       history: this.o.history?.summary() ?? null,
       uptimeSeconds: Math.round((Date.now() - this.o.startedAt) / 1000),
@@ -195,7 +249,7 @@ export class Api {
 
   /** GET /api/broker/health[?refresh=1]: layout, health and firehose coverage. */
   private async brokerHealth(c: Ctx): Promise<void> {
-    const tap = this.requireTap();
+    const tap = this.requireTap(this.view(c));
     if (!tap.brokerHealth) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read broker health');
     const report: BrokerHealthReport = await tap.brokerHealth(c.url.searchParams.get('refresh') === '1');
     sendData(c.res, report);
@@ -251,16 +305,18 @@ export class Api {
         windowMs: z.coerce.number({ message: 'windowMs is a number of milliseconds' }).int().min(60_000, { message: 'windowMs is at least 60000' }).max(3_600_000, { message: 'windowMs is at most 3600000' }).optional(),
         focus: z.string().max(200).optional(),
         dimension: rateDimensionSchema.optional(),
+        transport: transportSelectorSchema,
       }),
       c.url,
     );
-    this.requireTap();
-    sendData(c.res, ratesUpdate(this.o.dashboard, q.focus ?? '', q.windowMs ?? 60_000, q.dimension ?? null)?.rates);
+    const d = this.view(c);
+    this.requireTap(d);
+    sendData(c.res, ratesUpdate(d, q.focus ?? '', q.windowMs ?? 60_000, q.dimension ?? null)?.rates);
   }
 
   private async messages(c: Ctx): Promise<void> {
     const q = parseQuery(messagesQuerySchema, c.url);
-    const tap = this.requireTap();
+    const tap = this.requireTap(this.view(c));
     const filter = (q.filter ?? '').trim();
     const parsed = this.o.dashboard.parseFilter(filter);
     if (!parsed.ok) throw new HttpError(400, 'validation_failed', `Bad filter: ${parsed.error}`, { fields: { filter: parsed.error } });
@@ -280,7 +336,7 @@ export class Api {
 
   private calls(c: Ctx): void {
     const q = parseQuery(callsQuerySchema, c.url);
-    const tap = this.requireTap();
+    const tap = this.requireTap(this.view(c));
     if (q.msgId) {
       const call = tap.call(q.msgId);
       if (!call) throw new HttpError(404, 'not_found', `No call with _msg_id ${q.msgId} is known (finished calls are kept for a while only)`);
@@ -298,7 +354,9 @@ export class Api {
       throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
     }
     const who = c.principal as Principal;
-    const out = await this.o.fire.fire(parsed.data, who, this.o.sessions.clientAddress(c.req));
+    const view = this.actionView(parsed.data.transport);
+    const transport = this.o.dashboard.fleet ? (view.selection ?? this.o.dashboard.fleet.defaultName) : undefined;
+    const out = await this.o.fire.fire({ ...parsed.data, transport }, who, this.o.sessions.clientAddress(c.req));
     if (out.ok) sendJson(c.res, 200, { ok: true, result: out.data.result, data: out.data });
     else sendJson(c.res, out.status, { ok: false, error: out.error });
   }
@@ -311,7 +369,8 @@ export class Api {
       throw new HttpError(400, 'validation_failed', describeFieldErrors(fields), { fields });
     }
     const { topic, servers: only, exchange, timeout } = parsed.data;
-    const tap = this.o.dashboard.tap;
+    const view = this.actionView(parsed.data.transport);
+    const tap = view.tap;
     // the broker's <topic>.<server> queues (management API, memory broker, or the queues traffic named) and traffic seen
     let queues: { name: string; consumers: number }[] | null = null;
     let queueSource: 'management' | 'memory' | 'passive' | 'none' = 'none';
@@ -333,7 +392,7 @@ export class Api {
     const candidates = discoverServers({ topic, queues, observed, only });
     const who = c.principal as Principal;
     this.o.log.info({ user: who.name, topic, servers: candidates.length }, 'fleet ping');
-    const result = await pingFleet(this.o.dashboard.transport, {
+    const result = await pingFleet(view.transport, {
       topic,
       exchange: exchange ?? null,
       candidates,
@@ -351,7 +410,8 @@ export class Api {
   }
 
   private async enableFirehose(c: Ctx): Promise<void> {
-    const tap = this.requireTap();
+    const body = c.url.searchParams.get('transport') ?? undefined;
+    const tap = this.requireTap(this.actionView(body));
     if (!tap.enableFirehose) throw new HttpError(501, 'tap_unavailable', 'This tap cannot switch to the firehose');
     const status = tap.status();
     if (!status.firehose.canEnable) {
@@ -365,7 +425,11 @@ export class Api {
   /** Broadcasts read back from a `<topic>_fanout` stream (GET /api/fanout-history?topic=T&since=30m&limit=500&filter=...). */
   private async fanoutHistory(c: Ctx): Promise<void> {
     const q = parseQuery(fanoutHistoryQuerySchema, c.url);
-    const tap = this.requireTap();
+    const view = this.view(c);
+    if (view.fleet && view.fleet.names().length > 1 && (view.selection === undefined || view.selection === ALL_TRANSPORTS)) {
+      throw new HttpError(400, 'validation_failed', `transport: name the transport whose stream to read (one of ${view.fleet.names().join(', ')})`, { fields: { transport: 'required with several transports' } });
+    }
+    const tap = this.requireTap(view);
     if (!tap.fanoutHistory) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read fanout history');
     try {
       sendData(c.res, await tap.fanoutHistory(q));
@@ -378,11 +442,11 @@ export class Api {
   }
 
   private metrics(c: Ctx): void {
-    sendText(c.res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics({ ...this.o.metrics, dashboard: this.o.dashboard, fire: this.o.fire }));
+    sendText(c.res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics({ ...this.o.metrics, dashboard: this.view(c), fire: this.o.fire }));
   }
 
-  private requireTap() {
-    const tap = this.o.dashboard.tap;
+  private requireTap(d: Dashboard = this.o.dashboard) {
+    const tap = d.tap;
     if (!tap) throw new HttpError(503, 'tap_unavailable', 'The tap is off (TAP_MODE=off): no traffic is observed');
     return tap;
   }
@@ -400,7 +464,8 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
 /** Query-string parameters through a zod object; unknown parameters are refused by name. */
 function parseQuery<S extends z.ZodObject>(schema: S, url: URL): z.infer<S> {
   const raw: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) raw[k] = v;
+  // ?transport= is every read's (checked by view()), whether or not the endpoint's own schema names it
+  for (const [k, v] of url.searchParams) if (k !== 'transport' || 'transport' in schema.shape) raw[k] = v;
   const parsed = schema.strict().safeParse(raw);
   if (!parsed.success) {
     const fields = fieldErrors(parsed.error);

@@ -25,7 +25,10 @@ import { RpcClientMetrics } from './metrics.ts';
 export type FireResult = { ok: true; data: RpcSuccess } | { ok: false; status: number; error: ApiError };
 
 export interface FireServiceOptions {
+  /** the default transport (the only one, or the first of TRANSPORT_URLS) */
   transport: Transport;
+  /** every named transport (a fleet): a request's `transport` picks one; the API checks the name first */
+  transports?: ReadonlyMap<string, Transport>;
   audit: AuditLog;
   log: Logger;
   /** redaction applied to what the caller and the history get (args, context, results, remote errors) */
@@ -50,7 +53,7 @@ export class FireService {
   }
 
   async fire(req: RpcRequest, who: Principal, remote: string | null): Promise<FireResult> {
-    const { transport } = this.o;
+    const transport = (req.transport !== undefined ? this.o.transports?.get(req.transport) : undefined) ?? this.o.transport;
     const exchange = req.target.exchange ?? transport.conf.control_exchange;
     const target = {
       exchange: req.target.exchange ?? null,
@@ -146,6 +149,7 @@ export class FireService {
       elapsedMs,
       result: result.ok ? result.data.result : undefined,
       error: result.ok ? null : result.error,
+      ...(req.transport !== undefined ? { transport: req.transport } : {}),
     });
     return result;
   }

@@ -6,13 +6,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { describeFieldErrors, fieldErrors } from '../../lib/api-contracts.ts';
-import { searchQuerySchema, stuckGroupAckRequestSchema, stuckGroupsQuerySchema } from '../../lib/history-contracts.ts';
+import { DEFAULT_TRANSPORT, searchQuerySchema, stuckGroupAckRequestSchema, stuckGroupsQuerySchema } from '../../lib/history-contracts.ts';
 import type { Principal } from '../auth/session.ts';
 import type { History } from '../store/history.ts';
 import { StoreUnavailableError } from '../store/store.ts';
 import { HttpError, readJson, sendData } from './respond.ts';
 
 const MSG_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/** Was this record seen on that transport (records without a name are the `default` one's). */
+function on(x: { transport?: string }, transport: string): boolean {
+  return (x.transport ?? DEFAULT_TRANSPORT) === transport;
+}
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const parsed = schema.safeParse(raw);
@@ -47,25 +52,30 @@ async function guarded<T>(f: () => Promise<T>): Promise<T> {
 export class HistoryApi {
   constructor(private readonly history: History) {}
 
-  /** GET /api/search?q=&from=&to=&limit= */
-  async search(res: ServerResponse, url: URL): Promise<void> {
-    const q = parse(searchQuerySchema, queryOf(url, ['q', 'from', 'to', 'limit']));
-    sendData(res, await guarded(() => this.history.search(q)));
+  /**
+   * GET /api/search?q=&from=&to=&limit=&transport= — with a transport, only what was seen on it
+   * (rows stored before transports were named count as `default`).
+   */
+  async search(res: ServerResponse, url: URL, transport: string | null = null): Promise<void> {
+    const q = parse(searchQuerySchema, queryOf(url, ['q', 'from', 'to', 'limit', 'transport']));
+    const found = await guarded(() => this.history.search(q));
+    if (transport === null) return sendData(res, found);
+    sendData(res, { ...found, calls: found.calls.filter((c) => on(c, transport)), messages: found.messages.filter((m) => on(m, transport)) });
   }
 
-  /** GET /api/calls/<msgId> */
-  async call(res: ServerResponse, msgId: string): Promise<void> {
+  /** GET /api/calls/<msgId>[?transport=] */
+  async call(res: ServerResponse, msgId: string, transport: string | null = null): Promise<void> {
     if (!MSG_ID.test(msgId)) throw new HttpError(400, 'validation_failed', 'A msg_id is 1 to 200 letters, digits and _ . : -');
     const story = await guarded(() => this.history.callStory(msgId));
-    if (!story) throw new HttpError(404, 'not_found', `No call with msg_id ${msgId} is stored or in memory`);
-    sendData(res, story);
+    if (!story || (transport !== null && !on(story.call, transport))) throw new HttpError(404, 'not_found', `No call with msg_id ${msgId} is stored or in memory${transport !== null ? ` for transport ${transport}` : ''}`);
+    sendData(res, transport === null ? story : { ...story, messages: story.messages.filter((m) => on(m, transport)), related: story.related.filter((c) => on(c, transport)) });
   }
 
-  /** GET /api/messages/<id> */
-  async message(res: ServerResponse, id: string): Promise<void> {
+  /** GET /api/messages/<id>[?transport=] */
+  async message(res: ServerResponse, id: string, transport: string | null = null): Promise<void> {
     if (!MSG_ID.test(id)) throw new HttpError(400, 'validation_failed', 'A message id is 1 to 200 letters, digits and _ . : -');
     const m = await guarded(() => this.history.message(id));
-    if (!m) throw new HttpError(404, 'not_found', `No message with id ${id} is stored or in memory`);
+    if (!m || (transport !== null && !on(m, transport))) throw new HttpError(404, 'not_found', `No message with id ${id} is stored or in memory${transport !== null ? ` for transport ${transport}` : ''}`);
     sendData(res, m);
   }
 
@@ -75,9 +85,12 @@ export class HistoryApi {
   }
 
   /** GET /api/stuck-groups?q=&acked=&from=&limit= */
-  async stuckGroups(res: ServerResponse, url: URL): Promise<void> {
-    const q = parse(stuckGroupsQuerySchema, queryOf(url, ['q', 'acked', 'from', 'limit']));
-    sendData(res, await guarded(() => this.history.stuckGroups(q)));
+  async stuckGroups(res: ServerResponse, url: URL, transport: string | null = null): Promise<void> {
+    const q = parse(stuckGroupsQuerySchema, queryOf(url, ['q', 'acked', 'from', 'limit', 'transport']));
+    const groups = await guarded(() => this.history.stuckGroups(q));
+    if (transport === null) return sendData(res, groups);
+    const mine = groups.groups.filter((g) => g.transport === transport);
+    sendData(res, { ...groups, groups: mine, totalCalls: mine.reduce((n, g) => n + g.count, 0) });
   }
 
   /** POST /api/stuck-groups/ack {key, acked?} (operator role) */

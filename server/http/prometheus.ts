@@ -15,6 +15,7 @@
  * (test/integration/deploy-promtool.test.ts); deploy/prometheus/osloscope-rules.yml alerts on it.
  */
 import { RPC_CLIENT_PROCESSING_SECONDS } from '../../lib/tap-contracts.ts';
+import { DEFAULT_TRANSPORT_NAME } from '../../lib/api-contracts.ts';
 import type { Dashboard, TapFace } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { mergeHistogramSeries, renderCounter, renderGauge, renderHistogramFamily } from './metrics.ts';
@@ -73,47 +74,69 @@ export interface MetricsSources {
   pushes: () => { statusPushes: number; callsPushes: number; ratesPushes: number; trafficBatches: number; trafficMessages: number };
 }
 
+/** The transports a scrape covers: the selected one, or every one of the fleet (`default` alone without a fleet). */
+function scrapedMembers(d: Dashboard): { name: string; transport: Dashboard['transport']; tap: TapFace | null }[] {
+  if (!d.fleet) return [{ name: DEFAULT_TRANSPORT_NAME, transport: d.transport, tap: d.tap }];
+  const names = d.selection && d.selection !== 'all' ? [d.selection] : d.fleet.names();
+  return names.map((name) => {
+    const m = d.fleet!.member(name)!;
+    return { name, transport: m.transport, tap: m.stamped };
+  });
+}
+
+/** Every osloscope_ family carries a `transport` label (the fleet's names; `default` for TRANSPORT_URL). */
 export function renderMetrics(s: MetricsSources): string {
   const d = s.dashboard;
   const now = d.clock();
-  const t = d.transport.status();
+  const members = scrapedMembers(d).map((m) => ({ ...m, t: m.transport.status() }));
   const parts: string[] = [];
+  const each = <T>(f: (m: (typeof members)[number]) => T[]): T[] => members.flatMap(f);
 
   const own = s.fire.metrics;
   parts.push(own.start.render(), own.end.render(), own.exceptions.render());
 
-  const tap = d.tap;
-  const latency = tap?.latency() ?? null;
-  if (latency && latency.series.length > 0) {
+  const latency = each((m) => {
+    const h = m.tap?.latency();
+    return h ? h.series.map((x) => ({ buckets: h.buckets, labels: { ...x.labels, transport: m.name }, counts: x.counts, sum: x.sum, count: x.count })) : [];
+  });
+  if (latency.length > 0) {
     parts.push(
       renderHistogramFamily(
         RPC_CLIENT_PROCESSING_SECONDS,
         'Duration of RPC processing (observed on the wire: request publish to final reply publish).',
-        latency.buckets,
-        mergeHistogramSeries(latency.series.map((x) => ({ labels: x.labels, counts: x.counts, sum: x.sum, count: x.count }))),
+        latency[0].buckets,
+        mergeHistogramSeries(latency.map((x) => ({ labels: x.labels, counts: x.counts, sum: x.sum, count: x.count }))),
       ),
     );
   } else {
     parts.push(own.seconds.render());
   }
 
-  parts.push(renderGauge('osloscope_transport_up', 'Whether the dashboard transport is connected (1) or not (0).', [{ labels: { driver: t.driver }, value: t.state === 'connected' || t.state === 'idle' ? 1 : 0 }]));
+  parts.push(renderGauge('osloscope_transport_up', 'Whether the dashboard transport is connected (1) or not (0).', each((m) => [{ labels: { transport: m.name, driver: m.t.driver }, value: m.t.state === 'connected' || m.t.state === 'idle' ? 1 : 0 }])));
   parts.push(
-    renderGauge('osloscope_pool_connections', "osloscope's send connection pool (rpc_conn_pool_size).", [
-      { labels: { state: 'in_use' }, value: t.pool.inUse },
-      { labels: { state: 'idle' }, value: t.pool.idle },
-      { labels: { state: 'max' }, value: t.pool.max },
-    ]),
+    renderGauge(
+      'osloscope_pool_connections',
+      "osloscope's send connection pool (rpc_conn_pool_size).",
+      each((m) => [
+        { labels: { transport: m.name, state: 'in_use' }, value: m.t.pool.inUse },
+        { labels: { transport: m.name, state: 'idle' }, value: m.t.pool.idle },
+        { labels: { transport: m.name, state: 'max' }, value: m.t.pool.max },
+      ]),
+    ),
   );
-  parts.push(renderGauge('osloscope_pool_waiters', 'Callers blocked waiting for a send connection.', [{ value: t.pool.waiters }]));
-  parts.push(renderGauge('osloscope_reply_waiters', "Calls fired by osloscope waiting for their reply (the ReplyWaiter's pending map).", [{ value: t.replyWaiter?.pending ?? 0 }]));
+  parts.push(renderGauge('osloscope_pool_waiters', 'Callers blocked waiting for a send connection.', each((m) => [{ labels: { transport: m.name }, value: m.t.pool.waiters }])));
+  parts.push(renderGauge('osloscope_reply_waiters', "Calls fired by osloscope waiting for their reply (the ReplyWaiter's pending map).", each((m) => [{ labels: { transport: m.name }, value: m.t.replyWaiter?.pending ?? 0 }])));
   parts.push(
-    renderCounter('osloscope_messages_rejected_total', "Bodies the dashboard's consumers rejected: undecodable, or inflating beyond MAX_MESSAGE_BYTES.", [
-      { labels: { reason: 'malformed' }, value: t.rejected.malformed },
-      { labels: { reason: 'oversized' }, value: t.rejected.oversized },
-    ]),
+    renderCounter(
+      'osloscope_messages_rejected_total',
+      "Bodies the dashboard's consumers rejected: undecodable, or inflating beyond MAX_MESSAGE_BYTES.",
+      each((m) => [
+        { labels: { transport: m.name, reason: 'malformed' }, value: m.t.rejected.malformed },
+        { labels: { transport: m.name, reason: 'oversized' }, value: m.t.rejected.oversized },
+      ]),
+    ),
   );
-  parts.push(renderCounter('osloscope_late_replies_total', 'Replies to osloscope calls that came after the caller gave up.', [{ value: t.replyWaiter?.late ?? 0 }]));
+  parts.push(renderCounter('osloscope_late_replies_total', 'Replies to osloscope calls that came after the caller gave up.', each((m) => [{ labels: { transport: m.name }, value: m.t.replyWaiter?.late ?? 0 }])));
   parts.push(renderGauge('osloscope_viewers', 'Connected dashboard viewers (socket.io clients).', [{ value: s.viewers() }]));
   const p = s.pushes();
   parts.push(
@@ -125,55 +148,66 @@ export function renderMetrics(s: MetricsSources): string {
     ]),
   );
 
-  if (tap) {
-    const snap = tap.snapshot(now, { windowMs: 60_000, limit: 1, top: 1 });
-    const st = snap.status;
-    parts.push(renderGauge('osloscope_tap_up', 'Whether the tap is running (1) or not (0).', [{ value: st.state === 'running' ? 1 : 0 }]));
+  const tapped = members
+    .filter((m): m is (typeof members)[number] & { tap: TapFace } => m.tap !== null)
+    .map((m) => ({ ...m, snap: m.tap.snapshot(now, { windowMs: 60_000, limit: 1, top: 1 }) }));
+  if (tapped.length > 0) {
+    const g = <T>(f: (m: (typeof tapped)[number]) => T[]): T[] => tapped.flatMap(f);
+    const one = (f: (m: (typeof tapped)[number]) => number) => g((m) => [{ labels: { transport: m.name }, value: f(m) }]);
+    parts.push(renderGauge('osloscope_tap_up', 'Whether the tap is running (1) or not (0).', one((m) => (m.snap.status.state === 'running' ? 1 : 0))));
     parts.push(
-      renderGauge('osloscope_tap_info', 'The tap mode in use and the one asked for (always 1).', [
-        { labels: { mode: st.mode, requested_mode: st.requestedMode, inspector: st.inspector }, value: 1 },
-      ]),
+      renderGauge(
+        'osloscope_tap_info',
+        'The tap mode in use and the one asked for (always 1).',
+        g((m) => [{ labels: { transport: m.name, mode: m.snap.status.mode, requested_mode: m.snap.status.requestedMode, inspector: m.snap.status.inspector }, value: 1 }]),
+      ),
     );
-    parts.push(renderGauge('osloscope_tap_sees_replies', 'Whether the tap can see replies (firehose mode).', [{ value: st.canSeeReplies ? 1 : 0 }]));
-    const c = st.counters;
-    parts.push(renderCounter('osloscope_tap_received_total', 'Deliveries the tap took from its own queues.', [{ value: c.received }]));
-    parts.push(renderCounter('osloscope_tap_decoded_total', 'Messages the tap decoded.', [{ value: c.decoded }]));
-    parts.push(renderCounter('osloscope_tap_undecodable_total', 'Messages whose body could not be decoded.', [{ value: c.undecodable }]));
-    parts.push(renderCounter('osloscope_tap_dropped_total', 'Deliveries the tap could not keep.', [{ value: c.dropped }]));
+    parts.push(renderGauge('osloscope_tap_sees_replies', 'Whether the tap can see replies (firehose mode).', one((m) => (m.snap.status.canSeeReplies ? 1 : 0))));
+    parts.push(renderCounter('osloscope_tap_received_total', 'Deliveries the tap took from its own queues.', one((m) => m.snap.status.counters.received)));
+    parts.push(renderCounter('osloscope_tap_decoded_total', 'Messages the tap decoded.', one((m) => m.snap.status.counters.decoded)));
+    parts.push(renderCounter('osloscope_tap_undecodable_total', 'Messages whose body could not be decoded.', one((m) => m.snap.status.counters.undecodable)));
+    parts.push(renderCounter('osloscope_tap_dropped_total', 'Deliveries the tap could not keep.', one((m) => m.snap.status.counters.dropped)));
     parts.push(
-      renderCounter('osloscope_tap_evicted_total', 'Entries evicted from the bounded traffic model.', [
-        { labels: { what: 'messages' }, value: c.evictedMessages },
-        { labels: { what: 'calls' }, value: c.evictedCalls },
-        { labels: { what: 'rate_keys' }, value: c.evictedRateKeys },
-      ]),
+      renderCounter(
+        'osloscope_tap_evicted_total',
+        'Entries evicted from the bounded traffic model.',
+        g((m) => [
+          { labels: { transport: m.name, what: 'messages' }, value: m.snap.status.counters.evictedMessages },
+          { labels: { transport: m.name, what: 'calls' }, value: m.snap.status.counters.evictedCalls },
+          { labels: { transport: m.name, what: 'rate_keys' }, value: m.snap.status.counters.evictedRateKeys },
+        ]),
+      ),
     );
-    parts.push(renderCounter('osloscope_tap_reconnects_total', 'Times the tap came back after losing its broker connection.', [{ value: st.recovery?.reconnects ?? 0 }]));
+    parts.push(renderCounter('osloscope_tap_reconnects_total', 'Times the tap came back after losing its broker connection.', one((m) => m.snap.status.recovery?.reconnects ?? 0)));
     parts.push(
-      renderGauge('osloscope_calls', 'Calls tracked by the tap, by state.', [
-        { labels: { state: 'inflight' }, value: snap.calls.inflight },
-        { labels: { state: 'stuck' }, value: snap.calls.stuck },
-        { labels: { state: 'done' }, value: snap.calls.done },
-      ]),
+      renderGauge(
+        'osloscope_calls',
+        'Calls tracked by the tap, by state.',
+        g((m) => [
+          { labels: { transport: m.name, state: 'inflight' }, value: m.snap.calls.inflight },
+          { labels: { transport: m.name, state: 'stuck' }, value: m.snap.calls.stuck },
+          { labels: { transport: m.name, state: 'done' }, value: m.snap.calls.done },
+        ]),
+      ),
     );
     parts.push(
       renderGauge(
         'osloscope_stuck_calls',
         'Stuck calls by cause.',
-        Object.entries(snap.calls.byCause).map(([cause, value]) => ({ labels: { cause }, value: value ?? 0 })),
+        g((m) => Object.entries(m.snap.calls.byCause).map(([cause, value]) => ({ labels: { transport: m.name, cause }, value: value ?? 0 }))),
       ),
     );
-    const fh = tap.brokerHealthSummary?.()?.firehose ?? null;
-    if (fh && fh.total > 0) {
-      parts.push(renderGauge('osloscope_firehose_nodes', 'Broker nodes of the vhost (management API).', [{ value: fh.total }]));
-      parts.push(renderGauge('osloscope_firehose_nodes_tracing', 'Broker nodes with tracing (the firehose) on for the vhost.', [{ value: fh.on }]));
-      parts.push(renderGauge('osloscope_firehose_coverage_ratio', 'Share of the nodes whose traffic the firehose shows (1 = all).', [{ value: fh.on / fh.total }]));
+    const fh = tapped.map((m) => ({ name: m.name, fh: m.tap.brokerHealthSummary?.()?.firehose ?? null })).filter((x) => x.fh !== null && x.fh.total > 0) as { name: string; fh: { total: number; on: number } }[];
+    if (fh.length > 0) {
+      parts.push(renderGauge('osloscope_firehose_nodes', 'Broker nodes of the vhost (management API).', fh.map((x) => ({ labels: { transport: x.name }, value: x.fh.total }))));
+      parts.push(renderGauge('osloscope_firehose_nodes_tracing', 'Broker nodes with tracing (the firehose) on for the vhost.', fh.map((x) => ({ labels: { transport: x.name }, value: x.fh.on }))));
+      parts.push(renderGauge('osloscope_firehose_coverage_ratio', 'Share of the nodes whose traffic the firehose shows (1 = all).', fh.map((x) => ({ labels: { transport: x.name }, value: x.fh.on / x.fh.total }))));
     }
-    const topics = consumersPerTopic(tap, now);
     parts.push(
       renderGauge(
         'osloscope_topic_consumers',
         "Consumers on each RPC topic queue (<topic>, shared by the topic's servers), read from the broker every 30 s.",
-        [...topics.entries()].map(([topic, value]) => ({ labels: { topic }, value })),
+        g((m) => [...consumersPerTopic(m.tap, now).entries()].map(([topic, value]) => ({ labels: { transport: m.name, topic }, value }))),
       ),
     );
   }

@@ -14,12 +14,15 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Logger } from '../messaging/index.ts';
-import { callsSnapshot, ratesUpdate, statusSnapshot, type Dashboard } from '../dashboard.ts';
+import { callsSnapshot, ratesUpdate, selectDashboard, statusSnapshot, transportNames, UnknownTransportError, type Dashboard } from '../dashboard.ts';
+import { ALL_TRANSPORTS, DEFAULT_TRANSPORT_NAME } from '../../lib/api-contracts.ts';
 import {
   CLIENT_EVENTS,
   SERVER_EVENTS,
   TRAFFIC_BATCH_MAX,
   emptyPayloadSchema,
+  fleetPayloadSchema,
+  payloadTransport,
   ratesKey,
   ratesSubscribeSchema,
   ratesUnsubscribeSchema,
@@ -63,7 +66,11 @@ export const MAX_RATES_PER_SOCKET = 8;
 interface SocketData {
   principal: Principal;
   trafficRoom?: string;
+  /** the traffic subscription's key: `<selection>|<filter>` */
   filter?: string;
+  /** the status and calls rooms joined (one selection each) */
+  statusRoom?: string;
+  callsRoom?: string;
   /** the socket's chart subscriptions: key → how many of its charts use it */
   rates?: Map<string, number>;
 }
@@ -78,6 +85,8 @@ const RATES_PREFIX = 'rates:';
 const LONG_WINDOW_EVERY = 4;
 
 interface RatesSubscription {
+  /** a transport's name, or all */
+  transport: string;
   focus: string;
   windowMs: number;
   dimension: RateDimension;
@@ -86,6 +95,8 @@ interface RatesSubscription {
 
 interface TrafficSubscription {
   filter: string;
+  /** a transport's name, or all */
+  transport: string;
   predicate: (m: DecodedMessage) => boolean;
   sockets: number;
 }
@@ -178,62 +189,79 @@ export class RealtimeGateway {
     const data = socket.data as SocketData;
     this.log.debug({ user: data.principal.name, id: socket.id }, 'viewer connected');
 
-    this.handle(socket, CLIENT_EVENTS.statusSubscribe, emptyPayloadSchema, async () => {
-      await socket.join(STATUS_ROOM);
-      return statusSnapshot(this.d);
+    // status and calls: one room per selection (`status` = the whole fleet, `status:<name>` one transport)
+    this.handle(socket, CLIENT_EVENTS.statusSubscribe, fleetPayloadSchema, async (req) => {
+      const { name, view } = this.selection(req?.transport);
+      const room = roomOf(STATUS_ROOM, name);
+      if (data.statusRoom && data.statusRoom !== room) await socket.leave(data.statusRoom);
+      data.statusRoom = room;
+      await socket.join(room);
+      return statusSnapshot(view);
     });
     this.handle(socket, CLIENT_EVENTS.statusUnsubscribe, emptyPayloadSchema, async () => {
-      await socket.leave(STATUS_ROOM);
+      if (data.statusRoom) await socket.leave(data.statusRoom);
+      data.statusRoom = undefined;
       return null;
     });
-    this.handle(socket, CLIENT_EVENTS.callsSubscribe, emptyPayloadSchema, async () => {
-      await socket.join(CALLS_ROOM);
-      return callsSnapshot(this.d);
+    this.handle(socket, CLIENT_EVENTS.callsSubscribe, fleetPayloadSchema, async (req) => {
+      const { name, view } = this.selection(req?.transport);
+      const room = roomOf(CALLS_ROOM, name);
+      if (data.callsRoom && data.callsRoom !== room) await socket.leave(data.callsRoom);
+      data.callsRoom = room;
+      await socket.join(room);
+      return callsSnapshot(view);
     });
     this.handle(socket, CLIENT_EVENTS.callsUnsubscribe, emptyPayloadSchema, async () => {
-      await socket.leave(CALLS_ROOM);
+      if (data.callsRoom) await socket.leave(data.callsRoom);
+      data.callsRoom = undefined;
       return null;
     });
     this.handle(socket, CLIENT_EVENTS.trafficSubscribe, trafficSubscribeSchema, async (req) => {
       const filter = req.filter.trim();
+      const { name, view } = this.selection(req.transport);
       const parsed = this.d.parseFilter(filter);
       if (!parsed.ok) throw new ClientError('validation_failed', `Bad filter: ${parsed.error}`);
       await this.leaveTraffic(socket);
-      const room = TRAFFIC_PREFIX + filter;
-      let sub = this.filters.get(filter);
+      const key = `${name}|${filter}`;
+      const room = TRAFFIC_PREFIX + key;
+      let sub = this.filters.get(key);
       if (!sub) {
-        sub = { filter, predicate: parsed.predicate, sockets: 0 };
-        this.filters.set(filter, sub);
+        sub = { filter, transport: name, predicate: parsed.predicate, sockets: 0 };
+        this.filters.set(key, sub);
       }
       sub.sockets++;
       data.trafficRoom = room;
-      data.filter = filter;
+      data.filter = key;
       await socket.join(room);
-      const messages = this.d.tap && req.limit > 0 ? this.d.tap.recent({ filter: parsed.predicate, limit: req.limit }) : [];
-      return { filter, messages };
+      const messages = view.tap && req.limit > 0 ? view.tap.recent({ filter: parsed.predicate, limit: req.limit }) : [];
+      return { filter, transport: name, messages };
     });
     // Rates subscriptions are keyed by (window, dimension, focus): two charts with other windows
     // on one page each get their feed; two charts with the same one share it.
     this.handle(socket, CLIENT_EVENTS.ratesSubscribe, ratesSubscribeSchema, async (req) => {
-      const key = ratesKey(req);
+      const { name, view } = this.selection(req.transport);
+      const key = ratesKey({ ...req, transport: name });
       const mine = (data.rates ??= new Map());
       const uses = mine.get(key) ?? 0;
       if (uses === 0) {
         if (mine.size >= MAX_RATES_PER_SOCKET) throw new ClientError('validation_failed', `At most ${MAX_RATES_PER_SOCKET} charts per connection`);
         let sub = this.rates.get(key);
         if (!sub) {
-          sub = { focus: req.focus, windowMs: req.windowMs, dimension: req.dimension, sockets: 0 };
+          sub = { transport: name, focus: req.focus, windowMs: req.windowMs, dimension: req.dimension, sockets: 0 };
           this.rates.set(key, sub);
         }
         sub.sockets++;
         await socket.join(RATES_PREFIX + key);
       }
       mine.set(key, uses + 1);
-      return ratesUpdate(this.d, req.focus, req.windowMs, req.dimension);
+      return ratesUpdate(view, req.focus, req.windowMs, req.dimension);
     });
     this.handle(socket, CLIENT_EVENTS.ratesUnsubscribe, ratesUnsubscribeSchema, async (req) => {
       // `{}` (every chart) or one chart's subscribe payload
-      if (req && Object.keys(req).length > 0) await this.leaveRates(socket, ratesKey(req as RatesSubscribe));
+      if (req && Object.keys(req).length > 0) {
+        const r = req as RatesSubscribe;
+        await this.leaveRates(socket, ratesKey({ ...r, transport: payloadTransport(r) ?? ALL_TRANSPORTS }));
+      }
       else await this.leaveAllRates(socket);
       return null;
     });
@@ -245,6 +273,17 @@ export class RealtimeGateway {
       void this.leaveTraffic(socket);
       void this.leaveAllRates(socket);
     });
+  }
+
+  /** A subscribe payload's transport: its name (or all) and dashboard; an unknown name refuses the subscribe. */
+  private selection(transport: string | undefined): { name: string; view: Dashboard } {
+    try {
+      const view = selectDashboard(this.d, transport);
+      return { name: payloadTransport({ transport }) ?? ALL_TRANSPORTS, view };
+    } catch (err) {
+      if (err instanceof UnknownTransportError) throw new ClientError('not_found', err.message);
+      throw err;
+    }
   }
 
   /** One chart of this socket stops using `key`; the last one leaves its room. */
@@ -332,28 +371,37 @@ export class RealtimeGateway {
     this.pending = [];
     this.skipped = 0;
     const at = this.d.clock();
-    for (const sub of this.filters.values()) {
-      let matched = batch.filter((m) => safeMatch(sub.predicate, m));
+    for (const [key, sub] of this.filters) {
+      const only = sub.transport === ALL_TRANSPORTS ? null : sub.transport;
+      let matched = batch.filter((m) => (only === null || (m.transport ?? DEFAULT_TRANSPORT_NAME) === only) && safeMatch(sub.predicate, m));
       let skipped = skippedBefore;
       if (matched.length > TRAFFIC_BATCH_MAX) {
         skipped += matched.length - TRAFFIC_BATCH_MAX;
         matched = matched.slice(-TRAFFIC_BATCH_MAX);
       }
       if (matched.length === 0 && skipped === 0) continue;
-      const payload: TrafficBatch = { filter: sub.filter, messages: matched, skipped, at };
-      this.io.to(TRAFFIC_PREFIX + sub.filter).emit(SERVER_EVENTS.trafficBatch, payload);
+      const payload: TrafficBatch = { filter: sub.filter, transport: sub.transport, messages: matched, skipped, at };
+      this.io.to(TRAFFIC_PREFIX + key).emit(SERVER_EVENTS.trafficBatch, payload);
       this.stats.trafficBatches++;
       this.stats.trafficMessages += matched.length;
     }
   }
 
+  /** The selections a push goes to: the whole fleet, then each transport. */
+  private selections(): string[] {
+    return [ALL_TRANSPORTS, ...transportNames(this.d)];
+  }
+
   pushStatus(): void {
-    if (!this.hasMembers(STATUS_ROOM)) return;
-    try {
-      this.io.to(STATUS_ROOM).emit(SERVER_EVENTS.statusUpdate, statusSnapshot(this.d));
-      this.stats.statusPushes++;
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'status push failed');
+    for (const name of this.selections()) {
+      const room = roomOf(STATUS_ROOM, name);
+      if (!this.hasMembers(room)) continue;
+      try {
+        this.io.to(room).emit(SERVER_EVENTS.statusUpdate, statusSnapshot(selectDashboard(this.d, name)));
+        this.stats.statusPushes++;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'status push failed');
+      }
     }
   }
 
@@ -365,7 +413,7 @@ export class RealtimeGateway {
     for (const [key, sub] of this.rates) {
       if (sub.windowMs > 60_000 && this.ratesTick % LONG_WINDOW_EVERY !== 0) continue;
       try {
-        const update = ratesUpdate(this.d, sub.focus, sub.windowMs, sub.dimension, now);
+        const update = ratesUpdate(selectDashboard(this.d, sub.transport), sub.focus, sub.windowMs, sub.dimension, now);
         if (!update) continue;
         this.io.to(RATES_PREFIX + key).emit(SERVER_EVENTS.ratesUpdate, update);
         this.stats.ratesPushes++;
@@ -376,12 +424,15 @@ export class RealtimeGateway {
   }
 
   pushCalls(): void {
-    if (!this.hasMembers(CALLS_ROOM)) return;
-    try {
-      this.io.to(CALLS_ROOM).emit(SERVER_EVENTS.callsUpdate, callsSnapshot(this.d));
-      this.stats.callsPushes++;
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'calls push failed');
+    for (const name of this.selections()) {
+      const room = roomOf(CALLS_ROOM, name);
+      if (!this.hasMembers(room)) continue;
+      try {
+        this.io.to(room).emit(SERVER_EVENTS.callsUpdate, callsSnapshot(selectDashboard(this.d, name)));
+        this.stats.callsPushes++;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'calls push failed');
+      }
     }
   }
 
@@ -397,6 +448,11 @@ class ClientError extends Error {
   ) {
     super(message);
   }
+}
+
+/** `status` for the whole fleet, `status:<name>` for one transport. */
+function roomOf(base: string, selection: string): string {
+  return selection === ALL_TRANSPORTS ? base : `${base}:${selection}`;
 }
 
 function safeMatch(pred: (m: DecodedMessage) => boolean, m: DecodedMessage): boolean {
