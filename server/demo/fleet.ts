@@ -43,7 +43,18 @@ export interface DemoFleetOptions {
   novaExchange?: string;
   neutronExchange?: string;
   random?: () => number;
+  /** runs `fn` once after `ms` unless the returned cancel is called (default setTimeout, unref'd); tests drive the loops by hand */
+  after?: After;
 }
+
+/** A one-shot timer: the fleet's one clock. */
+export type After = (ms: number, fn: () => void) => () => void;
+
+const realAfter: After = (ms, fn) => {
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
 
 export interface DemoFleetStats {
   calls: number;
@@ -78,7 +89,7 @@ export class DemoFleet {
   private readonly transports: Transport[] = [];
   private readonly servers: RpcServer[] = [];
   private readonly listeners: NotificationListener[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<() => void>();
   private readonly rnd: () => number;
   private readonly rate: number;
   private readonly novaExchange: string;
@@ -183,7 +194,7 @@ export class DemoFleet {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.timers) clearTimeout(t);
+    for (const cancel of this.timers) cancel();
     this.timers.clear();
     await Promise.allSettled([...this.servers.map((s) => s.stop()), ...this.listeners.map((l) => l.stop())]);
     this.servers.length = 0;
@@ -194,18 +205,18 @@ export class DemoFleet {
 
   /** Run `fn` about every `everyMs / rate` ms with ±50 % jitter. */
   private loop(what: string, everyMs: number, fn: () => Promise<void>, firstMs?: number): void {
+    const after = this.o.after ?? realAfter;
     const schedule = (delay: number) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
+      const cancel = after(delay, () => {
+        this.timers.delete(cancel);
         if (!this.running) return;
         fn().catch((err: unknown) => {
           this.counters.otherErrors++;
           this.o.log.debug({ err: (err as Error).message, what }, 'demo fleet action failed');
         });
         schedule((everyMs / this.rate) * (0.5 + this.rnd()));
-      }, delay);
-      t.unref?.();
-      this.timers.add(t);
+      });
+      this.timers.add(cancel);
     };
     schedule(firstMs ?? (everyMs / this.rate) * this.rnd());
   }
