@@ -9,7 +9,7 @@
  *   node --import tsx scripts/bench-history.ts [sqlite|postgres] [--skip-lookups]
  * Uses throw-away databases (server/store/test-db.ts). Prints Markdown rows.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
@@ -80,6 +80,23 @@ function callRecord(n: number, t: number): CallRecord {
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' / ');
 const cpuPerMsg = (u: NodeJS.CpuUsage, n: number) => ((u.user + u.system) / n).toFixed(1);
 
+/** CPU µs the PostgreSQL backends serving this database used so far (local server only: /proc; 0 on SQLite) */
+async function dbCpu(store: HistoryStore): Promise<number> {
+  if (backend !== 'postgres') return 0;
+  const r = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`.execute(store.db);
+  let ticks = 0;
+  for (const { pid } of r.rows) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone, or not on this machine
+    }
+  }
+  return ticks * (1e6 / 100);
+}
+const dbNote = (us: number, n: number) => (backend === 'postgres' ? ` + PostgreSQL backends ${(us / n).toFixed(1)} µs` : '');
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -94,6 +111,7 @@ async function ingest(): Promise<void> {
   const emit = listeners[0] as (e: { type: string; message?: DecodedMessage; call?: CallRecord }) => void;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const db0 = await dbCpu(store);
   const base = Date.now();
   let i = 0;
   // paced at RATE: every 10 ms, the messages due by then (what the tap hands its listeners)
@@ -114,14 +132,16 @@ async function ingest(): Promise<void> {
   await writer.flush();
   const done = performance.now();
   const cpuPaced = process.cpuUsage(cpu0);
+  const dbPaced = (await dbCpu(store)) - db0;
   const st = await writer.status();
   const counts = await store.counts();
   console.log(
-    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped} of ${N * 1.5} items; written ${st.written} items, ${Math.round(st.written / ((done - t0) / 1000))} items/s overall; process CPU ${cpuPerMsg(cpuPaced, N)} µs per message (incl. building the test messages); load ${load()} | ${Math.round(counts.bytes / Math.max(1, counts.messages))} B stored per message (incl. its call row share and indexes) |`,
+    `| ${backend} ingest at ${RATE} msgs/s | ${N} messages + ${N / 2} call records fed in ${((fed - t0) / 1000).toFixed(1)} s, drained ${((done - fed) / 1000).toFixed(2)} s after the last; dropped ${st.dropped} of ${N * 1.5} items; written ${st.written} items, ${Math.round(st.written / ((done - t0) / 1000))} items/s overall; process CPU ${cpuPerMsg(cpuPaced, N)} µs per message (incl. building the test messages)${dbNote(dbPaced, N)}; load ${load()} | ${Math.round(counts.bytes / Math.max(1, counts.messages))} B stored per message (incl. its call row share and indexes) |`,
   );
   // as fast as the store takes it: one more 200k straight into the writer's batches
   const t1 = performance.now();
   const cpu1 = process.cpuUsage();
+  const db1 = await dbCpu(store);
   for (let k = 0; k < N; k += 2000) {
     const batch: DecodedMessage[] = [];
     for (let j = k; j < Math.min(N, k + 2000); j++) batch.push({ ...message(j, base + N + j), id: `fast.${j}` });
@@ -132,7 +152,8 @@ async function ingest(): Promise<void> {
   }
   const t2 = performance.now();
   const cpuFast = process.cpuUsage(cpu1);
-  console.log(`| ${backend} max write rate | ${Math.round(N / ((t2 - t1) / 1000))} msgs/s (batches of 2000 in one transaction each); process CPU ${cpuPerMsg(cpuFast, N)} µs per message; load ${load()} | |`);
+  const dbFast = (await dbCpu(store)) - db1;
+  console.log(`| ${backend} max write rate | ${Math.round(N / ((t2 - t1) / 1000))} msgs/s (batches of 2000 in one transaction each); process CPU ${cpuPerMsg(cpuFast, N)} µs per message${dbNote(dbFast, N)}; load ${load()} | |`);
   await writer.stop();
   await store.close();
   await db.drop();
