@@ -1,0 +1,263 @@
+/**
+ * A fleet of two brokers in one osloscope (TRANSPORT_URLS, issue #9): two vhosts of their own, each with a
+ * real Python oslo.messaging RPC server on the same topic. On bookworm both vhosts live on the local
+ * RabbitMQ 3.10; in the matrix cell `sid:kolla:fleet` the second one lives on another broker
+ * (TEST_SECOND_MANAGEMENT_URL / TEST_SECOND_AMQP_HOST: trixie's RabbitMQ 4.0 beside sid's 4.3).
+ *
+ * Proves: GET /api/transports lists both; each transport's traffic shows with its name; `?transport=`
+ * filters messages, calls, search and /metrics; an unknown name is a 404 naming the known ones; a call
+ * fired on each transport reaches its own Python server (and only it); a Console action without a
+ * transport is refused; deleting one vhost broker-side shows that transport degraded while the other
+ * stays ok and keeps answering.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Health, TransportsList } from '../../lib/api-contracts.ts';
+import type { SearchResult } from '../../lib/history-contracts.ts';
+import type { CallRecord, DecodedMessage } from '../../lib/tap-contracts.ts';
+import { eventually } from '../../lib/eventually.ts';
+import { loadConfig } from '../../server/config.ts';
+import { startOsloscope, type RunningServer } from '../../server/index.ts';
+import { osloscopeLayoutOptions, PEER_LAYOUT, pythonAvailable, startPeer, stopAllPeers, type PythonPeer } from '../interop/python-peer.ts';
+
+const PRIMARY = { mgmt: process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672', amqp: process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672' };
+const SECOND = { mgmt: process.env.TEST_SECOND_MANAGEMENT_URL ?? PRIMARY.mgmt, amqp: process.env.TEST_SECOND_AMQP_HOST ?? PRIMARY.amqp };
+const TWO_BROKERS = SECOND.mgmt !== PRIMARY.mgmt;
+
+interface Vhost {
+  name: string;
+  url: string;
+  mgmt: string;
+  remove(): Promise<void>;
+}
+
+async function mgmtApi(base: string, path: string, method = 'GET', body?: unknown): Promise<Response> {
+  const u = new URL(base);
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username || 'guest')}:${decodeURIComponent(u.password || 'guest')}`).toString('base64')}`;
+  return fetch(`${u.protocol}//${u.host}/api${path}`, {
+    method,
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+}
+
+async function reachable(base: string): Promise<boolean> {
+  try {
+    return (await mgmtApi(base, '/overview')).ok;
+  } catch {
+    return false;
+  }
+}
+
+async function createVhost(broker: { mgmt: string; amqp: string }, prefix: string): Promise<Vhost> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const enc = encodeURIComponent(name);
+  const user = decodeURIComponent(new URL(broker.mgmt).username || 'guest');
+  const put = await mgmtApi(broker.mgmt, `/vhosts/${enc}`, 'PUT', { description: 'osloscope fleet test' });
+  if (!put.ok) throw new Error(`cannot create vhost ${name}: HTTP ${put.status}`);
+  await mgmtApi(broker.mgmt, `/permissions/${enc}/${encodeURIComponent(user)}`, 'PUT', { configure: '.*', write: '.*', read: '.*' });
+  return {
+    name,
+    url: `rabbit://${broker.amqp}/${enc}`,
+    mgmt: broker.mgmt,
+    async remove() {
+      await mgmtApi(broker.mgmt, `/vhosts/${enc}`, 'DELETE').catch(() => undefined);
+    },
+  };
+}
+
+const haveBrokers = (await reachable(PRIMARY.mgmt)) && (await reachable(SECOND.mgmt));
+const havePython = await pythonAvailable();
+if (process.env.CI && (!haveBrokers || !havePython)) throw new Error(`fleet test: brokers reachable ${haveBrokers} (${PRIMARY.mgmt}, ${SECOND.mgmt}), Python peer ${havePython}`);
+
+type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
+
+describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_BROKERS ? 'two brokers' : 'two vhosts'}, layout ${PEER_LAYOUT})`, () => {
+  let a: Vhost;
+  let b: Vhost;
+  let pyA: PythonPeer;
+  let pyB: PythonPeer;
+  let srv: RunningServer;
+  const exchange = `fleet-ex-${randomBytes(3).toString('hex')}`;
+  const topic = `fleet-topic-${randomBytes(3).toString('hex')}`;
+
+  const get = async <T>(path: string): Promise<{ status: number; body: Envelope<T> }> => {
+    const res = await fetch(`${srv.url}${path}`);
+    return { status: res.status, body: (await res.json()) as Envelope<T> };
+  };
+  const data = async <T>(path: string): Promise<T> => {
+    const r = await get<T>(path);
+    if (!r.body.ok) throw new Error(`${path}: HTTP ${r.status} ${r.body.error.message}`);
+    return r.body.data;
+  };
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: srv.url }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { ok: boolean; result?: unknown; data?: { msgId: string | null }; error?: { code: string; message: string } } };
+  };
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([createVhost(PRIMARY, 'osloscope-fleet-a'), createVhost(SECOND, 'osloscope-fleet-b')]);
+    // osloscope configured like the services (the layout's [oslo_messaging_rabbit] options) through a file
+    const dir = mkdtempSync(join(tmpdir(), 'osloscope-fleet-'));
+    const conf = join(dir, 'osloscope.conf');
+    writeFileSync(conf, `[oslo_messaging_rabbit]\n${Object.entries(osloscopeLayoutOptions()).map(([k, v]) => `${k} = ${String(v)}`).join('\n')}\n`);
+    [pyA, pyB] = await Promise.all([
+      startPeer('rpc-server', ['--url', a.url, '--topic', topic, '--server', 'py-a', '--exchange', exchange]),
+      startPeer('rpc-server', ['--url', b.url, '--topic', topic, '--server', 'py-b', '--exchange', exchange]),
+    ]);
+    srv = await startOsloscope(
+      loadConfig({
+        PORT: '0',
+        DEMO_FLEET: 'off',
+        TRANSPORT_URLS: `cella=${a.url},cellb=${b.url}`,
+        RABBITMQ_MANAGEMENT_URLS: `cella=${PRIMARY.mgmt},cellb=${SECOND.mgmt}`,
+        OSLO_CONFIG_FILES: conf,
+        CONTROL_EXCHANGE: exchange,
+        TAP_MODE: 'bindings',
+        HISTORY_DATABASE: join(dir, 'history.sqlite'),
+        AUDIT_LOG: join(dir, 'audit.log'),
+        LOG_LEVEL: 'warn',
+      }),
+      { withoutPages: true, log: pino({ level: 'warn' }) },
+    );
+    await eventually(
+      async () => {
+        const h = await data<Health>('/api/health');
+        return h.status === 'ok' && h.transports?.length === 2 && h.transports.every((t) => t.tap?.state === 'running');
+      },
+      'both taps running',
+      60_000,
+      250,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await srv?.close();
+    await stopAllPeers();
+    await Promise.all([a?.remove(), b?.remove()]);
+  });
+
+  it('lists both transports, passwords redacted, the first the default', async () => {
+    const list = await data<TransportsList>('/api/transports');
+    expect(list.default).toBe('cella');
+    expect(list.transports.map((t) => t.name)).toEqual(['cella', 'cellb']);
+    for (const t of list.transports) {
+      expect(t.driver).toBe('rabbit');
+      expect(t.state).toBe('connected');
+      expect(t.tap?.state).toBe('running');
+      expect(t.url).not.toMatch(/:guest@/);
+    }
+    expect(list.transports[0].url).toContain(a.name);
+    expect(list.transports[1].url).toContain(b.name);
+  });
+
+  it('fires a call on each transport that reaches its own Python server only, and refuses one without a transport', async () => {
+    const missing = await post('/api/rpc', { type: 'call', target: { topic }, method: 'echo', args: { value: 'x' } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error?.message).toMatch(/transport: name the transport to use \(one of cella, cellb\)/);
+    const unknown = await post('/api/rpc', { type: 'call', target: { topic }, method: 'echo', args: { value: 'x' }, transport: 'cellz' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error?.message).toBe("unknown transport 'cellz' (known: cella, cellb)");
+
+    for (const [name, peer, other] of [
+      ['cella', pyA, pyB],
+      ['cellb', pyB, pyA],
+    ] as const) {
+      const value = `hello-${name}`;
+      const r = await post('/api/rpc', { type: 'call', target: { topic }, method: 'echo', args: { value }, transport: name, timeout: 30 });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.result).toBe(value);
+      await peer.waitFor((e) => e.event === 'invoked' && (e.args as { value?: string }).value === value, 10_000);
+      expect(other.events.some((e) => e.event === 'invoked' && (e.args as { value?: string }).value === value)).toBe(false);
+    }
+  });
+
+  it("shows each transport's traffic with its name; ?transport= filters messages, calls, search and metrics", async () => {
+    const requests = (list: DecodedMessage[]) => list.filter((m) => m.method === 'echo' && m.topic === topic);
+    const all = await eventually(
+      async () => {
+        const m = requests((await data<{ messages: DecodedMessage[] }>('/api/messages?limit=1000')).messages);
+        return m.some((x) => x.transport === 'cella') && m.some((x) => x.transport === 'cellb') ? m : null;
+      },
+      'both calls in the merged listing',
+      20_000,
+      250,
+    );
+    for (const m of all) {
+      expect(m.id.startsWith(`${m.transport}:`)).toBe(true);
+      expect((m.args as { value?: string }).value).toBe(`hello-${m.transport}`);
+    }
+    // merged by time
+    const ts = all.map((m) => m.ts);
+    expect([...ts].sort((x, y) => x - y)).toEqual(ts);
+
+    for (const name of ['cella', 'cellb']) {
+      const only = (await data<{ messages: DecodedMessage[] }>(`/api/messages?limit=1000&transport=${name}`)).messages;
+      expect(only.length).toBeGreaterThan(0);
+      expect(only.every((m) => m.transport === name)).toBe(true);
+      expect(requests(only).map((m) => (m.args as { value?: string }).value)).toEqual([`hello-${name}`]);
+      const calls = await data<CallRecord[]>(`/api/calls?transport=${name}`);
+      expect(calls.filter((c) => c.target.topic === topic).every((c) => c.transport === name)).toBe(true);
+      expect(calls.some((c) => c.target.topic === topic)).toBe(true);
+    }
+    // the NDJSON export too
+    const nd = await (await fetch(`${srv.url}/api/messages?format=ndjson&transport=cellb`)).text();
+    const lines = nd.trim().split('\n').map((l) => JSON.parse(l) as DecodedMessage);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((m) => m.transport === 'cellb')).toBe(true);
+
+    // search: the store keeps each message with its transport
+    const msgIdB = requests(all).find((m) => m.transport === 'cellb')!.msgId!;
+    const found = await data<SearchResult>(`/api/search?q=${msgIdB}`);
+    expect(found.messages.length).toBeGreaterThan(0);
+    expect(found.messages.every((m) => m.transport === 'cellb')).toBe(true);
+    expect((await data<SearchResult>(`/api/search?q=${msgIdB}&transport=cella`)).messages).toEqual([]);
+
+    // unknown names
+    const bad = await get('/api/messages?transport=nope');
+    expect(bad.status).toBe(404);
+    expect(bad.body.ok ? '' : bad.body.error.message).toBe("unknown transport 'nope' (known: cella, cellb)");
+    expect((await get('/api/status?transport=nope')).status).toBe(404);
+
+    // metrics carry the transport label; ?transport= keeps one
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    expect(metrics).toMatch(/^osloscope_tap_up\{transport="cella"\} 1$/m);
+    expect(metrics).toMatch(/^osloscope_tap_up\{transport="cellb"\} 1$/m);
+    const onlyB = await (await fetch(`${srv.url}/metrics?transport=cellb`)).text();
+    expect(onlyB).not.toMatch(/transport="cella"/);
+
+    // the broker of each, and the whole fleet's status
+    const broker = await data<{ transports?: { name: string; view: { queues: { name: string }[] } | null }[] }>('/api/broker');
+    expect(broker.transports?.map((t) => t.name)).toEqual(['cella', 'cellb']);
+    const status = await data<{ selection: string; transports: { name: string; state: string }[] }>('/api/status');
+    expect(status.selection).toBe('all');
+    expect(status.transports.map((t) => t.name)).toEqual(['cella', 'cellb']);
+  });
+
+  it('shows a transport whose vhost is gone as degraded while the other stays ok and keeps answering', async () => {
+    await b.remove();
+    const health = await eventually(
+      async () => {
+        const h = await data<Health>('/api/health');
+        const tb = h.transports?.find((t) => t.name === 'cellb');
+        return h.status === 'degraded' && tb?.status === 'degraded' ? h : null;
+      },
+      'cellb degraded in /api/health',
+      30_000,
+      250,
+    );
+    expect(health.transports?.find((t) => t.name === 'cella')).toMatchObject({ status: 'ok', state: 'connected' });
+    const list = await data<TransportsList>('/api/transports');
+    expect(list.transports.find((t) => t.name === 'cellb')?.state).not.toBe('connected');
+    expect(list.transports.find((t) => t.name === 'cella')?.state).toBe('connected');
+    // the healthy transport still serves its calls
+    const r = await post('/api/rpc', { type: 'call', target: { topic }, method: 'echo', args: { value: 'still-a' }, transport: 'cella', timeout: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.result).toBe('still-a');
+  }, 60_000);
+});
