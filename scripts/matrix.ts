@@ -33,13 +33,15 @@ const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
 const VITEST = join(ROOT, 'node_modules', '.bin', 'vitest');
 
 type StackName = 'bookworm' | 'trixie' | 'sid' | 'sid-cluster' | 'sid-fault';
-type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'layouts' | 'e2e-layout' | 'ping' | 'investigate' | 'cluster' | 'faults';
+type Battery = 'suite' | 'interop' | 'tap' | 'e2e' | 'layouts' | 'e2e-layout' | 'ping' | 'investigate' | 'fleet' | 'cluster' | 'faults';
 
 interface BatterySpec {
   files: () => string[];
   /** vitest -t: only these tests of the files. */
   testNamePattern?: string;
   timeoutMs: number;
+  /** a second stack the battery needs up beside the cell's: its broker as TEST_SECOND_TRANSPORT_URL, _AMQP_HOST, _MANAGEMENT_URL */
+  secondStack?: StackName;
 }
 
 const BATTERIES: Record<Battery, BatterySpec> = {
@@ -78,6 +80,8 @@ const BATTERIES: Record<Battery, BatterySpec> = {
   // a Python caller's timeout log line pasted into the search box lands on its call page, also after
   // osloscope restarts on the same history store
   investigate: { files: () => present(['e2e/investigate.spec.ts']), timeoutMs: 15 * 60_000 },
+  // one osloscope over two real brokers (TRANSPORT_URLS): the cell's and trixie's, a Python server on each
+  fleet: { files: () => present(['test/integration/fleet-rabbit.test.ts']), timeoutMs: 10 * 60_000, secondStack: 'trixie' },
   // the cluster's own tests (failover when osloscope's node dies), when present
   cluster: { files: () => listTests('test/cluster'), timeoutMs: 10 * 60_000 },
   // 20 node restarts and 20 close_all_connections with traffic, the tap and fired calls (issue #8);
@@ -106,6 +110,8 @@ function allCells(withSuite: boolean): Cell[] {
     // server queues and timeouts read alike in every layout: these batteries run once, on kolla's
     cells.push({ stack, layout: 'kolla', battery: 'ping' }, { stack, layout: 'kolla', battery: 'investigate' });
   }
+  // two brokers of different RabbitMQ versions in one dashboard: sid's (4.3) and trixie's (4.0)
+  cells.push({ stack: 'sid', layout: 'kolla', battery: 'fleet' });
   // Clusters run quorum queues: kolla's layout is what they carry in production.
   for (const battery of ['tap', 'e2e', 'cluster'] as const) cells.push({ stack: 'sid-cluster', layout: 'kolla', battery });
   // its own node, stopped and started at will: never one of the brokers other cells use
@@ -250,6 +256,15 @@ function runCell(cell: Cell, reportDir: string, buffered: boolean): Promise<Cell
     for (const key of Object.keys(env)) if (key.startsWith('TEST_')) delete env[key];
     try {
       env = { ...env, ...stackEnv(cell.stack), CI: process.env.CI || 'true', TEST_PEER_LAYOUT: cell.layout };
+      if (spec.secondStack) {
+        const second = stackEnv(spec.secondStack);
+        env = {
+          ...env,
+          TEST_SECOND_TRANSPORT_URL: second.TEST_TRANSPORT_URL,
+          TEST_SECOND_AMQP_HOST: second.TEST_AMQP_HOST,
+          TEST_SECOND_MANAGEMENT_URL: second.TEST_MANAGEMENT_URL,
+        };
+      }
     } catch (err) {
       return Promise.resolve(result({ note: (err as Error).message }));
     }
@@ -467,7 +482,7 @@ async function main(): Promise<number> {
 
   // Bring every needed stack up first (provisioning a fresh machine's chroots
   // takes a few minutes); a stack that cannot come up fails its cells loudly.
-  const stacks = [...new Set(cells.map((c) => c.stack).filter((s) => s !== 'bookworm'))];
+  const stacks = [...new Set(cells.flatMap((c) => [c.stack, BATTERIES[c.battery].secondStack]).filter((s): s is StackName => s !== undefined && s !== 'bookworm'))];
   let upMs: number | null = null;
   const down = new Set<StackName>();
   if (stacks.length) {
@@ -483,8 +498,10 @@ async function main(): Promise<number> {
 
   const results = new Map<Cell, CellResult>();
   const run = async (cell: Cell, buffered: boolean) => {
-    if (down.has(cell.stack)) {
-      results.set(cell, { cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${cell.stack} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
+    const second = BATTERIES[cell.battery].secondStack;
+    if (down.has(cell.stack) || (second !== undefined && down.has(second))) {
+      const which = down.has(cell.stack) ? cell.stack : second;
+      results.set(cell, { cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${which} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
       return;
     }
     results.set(cell, await runCell(cell, reportDir, buffered));
