@@ -1,0 +1,175 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { io as connect, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TransportsList } from '../lib/api-contracts.ts';
+import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '../lib/socket-contracts.ts';
+import type { CallRecord, DecodedMessage, RateSnapshot, TapStatus } from '../lib/tap-contracts.ts';
+import { loadConfig } from './config.ts';
+import { mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
+import { startOsloscope, type RunningServer } from './index.ts';
+import { ExpectedFailure, MemoryBroker, RpcServer, Transport } from './messaging/index.ts';
+
+function rates(over: Partial<RateSnapshot> & { topic?: [string, number[]][] }): RateSnapshot {
+  const topic = (over.topic ?? []).map(([key, buckets]) => ({ key, topic: key, method: null, total: buckets.reduce((a, b) => a + b, 0), buckets }));
+  return {
+    nowMs: 3000,
+    bucketMs: 1000,
+    windowMs: 3000,
+    startMs: 0,
+    total: [0, 0, 0],
+    byKind: { call: [0, 0, 0] } as RateSnapshot['byKind'],
+    totalsByKind: { call: 0 } as RateSnapshot['totalsByKind'],
+    series: { exchange: [], topic, server: [], method: [] },
+    topMethods: [],
+    ...over,
+  };
+}
+
+const call = (msgId: string, publishedAt: number, updatedAt = publishedAt): CallRecord => ({ msgId, publishedAt, updatedAt }) as CallRecord;
+const msg = (id: string, ts: number): DecodedMessage => ({ id, ts }) as DecodedMessage;
+
+describe('fleet merging', () => {
+  it('sums rates bucket by bucket, the same series key once, busiest first and limited', () => {
+    const a = rates({ total: [1, 2, 3], byKind: { call: [1, 2, 3] } as RateSnapshot['byKind'], totalsByKind: { call: 6 } as RateSnapshot['totalsByKind'], topic: [['compute', [1, 2, 3]], ['quiet', [0, 0, 1]]] });
+    const b = rates({ total: [10, 0, 1], byKind: { call: [10, 0, 1] } as RateSnapshot['byKind'], totalsByKind: { call: 11 } as RateSnapshot['totalsByKind'], topic: [['compute', [5, 0, 0]], ['network', [4, 4, 4]]] });
+    const m = mergeRates([a, b], 2);
+    expect(m.total).toEqual([11, 2, 4]);
+    expect(m.byKind.call).toEqual([11, 2, 4]);
+    expect(m.totalsByKind.call).toBe(17);
+    expect(m.series.topic.map((s) => [s.key, s.total, s.buckets])).toEqual([
+      ['network', 12, [4, 4, 4]],
+      ['compute', 11, [6, 2, 3]],
+    ]);
+    // the inputs are left as they were
+    expect(a.series.topic[0].buckets).toEqual([1, 2, 3]);
+    expect(mergeRates([a])).toBe(a);
+  });
+
+  it('merges messages by time (newest `limit`) and calls in the tap order', () => {
+    expect(mergeMessages([[msg('a:1', 1), msg('a:2', 5)], [msg('b:1', 3), msg('b:2', 7)]], 3).map((m) => m.id)).toEqual(['b:1', 'a:2', 'b:2']);
+    expect(mergeCalls([[call('x', 5), call('y', 1)], [call('z', 3)]], 'inflight', 2).map((c) => c.msgId)).toEqual(['y', 'z']);
+    expect(mergeCalls([[call('x', 1, 9), call('y', 1, 2)], [call('z', 1, 5)]], 'done', undefined).map((c) => c.msgId)).toEqual(['x', 'z', 'y']);
+  });
+
+  it('reads several tap statuses as one: the worst state, counters summed, errors named by transport', () => {
+    const base: TapStatus = {
+      requestedMode: 'auto', mode: 'firehose', state: 'running', error: null, vhost: '/', canSeeReplies: true, firehose: { on: true, detectedBy: 'management', canEnable: true }, hint: null,
+      tappedExchanges: ['nova'], fanoutExchanges: [], tapQueues: ['q1'], inspector: 'management',
+      counters: { received: 1, decoded: 1, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 }, startedAt: 5,
+    };
+    const s = mergeStatus([
+      { name: 'a', status: base },
+      { name: 'b', status: { ...base, state: 'recovering', error: 'connection lost', canSeeReplies: false, mode: 'bindings', tappedExchanges: ['neutron'], tapQueues: ['q2'], counters: { ...base.counters, received: 4 }, startedAt: 2 } },
+    ]);
+    expect(s.state).toBe('recovering');
+    expect(s.error).toBe('b: connection lost');
+    expect(s.canSeeReplies).toBe(false);
+    expect(s.mode).toBe('bindings');
+    expect(s.counters.received).toBe(5);
+    expect(s.tappedExchanges).toEqual(['nova', 'neutron']);
+    expect(s.vhost).toBe('a:/, b:/');
+    expect(s.startedAt).toBe(2);
+  });
+});
+
+/** A Python-like echo service on one memory vhost. */
+async function echoServer(vhost: string, server: string): Promise<{ calls: string[]; stop(): Promise<void> }> {
+  const calls: string[] = [];
+  const t = new Transport(`memory:///${vhost}`, { memoryBroker: MemoryBroker.shared(vhost), conf: { control_exchange: 'openstack' }, programName: `svc-${server}` });
+  const s = new RpcServer(t, { topic: 'fleet-echo', server }, [
+    {
+      target: { version: '1.0' },
+      echo: (_c: unknown, a: Record<string, unknown>) => {
+        calls.push(String(a.value));
+        return `${server}:${String(a.value)}`;
+      },
+      fail: () => {
+        throw new ExpectedFailure('ValueError', 'builtins', 'no');
+      },
+    },
+  ]);
+  await s.start(0);
+  return {
+    calls,
+    async stop() {
+      await s.stop();
+      await t.close();
+    },
+  };
+}
+
+describe('a fleet of two memory transports through the HTTP API and the socket', () => {
+  let srv: RunningServer;
+  let a: Awaited<ReturnType<typeof echoServer>>;
+  let b: Awaited<ReturnType<typeof echoServer>>;
+  const post = (path: string, body: unknown) => fetch(srv.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = async <T>(path: string) => ((await (await fetch(srv.url + path)).json()) as { data: T }).data;
+
+  beforeAll(async () => {
+    const va = `fleet-a-${process.pid}`;
+    const vb = `fleet-b-${process.pid}`;
+    srv = await startOsloscope(
+      loadConfig({ PORT: '0', TRANSPORT_URLS: `a=memory:///${va},b=memory:///${vb}`, HISTORY: 'off', AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-fleet-')), 'audit.log'), RPC_RESPONSE_TIMEOUT: '5' }),
+      { withoutPages: true, log: pino({ level: 'silent' }) },
+    );
+    [a, b] = await Promise.all([echoServer(va, 'host-a'), echoServer(vb, 'host-b')]);
+    for (;;) {
+      const list = await json<TransportsList>('/api/transports');
+      if (list.transports.every((t) => t.tap?.state === 'running')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await srv?.close();
+  });
+
+  it('fires on the named transport only, and asks for one when there are several', async () => {
+    const none = await post('/api/rpc', { type: 'call', target: { topic: 'fleet-echo' }, method: 'echo', args: { value: 1 } });
+    expect(none.status).toBe(400);
+    expect(((await none.json()) as { error: { message: string } }).error.message).toMatch(/one of a, b/);
+    const r = await post('/api/rpc', { type: 'call', target: { topic: 'fleet-echo' }, method: 'echo', args: { value: 'x' }, transport: 'b' });
+    expect(((await r.json()) as { result: unknown }).result).toBe('host-b:x');
+    expect(b.calls).toEqual(['x']);
+    expect(a.calls).toEqual([]);
+    const bad = await post('/api/ping', { topic: 'fleet-echo', transport: 'c' });
+    expect(bad.status).toBe(404);
+  });
+
+  it('pushes only the subscribed transport on the socket, and refuses an unknown one', async () => {
+    const socket: Socket = connect(srv.url, { transports: ['websocket'], forceNew: true });
+    try {
+      const ack = await socket.timeout(5000).emitWithAck(CLIENT_EVENTS.trafficSubscribe, { filter: 'method:echo', limit: 0, transport: 'a' });
+      expect(ack).toMatchObject({ ok: true, data: { transport: 'a' } });
+      const seen: DecodedMessage[] = [];
+      socket.on(SERVER_EVENTS.trafficBatch, (batch: TrafficBatch) => seen.push(...batch.messages));
+      await post('/api/rpc', { type: 'call', target: { topic: 'fleet-echo' }, method: 'echo', args: { value: 'to-b' }, transport: 'b' });
+      await post('/api/rpc', { type: 'call', target: { topic: 'fleet-echo' }, method: 'echo', args: { value: 'to-a' }, transport: 'a' });
+      const deadline = Date.now() + 8000;
+      while (!seen.some((m) => (m.args as { value?: string }).value === 'to-a') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.map((m) => (m.args as { value?: string }).value)).toContain('to-a');
+      expect(seen.every((m) => m.transport === 'a')).toBe(true);
+      const refused = await socket.timeout(5000).emitWithAck(CLIENT_EVENTS.statusSubscribe, { transport: 'zz' });
+      expect(refused).toEqual({ ok: false, error: { code: 'not_found', message: "unknown transport 'zz' (known: a, b)" } });
+      const status = await socket.timeout(5000).emitWithAck(CLIENT_EVENTS.statusSubscribe, { transport: 'b' });
+      expect(status).toMatchObject({ ok: true, data: { selection: 'b' } });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('filters reads by ?transport= and merges them for all', async () => {
+    const all = await json<{ messages: DecodedMessage[] }>('/api/messages?filter=method:echo');
+    expect(new Set(all.messages.map((m) => m.transport))).toEqual(new Set(['a', 'b']));
+    const onlyA = await json<{ messages: DecodedMessage[] }>('/api/messages?filter=method:echo&transport=a');
+    expect(onlyA.messages.length).toBeGreaterThan(0);
+    expect(onlyA.messages.every((m) => m.transport === 'a' && m.id.startsWith('a:'))).toBe(true);
+    const res = await fetch(`${srv.url}/api/calls?transport=c`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe("unknown transport 'c' (known: a, b)");
+  });
+});
