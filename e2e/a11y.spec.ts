@@ -4,7 +4,8 @@
  * any page, an open drawer or the shortcut list, in the dark and the light
  * theme; every page has one h1; and at 800, 1280 and 1920 px nothing is cut
  * silently (the page does not scroll sideways, a table wider than its card
- * sits in a scrolling region).
+ * sits in a scrolling region). With a fleet of two transports, the header's
+ * transport selector open passes axe as well.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -136,4 +137,26 @@ describe('accessibility and layout of every page', () => {
     await e2e.page.setViewportSize({ width: 1280, height: 800 });
     expect(found.join('\n')).toBe('');
   }, 240_000);
+});
+
+describe('accessibility of a fleet of transports', () => {
+  // two in-process brokers: the header's transport selector and the Overview's transport list appear
+  const e2e = withOsloscopeAndBrowser({ viewport: { width: 1280, height: 800 }, env: { TRANSPORT_URLS: 'nova=memory://,neutron=memory://' } });
+
+  it('has no critical or serious axe violation with the transport selector open, in both themes', async () => {
+    const found: string[] = [];
+    for (const theme of ['dark', 'light'] as const) {
+      await e2e.page.emulateMedia({ colorScheme: theme });
+      await e2e.page.goto(`${e2e.osloscope.url}/`);
+      await settle(e2e.page, '/');
+      await e2e.page.getByTestId('fleet-health').waitFor({ timeout: 20_000 });
+      await e2e.page.getByTestId('transport-selector').click();
+      await e2e.page.getByTestId('transport-menu').waitFor();
+      found.push(describeViolations(`open transport selector (${theme})`, await axeViolations(e2e.page)));
+      await e2e.page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-selector-${theme}.png` });
+      await e2e.page.keyboard.press('Escape');
+      expect(await e2e.page.getByTestId('transport-menu').count()).toBe(0);
+    }
+    expect(found.filter(Boolean).join('\n')).toBe('');
+  }, 120_000);
 });
