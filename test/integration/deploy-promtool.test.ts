@@ -69,7 +69,7 @@ d('deployment files (promtool)', () => {
     for (;;) {
       scrape = await (await fetch(`${srv.url}/metrics`)).text();
       // the histogram as the tap measured it, and the topic queue's consumers (read in the background)
-      if (/oslo_messaging_rpc_client_processing_seconds_count\{[^}]*topic="metrics-lint"/.test(scrape) && /osloscope_topic_consumers\{topic="metrics-lint"\} 1/.test(scrape)) break;
+      if (/oslo_messaging_rpc_client_processing_seconds_count\{[^}]*topic="metrics-lint"/.test(scrape) && /osloscope_topic_consumers\{transport="default",topic="metrics-lint"\} 1/.test(scrape)) break;
       if (Date.now() > end) throw new Error(`the scrape never showed the tapped call and the topic's consumers:\n${scrape}`);
       await new Promise((r) => setTimeout(r, 200));
     }
