@@ -116,3 +116,28 @@ describe('socket contracts', () => {
     expect(statusSnapshotSchema.safeParse({ ...snap, transport: { ...snap.transport, state: 'weird' } }).success).toBe(false);
   });
 });
+
+describe('transport selection (a fleet of brokers)', () => {
+  it('takes a transport name or all on reads and socket feeds, a name only on actions', async () => {
+    const { selectedTransport, transportNameSchema, transportSelectorSchema } = await import('./api-contracts.ts');
+    const { fleetPayloadSchema, payloadTransport, ratesKey, ratesSubscribeSchema } = await import('./socket-contracts.ts');
+    expect(transportSelectorSchema.parse('cell_1')).toBe('cell_1');
+    expect(transportSelectorSchema.parse('all')).toBe('all');
+    expect(transportSelectorSchema.safeParse('Cell 1').success).toBe(false);
+    expect(transportSelectorSchema.safeParse('x'.repeat(33)).success).toBe(false);
+    expect(transportNameSchema.safeParse('all').success).toBe(false);
+    expect(selectedTransport('all')).toBeNull();
+    expect(selectedTransport(undefined)).toBeNull();
+    expect(selectedTransport('a')).toBe('a');
+    expect(fleetPayloadSchema.parse({ transport: 'a' })).toEqual({ transport: 'a' });
+    expect(fleetPayloadSchema.parse(undefined)).toBeUndefined();
+    expect(fleetPayloadSchema.safeParse({ transport: 'a', other: 1 }).success).toBe(false);
+    expect(payloadTransport({ transport: 'all' })).toBeNull();
+    expect(trafficSubscribeSchema.parse({ transport: 'b' })).toMatchObject({ transport: 'b', filter: '', limit: 200 });
+    // two charts on different transports never share a feed
+    const r = ratesSubscribeSchema.parse({});
+    expect(ratesKey({ ...r, transport: 'a' })).not.toBe(ratesKey({ ...r, transport: 'b' }));
+    expect(rpcRequestSchema.parse({ target: { topic: 't' }, method: 'm', transport: 'cell1' }).transport).toBe('cell1');
+    expect(errorsOf({ target: { topic: 't' }, method: 'm', transport: 'all' }).transport).toMatch(/not a transport name/);
+  });
+});
