@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { CallRecord, DecodedMessage } from '../lib/tap-contracts.ts';
 import { HistoryStore } from '../server/store/store.ts';
@@ -250,12 +250,18 @@ async function lookups(): Promise<void> {
   for (const [label, q] of searches) {
     const xs: number[] = [];
     let r = { messages: [] as unknown[], truncated: false };
+    // the longest the event loop stood still meanwhile (SQLite reads on it): what the tap and the web server feel
+    const stall = monitorEventLoopDelay({ resolution: 5 });
+    stall.enable();
     for (let k = 0; k < 3; k++) {
       const t = performance.now();
       r = await store.findMessages(q);
       xs.push(performance.now() - t);
     }
-    console.log(`| ${backend} ${counts.messages} stored: search ${label} | ${xs.map((x) => x.toFixed(0)).join(' / ')} ms (3 runs); ${r.messages.length} found, truncated ${r.truncated} | |`);
+    stall.disable();
+    console.log(
+      `| ${backend} ${counts.messages} stored: search ${label} | ${xs.map((x) => x.toFixed(0)).join(' / ')} ms (3 runs); ${r.messages.length} found, truncated ${r.truncated}; event loop stalled at most ${(stall.max / 1e6).toFixed(0)} ms | |`,
+    );
   }
   await store.close();
   await db.drop();

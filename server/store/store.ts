@@ -52,8 +52,10 @@ export interface CallQuery {
   scanBudgetMs?: number;
 }
 
-/** rows a search that no index answers reads per step, newest first */
-export const SCAN_CHUNK = 50_000;
+/** rows a search that no index answers reads in its first step, newest first; later steps aim at SCAN_STEP_MS each */
+export const SCAN_CHUNK = 10_000;
+/** wall time one scan step aims at: SQLite reads on the event loop, which stands still that long at most (about) */
+const SCAN_STEP_MS = 50;
 /**
  * Wall time such a search may scan before it answers with what it found, marked truncated: a free-text search over
  * millions of rows never holds the server (SQLite reads on the event loop; it yields between steps).
@@ -382,7 +384,7 @@ export class HistoryStore {
 
   /**
    * Run `page(lo, hiExcl, n)` (rows with time in [lo, hiExcl), newest first, at most n) over the table newest first:
-   * in one go when an index answers the query, else one step of `scanChunk` rows after another until `limit` rows are
+   * in one go when an index answers the query, else one step of rows after another (sized to take ~SCAN_STEP_MS) until `limit` rows are
    * found, the rows run out, or the scan budget is spent (then truncated). The same rows in the same order as one query.
    */
   private async scanNewestFirst<R>(
@@ -395,11 +397,12 @@ export class HistoryStore {
       const rows = await page(undefined, undefined, q.limit + 1);
       return { rows: rows.slice(0, q.limit), truncated: rows.length > q.limit };
     }
-    const chunk = q.scanChunk ?? SCAN_CHUNK;
+    let chunk = q.scanChunk ?? SCAN_CHUNK;
     const deadline = Date.now() + (q.scanBudgetMs ?? SCAN_BUDGET_MS);
     const out: R[] = [];
     let hiExcl: number | undefined;
     for (;;) {
+      const stepStart = Date.now();
       // the time of the chunk-th newest row left: this step reads the rows from it on (ties included)
       const edge = await sql<{ t: number }>`SELECT ${sql.ref(col)} AS t FROM ${sql.table(table)}
         WHERE ${sql.ref(col)} >= ${q.from ?? Number.MIN_SAFE_INTEGER} AND ${sql.ref(col)} <= ${q.to ?? Number.MAX_SAFE_INTEGER}
@@ -407,6 +410,9 @@ export class HistoryStore {
         ORDER BY ${sql.ref(col)} DESC LIMIT 1 OFFSET ${chunk}`.execute(this.db);
       const lo = edge.rows.length > 0 ? Number(edge.rows[0].t) : undefined;
       out.push(...(await page(lo, hiExcl, q.limit + 1 - out.length)));
+      // the next step as large as this machine reads in SCAN_STEP_MS now (a fixed step when the caller set one)
+      // (at most twice the last: a step that found its pages cached says little about the next)
+      if (q.scanChunk === undefined) chunk = Math.max(1000, Math.min(2 * chunk, 500_000, Math.round((chunk * SCAN_STEP_MS) / Math.max(1, Date.now() - stepStart))));
       if (out.length > q.limit) return { rows: out.slice(0, q.limit), truncated: true };
       if (lo === undefined) return { rows: out, truncated: false };
       if (Date.now() >= deadline) return { rows: out, truncated: true };
