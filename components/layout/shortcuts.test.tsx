@@ -11,7 +11,7 @@ const NAV = [
   { href: '/broker', label: 'Broker', key: 'b' },
 ];
 
-const press = (key: string, init: KeyboardEventInit = {}, target: EventTarget = window) => act(() => void fireEvent.keyDown(target, { key, ...init }));
+const press = (key: string, init: KeyboardEventInit = {}, target: Element | Window = window) => act(() => void fireEvent.keyDown(target, { key, ...init }));
 
 beforeEach(() => {
   pushed.length = 0;
