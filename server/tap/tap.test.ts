@@ -262,4 +262,29 @@ describe('Tap on the memory transport', () => {
     expect(tap.status()).toMatchObject({ mode: 'off', state: 'running', tapQueues: [] });
     expect(env.broker.listConnections()).toEqual([]);
   });
+
+  it('one tap per broker: two taps side by side each watch their own broker, and stopping one leaves the other tapping', async () => {
+    const a = setup();
+    const b = setup();
+    await a.server('compute', 'a1');
+    await b.server('network', 'b1');
+    const ta = await a.tap({ mode: 'auto' });
+    const tb = await b.tap({ mode: 'auto' });
+    await tb.tap.enableFirehose();
+    expect(ta.tap.status()).toMatchObject({ mode: 'bindings', fanoutExchanges: ['compute_fanout'] });
+    expect(tb.tap.status()).toMatchObject({ mode: 'firehose', canSeeReplies: true });
+    expect(ta.tap.connectionName).not.toBe(tb.tap.connectionName);
+
+    await new RpcClient(a.transport('nova-api'), { topic: 'compute' }).call({}, 'echo', { value: 'to-a' });
+    await new RpcClient(b.transport('neutron-api'), { topic: 'network' }).call({}, 'echo', { value: 'to-b' });
+    await waitFor(() => ta.tap.calls().length === 1 && tb.tap.calls().some((c) => c.state === 'done'), 'each call on its own tap');
+    expect(ta.tap.recent().map((m) => m.topic)).toEqual(['compute']);
+    expect(new Set(tb.tap.recent().map((m) => m.topic ?? 'reply'))).toEqual(new Set(['network', 'reply']));
+
+    await ta.tap.stop();
+    expect(ta.tap.status().state).toBe('stopped');
+    await new RpcClient(b.transport('neutron-api'), { topic: 'network' }).call({}, 'echo', { value: 'again' });
+    await waitFor(() => tb.tap.calls().filter((c) => c.state === 'done').length === 2, 'the other tap still tapping');
+    expect(tb.tap.status().state).toBe('running');
+  });
 });
