@@ -146,6 +146,7 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
     expect(new Set(seen)).toEqual(new Set(NAMES));
     expect(await page.locator('th', { hasText: 'Transport' }).count()).toBe(1);
     expect(await page.getByTestId('message-transport').first().innerText()).toMatch(/^cell[12]$/);
+    await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-live.png` });
   });
 
   it('narrows every page to the chosen transport, by keyboard, and keeps the choice across a reload and the nav', async () => {
@@ -237,6 +238,7 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
       await page.getByTestId('fire-submit').click();
       await page.getByTestId('result-ok').waitFor({ timeout: 20_000 });
       expect(await page.getByTestId('result-card').innerText()).toContain(value);
+      if (name === 'cell2') await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-console.png` });
       const invoked = await servers[name].waitFor((e) => e.event === 'invoked' && (e.args as { value?: string } | undefined)?.value === value, 10_000, sinceHere);
       expect(invoked.server).toBe(`node-${name}`);
       expect(servers[other].events.slice(sinceOther).some((e) => e.event === 'invoked' && (e.args as { value?: string } | undefined)?.value === value)).toBe(false);
@@ -253,4 +255,62 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
     await page.getByTestId('form-invalid').waitFor();
     expect(await page.getByTestId('result-ok').count()).toBe(0);
   });
+
+  it('shows one transport’s broker at a time on the Broker page under "All"', async () => {
+    await page.goto(`${osloscope.url}/broker`);
+    await waitLive(page);
+    const tabs = page.getByTestId('broker-transport');
+    await until(() => tabs.allTextContents(), (t) => t.map((x) => x.trim()).join(',') === NAMES.join(','), 'a choice of both transports on the Broker page', 20_000);
+    const serverQueues = () => page.locator('[data-testid=queue-row]').evaluateAll((rows, t) => rows.map((r) => r.getAttribute('data-queue') ?? '').filter((q) => q.startsWith(`${t}.`)), topic);
+    // each broker has its own Python server: its queue, not the other's
+    for (const name of NAMES) {
+      await tabs.filter({ hasText: name }).click();
+      const queues = await until(serverQueues, (qs) => qs.length > 0, `${name}'s server queue`, 20_000);
+      expect(queues).toEqual([`${topic}.node-${name}`]);
+    }
+  });
+
+  it('names the transport whose broker is down, with its reason and next attempt, and leaves the other alone', async () => {
+    await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-broker.png` });
+    // the vhost goes away under cell2's connections: osloscope retries, and is refused
+    await vhosts.cell2.remove();
+    await page.goto(`${osloscope.url}/`);
+    await waitLive(page);
+    const banner = page.locator('[data-testid=broker-banner][data-transport=cell2]');
+    await banner.waitFor({ timeout: 60_000 });
+    // what the server says of cell2 (GET /api/transports), and the banner says the same
+    const entry = await until(
+      async () => ((await (await fetch(`${osloscope.url}/api/transports`)).json()) as { data: { transports: { name: string; state: string; reason: string | null; attempt: number | null }[] } }).data.transports.find((t) => t.name === 'cell2'),
+      (t) => !!t && t.state !== 'connected' && (t.reason !== null || t.attempt !== null),
+      'the server to say why cell2 is down',
+      60_000,
+    );
+    console.info(`[fleet] cell2 after its vhost was deleted: ${JSON.stringify(entry)}`);
+    const text = await until(
+      () => banner.innerText(),
+      (t) => (entry?.attempt != null ? /attempt \d+, next in \d+ s/.test(t) : t.includes(entry?.reason ?? '')),
+      'the banner to say why cell2 is down (and the next attempt when the server has one)',
+      30_000,
+    );
+    expect(text).toMatch(/^Transport cell2: /);
+    expect(text).not.toContain('guest:guest');
+    expect(await page.locator('[data-testid=broker-banner][data-transport=cell1]').count()).toBe(0);
+    const states = await until(
+      () => page.getByTestId('fleet-transport').evaluateAll((els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-name'), e.getAttribute('data-state')]))),
+      (v) => v.cell1 === 'connected' && v.cell2 !== 'connected',
+      'cell2 down and cell1 up on the Overview',
+      30_000,
+    );
+    expect(states.cell1).toBe('connected');
+    const health = await page.locator('[data-testid=fleet-transport][data-name=cell2] [data-testid=fleet-health-text]').innerText();
+    if (entry?.attempt != null) expect(health).toMatch(/attempt \d+/);
+    else expect(health).toContain(entry?.reason ?? '');
+    // the header's dot for the whole fleet is no longer green, and the selector says which transport is down
+    expect(await page.getByTestId('broker-state').getAttribute('data-state')).not.toBe('connected');
+    await page.getByTestId('transport-selector').click();
+    expect(await page.locator('[data-testid=transport-option][data-name=cell2]').getAttribute('data-state')).not.toBe('connected');
+    expect(await page.locator('[data-testid=transport-option][data-name=cell1]').getAttribute('data-state')).toBe('connected');
+    await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-down.png` });
+    await page.keyboard.press('Escape');
+  }, 150_000);
 });

@@ -25,10 +25,13 @@ export function worstTone(states: string[]): Tone {
  * "broker unreachable: <reason>, retrying (attempt n, next in s)" for a transport that is not
  * connected; null when it is (or says nothing about why).
  */
-export function transportHealthText(t: Pick<TransportEntry, 'state' | 'reason' | 'attempt' | 'nextRetryAt'>, serverNow: number): string | null {
+export function transportHealthText(t: Pick<TransportEntry, 'state' | 'reason' | 'attempt' | 'nextRetryAt'> & { tap?: Pick<NonNullable<TransportEntry['tap']>, 'error'> | null }, serverNow: number): string | null {
   if (stateTone(t.state) === 'ok') return null;
   const retry = t.attempt !== null && t.nextRetryAt !== null ? `retrying (attempt ${t.attempt}, next in ${Math.max(0, Math.ceil((t.nextRetryAt - serverNow) / 1000))} s)` : null;
-  if (t.reason) return `broker unreachable: ${t.reason}${retry ? `, ${retry}` : ''}`;
+  // the tap's own last error often says more (a vhost that is gone, refused credentials)
+  const tapError = t.tap?.error && !(t.reason ?? '').includes(t.tap.error) ? t.tap.error : null;
+  const why = [t.reason, tapError].filter(Boolean).join('; ');
+  if (why) return `broker unreachable: ${why}${retry ? `, ${retry}` : ''}`;
   return retry ? `${t.state}, ${retry}` : null;
 }
 
