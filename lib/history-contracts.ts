@@ -16,6 +16,10 @@
  *   GET  /api/history                                 → HistoryStatus
  *   GET  /api/stuck-groups?q=&acked=&limit=           → StuckGroups
  *   POST /api/stuck-groups/ack {key, acked?}          → StuckGroup (operator role)
+ *
+ * Each GET takes `&transport=<name>` (a fleet of brokers, TRANSPORT_URLS): only what that transport saw;
+ * absent or `all`, every transport. Every call and message carries its `transport` (rows stored before
+ * transports were named read as `default`); an unknown name is 404 `unknown transport 'x' (known: a, b)`.
  */
 import { z } from 'zod';
 import { callRecordSchema, decodedMessageSchema, stuckCauseSchema } from './tap-contracts.ts';
