@@ -270,7 +270,7 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
     }
   });
 
-  it('names the transport whose broker is down, with its reason and next attempt, and leaves the other alone', async () => {
+  it('names the transport whose broker is down, with the server’s reason (and next attempt when it has one), and leaves the other alone', async () => {
     await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-broker.png` });
     // the vhost goes away under cell2's connections: osloscope retries, and is refused
     await vhosts.cell2.remove();
