@@ -1,6 +1,7 @@
 /**
  * A fleet of named transports (TRANSPORT_URLS=name=url,…; TRANSPORT_URL alone is one named `default`):
- * one Transport + one Tap + one history writer per broker, and the reads merged over them.
+ * one Transport + one Tap per broker, the reads merged over them, and the history writer fed every member's
+ * stamped messages and calls (each row stored with its transport's name).
  *
  * Every message and call leaving a member is stamped with `transport: <name>`; with more than one
  * member a message's id becomes `<name>:<tap id>` (each tap numbers its own messages). "All" merges:

@@ -125,23 +125,16 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
   const members = new Fleet(config.transports.map((t, i) => ({ name: t.name, transport: transports[i], tap: taps[i] })));
   const tap = members.tap();
 
-  // The history store: every transport's messages and calls, stamped with its name, written in batches
-  // off the tap's path (server/store), one writer per transport sharing one run id so stored ids stay unique
+  // The history store: every transport's messages and calls (stamped with its name by the fleet), written in
+  // batches off the taps' path (server/store); one writer, whose queue, drops and errors /api/history reports
   let history: History | null = null;
-  const historyWriters: HistoryWriter[] = [];
-  let historyStore: HistoryStore | null = null;
+  let historyWriter: HistoryWriter | null = null;
   if (config.history?.enabled) {
     try {
       const store = await HistoryStore.open(config.history.target);
-      historyStore = store;
-      let runId: string | undefined;
-      for (const m of members.members) {
-        const w = new HistoryWriter(store, config.history, log.child({ part: 'history' }), m.name, runId);
-        runId ??= w.runId;
-        if (m.stamped) w.attach(m.stamped);
-        historyWriters.push(w);
-      }
-      history = new History(store, historyWriters[0], tap);
+      historyWriter = new HistoryWriter(store, config.history, log.child({ part: 'history' }), members.defaultName);
+      if (tap) historyWriter.attach(tap);
+      history = new History(store, historyWriter, tap);
       log.info({ backend: store.backend, location: store.location, retention: config.history.retention }, 'history store open');
     } catch (err) {
       // the dashboard still works from memory; /api/history says why nothing is kept
@@ -314,9 +307,9 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
         }, 3000).unref();
       });
       await Promise.allSettled([...taps.map((t) => t?.stop()), fleet?.stop()]);
-      if (historyStore) {
-        await Promise.allSettled(historyWriters.map((w) => w.stop()));
-        await historyStore.close().catch(() => undefined);
+      if (historyWriter) {
+        await historyWriter.stop();
+        await historyWriter.store.close().catch(() => undefined);
       }
       await Promise.allSettled(transports.map((t) => t.close().catch(() => undefined)));
       audit.close();

@@ -89,7 +89,7 @@ export class HistoryWriter {
       this.dropped++;
       return;
     }
-    this.queue.push({ kind: 'message', m: { message, transport: this.transport, process: message.trace?.connectionName ?? null } });
+    this.queue.push({ kind: 'message', m: { message, transport: message.transport ?? this.transport, process: message.trace?.connectionName ?? null } });
     if (this.queue.length >= BATCH && !this.flushing) void this.flush();
   }
 
@@ -99,7 +99,7 @@ export class HistoryWriter {
       this.dropped++;
       return;
     }
-    this.queue.push({ kind: 'call', c: { call, transport: this.transport } });
+    this.queue.push({ kind: 'call', c: { call, transport: call.transport ?? this.transport } });
   }
 
   /** Write everything queued now (one batch after another); resolves when done. */

@@ -14,6 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import SQLite from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Health, TransportsList } from '../../lib/api-contracts.ts';
@@ -83,6 +84,7 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
   let pyA: PythonPeer;
   let pyB: PythonPeer;
   let srv: RunningServer;
+  let historyFile = '';
   const exchange = `fleet-ex-${randomBytes(3).toString('hex')}`;
   const topic = `fleet-topic-${randomBytes(3).toString('hex')}`;
 
@@ -119,7 +121,7 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
         OSLO_CONFIG_FILES: conf,
         CONTROL_EXCHANGE: exchange,
         TAP_MODE: 'bindings',
-        HISTORY_DATABASE: join(dir, 'history.sqlite'),
+        HISTORY_DATABASE: (historyFile = join(dir, 'history.sqlite')),
         AUDIT_LOG: join(dir, 'audit.log'),
         LOG_LEVEL: 'warn',
       }),
@@ -217,6 +219,23 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
     expect(found.messages.length).toBeGreaterThan(0);
     expect(found.messages.every((m) => m.transport === 'cellb')).toBe(true);
     expect((await data<SearchResult>(`/api/search?q=${msgIdB}&transport=cella`)).messages).toEqual([]);
+    // and the rows themselves: each echo request stored under its transport's name
+    const db = new SQLite(historyFile, { readonly: true, fileMustExist: true });
+    try {
+      const rows = await eventually(
+        () => {
+          const r = db.prepare(`SELECT transport, msg_id FROM messages WHERE method = 'echo' AND topic = ? AND kind = 'call'`).all(topic) as { transport: string; msg_id: string }[];
+          return r.length >= 2 ? r : null;
+        },
+        'both echo requests in the store',
+        15_000,
+        250,
+      );
+      expect(rows.find((r) => r.msg_id === msgIdB)?.transport).toBe('cellb');
+      expect(new Set(rows.map((r) => r.transport))).toEqual(new Set(['cella', 'cellb']));
+    } finally {
+      db.close();
+    }
 
     // unknown names
     const bad = await get('/api/messages?transport=nope');
