@@ -219,7 +219,7 @@ export class History {
     const calls = this.tap ? [...this.tap.calls({ state: 'stuck', limit: MEMORY_SCAN }), ...this.tap.calls({ state: 'done', limit: MEMORY_SCAN })].filter((c) => c.cause !== null) : [];
     for (const c of calls.sort((a, b) => b.publishedAt - a.publishedAt)) {
       if (fromMs !== undefined && c.publishedAt < fromMs) continue;
-      const base = { transport: DEFAULT_TRANSPORT, target: { exchange: c.target.exchange, topic: c.target.topic, server: c.target.server }, method: c.method, cause: c.cause as NonNullable<CallRecord['cause']> };
+      const base = { transport: c.transport ?? DEFAULT_TRANSPORT, target: { exchange: c.target.exchange, topic: c.target.topic, server: c.target.server }, method: c.method, cause: c.cause as NonNullable<CallRecord['cause']> };
       const key = stuckGroupKey(base);
       let g = groups.get(key);
       if (!g) {
