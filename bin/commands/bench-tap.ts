@@ -13,9 +13,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
-import type { DecodedMessage } from '../../lib/tap-contracts.ts';
-import { encodeBody, Transport, type Delivery, type MessageProperties } from '../../server/messaging/index.ts';
-import { decodeObservation, fromTraceDelivery, Tap, type Observation } from '../../server/tap/index.ts';
+import type { DecodedMessage, TapEvent } from '../../lib/tap-contracts.ts';
+import { encodeBody, silentLogger, Transport, type Delivery, type MessageProperties } from '../../server/messaging/index.ts';
+import { decodeObservation, fromTraceDelivery, IngestPipeline, Tap, TrafficModel, type Observation } from '../../server/tap/index.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -378,4 +378,103 @@ export async function benchTapThroughput(
     await setup.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `count` RPC calls as RabbitMQ 3.10's firehose shows them: per call a
+ * request (v2 envelope, context with an auth token, ~1 KB) and its reply
+ * (same `_msg_id`, to the caller's `_reply_q`), each as a `publish.` and a
+ * `deliver.` trace: four trace deliveries per call, in the broker's order.
+ */
+export function sampleCallTraces(count: number, seed = 7): Delivery[] {
+  const rand = prng(seed);
+  const samples: SampleMessage[] = [];
+  const base: MessageProperties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, priority: 0, headers: {} };
+  for (let i = 0; i < count; i++) {
+    const topic = TOPICS[Math.floor(rand() * TOPICS.length)];
+    const method = METHODS[Math.floor(rand() * METHODS.length)];
+    const server = `node-${Math.floor(rand() * 50)}.example.org`;
+    const msgId = hex(rand);
+    const replyQ = `reply_${hex(rand)}`;
+    const req: Record<string, unknown> = {
+      method,
+      args: { instance_uuid: hex(rand), host: server, request_spec: { num_instances: 1, flavor: { memory_mb: 2048, vcpus: 2, root_gb: 20 } } },
+      version: '5.1',
+      _msg_id: msgId,
+      _reply_q: replyQ,
+      _timeout: null,
+      _unique_id: hex(rand),
+    };
+    for (const [k, v] of Object.entries(context(rand))) req[`_context_${k}`] = v;
+    samples.push({ exchange: 'nova', routingKey: rand() < 0.5 ? topic : `${topic}.${server}`, body: encodeBody(req).body, properties: { ...base, expiration: '60000' } });
+    const rep = { result: { id: hex(rand), host: server, state: 'ACTIVE' }, failure: null, ending: true, _msg_id: msgId, _unique_id: hex(rand) };
+    samples.push({ exchange: '', routingKey: replyQ, body: encodeBody(rep).body, properties: base });
+  }
+  // amqplib hands each delivery its own body buffer: the publish and the deliver trace never share one
+  return sampleTraceDeliveries(samples).map((d) => ({ ...d, body: Buffer.from(d.body) }));
+}
+
+export interface PipelineBenchResult {
+  traceMessages: number;
+  calls: number;
+  cpuSeconds: number;
+  /** CPU µs per trace message through the whole ingest (trace headers → decode → model, calls, rates → event) */
+  cpuUsPerTraceMessage: number;
+  callsTracked: number;
+}
+
+/**
+ * The tap's firehose ingest on this thread, without the broker: trace
+ * deliveries (as amqplib hands them over) through the IngestPipeline into a
+ * TrafficModel, with one event listener, as in `bench --firehose`. The
+ * clock advances 1 ms per call so rates and call latencies move. A warm-up
+ * pass over the first calls, then every call once in a fresh model.
+ */
+export function benchTapPipeline(options: { calls?: number } = {}): PipelineBenchResult {
+  const calls = options.calls ?? 20_000;
+  // every call distinct, as in real traffic (a repeated _msg_id is a retried send to the call tracker)
+  const deliveries = sampleCallTraces(calls);
+  const run = (n: number, withEvents: (e: TapEvent) => void) => {
+    const model = new TrafficModel();
+    let now = 1_700_000_000_000;
+    const pipeline = new IngestPipeline({
+      model,
+      tapQueuePrefix: 'osloscope-tap-',
+      maxMessageBytes: 16 * 1024 * 1024,
+      clock: () => now,
+      log: silentLogger,
+      nameConnection: () => null,
+      probeTraced: () => undefined,
+      traceArrived: () => true,
+      noticeTopic: () => undefined,
+      emit: withEvents,
+      listening: () => true,
+      stopped: () => false,
+    });
+    const total = n * 4;
+    for (let i = 0; i < total; i++) {
+      if ((i & 3) === 0) now++;
+      pipeline.onTrace(deliveries[i % deliveries.length]);
+    }
+    return model;
+  };
+  let sink = 0;
+  const listener = (e: TapEvent) => {
+    if (e.type === 'tap:message') sink++;
+  };
+  run(Math.min(5_000, calls), listener);
+  // start from a collected heap when the process allows it (node --expose-gc)
+  (globalThis as { gc?: () => void }).gc?.();
+  const cpu0 = process.cpuUsage();
+  const model = run(calls, listener);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  if (sink === 0) throw new Error('pipeline benchmark: no events');
+  return {
+    traceMessages: calls * 4,
+    calls,
+    cpuSeconds,
+    cpuUsPerTraceMessage: (cpuSeconds * 1e6) / (calls * 4),
+    callsTracked: model.calls.size,
+  };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodedMessageSchema, REDACTED } from '../../lib/tap-contracts.ts';
 import { decodeBody, encodeBody, type Delivery, type MessageProperties } from '../messaging/index.ts';
 import { bunzip2 } from './compression.ts';
-import { decodeObservation, fromTraceDelivery, RAW_KEEP_BYTES, type Observation } from './decoder.ts';
+import { clearTraceDecodings, decodeObservation, fromTraceDelivery, RAW_KEEP_BYTES, type Observation } from './decoder.ts';
 
 const CALL_PROPS: MessageProperties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, priority: 0, headers: {}, expiration: '60000' };
 const PROPS: MessageProperties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, priority: 0, headers: {} };
@@ -273,6 +273,74 @@ describe('fromTraceDelivery (RabbitMQ 3.10 firehose headers)', () => {
     expect(del?.trace?.redelivered).toBe(true);
     expect(del?.trace?.routedQueues).toBeNull();
     expect(fromTraceDelivery(delivery('other.x', {}))).toBeNull();
+  });
+});
+
+describe('firehose: a deliver trace reuses the decoding of its publish trace', () => {
+  const traceProps = { expiration: '60000', priority: 0, delivery_mode: 2, headers: {}, content_encoding: 'utf-8', content_type: 'application/json' };
+  const trace = (routingKey: string, body: Buffer, headers: Record<string, unknown>): Observation => {
+    const o = fromTraceDelivery({ body: Buffer.from(body), exchange: 'amq.rabbitmq.trace', routingKey, redelivered: false, deliveryTag: 1, consumerTag: 'c', properties: { headers: { properties: traceProps, ...headers } } });
+    if (!o) throw new Error('not a trace');
+    return { ...o, id: '7', ts: 7 };
+  };
+  const fresh = (o: Observation) => {
+    clearTraceDecodings();
+    return decodeObservation(o);
+  };
+  const afterPublish = (pub: Observation, o: Observation) => {
+    clearTraceDecodings();
+    decodeObservation(pub);
+    return decodeObservation(o);
+  };
+  const bodies: [string, Buffer, string, string][] = [
+    ['a call with a context and a secret', Buffer.from(CALL_WIRE, 'latin1'), 'openstack', 'compute'],
+    ['a reply', encodeBody({ result: { a: [1, 2], password: 'x' }, failure: null, ending: true, _msg_id: 'm1', _unique_id: 'u1' }).body, '', 'reply_abc'],
+    [
+      'a failure',
+      encodeBody({ result: null, failure: JSON.stringify({ class: 'E', module: 'm', message: 'token=abc', tb: [], args: [], kwargs: {} }), ending: true, _msg_id: 'm2' }).body,
+      '',
+      'reply_abc',
+    ],
+    ['a notification', encodeBody({ message_id: 'n1', publisher_id: 'p', event_type: 'e', priority: 'INFO', payload: { secret: 's' }, timestamp: 't', _context_auth_token: 'tok' }).body, 'nova', 'notifications.info'],
+  ];
+  for (const [what, body, exchange, rk] of bodies) {
+    it(`${what}: the deliver trace decodes exactly as on its own`, () => {
+      const head = { exchange_name: exchange, routing_keys: [rk] };
+      const pub = trace(`publish.${exchange}`, body, { ...head, routed_queues: [rk], connection: 'c1', channel: 1 });
+      const del = trace(`deliver.${rk}`, body, { ...head, redelivered: 0, connection: 'c2', channel: 2 });
+      const reused = afterPublish(pub, del);
+      const alone = fresh(del);
+      expect(reused).toEqual(alone);
+      expect(reused.trace?.event).toBe('deliver');
+      expect(reused.trace?.connection).toBe('c2');
+      expect(reused.kind).not.toBe('unknown');
+      // and the publish trace keeps its own delivery facts
+      const pubAgain = afterPublish(del, pub);
+      expect(pubAgain).toEqual(fresh(pub));
+    });
+  }
+
+  it('does not reuse across exchanges, routing keys or different bodies', () => {
+    const body = Buffer.from(CALL_WIRE, 'latin1');
+    const pub = trace('publish.openstack', body, { exchange_name: 'openstack', routing_keys: ['compute'], routed_queues: ['compute'] });
+    const other = trace('deliver.compute.h1', body, { exchange_name: 'openstack', routing_keys: ['compute.h1'], redelivered: 0 });
+    expect(afterPublish(pub, other)).toEqual(fresh(other));
+    expect(afterPublish(pub, other).server).toBe('h1');
+    const changed = Buffer.from(body);
+    changed[changed.length - 5] ^= 1;
+    const del = trace('deliver.compute', changed, { exchange_name: 'openstack', routing_keys: ['compute'], redelivered: 0 });
+    expect(afterPublish(pub, del)).toEqual(fresh(del));
+  });
+
+  it('a cast on the default exchange delivered from a `<topic>_fanout` stream is a fanout, its publish trace a cast', () => {
+    const body = encodeBody({ method: 'ping', args: {}, _unique_id: 'u9' }).body;
+    const pub = trace('publish.', body, { exchange_name: '', routing_keys: ['sched'], routed_queues: ['sched'] });
+    const del = trace('deliver.sched_fanout', body, { exchange_name: '', routing_keys: ['sched'], redelivered: 0 });
+    expect(fresh(pub).kind).toBe('cast');
+    const reused = afterPublish(pub, del);
+    expect(reused).toEqual(fresh(del));
+    expect(reused.kind).toBe('fanout');
+    expect(reused.topic).toBe('sched');
   });
 });
 

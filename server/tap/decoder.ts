@@ -159,6 +159,9 @@ export function decodeObservation(o: Observation, inflated?: Buffer | Error): De
   const compressionHeader = headers ? headers[COMPRESSION_HEADER] : undefined;
   const compression = compressionHeader === undefined || compressionHeader === null ? null : str(compressionHeader);
   const base = baseMessage(o, compression);
+  // firehose: the publish and the deliver trace(s) of one message carry the same body
+  const reusable = o.trace !== null && compression === null && o.body.length <= TRACE_REUSE_MAX_BYTES;
+  if (reusable && reuseDecoded(base, o)) return base;
   let message: Record<string, unknown>;
   try {
     if (inflated instanceof Error) throw inflated;
@@ -175,7 +178,91 @@ export function decodeObservation(o: Observation, inflated?: Buffer | Error): De
     // classify only reads plain JSON values; a throw here is a bug, but still never crashes the tap
     return undecodable(base, o.body, err);
   }
+  if (reusable) keepDecoded(base, o);
   return base;
+}
+
+/**
+ * The last firehose traces' bodies and what they decoded to. RabbitMQ traces
+ * a message once when published and once per delivery, each a copy of the
+ * same body, and at a busy broker's pace the deliver trace follows its
+ * publish trace within a few trace messages: it takes that decoding (parsed,
+ * classified, redacted once) instead of doing it again. What the body alone
+ * decides is copied; what the trace's own delivery decides (id, time,
+ * properties, broker metadata, trace) is always its own. A small ring of
+ * small bodies, compared byte for byte: only an identical body under the
+ * same exchange and routing key reuses a decoding.
+ */
+const TRACE_REUSE_ENTRIES = 32;
+const TRACE_REUSE_MAX_BYTES = 16 * 1024;
+
+interface ReusableDecoding {
+  body: Buffer;
+  exchange: string;
+  routingKey: string;
+  /** the decoding read the trace's queue (a request on the default exchange: a stream fanout?); undefined: it did not */
+  queue: string | null | undefined;
+  m: DecodedMessage;
+}
+
+const recentDecodings: (ReusableDecoding | undefined)[] = new Array<ReusableDecoding | undefined>(TRACE_REUSE_ENTRIES);
+let recentNext = 0;
+
+/** Forget the recent firehose decodings (tests compare a reused decoding with a fresh one). */
+export function clearTraceDecodings(): void {
+  recentDecodings.fill(undefined);
+  recentNext = 0;
+}
+
+function keepDecoded(m: DecodedMessage, o: Observation): void {
+  // request(): only a non-call request on the default exchange looks at the trace's queue (streamFanoutTopic)
+  const readsQueue = m.method !== null && m.kind !== 'call' && o.exchange === '';
+  recentDecodings[recentNext] = { body: o.body, exchange: o.exchange, routingKey: o.routingKey, queue: readsQueue ? (o.trace?.queue ?? null) : undefined, m };
+  recentNext = (recentNext + 1) % TRACE_REUSE_ENTRIES;
+}
+
+function findDecoded(o: Observation): ReusableDecoding | null {
+  const body = o.body;
+  const len = body.length;
+  // newest first: the deliver trace usually follows its publish trace closely
+  for (let k = 1; k <= TRACE_REUSE_ENTRIES; k++) {
+    const e = recentDecodings[(recentNext - k + TRACE_REUSE_ENTRIES) % TRACE_REUSE_ENTRIES];
+    if (e === undefined) return null;
+    if (e.body.length !== len || e.routingKey !== o.routingKey || e.exchange !== o.exchange) continue;
+    if (e.queue !== undefined && e.queue !== (o.trace?.queue ?? null)) continue;
+    if (e.body === body || e.body.equals(body)) return e;
+  }
+  return null;
+}
+
+function reuseDecoded(base: DecodedMessage, o: Observation): boolean {
+  const hit = findDecoded(o);
+  if (hit === null) return false;
+  const m = hit.m;
+  base.kind = m.kind;
+  base.topic = m.topic;
+  base.server = m.server;
+  base.method = m.method;
+  base.namespace = m.namespace;
+  base.version = m.version;
+  base.msgId = m.msgId;
+  base.replyQ = m.replyQ;
+  base.uniqueId = m.uniqueId;
+  base.callMonitorTimeout = m.callMonitorTimeout;
+  base.args = m.args;
+  base.context = m.context;
+  base.requestId = m.requestId;
+  base.result = m.result;
+  base.failure = m.failure;
+  base.ending = m.ending;
+  base.eventType = m.eventType;
+  base.priority = m.priority;
+  base.publisherId = m.publisherId;
+  base.messageId = m.messageId;
+  base.timestamp = m.timestamp;
+  base.payload = m.payload;
+  base.enveloped = m.enveloped;
+  return true;
 }
 
 function baseMessage(o: Observation, compression: string | null): DecodedMessage {

@@ -6,6 +6,7 @@
  * bin/commands/. Wire types are in lib/tap-contracts.ts.
  */
 export { Tap, DEFAULT_CONTROL_EXCHANGES, TAP_QUEUE_PREFIX, type TapOptions, type TapIntervals } from './tap.ts';
+export { IngestPipeline, MAX_INFLATING, type IngestOptions } from './tap-ingest.ts';
 export { TrafficModel, Ring, type TrafficModelOptions, type RecentOptions, type IngestResult } from './model.ts';
 export {
   decodeObservation,

@@ -70,7 +70,7 @@ export class IngestPipeline {
 
   /** A copy from the bindings queue. */
   onDelivery(d: Delivery): void {
-    this.handle(fromDelivery(d));
+    this.handleOwn(fromDelivery(d));
   }
 
   /** A trace from the firehose queue (`publish.#`, `deliver.#` of amq.rabbitmq.trace). */
@@ -88,14 +88,22 @@ export class IngestPipeline {
     if (!this.o.traceArrived()) return;
     if (t.routedQueues) t.routedQueues = t.routedQueues.filter((q) => !q.startsWith(prefix));
     if (t.connection) t.connectionName = this.o.nameConnection(t.connection);
-    this.handle(obs);
+    this.handleOwn(obs);
   }
 
   /** Stamp, inflate if compressed (keeping the broker's order), decode and ingest. */
   handle(obs: ObservedMessage): void {
+    this.handleOwn({ ...obs });
+  }
+
+  /** handle() for an observation made here for this delivery alone: stamped in place, not copied. */
+  private handleOwn(obs: ObservedMessage): void {
     const compressed = compressionOf(obs.properties.headers) !== null;
     if (!compressed && this.inflating === 0) {
-      this.ingest({ ...obs, id: this.nextId(), ts: this.o.clock() });
+      const stamped = obs as ObservedMessage & { id: string; ts: number };
+      stamped.id = this.nextId();
+      stamped.ts = this.o.clock();
+      this.ingest(stamped);
       return;
     }
     // A compressed body is inflated off the event loop (capped at the transport's maxMessageBytes);
