@@ -15,10 +15,10 @@ import type { Duplex } from 'node:stream';
 // global type declarations (NodeJS.ProcessEnv.NODE_ENV) stay out of the server's type world
 import next from 'next/dist/server/next.js';
 import pino from 'pino';
-import { ConfigError, Transport, type Logger } from './messaging/index.ts';
-import { LOG_REDACTION, Tap, redact, tryParseFilter } from './tap/index.ts';
+import { ConfigError } from './messaging/index.ts';
+import { LOG_REDACTION, redact, tryParseFilter } from './tap/index.ts';
 import { describeConfig, loadConfig, type Config } from './config.ts';
-import { tapFromConfig } from './tap-from-config.ts';
+import { fleetFromConfig } from './tap-from-config.ts';
 import { checkLoopbackHost, checkSameOrigin } from './auth/access.ts';
 import { Sessions } from './auth/session.ts';
 import { DemoFleet } from './demo/fleet.ts';
@@ -28,7 +28,6 @@ import { FireService } from './http/fire.ts';
 import { sendError } from './http/respond.ts';
 import { RealtimeGateway } from './realtime/gateway.ts';
 import type { Dashboard, FilterParser, TapFace } from './dashboard.ts';
-import { Fleet } from './fleet.ts';
 import { History } from './store/history.ts';
 import { HistoryStore } from './store/store.ts';
 import { HistoryWriter } from './store/writer.ts';
@@ -87,23 +86,13 @@ function filterParser(tap: TapFace | null): FilterParser {
 /** Build and start everything; resolves once the server listens. */
 export async function startOsloscope(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const coreLog: Logger = log.child({ part: 'messaging' });
   log.info({ config: describeConfig(config) }, 'starting osloscope');
 
   const audit = new AuditLog(resolve(ROOT, config.auditLog));
   audit.open();
 
-  // One Transport per named transport (TRANSPORT_URLS; TRANSPORT_URL alone is the one named `default`)
-  const transports = config.transports.map(
-    (t) =>
-      new Transport(t.transportUrl, {
-        conf: { control_exchange: config.controlExchange, rpc_response_timeout: config.rpcResponseTimeout },
-        rabbit: { rpc_conn_pool_size: config.rpcConnPoolSize, conn_pool_min_size: config.connPoolMinSize, conn_pool_ttl: config.connPoolTtl },
-        log: config.transports.length > 1 ? log.child({ part: 'messaging', transport: t.name }) : coreLog,
-        programName: 'osloscope',
-        maxMessageBytes: config.maxMessageBytes,
-      }),
-  );
+  // One Transport and one Tap per named transport (TRANSPORT_URLS; TRANSPORT_URL alone is the one named `default`)
+  const { transports, taps, fleet: members } = fleetFromConfig(config, log, { programName: 'osloscope' });
   const transport = transports[0];
 
   let fleet: DemoFleet | null = null;
@@ -118,11 +107,6 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
     transport.memoryBroker.setTracing(true);
   }
 
-  // One Tap per transport (a tap session per broker connection)
-  const taps: (Tap | null)[] = config.transports.map((t, i) =>
-    config.tapMode === 'off' ? null : tapFromConfig(config, transports[i], log.child(config.transports.length > 1 ? { part: 'tap', transport: t.name } : { part: 'tap' }), t),
-  );
-  const members = new Fleet(config.transports.map((t, i) => ({ name: t.name, transport: transports[i], tap: taps[i] })));
   const tap = members.tap();
 
   // The history store: every transport's messages and calls (stamped with its name by the fleet), written in

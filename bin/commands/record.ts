@@ -1,7 +1,7 @@
 /**
  * `osloscope record`: the tap into the history store without the web server,
  * for a headless capture service. Configured by the same environment as the
- * server (TRANSPORT_URL, OSLO_CONFIG_FILES, TAP_MODE, RABBITMQ_MANAGEMENT_URL,
+ * server (TRANSPORT_URL or TRANSPORT_URLS: every named transport, each row stored under its name; OSLO_CONFIG_FILES, TAP_MODE, RABBITMQ_MANAGEMENT_URL,
  * DATABASE_URL / HISTORY_DATABASE, HISTORY_RETENTION, HISTORY_MAX_BYTES).
  * Runs until SIGINT/SIGTERM (or --duration), then writes what is queued.
  *
@@ -10,8 +10,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../server/config.ts';
 import pino from 'pino';
-import { ConfigError, Transport } from '../../server/messaging/index.ts';
-import { tapFromConfig } from '../../server/tap-from-config.ts';
+import { ConfigError } from '../../server/messaging/index.ts';
+import { fleetFromConfig } from '../../server/tap-from-config.ts';
 import { LOG_REDACTION, redactUrlPasswords } from '../../server/tap/redact.ts';
 import { HistoryStore } from '../../server/store/store.ts';
 import { HistoryWriter } from '../../server/store/writer.ts';
@@ -20,7 +20,8 @@ import { EXIT, writeError, type Io } from './common.ts';
 const USAGE = `usage: osloscope record [--duration SECONDS] [--quiet]
 
 Runs the traffic tap into the history store without the dashboard (headless capture).
-Configured like the server: TRANSPORT_URL, TAP_MODE, RABBITMQ_MANAGEMENT_URL, and
+Configured like the server: TRANSPORT_URL (or TRANSPORT_URLS: every broker, each
+row stored under its transport's name), TAP_MODE, RABBITMQ_MANAGEMENT_URL, and
 DATABASE_URL (postgres://…) or HISTORY_DATABASE (SQLite file, default ./data/).
 A status line goes to stderr every 10 s; SIGINT/SIGTERM stop after writing what is queued.
 Then \`osloscope why TEXT\` reads what was recorded.`;
@@ -54,27 +55,25 @@ export async function runRecordCommand(argv: string[], io: Io, signal?: AbortSig
   } catch (err) {
     return writeError(io, EXIT.connect, `osloscope record: ${redactUrlPasswords((err as Error).message)}`);
   }
-  const transport = new Transport(config.transportUrl, {
-    conf: { control_exchange: config.controlExchange, rpc_response_timeout: config.rpcResponseTimeout },
-    log: log.child({ part: 'messaging' }),
-    programName: 'osloscope-record',
-    maxMessageBytes: config.maxMessageBytes,
-  });
-  const tap = tapFromConfig(config, transport, log.child({ part: 'tap' }));
-  const writer = new HistoryWriter(store, config.history, log.child({ part: 'history' }));
-  writer.attach(tap);
+  // every named transport (TRANSPORT_URLS), each row stored under its name, like the server
+  const { transports, taps, fleet } = fleetFromConfig(config, log, { programName: 'osloscope-record' });
+  const live = taps.filter((t): t is NonNullable<typeof t> => t !== null);
+  const writer = new HistoryWriter(store, config.history, log.child({ part: 'history' }), fleet.defaultName);
+  writer.attach(fleet.tap()!);
+  const closeTransports = () => Promise.allSettled(transports.map((t) => t.close().catch(() => undefined)));
   const line = async () => {
     const s = await writer.status();
-    const t = tap.status();
-    return `record: tap ${t.state} (${t.mode}), store ${s.backend} ${s.location}: ${s.written} written, ${s.queueDepth} queued, ${s.dropped} dropped${s.lastError ? `, last error: ${redactUrlPasswords(s.lastError)}` : ''}`;
+    const taps = fleet.members.map((m) => `${fleet.members.length > 1 ? `${m.name} ` : ''}${m.tap ? `${m.tap.status().state} (${m.tap.status().mode})` : 'off'}`).join(', ');
+    return `record: tap ${taps}, store ${s.backend} ${s.location}: ${s.written} written, ${s.queueDepth} queued, ${s.dropped} dropped${s.lastError ? `, last error: ${redactUrlPasswords(s.lastError)}` : ''}`;
   };
-  try {
-    await tap.start();
-  } catch (err) {
+  const started = await Promise.allSettled(live.map((t) => t.start()));
+  const failed = started.flatMap((r, i) => (r.status === 'rejected' ? [`${config.transports[i].name}: ${(r.reason as Error).message}`] : []));
+  if (failed.length > 0) {
+    await Promise.allSettled(live.map((t) => t.stop()));
     await writer.stop();
     await store.close().catch(() => undefined);
-    await transport.close().catch(() => undefined);
-    return writeError(io, EXIT.connect, `osloscope record: the tap cannot start: ${redactUrlPasswords((err as Error).message)}`);
+    await closeTransports();
+    return writeError(io, EXIT.connect, `osloscope record: the tap cannot start: ${redactUrlPasswords(failed.join('; '))}`);
   }
   if (!values.quiet) io.stderr.write(`${await line()}\n`);
   await new Promise<void>((resolve) => {
@@ -88,10 +87,10 @@ export async function runRecordCommand(argv: string[], io: Io, signal?: AbortSig
     }, 10_000);
     every.unref();
   });
-  await tap.stop().catch(() => undefined);
+  await Promise.allSettled(live.map((t) => t.stop()));
   await writer.stop();
   if (!values.quiet) io.stderr.write(`${await line()}\n`);
   await store.close().catch(() => undefined);
-  await transport.close().catch(() => undefined);
+  await closeTransports();
   return EXIT.ok;
 }
