@@ -58,7 +58,9 @@ export class HistoryApi {
    */
   async search(res: ServerResponse, url: URL, transport: string | null = null): Promise<void> {
     const q = parse(searchQuerySchema, queryOf(url, ['q', 'from', 'to', 'limit', 'transport']));
-    const found = await guarded(() => this.history.search(q));
+    // the transport is a condition of the store's queries (a busy other transport cannot push matches past the limit);
+    // the replies and heartbeats a request id brings along are checked here too
+    const found = await guarded(() => this.history.search(q, transport));
     if (transport === null) return sendData(res, found);
     sendData(res, { ...found, calls: found.calls.filter((c) => on(c, transport)), messages: found.messages.filter((m) => on(m, transport)) });
   }
@@ -84,13 +86,10 @@ export class HistoryApi {
     sendData(res, await this.history.status());
   }
 
-  /** GET /api/stuck-groups?q=&acked=&from=&limit= */
+  /** GET /api/stuck-groups?q=&acked=&from=&limit=&transport= (the transport a condition of the store's query) */
   async stuckGroups(res: ServerResponse, url: URL, transport: string | null = null): Promise<void> {
     const q = parse(stuckGroupsQuerySchema, queryOf(url, ['q', 'acked', 'from', 'limit', 'transport']));
-    const groups = await guarded(() => this.history.stuckGroups(q));
-    if (transport === null) return sendData(res, groups);
-    const mine = groups.groups.filter((g) => g.transport === transport);
-    sendData(res, { ...groups, groups: mine, totalCalls: mine.reduce((n, g) => n + g.count, 0) });
+    sendData(res, await guarded(() => this.history.stuckGroups(q, transport)));
   }
 
   /** POST /api/stuck-groups/ack {key, acked?} (operator role) */

@@ -32,6 +32,7 @@ function callMatches(c: CallRecord, q: CallQuery): boolean {
   const v = q.value;
   if (q.from !== undefined && c.publishedAt < q.from) return false;
   if (q.to !== undefined && c.publishedAt > q.to) return false;
+  if (q.transport !== undefined && (c.transport ?? DEFAULT_TRANSPORT) !== q.transport) return false;
   const g = c.globalRequestId ?? null;
   switch (q.kind) {
     case 'msg_id':
@@ -54,6 +55,7 @@ function messageMatches(m: DecodedMessage, q: CallQuery): boolean {
   const v = q.value;
   if (q.from !== undefined && m.ts < q.from) return false;
   if (q.to !== undefined && m.ts > q.to) return false;
+  if (q.transport !== undefined && (m.transport ?? DEFAULT_TRANSPORT) !== q.transport) return false;
   const g = globalRequestIdOf(m);
   const proc = m.trace?.connectionName ?? null;
   switch (q.kind) {
@@ -102,10 +104,11 @@ export class History {
     if (this.writer) await Promise.race([this.writer.flush().catch(() => undefined), new Promise((r) => setTimeout(r, 1500).unref())]);
   }
 
-  async search(q: SearchQuery): Promise<SearchResult> {
+  /** `transport`: only what was seen on it (the store's queries and the tap's memory alike), before `limit`. */
+  async search(q: SearchQuery, transport: string | null = null): Promise<SearchResult> {
     const parsed = parseSearchQuery(q.q);
     const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
-    const cq: CallQuery = { kind: parsed.kind, value: parsed.value, limit, from: q.from ? Date.parse(q.from) : undefined, to: q.to ? Date.parse(q.to) : undefined };
+    const cq: CallQuery = { kind: parsed.kind, value: parsed.value, limit, from: q.from ? Date.parse(q.from) : undefined, to: q.to ? Date.parse(q.to) : undefined, transport: transport ?? undefined };
     await this.flushed();
     let calls: CallRecord[] = [];
     let messages: DecodedMessage[] = [];
@@ -210,15 +213,17 @@ export class History {
     return this.writer ? this.writer.summary() : null;
   }
 
-  async stuckGroups(q: StuckGroupsQuery): Promise<StuckGroups> {
+  /** `transport`: only that transport's groups (in the store's query, before `limit`). */
+  async stuckGroups(q: StuckGroupsQuery, transport: string | null = null): Promise<StuckGroups> {
     await this.flushed();
     const fromMs = q.from ? Date.parse(q.from) : undefined;
-    if (this.store) return this.store.stuckGroups({ ...q, fromMs });
+    if (this.store) return this.store.stuckGroups({ ...q, fromMs, transport: transport ?? undefined });
     // no store: group what the tap holds (acknowledgements need the store)
     const groups = new Map<string, StuckGroup>();
     const calls = this.tap ? [...this.tap.calls({ state: 'stuck', limit: MEMORY_SCAN }), ...this.tap.calls({ state: 'done', limit: MEMORY_SCAN })].filter((c) => c.cause !== null) : [];
     for (const c of calls.sort((a, b) => b.publishedAt - a.publishedAt)) {
       if (fromMs !== undefined && c.publishedAt < fromMs) continue;
+      if (transport !== null && (c.transport ?? DEFAULT_TRANSPORT) !== transport) continue;
       const base = { transport: c.transport ?? DEFAULT_TRANSPORT, target: { exchange: c.target.exchange, topic: c.target.topic, server: c.target.server }, method: c.method, cause: c.cause as NonNullable<CallRecord['cause']> };
       const key = stuckGroupKey(base);
       let g = groups.get(key);

@@ -121,6 +121,50 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect(g.groups[0]).toMatchObject({ key, acked: false, newSinceAck: 1, count: 3 });
     });
 
+    it('filters by transport inside its queries: a busy other transport does not push matches past the limit', async () => {
+      const now = Date.now();
+      const rid = 'req-77777777-2222-4333-8444-555555555555';
+      // the busy transport's rows are the newest; the quiet one's are older than all of them
+      const on = (transport: string, i: number, t: number) => ({
+        message: decodedMessage({ id: `tf.${transport}.${i}`, ts: t, msgId: `tf-${transport}-${i}`, method: 'tf_method', server: 'tfhost', requestId: rid }),
+        transport,
+        process: null,
+      });
+      const callOn = (transport: string, i: number, t: number) => ({ call: call({ msgId: `tf-${transport}-${i}`, method: 'tf_method', requestId: rid, publishedAt: t, updatedAt: t }), transport });
+      const busy = Array.from({ length: 20 }, (_, i) => i);
+      await store.write(
+        [on('quiet', 0, now - 100), on('quiet', 1, now - 99), ...busy.map((i) => on('busy', i, now + i))],
+        [callOn('quiet', 0, now - 100), callOn('quiet', 1, now - 99), ...busy.map((i) => callOn('busy', i, now + i))],
+      );
+      for (const [kind, value] of [['method', 'tf_method'], ['text', 'tf_meth'], ['request_id', rid]] as const) {
+        for (const scanChunk of [undefined, 3]) {
+          const m = await store.findMessages({ kind, value, limit: 5, transport: 'quiet', scanChunk });
+          expect(m.messages.map((x) => x.id), `${kind} ${scanChunk}`).toEqual(['tf.quiet.1', 'tf.quiet.0']);
+          expect(m.truncated).toBe(false);
+          const c = await store.findCalls({ kind, value, limit: 5, transport: 'quiet', scanChunk });
+          expect(c.calls.map((x) => x.msgId), `${kind} ${scanChunk}`).toEqual(['tf-quiet-1', 'tf-quiet-0']);
+          expect(c.truncated).toBe(false);
+        }
+        expect((await store.findMessages({ kind, value, limit: 5, transport: 'busy' })).messages.every((x) => x.id.startsWith('tf.busy.'))).toBe(true);
+        // without a transport the busy one's newer rows fill the limit
+        expect((await store.findMessages({ kind, value, limit: 5 })).messages.some((x) => x.id.startsWith('tf.quiet.'))).toBe(false);
+      }
+      expect((await store.findCalls({ kind: 'msg_id', value: 'tf-quiet-0', limit: 5, transport: 'busy' })).calls).toEqual([]);
+
+      // stuck groups: five of the busy transport's, newer, and one of the quiet one's
+      const stuck = (transport: string, id: string, t: number, method: string) =>
+        ({ call: call({ msgId: id, method, publishedAt: t, updatedAt: t, state: 'stuck', cause: 'no_consumer' }), transport });
+      await store.write([], [stuck('quiet', 'tfs-q1', now - 50, 'tf_quiet_stuck'), stuck('quiet', 'tfs-q2', now - 40, 'tf_quiet_stuck'), ...[0, 1, 2, 3, 4].map((i) => stuck('busy', `tfs-b${i}`, now + i, `tf_busy_${i}`))]);
+      const g = await store.stuckGroups({ limit: 2, transport: 'quiet' });
+      expect(g.groups.map((x) => [x.transport, x.method, x.count, x.sampleMsgIds])).toEqual([['quiet', 'tf_quiet_stuck', 2, ['tfs-q2', 'tfs-q1']]]);
+      expect(g.totalCalls).toBe(2);
+      expect(g.truncated).toBe(false);
+      const b = await store.stuckGroups({ limit: 2, transport: 'busy' });
+      expect(b.groups.map((x) => x.method)).toEqual(['tf_busy_4', 'tf_busy_3']);
+      expect(b).toMatchObject({ totalCalls: 5, truncated: true });
+      expect((await store.stuckGroups({ limit: 2 })).groups.some((x) => x.transport === 'quiet')).toBe(false);
+    });
+
     it('fills a caller process late for calls through the same reply queue', async () => {
       const t = Date.now();
       await store.write([], [{ call: call({ msgId: 'late1', publishedAt: t, updatedAt: t, caller: { replyQ: 'reply_late', process: null, connectionName: null, queueManager: null } }), transport: 'default' }]);

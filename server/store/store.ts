@@ -46,6 +46,12 @@ export interface CallQuery {
   from?: number;
   to?: number;
   limit: number;
+  /**
+   * only rows stored under this transport (rows stored before transports were named are `default`'s). No index
+   * holds the column: the condition narrows rows an id index or a time step has found already, inside the query,
+   * so `limit` counts only this transport's rows (every index more costs every write).
+   */
+  transport?: string;
   /** searches no index answers (method, host, text) scan newest first in steps of this many rows (default SCAN_CHUNK) */
   scanChunk?: number;
   /** ... and answer with what they found (truncated) after this long (default SCAN_BUDGET_MS) */
@@ -373,6 +379,7 @@ export class HistoryStore {
   async findCalls(q: CallQuery): Promise<{ calls: CallRecord[]; truncated: boolean }> {
     const r = await this.scanNewestFirst('calls', 'published_at', q, (lo, hiExcl, n) => {
       let b = this.db.selectFrom('calls').select(['body', 'caller_process', 'global_request_id']).where((eb) => this.callWhere(eb, q));
+      if (q.transport !== undefined) b = b.where('transport', '=', q.transport);
       if (q.from !== undefined) b = b.where('published_at', '>=', q.from);
       if (q.to !== undefined) b = b.where('published_at', '<=', q.to);
       if (lo !== undefined) b = b.where('published_at', '>=', lo);
@@ -445,6 +452,7 @@ export class HistoryStore {
             );
         }
       });
+      if (q.transport !== undefined) b = b.where('transport', '=', q.transport);
       if (q.from !== undefined) b = b.where('ts', '>=', q.from);
       if (q.to !== undefined) b = b.where('ts', '<=', q.to);
       if (lo !== undefined) b = b.where('ts', '>=', lo);
@@ -470,9 +478,11 @@ export class HistoryStore {
 
   // ---- stuck-call groups -----------------------------------------------------
 
-  async stuckGroups(q: StuckGroupsQuery & { fromMs?: number }): Promise<{ groups: StuckGroup[]; totalCalls: number; truncated: boolean }> {
+  /** Stuck-call groups, newest first; `transport`: only that transport's (in the query, before `limit`). */
+  async stuckGroups(q: StuckGroupsQuery & { fromMs?: number; transport?: string }): Promise<{ groups: StuckGroup[]; totalCalls: number; truncated: boolean }> {
     const limit = q.limit ?? 100;
     const fromMs = q.fromMs ?? 0;
+    const onTransport = q.transport === undefined ? sql`` : sql` AND transport = ${q.transport}`;
     const rows = await sql<{
       transport: string;
       exchange: string;
@@ -495,7 +505,7 @@ export class HistoryStore {
         SELECT transport, exchange, topic, server, method, cause, count(*) AS n,
           min(published_at) AS first_seen, max(published_at) AS last_seen,
           transport || '|' || exchange || '|' || coalesce(topic, '') || '|' || coalesce(server, '') || '|' || method || '|' || cause AS key
-        FROM calls WHERE cause IS NOT NULL AND published_at >= ${fromMs}
+        FROM calls WHERE cause IS NOT NULL AND published_at >= ${fromMs}${onTransport}
         GROUP BY transport, exchange, topic, server, method, cause
       ) g LEFT JOIN stuck_acks a ON a.key = g.key
       ORDER BY g.last_seen DESC`.execute(this.db);
