@@ -7,14 +7,20 @@
  * replay link fills the Console in a fresh browser; a Console call that
  * times out shows why. axe finds no critical or serious violation on the
  * pages this adds.
+ *
+ * The whole story runs twice: on the default SQLite file (HISTORY_DATABASE)
+ * and with DATABASE_URL on PostgreSQL (a database this spec creates on
+ * TEST_DATABASE_URL's server, 127.0.0.1:5432 by default, and drops), where
+ * the call is found again after the restart from the rows PostgreSQL holds.
+ * Without PostgreSQL the second pass skips loudly, except under CI, where it
+ * fails.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { createTestDb, postgresAvailable, TEST_PG_ADMIN_URL, type TestDb } from '../server/store/test-db.ts';
 import { brokerAvailable, pythonAvailable, startPeer, uniqueName, type PythonPeer } from '../test/interop/python-peer.ts';
 import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
 import { startServer, type ServerHandle } from './support/server.ts';
@@ -25,6 +31,21 @@ const MANAGEMENT = process.env.TEST_MANAGEMENT_URL;
 const AXE_SOURCE = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
 const ready = (await brokerAvailable()) && (await pythonAvailable());
 if (!ready) console.warn('[e2e] SKIPPED investigate.spec.ts: RabbitMQ or python3-oslo.messaging is missing (run npm test to install them)');
+const HAVE_PG = await postgresAvailable();
+const PG_SERVER = redactedDbUrl(TEST_PG_ADMIN_URL);
+if (!HAVE_PG && !process.env.CI) console.warn(`[e2e] SKIPPED investigate.spec.ts on PostgreSQL: no PostgreSQL answers at ${PG_SERVER} (TEST_DATABASE_URL names another server)`);
+
+/** A database URL without its password. */
+function redactedDbUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+const BACKENDS = [
+  { backend: 'sqlite', label: 'the SQLite file (HISTORY_DATABASE)' },
+  { backend: 'postgres', label: 'PostgreSQL (DATABASE_URL)' },
+] as const;
 
 /** Critical and serious axe violations on the page as it is now, one line each. */
 async function axeProblems(page: Page, where: string): Promise<string[]> {
@@ -36,8 +57,8 @@ async function axeProblems(page: Page, where: string): Promise<string[]> {
   return violations.filter((v) => v.impact === 'critical' || v.impact === 'serious').map((v) => `${where}: ${v.impact} ${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
 }
 
-describe.skipIf(!ready && !process.env.CI)('investigating a call from a pasted log line', () => {
-  const topic = uniqueName('e2e-why');
+for (const { backend, label } of BACKENDS) describe.skipIf((!ready || (backend === 'postgres' && !HAVE_PG)) && !process.env.CI)(`investigating a call from a pasted log line, stored in ${label}`, () => {
+  const topic = uniqueName(`e2e-why-${backend}`);
   const requestId = `req-${randomUUID()}`;
   let osloscope: ServerHandle;
   let caller: PythonPeer;
@@ -45,17 +66,20 @@ describe.skipIf(!ready && !process.env.CI)('investigating a call from a pasted l
   let page: Page;
   let msgId = '';
   let logLine = '';
-  // the history store: a SQLite file of this run, kept across the restart below
-  const storeDir = mkdtempSync(join(tmpdir(), 'osloscope-history-'));
-  const serverEnv = {
-    TRANSPORT_URL: RABBIT,
-    TAP_MODE: 'auto',
-    RPC_RESPONSE_TIMEOUT: '10',
-    HISTORY_DATABASE: join(storeDir, 'history.sqlite'),
-    ...(MANAGEMENT ? { RABBITMQ_MANAGEMENT_URL: MANAGEMENT } : {}),
-  };
+  // the history store of this run (a SQLite file, or a PostgreSQL database made for it), kept across the restart below
+  let db: TestDb | undefined;
+  let serverEnv: Record<string, string> = {};
 
   beforeAll(async () => {
+    if (backend === 'postgres' && !HAVE_PG) throw new Error(`PostgreSQL is required under CI: nothing answers at ${PG_SERVER} (TEST_DATABASE_URL)`);
+    db = await createTestDb(backend);
+    serverEnv = {
+      TRANSPORT_URL: RABBIT,
+      TAP_MODE: 'auto',
+      RPC_RESPONSE_TIMEOUT: '10',
+      ...(backend === 'postgres' ? { DATABASE_URL: db.target.url } : { HISTORY_DATABASE: db.target.url }),
+      ...(MANAGEMENT ? { RABBITMQ_MANAGEMENT_URL: MANAGEMENT } : {}),
+    };
     await buildOnce();
     [osloscope, browser, caller] = await Promise.all([
       startServer(serverEnv),
@@ -93,7 +117,7 @@ describe.skipIf(!ready && !process.env.CI)('investigating a call from a pasted l
     await caller?.stop();
     await browser?.close();
     await osloscope?.stop();
-    rmSync(storeDir, { recursive: true, force: true });
+    await db?.drop();
   });
 
   async function causeOnPage(p: Page): Promise<string> {
@@ -230,7 +254,25 @@ describe.skipIf(!ready && !process.env.CI)('investigating a call from a pasted l
 
   it('finds the call again after osloscope restarts, from the history store', async () => {
     expect(await osloscope.stop()).toBe(0);
+    // the stopped server's store holds the call: on PostgreSQL, read its row straight from the database
+    if (backend === 'postgres') {
+      const client = new pg.Client({ connectionString: db?.target.url });
+      await client.connect();
+      try {
+        const rows = (await client.query<{ cause: string | null; method: string | null }>('SELECT cause, method FROM calls WHERE msg_id = $1', [msgId])).rows;
+        expect(rows).toEqual([{ cause: 'unroutable', method: 'get_console_output' }]);
+      } finally {
+        await client.end();
+      }
+    }
     osloscope = await startServer(serverEnv, 60_000, osloscope.port);
+    // the new server stores where the old one did
+    const status = ((await (await fetch(`${osloscope.url}/api/history`)).json()) as { data: { backend: string | null; location: string | null; state: string } }).data;
+    expect(status.backend).toBe(backend);
+    expect(status.state).toBe('ok');
+    // the SQLite file, or postgres://user@host:port/<this spec's database>
+    const where = backend === 'postgres' ? new URL(db?.target.url ?? '').pathname : (db?.target.url ?? '');
+    expect(status.location?.slice(-where.length)).toBe(where);
     // nothing in the tap's memory now: the answer comes from the store
     await page.goto(`${osloscope.url}/live`);
     await waitLive(page);
