@@ -8,7 +8,8 @@ import type { TransportsList } from '../lib/api-contracts.ts';
 import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '../lib/socket-contracts.ts';
 import type { CallRecord, DecodedMessage, RateSnapshot, TapStatus } from '../lib/tap-contracts.ts';
 import { loadConfig } from './config.ts';
-import { mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
+import type { BrokerHealthSummary } from '../lib/broker-contracts.ts';
+import { mergeBrokerSummaries, mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
 import { startOsloscope, type RunningServer } from './index.ts';
 import { ExpectedFailure, MemoryBroker, RpcServer, Transport } from './messaging/index.ts';
 
@@ -72,6 +73,55 @@ describe('fleet merging', () => {
     expect(s.tappedExchanges).toEqual(['nova', 'neutron']);
     expect(s.vhost).toBe('a:/, b:/');
     expect(s.startedAt).toBe(2);
+  });
+
+  it("shows the least-covered member's firehose and inspector in the merged status, whichever member comes first", () => {
+    const base = {
+      requestedMode: 'auto', mode: 'firehose', state: 'running', error: null, vhost: '/', canSeeReplies: true, firehose: { on: true, detectedBy: 'management', canEnable: true }, hint: null,
+      tappedExchanges: [], fanoutExchanges: [], tapQueues: [], inspector: 'management',
+      counters: { received: 0, decoded: 0, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 }, startedAt: 1,
+    } satisfies TapStatus;
+    const off: TapStatus = { ...base, mode: 'bindings', firehose: { on: false, detectedBy: 'probe', canEnable: false }, inspector: 'passive' };
+    const unknown: TapStatus = { ...base, firehose: { on: null, detectedBy: 'none', canEnable: false } };
+    for (const order of [[base, off, unknown], [off, unknown, base], [unknown, base, off]]) {
+      const s = mergeStatus(order.map((status, i) => ({ name: `t${i}`, status })));
+      expect(s.firehose).toEqual({ on: false, detectedBy: 'probe', canEnable: false });
+      expect(s.inspector).toBe('passive');
+    }
+    expect(mergeStatus([{ name: 'a', status: base }, { name: 'b', status: unknown }]).firehose).toEqual({ on: null, detectedBy: 'none', canEnable: false });
+    expect(mergeStatus([{ name: 'a', status: base }, { name: 'b', status: base }]).firehose).toEqual({ on: true, detectedBy: 'management', canEnable: false });
+  });
+
+  it('reads several broker health summaries as one: the worst of each part, named by transport', () => {
+    const ok: BrokerHealthSummary = {
+      at: 2000, layout: { name: 'kolla', label: 'Kolla (quorum queues)', drift: 0, complete: true },
+      firehose: { on: 3, known: 3, total: 3, weighted: 1, summary: 'tracing on 3 of 3 nodes' }, version: '4.0.5', nodes: 3, alarms: 0, deprecatedFeaturesUsed: [], warnings: 0,
+    };
+    const bad: BrokerHealthSummary = {
+      at: 1000, layout: { name: 'oslo-defaults', label: 'oslo defaults', drift: 4, complete: false },
+      firehose: { on: 0, known: 1, total: 1, weighted: 0, summary: 'tracing off' }, version: '3.10.0', nodes: 1, alarms: 1, deprecatedFeaturesUsed: ['transient_nonexcl_queues'], warnings: 2,
+    };
+    // the healthy one first: the merged summary is not the first member's
+    const m = mergeBrokerSummaries([{ name: 'cella', summary: ok }, { name: 'cellb', summary: bad }]);
+    expect(m).toEqual({
+      at: 1000,
+      layout: { name: 'oslo-defaults', label: 'cellb: oslo defaults', drift: 4, complete: false },
+      firehose: { on: 3, known: 4, total: 4, weighted: 0, summary: 'cella: tracing on 3 of 3 nodes; cellb: tracing off' },
+      version: 'cella 4.0.5, cellb 3.10.0',
+      nodes: 4,
+      alarms: 1,
+      deprecatedFeaturesUsed: ['cellb: transient_nonexcl_queues'],
+      warnings: 2,
+    });
+    // a member not read yet says so; the same clean layout everywhere stays as it is
+    const n = mergeBrokerSummaries([{ name: 'cella', summary: ok }, { name: 'cellb', summary: { ...ok, at: 2500 } }, { name: 'cellc', summary: null }]);
+    expect(n?.firehose).toEqual({ on: 6, known: 6, total: 6, weighted: null, summary: 'cella: tracing on 3 of 3 nodes; cellb: tracing on 3 of 3 nodes; cellc: not read yet' });
+    expect(n?.layout).toEqual(ok.layout);
+    expect(n?.at).toBe(2000);
+    expect(n?.version).toBe('4.0.5');
+    expect(mergeBrokerSummaries([{ name: 'cella', summary: ok }, { name: 'cellb', summary: { ...ok } }])?.layout).toEqual(ok.layout);
+    expect(mergeBrokerSummaries([{ name: 'cella', summary: null }, { name: 'cellb', summary: null }])).toBeNull();
+    expect(mergeBrokerSummaries([{ name: 'cella', summary: bad }])).toBe(bad);
   });
 });
 

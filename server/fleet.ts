@@ -13,6 +13,7 @@ import type { Transport } from './messaging/index.ts';
 import { redactText } from './tap/index.ts';
 import { ALL_TRANSPORTS, selectedTransport, type TransportEntry, type TransportsList } from '../lib/api-contracts.ts';
 import { UnknownTransportError, type Dashboard, type FleetFace, type TapFace } from './dashboard.ts';
+import type { BrokerHealthSummary } from '../lib/broker-contracts.ts';
 import type {
   CallRecord,
   CallState,
@@ -177,6 +178,10 @@ export function mergeStatus(entries: readonly { name: string; status: TapStatus 
   const hints = entries.filter((e) => e.status.hint).map((e) => `${e.name}: ${e.status.hint}`);
   const modes = new Set(entries.map((e) => e.status.mode));
   const rec = entries.map((e) => e.status.recovery).filter((r) => r !== undefined);
+  // the firehose as the least-covered member sees it: off anywhere is off, unknown anywhere (and off nowhere) unknown
+  const fhOf = (on: boolean | null) => (on === false ? 2 : on === null ? 1 : 0);
+  const fhWorst = [...entries].sort((a, b) => fhOf(b.status.firehose.on) - fhOf(a.status.firehose.on))[0].status.firehose;
+  const inspectors = new Set(entries.map((e) => e.status.inspector));
   return {
     ...first,
     mode: modes.size === 1 ? first.mode : entries.some((e) => e.status.mode === 'bindings') ? 'bindings' : first.mode,
@@ -185,7 +190,8 @@ export function mergeStatus(entries: readonly { name: string; status: TapStatus 
     hint: hints.length > 0 ? hints.join('; ') : null,
     vhost: entries.map((e) => `${e.name}:${e.status.vhost}`).join(', '),
     canSeeReplies: entries.every((e) => e.status.canSeeReplies),
-    firehose: { ...first.firehose, on: entries.every((e) => e.status.firehose.on === true) ? true : entries.some((e) => e.status.firehose.on === false) ? false : null, canEnable: false },
+    firehose: { on: fhWorst.on, detectedBy: fhWorst.detectedBy, canEnable: false },
+    inspector: inspectors.size === 1 ? first.inspector : inspectors.has('passive') ? 'passive' : inspectors.has('memory') ? 'memory' : first.inspector,
     tappedExchanges: unite((s) => s.tappedExchanges),
     fanoutExchanges: unite((s) => s.fanoutExchanges),
     tapQueues: unite((s) => s.tapQueues),
@@ -201,6 +207,51 @@ export function mergeStatus(entries: readonly { name: string; status: TapStatus 
             awaiting: [...new Set(rec.flatMap((r) => r.awaiting))].slice(0, 20),
             lastOutageMs: rec.reduce<number | null>((m, r) => (r.lastOutageMs === null ? m : Math.max(m ?? 0, r.lastOutageMs)), null),
           },
+  };
+}
+
+/**
+ * Broker health summaries of several members as one, the worst of each part and which transport it is:
+ * the stalest read time, alarms, nodes and warnings summed, the layout furthest from its recipe (named by transport),
+ * firehose coverage summed with each transport's own line, every member's version and deprecated features named by
+ * transport. A member not read yet (null) shows in the firehose line; all unread: null.
+ */
+export function mergeBrokerSummaries(entries: readonly { name: string; summary: BrokerHealthSummary | null }[]): BrokerHealthSummary | null {
+  if (entries.length === 1) return entries[0].summary;
+  const read = entries.filter((e): e is { name: string; summary: BrokerHealthSummary } => e.summary !== null);
+  if (read.length === 0) return null;
+  const badness = (l: NonNullable<BrokerHealthSummary['layout']>) => (l.complete ? 0 : 1_000_000) + l.drift;
+  const layouts = read.filter((e) => e.summary.layout !== null).sort((a, b) => badness(b.summary.layout!) - badness(a.summary.layout!));
+  const worstLayout = layouts[0];
+  const sameLayout = layouts.every((e) => e.summary.layout!.name === worstLayout?.summary.layout!.name && badness(e.summary.layout!) === 0);
+  const fh = entries.map((e) => ({ name: e.name, f: e.summary?.firehose ?? null }));
+  const known = fh.filter((x): x is { name: string; f: NonNullable<BrokerHealthSummary['firehose']> } => x.f !== null);
+  const versions = read.map((e) => ({ name: e.name, v: e.summary.version }));
+  const distinct = new Set(versions.map((x) => x.v));
+  const nodes = read.map((e) => e.summary.nodes).filter((n): n is number => n !== null);
+  return {
+    at: Math.min(...read.map((e) => e.summary.at)),
+    layout: !worstLayout
+      ? null
+      : sameLayout
+        ? worstLayout.summary.layout
+        : { ...worstLayout.summary.layout!, label: `${worstLayout.name}: ${worstLayout.summary.layout!.label}` },
+    firehose:
+      known.length === 0
+        ? null
+        : {
+            on: known.reduce((n, x) => n + x.f.on, 0),
+            known: known.reduce((n, x) => n + x.f.known, 0),
+            total: known.reduce((n, x) => n + x.f.total, 0),
+            // the least-covered member's share (null when any is unknown)
+            weighted: known.length === entries.length && known.every((x) => x.f.weighted !== null) ? Math.min(...known.map((x) => x.f.weighted!)) : null,
+            summary: fh.map((x) => `${x.name}: ${x.f ? x.f.summary : 'not read yet'}`).join('; '),
+          },
+    version: distinct.size === 1 ? versions[0].v : versions.map((x) => `${x.name} ${x.v ?? 'unknown'}`).join(', '),
+    nodes: nodes.length === 0 ? null : nodes.reduce((n, x) => n + x, 0),
+    alarms: read.reduce((n, e) => n + e.summary.alarms, 0),
+    deprecatedFeaturesUsed: read.flatMap((e) => e.summary.deprecatedFeaturesUsed.map((f) => `${e.name}: ${f}`)),
+    warnings: read.reduce((n, e) => n + e.summary.warnings, 0),
   };
 }
 
@@ -292,8 +343,9 @@ export class MergedTap implements TapFace {
   get brokerHealth() {
     return this.members[0].brokerHealth;
   }
-  get brokerHealthSummary() {
-    return this.members[0].brokerHealthSummary;
+  /** every member's summary as one: the worst of each part, named by transport (mergeBrokerSummaries) */
+  brokerHealthSummary(): BrokerHealthSummary | null {
+    return mergeBrokerSummaries(this.members.map((m) => ({ name: m.name, summary: m.brokerHealthSummary?.() ?? null })));
   }
   on(listener: (event: TapEvent) => void): () => void {
     const offs = this.members.map((m) => m.on(listener));
