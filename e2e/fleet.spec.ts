@@ -1,29 +1,41 @@
 /**
- * Two brokers in one dashboard, in Debian's Chromium: osloscope started with TRANSPORT_URLS naming two
- * vhosts of the local RabbitMQ (each its own "broker"), a real Python oslo.messaging RPC server and
- * caller on each, traffic on both. The header's selector lists both transports with their state;
- * "All" shows both transports' messages, each row saying its transport; choosing one shows only its
- * traffic, survives a reload and is kept when moving to another page; the Overview shows each
- * transport's health; a Console call on each transport reaches that transport's Python server only.
+ * Two brokers in one dashboard, in Debian's Chromium: osloscope started with TRANSPORT_URLS naming a
+ * vhost on each of two brokers (the cell's own, TEST_MANAGEMENT_URL / TEST_AMQP_HOST, and a second one,
+ * TEST_SECOND_MANAGEMENT_URL / TEST_SECOND_AMQP_HOST: in the matrix cell `sid:kolla:fleet` sid's
+ * RabbitMQ 4.3 and trixie's 4.0; without a second broker, two vhosts of the local RabbitMQ), a real
+ * Python oslo.messaging RPC server and caller on each, traffic on both. The header's selector lists both
+ * transports with their state; "All" shows both transports' messages, each row saying its transport;
+ * choosing one shows only its traffic, survives a reload and is kept when moving to another page; the
+ * Overview shows each transport's health; the Broker page shows each transport's own broker (its
+ * RabbitMQ version, its server queue); a Console call on each transport reaches that transport's Python
+ * server only; deleting one transport's vhost names that transport down and leaves the other alone.
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, type TestVhost } from '../server/tap/test-support.ts';
-import { brokerAvailable, pythonAvailable, startPeer, uniqueName, type PythonPeer } from '../test/interop/python-peer.ts';
+import { brokerAvailable, osloscopeLayoutOptions, PEER_LAYOUT, pythonAvailable, startPeer, uniqueName, type PythonPeer } from '../test/interop/python-peer.ts';
+import { brokerVersion, createBrokerVhost, PRIMARY_BROKER, SECOND_BROKER, TWO_BROKERS, type Broker, type BrokerVhost } from './support/brokers.ts';
 import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
 import { startServer, type ServerHandle } from './support/server.ts';
 import { BUILD_TIMEOUT_MS, buildOnce, until, waitLive } from './support/setup.ts';
 
-const ready = (await brokerAvailable()) && (await pythonAvailable()) && (await managementAvailable());
-if (!ready) console.warn('[e2e] SKIPPED fleet.spec.ts: RabbitMQ, its management API or python3-oslo.messaging is missing (run npm test to install them)');
-
-const AXE_SOURCE = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
 const NAMES = ['cell1', 'cell2'] as const;
 type Name = (typeof NAMES)[number];
+/** cell1 on the cell's broker, cell2 on the second one (the same broker when there is no second) */
+const BROKERS: Record<Name, Broker> = { cell1: PRIMARY_BROKER, cell2: SECOND_BROKER };
+const VERSIONS = { cell1: await brokerVersion(PRIMARY_BROKER), cell2: await brokerVersion(SECOND_BROKER) } as Record<Name, string | null>;
+const ready = (await brokerAvailable()) && (await pythonAvailable()) && VERSIONS.cell1 !== null && VERSIONS.cell2 !== null;
+if (!ready) {
+  console.warn(
+    `[e2e] SKIPPED fleet.spec.ts: RabbitMQ, a broker's management API (${[PRIMARY_BROKER, SECOND_BROKER].map((b) => new URL(b.mgmt).host).join(', ')}) or python3-oslo.messaging is missing (run npm test to install them)`,
+  );
+}
+const BROKERS_SAID = TWO_BROKERS ? `two brokers: RabbitMQ ${VERSIONS.cell1} and ${VERSIONS.cell2}` : 'two vhosts of one broker';
+
+const AXE_SOURCE = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
 
 /** The transports of the rows the Live table shows now (each row's data-transport). */
 async function rowTransports(page: Page): Promise<string[]> {
@@ -40,10 +52,10 @@ async function axeProblems(page: Page, where: string): Promise<string[]> {
   return violations.filter((v) => v.impact === 'critical' || v.impact === 'serious').map((v) => `${where}: ${v.impact} ${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
 }
 
-describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashboard', () => {
+describe.skipIf(!ready && !process.env.CI)(`a fleet of two transports in one dashboard (${BROKERS_SAID}, layout ${PEER_LAYOUT})`, () => {
   // one topic on both brokers: only the transport tells their traffic apart
   const topic = uniqueName('e2e-fleet');
-  const vhosts = {} as Record<Name, TestVhost>;
+  const vhosts = {} as Record<Name, BrokerVhost>;
   const servers = {} as Record<Name, PythonPeer>;
   const callers = {} as Record<Name, PythonPeer>;
   let osloscope: ServerHandle;
@@ -54,7 +66,11 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
 
   beforeAll(async () => {
     await buildOnce();
-    for (const name of NAMES) vhosts[name] = await createTestVhost(`osloscope-e2e-${name}`);
+    console.info(`[fleet] ${NAMES.map((n) => `${n} on ${new URL(BROKERS[n].mgmt).host} (RabbitMQ ${VERSIONS[n]})`).join(', ')}, layout ${PEER_LAYOUT}`);
+    for (const name of NAMES) vhosts[name] = await createBrokerVhost(BROKERS[name], `osloscope-e2e-${name}`);
+    // osloscope configured like the services (the layout's [oslo_messaging_rabbit] options) through a file
+    const conf = join(storeDir, 'osloscope.conf');
+    writeFileSync(conf, `[oslo_messaging_rabbit]\n${Object.entries(osloscopeLayoutOptions()).map(([k, v]) => `${k} = ${String(v)}`).join('\n')}\n`);
     const peers = await Promise.all(
       NAMES.flatMap((name) => [
         startPeer('rpc-server', ['--url', vhosts[name].url, '--topic', topic, '--server', `node-${name}`]),
@@ -68,7 +84,8 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
     [osloscope, browser] = await Promise.all([
       startServer({
         TRANSPORT_URLS: NAMES.map((n) => `${n}=${vhosts[n].url}`).join(','),
-        RABBITMQ_MANAGEMENT_URLS: NAMES.map((n) => `${n}=${TEST_MANAGEMENT_URL}`).join(','),
+        RABBITMQ_MANAGEMENT_URLS: NAMES.map((n) => `${n}=${BROKERS[n].mgmt}`).join(','),
+        OSLO_CONFIG_FILES: conf,
         TAP_MODE: 'auto',
         HISTORY_DATABASE: join(storeDir, 'history.sqlite'),
       }),
@@ -256,7 +273,7 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
     expect(await page.getByTestId('result-ok').count()).toBe(0);
   });
 
-  it('shows one transport’s broker at a time on the Broker page under "All"', async () => {
+  it('shows one transport’s broker at a time on the Broker page under "All", and each transport’s own broker version when chosen', async () => {
     await page.goto(`${osloscope.url}/broker`);
     await waitLive(page);
     const tabs = page.getByTestId('broker-transport');
@@ -268,7 +285,22 @@ describe.skipIf(!ready && !process.env.CI)('a fleet of two brokers in one dashbo
       const queues = await until(serverQueues, (qs) => qs.length > 0, `${name}'s server queue`, 20_000);
       expect(queues).toEqual([`${topic}.node-${name}`]);
     }
-  });
+    // one transport chosen: the broker health lists that transport's own broker, with its RabbitMQ version
+    // (sid's 4.3 and trixie's 4.0 in the cell sid:kolla:fleet)
+    for (const name of NAMES) {
+      await page.goto(`${osloscope.url}/broker?transport=${name}`);
+      await waitLive(page);
+      const versions = await until(
+        () => page.locator('[data-testid=health-nodes] tbody tr td:nth-child(2)').allInnerTexts(),
+        (v) => v.length > 0 && v.every((x) => x.trim() !== ''),
+        `${name}'s broker nodes with their version`,
+        45_000,
+        500,
+      );
+      expect(new Set(versions.map((v) => v.trim()))).toEqual(new Set([VERSIONS[name]]));
+    }
+    if (TWO_BROKERS) console.info(`[fleet] Broker page: cell1 on RabbitMQ ${VERSIONS.cell1}, cell2 on RabbitMQ ${VERSIONS.cell2}`);
+  }, 120_000);
 
   it('names the transport whose broker is down, with the server’s reason (and next attempt when it has one), and leaves the other alone', async () => {
     await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope-fleet-broker.png` });
