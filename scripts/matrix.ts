@@ -78,10 +78,11 @@ const BATTERIES: Record<Battery, BatterySpec> = {
   // oslo_rpc_server_ping to a topic's fleet of Python servers (rpc_ping_enabled), found from their queues
   ping: { files: () => present(['test/interop/ping-interop.test.ts']), timeoutMs: 10 * 60_000 },
   // a Python caller's timeout log line pasted into the search box lands on its call page, also after
-  // osloscope restarts on the same history store
+  // osloscope restarts on the same history store: a SQLite file, then PostgreSQL (the host's, 127.0.0.1:5432)
   investigate: { files: () => present(['e2e/investigate.spec.ts']), timeoutMs: 15 * 60_000 },
-  // one osloscope over two real brokers (TRANSPORT_URLS): the cell's and trixie's, a Python server on each
-  fleet: { files: () => present(['test/integration/fleet-rabbit.test.ts']), timeoutMs: 10 * 60_000, secondStack: 'trixie' },
+  // one osloscope over two real brokers (TRANSPORT_URLS): the cell's and trixie's, a Python server on each;
+  // over HTTP, and in Chromium (the selector, Live, Calls, Overview, Broker page, Console, a broker going away)
+  fleet: { files: () => present(['test/integration/fleet-rabbit.test.ts', 'e2e/fleet.spec.ts']), timeoutMs: 15 * 60_000, secondStack: 'trixie' },
   // the cluster's own tests (failover when osloscope's node dies), when present
   cluster: { files: () => listTests('test/cluster'), timeoutMs: 10 * 60_000 },
   // 20 node restarts and 20 close_all_connections with traffic, the tap and fired calls (issue #8);
