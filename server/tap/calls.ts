@@ -149,9 +149,13 @@ export const BINDINGS_BLIND_CAUSES: readonly StuckCause[] = ['expired_in_queue',
 /** Shared by every call whose caller is not known yet (never mutated: a known caller replaces it). */
 const NO_CALLER: CallerInfo = Object.freeze({ process: null, connectionName: null }) as CallerInfo;
 /** The interning key of a call's target (null fields apart from any text). */
+/** A field of targetKey(): null apart from every string. A module function, not a closure made per call. */
+function keyPart(v: string | null): string {
+  return v === null ? '\u0001' : v;
+}
+
 function targetKey(m: DecodedMessage): string {
-  const f = (v: string | null) => (v === null ? '\u0001' : v);
-  return `${m.exchange}\u0000${m.routingKey}\u0000${f(m.topic)}\u0000${f(m.server)}\u0000${f(m.namespace)}\u0000${f(m.version)}`;
+  return `${m.exchange}\u0000${m.routingKey}\u0000${keyPart(m.topic)}\u0000${keyPart(m.server)}\u0000${keyPart(m.namespace)}\u0000${keyPart(m.version)}`;
 }
 
 /** Shared empty `indistinguishable` list. */
@@ -162,6 +166,21 @@ const NO_CAUSES: StuckCause[] = Object.freeze([]) as unknown as StuckCause[];
 export interface CallChange {
   readonly record: CallRecord;
   readonly reason: 'new' | 'state' | 'cause';
+}
+
+/** A CallChange whose record is built on first access, once. */
+class LazyCallChange implements CallChange {
+  private built: CallRecord | undefined = undefined;
+
+  constructor(
+    private readonly build: (e: Entry) => CallRecord,
+    private readonly entry: Entry,
+    readonly reason: CallChange['reason'],
+  ) {}
+
+  get record(): CallRecord {
+    return (this.built ??= this.build(this.entry));
+  }
 }
 
 export class CallTracker {
@@ -468,15 +487,11 @@ export class CallTracker {
   }
 
   private change(e: Entry, reason: CallChange['reason']): CallChange {
-    let built: CallRecord | undefined;
-    const build = (): CallRecord => (built ??= this.record(e));
-    return {
-      reason,
-      get record(): CallRecord {
-        return build();
-      },
-    };
+    return new LazyCallChange(this.recordOf, e, reason);
   }
+
+  /** record() for LazyCallChange, bound once (a closure per change would be made, and named, per message). */
+  private readonly recordOf = (e: Entry): CallRecord => this.record(e);
 
   private observeLatency(e: Entry): void {
     if (e.latencyMs === null) return;
