@@ -112,9 +112,9 @@ export const transportEntrySchema = z.object({
   driver: z.enum(['rabbit', 'memory']),
   /** the transport's state (idle, connected, degraded, disconnected, closed) */
   state: z.enum(['idle', 'connected', 'degraded', 'disconnected', 'closed']),
-  /** while not connected: why the last attempt failed (redacted) */
+  /** while not connected (or its tap is recovering): why the last attempt failed, from the links' or the tap's last failure (redacted) */
   reason: z.string().nullable(),
-  /** while reconnecting: the next attempt (1-based) */
+  /** while reconnecting: attempts failed so far (1-based), of the link's reconnect loop or the tap's rebuilds */
   attempt: z.number().nullable(),
   /** while reconnecting: when the next attempt starts (ms since the epoch) */
   nextRetryAt: z.number().nullable(),
@@ -128,6 +128,8 @@ export const transportsListSchema = z.object({
   transports: z.array(transportEntrySchema),
   /** the transport Console actions use when they name none (the only one, or the first of TRANSPORT_URLS) */
   default: z.string(),
+  /** the server's clock when this was read (ms since the epoch): `nextRetryAt - at` is the wait (optional for older servers) */
+  at: z.number().optional(),
 });
 export type TransportsList = z.infer<typeof transportsListSchema>;
 

@@ -371,6 +371,8 @@ export const tapStatusSchema = z.object({
       awaiting: z.array(z.string()),
       /** how long the last outage lasted, from the connection loss to consuming again (ms) */
       lastOutageMs: z.number().nullable(),
+      /** while recovering: why the last attempt failed (redacted), attempts failed so far, when the next starts (ms since the epoch) */
+      retry: z.object({ error: z.string(), attempt: z.number(), nextAt: z.number() }).nullable().optional(),
     })
     .optional(),
 });

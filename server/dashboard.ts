@@ -77,7 +77,8 @@ export interface FleetFace {
   resolve(selector: string | null | undefined): string | null;
   /** the dashboard of a selection (a name, or all / nothing for the whole fleet); throws UnknownTransportError */
   select(base: Dashboard, selector: string | null | undefined): Dashboard;
-  transports(): TransportsList;
+  /** `nowMs`: the server clock the list carries (`at`) */
+  transports(nowMs?: number): TransportsList;
   member(name: string): { name: string; transport: Transport; tap: TapFace | null; stamped: TapFace | null } | undefined;
 }
 
@@ -116,7 +117,7 @@ export function transportNames(d: Dashboard): string[] {
 
 /** GET /api/transports. */
 export function transportsList(d: Dashboard): TransportsList {
-  if (d.fleet) return d.fleet.transports();
+  if (d.fleet) return d.fleet.transports(d.clock());
   const t = d.transport.status();
   const retry = t.links.map((l) => l.retry).find((r) => r !== null && r !== undefined) ?? null;
   return {
@@ -133,6 +134,7 @@ export function transportsList(d: Dashboard): TransportsList {
       },
     ],
     default: DEFAULT_TRANSPORT_NAME,
+    at: d.clock(),
   };
 }
 

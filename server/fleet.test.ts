@@ -9,7 +9,9 @@ import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '../lib/socket-c
 import type { CallRecord, DecodedMessage, RateSnapshot, TapStatus } from '../lib/tap-contracts.ts';
 import { loadConfig } from './config.ts';
 import type { BrokerHealthSummary } from '../lib/broker-contracts.ts';
-import { mergeBrokerSummaries, mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
+import { Fleet, lastFailure, mergeBrokerSummaries, mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
+import type { TapFace } from './dashboard.ts';
+import type { TransportStatus } from './messaging/transport.ts';
 import { startOsloscope, type RunningServer } from './index.ts';
 import { ExpectedFailure, MemoryBroker, RpcServer, Transport } from './messaging/index.ts';
 
@@ -122,6 +124,47 @@ describe('fleet merging', () => {
     expect(mergeBrokerSummaries([{ name: 'cella', summary: ok }, { name: 'cellb', summary: { ...ok } }])?.layout).toEqual(ok.layout);
     expect(mergeBrokerSummaries([{ name: 'cella', summary: null }, { name: 'cellb', summary: null }])).toBeNull();
     expect(mergeBrokerSummaries([{ name: 'cella', summary: bad }])).toBe(bad);
+  });
+});
+
+describe('transport health', () => {
+  const tapStatus = (over: Partial<TapStatus>): TapStatus => ({
+    requestedMode: 'bindings', mode: 'bindings', state: 'running', error: null, vhost: '/', canSeeReplies: false, firehose: { on: null, detectedBy: 'none', canEnable: false }, hint: null,
+    tappedExchanges: [], fanoutExchanges: [], tapQueues: [], inspector: 'passive',
+    counters: { received: 0, decoded: 0, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 }, startedAt: 1,
+    ...over,
+  });
+  const member = (name: string, status: Partial<TransportStatus>, tap: TapStatus | null) => ({
+    name,
+    transport: { status: () => ({ driver: 'rabbit', url: `rabbit://${name}/`, state: 'connected', links: [], ...status }) } as unknown as Transport,
+    tap: tap ? ({ status: () => tap } as unknown as TapFace) : null,
+  });
+  const link = (name: string, state: string, retry: { error: string; attempt: number; nextAt: number } | null = null) => ({ name, purpose: 'listen', state, reconnects: 0, retry });
+
+  it("says why a transport is down and when it tries again, from the links' or the tap's last failure, passwords redacted", () => {
+    const refused = "Unable to connect to AMQP server on rabbit://nova:s3cret@b:5672/: 530 NOT_ALLOWED - the broker refused to open vhost 'cellb'";
+    const fleet = new Fleet([
+      member('cella', { state: 'connected', links: [link('osloscope:1:a', 'connected')] } as Partial<TransportStatus>, tapStatus({})),
+      // a vhost that is gone: the link gave up (no loop runs), the tap rebuilds every few seconds
+      member('cellb', { state: 'disconnected', links: [link('osloscope:1:b', 'disconnected')] } as Partial<TransportStatus>, tapStatus({ state: 'recovering', error: refused, recovery: { reconnects: 0, rebuilds: 0, skipped: 0, awaiting: [], lastOutageMs: null, retry: { error: refused, attempt: 3, nextAt: 5000 } } })),
+      // a broker that is unreachable: the link's own loop
+      member('cellc', { state: 'disconnected', links: [link('osloscope:1:c', 'connecting', { error: 'connect ECONNREFUSED 10.0.0.3:5672', attempt: 7, nextAt: 4200 })] } as Partial<TransportStatus>, null),
+      // down with nothing planned (send links reconnect on use): the link's state
+      member('celld', { state: 'disconnected', links: [link('osloscope:1:d', 'disconnected')] } as Partial<TransportStatus>, null),
+    ]);
+    const list = fleet.transports(4000);
+    expect(list.at).toBe(4000);
+    const [a, b, c, d] = list.transports;
+    expect([a.reason, a.attempt, a.nextRetryAt]).toEqual([null, null, null]);
+    expect(b.reason).toBe("Unable to connect to AMQP server on rabbit://nova:***@b:5672/: 530 NOT_ALLOWED - the broker refused to open vhost 'cellb'");
+    expect([b.attempt, b.nextRetryAt]).toEqual([3, 5000]);
+    expect([c.reason, c.attempt, c.nextRetryAt]).toEqual(['connect ECONNREFUSED 10.0.0.3:5672', 7, 4200]);
+    expect([d.reason, d.attempt, d.nextRetryAt]).toEqual(['connection osloscope:1:d is disconnected', null, null]);
+  });
+
+  it('takes the attempt that comes next of several', () => {
+    expect(lastFailure([null, { error: 'x', attempt: 2, nextAt: 9 }, undefined], { error: 'y', attempt: 1, nextAt: 5 })).toEqual({ error: 'y', attempt: 1, nextAt: 5 });
+    expect(lastFailure([null], null)).toBeNull();
   });
 });
 

@@ -206,6 +206,10 @@ export function mergeStatus(entries: readonly { name: string; status: TapStatus 
             skipped: rec.reduce((n, r) => n + r.skipped, 0),
             awaiting: [...new Set(rec.flatMap((r) => r.awaiting))].slice(0, 20),
             lastOutageMs: rec.reduce<number | null>((m, r) => (r.lastOutageMs === null ? m : Math.max(m ?? 0, r.lastOutageMs)), null),
+            retry: (() => {
+              const named = entries.flatMap((e) => (e.status.recovery?.retry ? [{ ...e.status.recovery.retry, error: `${e.name}: ${e.status.recovery.retry.error}` }] : []));
+              return lastFailure(named, null);
+            })(),
           },
   };
 }
@@ -355,6 +359,14 @@ export class MergedTap implements TapFace {
 
 // ---- the fleet -----------------------------------------------------------------------
 
+type Retry = { error: string; attempt: number; nextAt: number };
+
+/** Of the links' and the tap's planned attempts, the one that comes next (null: none planned). */
+export function lastFailure(links: readonly (Retry | null | undefined)[], tap: Retry | null | undefined): Retry | null {
+  const all = [...links, tap].filter((r): r is Retry => r !== null && r !== undefined);
+  return all.length === 0 ? null : all.reduce((a, b) => (b.nextAt < a.nextAt ? b : a));
+}
+
 /** Is this transport usable: connected or idle (a transport that opened nothing yet). */
 export function transportUp(state: string): boolean {
   return state === 'connected' || state === 'idle';
@@ -412,24 +424,30 @@ export class Fleet implements FleetFace {
     return view;
   }
 
-  transports(): TransportsList {
+  /** Every member's state and, while one is down, why and when it tries again (`nowMs`: the server clock, `at`). */
+  transports(nowMs: number = Date.now()): TransportsList {
     return {
       transports: this.members.map((m): TransportEntry => {
         const t = m.transport.status();
-        const retry = t.links.map((l) => l.retry).find((r) => r !== null && r !== undefined) ?? null;
-        const down = t.links.find((l) => l.state !== 'connected' && l.state !== 'idle');
+        const tap = m.tap ? m.tap.status() : null;
+        const down = !transportUp(t.state) || (tap !== null && tap.state === 'recovering');
+        const retry = down ? lastFailure(t.links.map((l) => l.retry), tap?.recovery?.retry) : null;
+        // no attempt running or planned (a send link that reconnects on its next use): the tap's last error, else the link's state
+        const link = t.links.find((l) => !transportUp(l.state));
+        const fallback = tap?.error ?? (link && !transportUp(t.state) ? `connection ${link.name} is ${link.state}` : null);
         return {
           name: m.name,
           url: t.url,
           driver: t.driver,
           state: t.state,
-          reason: retry ? redactText(retry.error) : down && !transportUp(t.state) ? `${down.name} is ${down.state}` : null,
+          reason: retry ? redactText(retry.error) : down && fallback ? redactText(fallback) : null,
           attempt: retry?.attempt ?? null,
           nextRetryAt: retry?.nextAt ?? null,
-          tap: m.tap ? m.tap.status() : null,
+          tap,
         };
       }),
       default: this.defaultName,
+      at: nowMs,
     };
   }
 }

@@ -314,7 +314,8 @@ export class Transport {
       state: l.currentState,
       endpoint: l.endpoint,
       reconnects: l.reconnects,
-      retry: l.retry,
+      // only while a reconnect loop runs: a loop that gave up (bounded retries, a refusal) plans no next attempt
+      retry: l.retrying ? l.retry : null,
     }));
     let state: TransportStatus['state'];
     if (this.closed) state = 'closed';

@@ -44,6 +44,8 @@ export class LinkCycle {
   /** the last rebuild failed: try again after rebuildAfterMs whatever the (closed) link says */
   private rebuildPending = false;
   private readonly counters = { reconnects: 0, rebuilds: 0, skipped: 0, lastOutageMs: null as number | null };
+  /** rebuilds that failed since the tap last ran */
+  private failedRebuilds = 0;
 
   constructor(private readonly o: LinkCycleOptions) {}
 
@@ -56,9 +58,22 @@ export class LinkCycle {
     return this.sessionId;
   }
 
-  /** reconnects, rebuilds, replay skips and the last outage, for the status */
-  get recovery(): { reconnects: number; rebuilds: number; skipped: number; lastOutageMs: number | null } {
-    return { ...this.counters };
+  /** reconnects, rebuilds, replay skips, the last outage and (while recovering) the next attempt, for the status */
+  get recovery(): { reconnects: number; rebuilds: number; skipped: number; lastOutageMs: number | null; retry: { error: string; attempt: number; nextAt: number } | null } {
+    return { ...this.counters, retry: this.retry };
+  }
+
+  /**
+   * While recovering: why the last attempt failed, how many have failed and when the next starts. The link's own
+   * reconnect loop while it runs (a broker that is unreachable); else the rebuild the tap's tick starts after
+   * `rebuildAfterMs` (a vhost that is gone, refused credentials: the link gave up).
+   */
+  get retry(): { error: string; attempt: number; nextAt: number } | null {
+    if (this.state !== 'recovering') return null;
+    const link = this.current;
+    if (link?.retry && link.retrying) return link.retry;
+    if (!this.error) return null;
+    return { error: this.error, attempt: this.failedRebuilds + 1, nextAt: (this.downSince ?? this.o.clock()) + this.o.rebuildAfterMs };
   }
 
   /** Run tap reconfigurations one at a time. */
@@ -119,6 +134,7 @@ export class LinkCycle {
         this.counters.reconnects++;
         if (this.downSince !== null) this.counters.lastOutageMs = this.o.clock() - this.downSince;
         this.downSince = null;
+        this.failedRebuilds = 0;
         const link = this.current;
         if (link) {
           this.counters.skipped += link.lastSkipped.length;
@@ -160,6 +176,7 @@ export class LinkCycle {
       try {
         await this.attach(0);
         this.rebuildPending = false;
+        this.failedRebuilds = 0;
         this.counters.rebuilds++;
         this.state = 'running';
         this.error = null;
@@ -169,6 +186,7 @@ export class LinkCycle {
         // connected but refused our declares: still not tapping
         this.state = 'recovering';
         this.rebuildPending = true;
+        this.failedRebuilds++;
         this.downSince = this.o.clock();
         await this.current?.close().catch(() => undefined);
       }

@@ -7,8 +7,8 @@
  * Proves: GET /api/transports lists both; each transport's traffic shows with its name; `?transport=`
  * filters messages, calls, search and /metrics; an unknown name is a 404 naming the known ones; a call
  * fired on each transport reaches its own Python server (and only it); a Console action without a
- * transport is refused; deleting one vhost broker-side shows that transport degraded while the other
- * stays ok and keeps answering.
+ * transport is refused; deleting one vhost broker-side shows that transport degraded, why (the broker's
+ * refusal) and its next attempt, while the other stays ok and keeps answering.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -271,12 +271,39 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
       250,
     );
     expect(health.transports?.find((t) => t.name === 'cella')).toMatchObject({ status: 'ok', state: 'connected' });
-    const list = await data<TransportsList>('/api/transports');
-    expect(list.transports.find((t) => t.name === 'cellb')?.state).not.toBe('connected');
-    expect(list.transports.find((t) => t.name === 'cella')?.state).toBe('connected');
+    // why and when: the refusal itself (not a connection's name), the attempts so far and the next one, on the server's clock
+    const list = await eventually(
+      async () => {
+        const l = await data<TransportsList>('/api/transports');
+        const tb = l.transports.find((t) => t.name === 'cellb');
+        // (right after the deletion the broker closes connections with 320 CONNECTION_FORCED; then it refuses the vhost)
+        return tb?.reason && /NOT_ALLOWED/.test(tb.reason) && tb.attempt !== null && tb.nextRetryAt !== null ? l : null;
+      },
+      "cellb's reason and next attempt in /api/transports",
+      20_000,
+      250,
+    );
+    const tb = list.transports.find((t) => t.name === 'cellb')!;
+    expect(tb.state).not.toBe('connected');
+    expect(tb.reason).toMatch(/530 NOT_ALLOWED.*vhost/);
+    expect(tb.reason).not.toMatch(/^osloscope:\d+:[0-9a-f-]+ is /);
+    expect(tb.reason).not.toMatch(/:guest@/);
+    expect(tb.attempt).toBeGreaterThanOrEqual(1);
+    expect(typeof list.at).toBe('number');
+    expect(Math.abs(list.at! - Date.now())).toBeLessThan(5_000);
+    expect(tb.nextRetryAt! - list.at!).toBeLessThan(60_000);
+    // attempts go on
+    await eventually(
+      async () => ((await data<TransportsList>('/api/transports')).transports.find((t) => t.name === 'cellb')?.attempt ?? 0) > tb.attempt!,
+      'a later attempt on cellb',
+      20_000,
+      250,
+    );
+    const ta = list.transports.find((t) => t.name === 'cella')!;
+    expect(ta).toMatchObject({ state: 'connected', reason: null, attempt: null, nextRetryAt: null });
     // the healthy transport still serves its calls
     const r = await post('/api/rpc', { type: 'call', target: { topic }, method: 'echo', args: { value: 'still-a' }, transport: 'cella', timeout: 30 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.result).toBe('still-a');
-  }, 60_000);
+  }, 90_000);
 });
