@@ -191,17 +191,17 @@ async function measureLiveScroll(server: ServerHandle, seconds: number): Promise
       transferMode: 'ReportEvents',
       traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'toplevel'] },
     });
-    const inPage = await page.evaluate(async (ms) => {
-      const table = document.querySelector('[data-testid=message-table]');
-      let box: Element | null = table;
+    // a plain script (not a compiled function: tsx wraps named functions in a helper the page lacks)
+    const inPage = (await page.evaluate(`(async (ms) => {
+      let box = document.querySelector('[data-testid=message-table]');
       while (box && box !== document.body && !(box.scrollHeight > box.clientHeight && /auto|scroll/.test(getComputedStyle(box).overflowY))) box = box.parentElement;
-      const scroller = box && box !== document.body ? box : document.scrollingElement!;
-      const gaps: number[] = [];
+      const scroller = box && box !== document.body ? box : document.scrollingElement;
+      const gaps = [];
       let last = performance.now();
       let dir = 1;
       const end = last + ms;
-      await new Promise<void>((resolve) => {
-        const step = (t: number) => {
+      await new Promise((resolve) => {
+        const step = (t) => {
           gaps.push(t - last);
           last = t;
           if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 2) dir = -1;
@@ -213,7 +213,7 @@ async function measureLiveScroll(server: ServerHandle, seconds: number): Promise
         requestAnimationFrame(step);
       });
       return { gaps, rows: document.querySelectorAll('[data-testid=message-row]').length };
-    }, seconds * 1000);
+    })(${seconds * 1000})`)) as { gaps: number[]; rows: number };
     await cdp.send('Tracing.end');
     await done;
     const tasks = events.filter((e) => e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && (e.dur ?? 0) > 50_000);
@@ -254,7 +254,10 @@ async function measureBusy(samples: number, seconds: number, clients: number): P
     const after = await apiStatus(server);
     const traceRate = (after.received - before.received) / ((performance.now() - t0) / 1000);
     process.stdout.write(`tap mode ${after.mode}: ${traceRate.toFixed(0)} trace messages/s received (≈ ${(traceRate / 4).toFixed(0)} calls/s), dropped ${after.dropped}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+    const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + q.messages, 0);
+    process.stdout.write(`trace messages waiting in the tap's queue: ${await backlog()}\n`);
     const lat = (await measureLatency(server, vhost.url, samples)).sort((a, b) => a - b);
+    process.stdout.write(`trace messages waiting in the tap's queue after the probes: ${await backlog()}\n`);
     process.stdout.write(`publish → chart under load: p50 ${percentile(lat, 0.5)} ms, p95 ${percentile(lat, 0.95)} ms, max ${lat.at(-1)} ms (target p95 ≤ 1500 ms)\n`);
     process.stdout.write(`samples: ${lat.join(' ')}\n`);
     const s = await measureLiveScroll(server, seconds);
