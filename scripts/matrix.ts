@@ -455,6 +455,16 @@ function table(results: CellResult[], upMs: number | null): string {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  const USAGE = 'usage: node --import tsx scripts/matrix.ts [--with-suite] [--list] [FILTER...]  (FILTER: stack[:layout[:battery]], e.g. sid:kolla)';
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const unknown = argv.filter((a) => a.startsWith('-') && a !== '--with-suite' && a !== '--list');
+  if (unknown.length) {
+    process.stderr.write(`unknown option ${unknown.join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
   const withSuite = argv.includes('--with-suite');
   const listOnly = argv.includes('--list');
   const positional = argv.filter((a) => !a.startsWith('--'));
