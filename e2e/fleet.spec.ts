@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { brokerAvailable, osloscopeLayoutOptions, PEER_LAYOUT, pythonAvailable, startPeer, uniqueName, type PythonPeer } from '../test/interop/python-peer.ts';
-import { brokerVersion, createBrokerVhost, PRIMARY_BROKER, SECOND_BROKER, TWO_BROKERS, type Broker, type BrokerVhost } from './support/brokers.ts';
+import { brokerVersion, createBrokerVhost, PRIMARY_BROKER, SECOND_BROKER, TWO_BROKERS, type Broker, type BrokerVhost } from '../test/support/vhosts.ts';
 import { launchBrowser, type LaunchedBrowser } from './support/browser.ts';
 import { startServer, type ServerHandle } from './support/server.ts';
 import { BUILD_TIMEOUT_MS, buildOnce, until, waitLive } from './support/setup.ts';

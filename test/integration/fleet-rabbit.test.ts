@@ -24,63 +24,20 @@ import { eventually } from '../../lib/eventually.ts';
 import { loadConfig } from '../../server/config.ts';
 import { startOsloscope, type RunningServer } from '../../server/index.ts';
 import { osloscopeLayoutOptions, PEER_LAYOUT, pythonAvailable, startPeer, stopAllPeers, type PythonPeer } from '../interop/python-peer.ts';
+import { brokerVersion, createBrokerVhost, PRIMARY_BROKER, SECOND_BROKER, TWO_BROKERS, type BrokerVhost } from '../support/vhosts.ts';
 
-const PRIMARY = { mgmt: process.env.TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672', amqp: process.env.TEST_AMQP_HOST ?? 'guest:guest@127.0.0.1:5672' };
-const SECOND = { mgmt: process.env.TEST_SECOND_MANAGEMENT_URL ?? PRIMARY.mgmt, amqp: process.env.TEST_SECOND_AMQP_HOST ?? PRIMARY.amqp };
-const TWO_BROKERS = SECOND.mgmt !== PRIMARY.mgmt;
+const PRIMARY = PRIMARY_BROKER;
+const SECOND = SECOND_BROKER;
 
-interface Vhost {
-  name: string;
-  url: string;
-  mgmt: string;
-  remove(): Promise<void>;
-}
-
-async function mgmtApi(base: string, path: string, method = 'GET', body?: unknown): Promise<Response> {
-  const u = new URL(base);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username || 'guest')}:${decodeURIComponent(u.password || 'guest')}`).toString('base64')}`;
-  return fetch(`${u.protocol}//${u.host}/api${path}`, {
-    method,
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-}
-
-async function reachable(base: string): Promise<boolean> {
-  try {
-    return (await mgmtApi(base, '/overview')).ok;
-  } catch {
-    return false;
-  }
-}
-
-async function createVhost(broker: { mgmt: string; amqp: string }, prefix: string): Promise<Vhost> {
-  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
-  const enc = encodeURIComponent(name);
-  const user = decodeURIComponent(new URL(broker.mgmt).username || 'guest');
-  const put = await mgmtApi(broker.mgmt, `/vhosts/${enc}`, 'PUT', { description: 'osloscope fleet test' });
-  if (!put.ok) throw new Error(`cannot create vhost ${name}: HTTP ${put.status}`);
-  await mgmtApi(broker.mgmt, `/permissions/${enc}/${encodeURIComponent(user)}`, 'PUT', { configure: '.*', write: '.*', read: '.*' });
-  return {
-    name,
-    url: `rabbit://${broker.amqp}/${enc}`,
-    mgmt: broker.mgmt,
-    async remove() {
-      await mgmtApi(broker.mgmt, `/vhosts/${enc}`, 'DELETE').catch(() => undefined);
-    },
-  };
-}
-
-const haveBrokers = (await reachable(PRIMARY.mgmt)) && (await reachable(SECOND.mgmt));
+const haveBrokers = (await brokerVersion(PRIMARY)) !== null && (await brokerVersion(SECOND)) !== null;
 const havePython = await pythonAvailable();
 if (process.env.CI && (!haveBrokers || !havePython)) throw new Error(`fleet test: brokers reachable ${haveBrokers} (${PRIMARY.mgmt}, ${SECOND.mgmt}), Python peer ${havePython}`);
 
 type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
 describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_BROKERS ? 'two brokers' : 'two vhosts'}, layout ${PEER_LAYOUT})`, () => {
-  let a: Vhost;
-  let b: Vhost;
+  let a: BrokerVhost;
+  let b: BrokerVhost;
   let pyA: PythonPeer;
   let pyB: PythonPeer;
   let srv: RunningServer;
@@ -103,7 +60,7 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
   };
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([createVhost(PRIMARY, 'osloscope-fleet-a'), createVhost(SECOND, 'osloscope-fleet-b')]);
+    [a, b] = await Promise.all([createBrokerVhost(PRIMARY, 'osloscope-fleet-a'), createBrokerVhost(SECOND, 'osloscope-fleet-b')]);
     // osloscope configured like the services (the layout's [oslo_messaging_rabbit] options) through a file
     const dir = mkdtempSync(join(tmpdir(), 'osloscope-fleet-'));
     const conf = join(dir, 'osloscope.conf');

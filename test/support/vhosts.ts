@@ -1,5 +1,5 @@
 /**
- * The brokers an e2e spec may use: the cell's own (TEST_MANAGEMENT_URL / TEST_AMQP_HOST, the local
+ * The brokers a fleet test or e2e spec may use: the cell's own (TEST_MANAGEMENT_URL / TEST_AMQP_HOST, the local
  * RabbitMQ by default) and a second one when the matrix brings one up beside it
  * (TEST_SECOND_MANAGEMENT_URL / TEST_SECOND_AMQP_HOST: trixie's RabbitMQ 4.0 in the cell
  * `sid:kolla:fleet`). Without a second broker the second is the first, so a fleet spec still runs on
