@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodedMessageSchema } from '../../lib/tap-contracts.ts';
@@ -141,8 +142,7 @@ describe('osloscope tap (runTapCommand)', () => {
       expect(await done).toBe(0);
       const text = tty.text();
       expect(text).toContain('\u001b[');
-      // eslint-disable-next-line no-control-regex
-      const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
+      const plain = stripVTControlCharacters(text);
       expect(plain).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}call +compute +echo +req-pretty-1 +\d\.\d KiB$/m);
       expect(plain).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}cast +compute\.h1 +reboot +req-pretty-3 +\d+ B$/m);
       expect(plain).toMatch(/^-- \d+ message\(s\) in [\d.]+ s, /m);

@@ -78,7 +78,7 @@ export function StuckGroupsCard({ stuck, stale, staleNote }: { stuck: CallRecord
       if (draft !== q) setParam('q', draft.trim().slice(0, 200));
     }, 300);
     return () => clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // setParam is rebuilt every render from the URL; the debounce restarts only when the text changes
   }, [draft, q]);
 
   const server = useStuckGroups(q, acked);
