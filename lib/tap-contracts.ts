@@ -358,6 +358,12 @@ export const tapStatusSchema = z.object({
   inspector: z.enum(['management', 'memory', 'passive']),
   counters: tapCountersSchema,
   startedAt: z.number().nullable(),
+  /**
+   * What waits in the tap's own queues on the broker (a passive declare each tick) against their cap
+   * (x-max-length, drop-head). A backlog near the cap means the tap is behind and the broker is
+   * dropping the oldest deliveries, which no counter reports (absent: not read yet).
+   */
+  backlog: z.object({ messages: z.number(), cap: z.number() }).nullable().optional(),
   /** broker connection losses the tap came back from (optional for older servers) */
   recovery: z
     .object({

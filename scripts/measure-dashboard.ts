@@ -156,11 +156,14 @@ function benchPeer(args: string[]): ChildProcess {
   return child;
 }
 
-async function apiStatus(server: ServerHandle): Promise<{ received: number; dropped: number; mode: string }> {
-  const body = (await (await fetch(`${server.url}/api/status`)).json()) as { data: { tap: { mode: string; counters: { received: number; dropped: number } } | null } };
+async function apiStatus(server: ServerHandle): Promise<{ received: number; dropped: number; mode: string; backlog: string }> {
+  const body = (await (await fetch(`${server.url}/api/status`)).json()) as {
+    data: { tap: { mode: string; counters: { received: number; dropped: number }; backlog?: { messages: number; cap: number } | null } | null };
+  };
   const tap = body.data.tap;
   if (!tap) throw new Error('the dashboard has no tap');
-  return { received: tap.counters.received, dropped: tap.counters.dropped, mode: tap.mode };
+  const backlog = tap.backlog ? `${tap.backlog.messages} of ${tap.backlog.cap}` : 'not read';
+  return { received: tap.counters.received, dropped: tap.counters.dropped, mode: tap.mode, backlog };
 }
 
 interface Smoothness {
@@ -257,7 +260,7 @@ async function measureBusy(samples: number, seconds: number, clients: number): P
     const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + q.messages, 0);
     process.stdout.write(`trace messages waiting in the tap's queue: ${await backlog()}\n`);
     const lat = (await measureLatency(server, vhost.url, samples)).sort((a, b) => a - b);
-    process.stdout.write(`trace messages waiting in the tap's queue after the probes: ${await backlog()}\n`);
+    process.stdout.write(`trace messages waiting in the tap's queue after the probes: ${await backlog()} (the tap's own reading: ${(await apiStatus(server)).backlog})\n`);
     process.stdout.write(`publish → chart under load: p50 ${percentile(lat, 0.5)} ms, p95 ${percentile(lat, 0.95)} ms, max ${lat.at(-1)} ms (target p95 ≤ 1500 ms)\n`);
     process.stdout.write(`samples: ${lat.join(' ')}\n`);
     const s = await measureLiveScroll(server, seconds);

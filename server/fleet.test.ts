@@ -94,6 +94,21 @@ describe('fleet merging', () => {
     expect(mergeStatus([{ name: 'a', status: base }, { name: 'b', status: base }]).firehose).toEqual({ on: true, detectedBy: 'management', canEnable: false });
   });
 
+  it('shows the fullest tap queue of the fleet, relative to its cap', () => {
+    const status = (backlog: TapStatus['backlog']): TapStatus => ({
+      requestedMode: 'auto', mode: 'firehose', state: 'running', error: null, vhost: '/', canSeeReplies: true, firehose: { on: true, detectedBy: 'management', canEnable: true }, hint: null,
+      tappedExchanges: [], fanoutExchanges: [], tapQueues: [], inspector: 'management',
+      counters: { received: 0, decoded: 0, undecodable: 0, dropped: 0, evictedMessages: 0, evictedCalls: 0, evictedRateKeys: 0 }, startedAt: 1, backlog,
+    });
+    const merged = mergeStatus([
+      { name: 'a', status: status({ messages: 900, cap: 1000 }) },
+      { name: 'b', status: status({ messages: 50_000, cap: 100_000 }) },
+      { name: 'c', status: status(undefined) },
+    ]);
+    expect(merged.backlog).toEqual({ messages: 900, cap: 1000 });
+    expect(mergeStatus([{ name: 'a', status: status(undefined) }, { name: 'b', status: status(null) }]).backlog).toBeNull();
+  });
+
   it('reads several broker health summaries as one: the worst of each part, named by transport', () => {
     const ok: BrokerHealthSummary = {
       at: 2000, layout: { name: 'kolla', label: 'Kolla (quorum queues)', drift: 0, complete: true },

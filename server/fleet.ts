@@ -196,6 +196,11 @@ export function mergeStatus(entries: readonly { name: string; status: TapStatus 
     fanoutExchanges: unite((s) => s.fanoutExchanges),
     tapQueues: unite((s) => s.tapQueues),
     counters,
+    // the fullest tap queue of the fleet (its hint, named by transport, is in `hint`)
+    backlog: entries.reduce<TapStatus['backlog']>((b, e) => {
+      const x = e.status.backlog;
+      return x && x.cap > 0 && (!b || x.messages / x.cap > b.messages / b.cap) ? x : b;
+    }, null),
     startedAt: Math.min(...entries.map((e) => e.status.startedAt ?? Number.POSITIVE_INFINITY)) === Number.POSITIVE_INFINITY ? null : Math.min(...entries.map((e) => e.status.startedAt ?? Number.POSITIVE_INFINITY)),
     recovery:
       rec.length === 0

@@ -178,6 +178,20 @@ export function renderMetrics(s: MetricsSources): string {
         ]),
       ),
     );
+    parts.push(
+      renderGauge(
+        'osloscope_tap_backlog_messages',
+        "Deliveries waiting in the tap's fullest queue on the broker; past osloscope_tap_backlog_cap_messages the broker drops the oldest.",
+        g((m) => (m.snap.status.backlog ? [{ labels: { transport: m.name }, value: m.snap.status.backlog.messages }] : [])),
+      ),
+    );
+    parts.push(
+      renderGauge(
+        'osloscope_tap_backlog_cap_messages',
+        "The cap (x-max-length, drop-head) of the tap's queues.",
+        g((m) => (m.snap.status.backlog ? [{ labels: { transport: m.name }, value: m.snap.status.backlog.cap }] : [])),
+      ),
+    );
     parts.push(renderCounter('osloscope_tap_reconnects_total', 'Times the tap came back after losing its broker connection.', one((m) => m.snap.status.recovery?.reconnects ?? 0)));
     parts.push(
       renderGauge(

@@ -59,3 +59,20 @@ describe('tapStatus', () => {
     expect(tapHint(facts({ firehoseError: 'Could not turn the firehose on: 401.' }))).toMatch(/^Could not turn the firehose on: 401\. Bindings mode:/);
   });
 });
+
+describe('the backlog in the tap queue', () => {
+  const firehose = { mode: 'firehose' as const, firehose: { on: true, detectedBy: 'management' as const, canEnable: true } };
+
+  it('is reported as read, and says nothing while well under the cap', () => {
+    const s = tapStatus(facts({ ...firehose, backlog: { messages: 79_999, cap: 100_000 } }));
+    expect(s.backlog).toEqual({ messages: 79_999, cap: 100_000 });
+    expect(s.hint).toBeNull();
+    expect(tapStatus(facts()).backlog).toBeUndefined();
+  });
+
+  it('near the cap says the tap is behind and that the broker drops uncounted, before any other hint', () => {
+    const hint = tapHint(facts({ ...firehose, backlog: { messages: 80_000, cap: 100_000 } }));
+    expect(hint).toMatch(/^The tap is falling behind: 80000 deliveries wait in its queue on the broker \(cap 100000\); past the cap the broker drops the oldest/);
+    expect(tapHint(facts({ backlog: { messages: 95_000, cap: 100_000 } }))).toMatch(/^The tap is falling behind: .* Bindings mode: /);
+  });
+});

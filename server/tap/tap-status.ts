@@ -25,10 +25,14 @@ export interface TapStatusFacts {
   counters: TapStatus['counters'];
   startedAt: number | null;
   recovery: TapStatus['recovery'];
+  backlog?: TapStatus['backlog'];
 }
 
+/** A backlog at or past this share of the cap is said out loud: the broker drops the oldest beyond it. */
+export const BACKLOG_WARN_SHARE = 0.8;
+
 /** The operator's hint: what the tap sees in its mode and what to do about what it does not. */
-export function tapHint(f: Pick<TapStatusFacts, 'mode' | 'state' | 'error' | 'vhost' | 'firehose' | 'coverage' | 'firehoseError'>): string | null {
+export function tapHint(f: Pick<TapStatusFacts, 'mode' | 'state' | 'error' | 'vhost' | 'firehose' | 'coverage' | 'firehoseError' | 'backlog'>): string | null {
   const { vhost } = f;
   let hint: string | null = null;
   const how = `rabbitmqctl trace_on -p ${vhost}${f.firehose.canEnable ? ' (or enable it from osloscope)' : ''}`;
@@ -50,6 +54,11 @@ export function tapHint(f: Pick<TapStatusFacts, 'mode' | 'state' | 'error' | 'vh
       : `${cluster}${hint ? ` ${hint}` : ''}`;
   }
   if (f.firehoseError) hint = `${f.firehoseError}${hint ? ` ${hint}` : ''}`;
+  const b = f.backlog;
+  if (b && b.cap > 0 && b.messages >= b.cap * BACKLOG_WARN_SHARE) {
+    const behind = `The tap is falling behind: ${b.messages} deliveries wait in its queue on the broker (cap ${b.cap}); past the cap the broker drops the oldest, and no counter can say how many. Give osloscope more CPU, narrow what it taps, or trace fewer vhosts.`;
+    hint = `${behind}${hint ? ` ${hint}` : ''}`;
+  }
   return hint;
 }
 
@@ -72,5 +81,6 @@ export function tapStatus(f: TapStatusFacts): TapStatus {
     counters: f.counters,
     startedAt: f.startedAt,
     recovery: f.recovery,
+    ...(f.backlog !== undefined ? { backlog: f.backlog } : {}),
   };
 }

@@ -150,6 +150,9 @@ export class Tap {
   private timers: Timers = {};
   private tickRunning = false;
   private memoryDropped = 0;
+  /** the fullest tap queue at the last tick (null: not read yet) */
+  private backlog: { messages: number; cap: number } | null = null;
+  private readonly queueMaxLength: number;
   private stopped = false;
 
   constructor(private readonly options: TapOptions) {
@@ -193,10 +196,11 @@ export class Tap {
       clock: this.clock,
       log: this.log,
     });
+    this.queueMaxLength = options.queueMaxLength ?? 100_000;
     this.modes = new ModeControl({
       requestedMode: this.requestedMode,
       vhost: this.vhost,
-      queueMaxLength: options.queueMaxLength ?? 100_000,
+      queueMaxLength: this.queueMaxLength,
       queueMessageTtlMs: options.queueMessageTtlMs ?? 60_000,
       probeTimeoutMs: options.probeTimeoutMs ?? 1500,
       modeCheckMs: this.intervals.modeCheckMs,
@@ -413,6 +417,7 @@ export class Tap {
       const changes = this.model.tick(now, (q) => facts.get(q));
       for (const c of changes) this.emitCall(c);
       await this.refreshDropped();
+      await this.refreshBacklog();
       return changes;
     } finally {
       this.tickRunning = false;
@@ -431,6 +436,22 @@ export class Tap {
       if (code === 404) return { exists: false, consumers: 0, depth: 0 };
       return null;
     }
+  }
+
+  /** The fullest of the tap's own queues against its cap (exact: a passive declare on the tap's link). */
+  private async refreshBacklog(): Promise<void> {
+    const link = this.cycle.link;
+    const queues = this.modes.consumedQueues.filter((q): q is string => q !== null);
+    if (!link || !link.isConnected || queues.length === 0) return;
+    let messages = 0;
+    for (const q of queues) {
+      try {
+        messages = Math.max(messages, (await link.checkQueue(q)).messageCount);
+      } catch {
+        return; // gone or reconnecting: keep the last reading
+      }
+    }
+    this.backlog = { messages, cap: this.queueMaxLength };
   }
 
   private async refreshDropped(): Promise<void> {
@@ -463,6 +484,7 @@ export class Tap {
       counters: this.model.tapCounters(),
       startedAt: this.startedAt,
       recovery: { ...this.cycle.recovery, awaiting: this.exchanges.awaitingExchanges(20) },
+      backlog: this.backlog,
     });
   }
 
