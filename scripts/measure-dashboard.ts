@@ -251,12 +251,20 @@ async function measureBusy(samples: number, seconds: number, clients: number): P
     server = await startServer({ TRANSPORT_URL: vhost.url, DEMO_FLEET: 'off', LOG_LEVEL: 'warn', TAP_MODE: 'firehose', HISTORY: 'off' });
     for (let i = 0; i < clients; i++) load.push(benchPeer(['osloscope-client', vhost.url, topic, '100000000', '64']));
     await new Promise((r) => setTimeout(r, 5000));
+    const pid = server.child.pid as number;
     const before = await apiStatus(server);
+    const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 5000));
     const after = await apiStatus(server);
-    const traceRate = (after.received - before.received) / ((performance.now() - t0) / 1000);
-    process.stdout.write(`tap mode ${after.mode}: ${traceRate.toFixed(0)} trace messages/s received (≈ ${(traceRate / 4).toFixed(0)} calls/s), dropped ${after.dropped}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+    const cpu = cpuSeconds(pid) - cpu0;
+    const elapsed = (performance.now() - t0) / 1000;
+    const received = after.received - before.received;
+    const traceRate = received / elapsed;
+    process.stdout.write(
+      `tap mode ${after.mode}: ${traceRate.toFixed(0)} trace messages/s received (≈ ${(traceRate / 4).toFixed(0)} calls/s), dropped ${after.dropped}, backlog ${after.backlog}; ` +
+        `dashboard CPU ${((cpu / elapsed) * 100).toFixed(0)} % of a core, ${received > 0 ? ((cpu * 1e6) / received).toFixed(0) : '-'} µs per trace message; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
+    );
     const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + q.messages, 0);
     process.stdout.write(`trace messages waiting in the tap's queue: ${await backlog()}\n`);
     const lat = (await measureLatency(server, vhost.url, samples)).sort((a, b) => a - b);
