@@ -359,7 +359,7 @@ export const tapStatusSchema = z.object({
   counters: tapCountersSchema,
   startedAt: z.number().nullable(),
   /**
-   * What waits in the tap's own queues on the broker (a passive declare each tick) against their cap
+   * What waits in the fullest of the tap's own queues on the broker (management API queue stats, every 5 s) against its cap
    * (x-max-length, drop-head). A backlog near the cap means the tap is behind and the broker is
    * dropping the oldest deliveries, which no counter reports (absent: not read yet).
    */

@@ -82,6 +82,8 @@ export interface BrokerInspector {
   describe(): string;
   /** Messages the broker dropped from a queue (x-max-length drop-head), when it counts them (memory broker). */
   droppedFrom?(queue: string): number;
+  /** Messages waiting in one queue (null: no such queue), when this inspector can read it without the caller's link. */
+  queueDepth?(queue: string): Promise<number | null>;
 }
 
 export class InspectorError extends Error {
@@ -272,6 +274,16 @@ export class ManagementInspector implements BrokerInspector {
     });
   }
 
+  async queueDepth(queue: string): Promise<number | null> {
+    try {
+      const q = await this.request<{ messages?: number }>(`/queues/${this.vh}/${encodeURIComponent(queue)}?columns=messages`);
+      return q.messages ?? 0;
+    } catch (err) {
+      if (err instanceof InspectorError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
   async exchanges(): Promise<InspectedExchange[]> {
     const list = await this.request<{ name: string; type: string; internal?: boolean }[]>(`/exchanges/${this.vh}?columns=name,type,internal`);
     return list.map((x) => ({ name: x.name, type: x.type, internal: x.internal === true }));
@@ -388,6 +400,10 @@ export class MemoryInspector implements BrokerInspector {
 
   async connections(): Promise<InspectedConnection[]> {
     return this.broker.listConnections().map((c) => ({ name: c.address, connectionName: c.name }));
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    return this.broker.listQueues().find((q) => q.name === queue)?.messages ?? null;
   }
 
   /** Messages the broker dropped from a queue (x-max-length drop-head) — the tap's own loss counter. */

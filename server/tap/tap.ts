@@ -61,6 +61,9 @@ import { ModeControl, TAP_QUEUE_PREFIX } from './tap-mode.ts';
 
 export { TAP_QUEUE_PREFIX, TAP_QUEUE_EXPIRES_MS, tracingFromCoverage } from './tap-mode.ts';
 
+/** How often the tap reads its queues' backlog (the management API's queue stats refresh every 5 s by default). */
+const BACKLOG_READ_MS = 5000;
+
 /** Defined with oslo's other exchange names in the core's topology; re-exported for the tap's callers. */
 export const DEFAULT_CONTROL_EXCHANGES = topology.DEFAULT_CONTROL_EXCHANGES;
 
@@ -150,8 +153,9 @@ export class Tap {
   private timers: Timers = {};
   private tickRunning = false;
   private memoryDropped = 0;
-  /** the fullest tap queue at the last tick (null: not read yet) */
+  /** the fullest tap queue at the last read (null: not read yet) */
   private backlog: { messages: number; cap: number } | null = null;
+  private backlogReadAt = Number.NEGATIVE_INFINITY;
   private readonly queueMaxLength: number;
   private stopped = false;
 
@@ -438,20 +442,24 @@ export class Tap {
     }
   }
 
-  /** The fullest of the tap's own queues against its cap (exact: a passive declare on the tap's link). */
+  /**
+   * The fullest of the tap's own queues against its cap, read through the inspector (the management API's
+   * queue stats, refreshed by the broker every few seconds; the memory broker), never on the tap's own link,
+   * whose recovery must not wait behind a read. Without one (passive inspector) the backlog stays unknown.
+   */
   private async refreshBacklog(): Promise<void> {
-    const link = this.cycle.link;
+    const inspector = this.inspector;
+    const now = this.clock();
+    if (!inspector?.queueDepth || now - this.backlogReadAt < BACKLOG_READ_MS) return;
+    this.backlogReadAt = now;
     const queues = this.modes.consumedQueues.filter((q): q is string => q !== null);
-    if (!link || !link.isConnected || queues.length === 0) return;
-    let messages = 0;
-    for (const q of queues) {
-      try {
-        messages = Math.max(messages, (await link.checkQueue(q)).messageCount);
-      } catch {
-        return; // gone or reconnecting: keep the last reading
-      }
+    if (queues.length === 0) return;
+    try {
+      const depths = await Promise.all(queues.map((q) => inspector.queueDepth!(q)));
+      this.backlog = { messages: Math.max(0, ...depths.map((d) => d ?? 0)), cap: this.queueMaxLength };
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'tap backlog not read');
     }
-    this.backlog = { messages, cap: this.queueMaxLength };
   }
 
   private async refreshDropped(): Promise<void> {

@@ -92,7 +92,7 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     // passive checks only: no neutron, cinder, ... exchange was created
     const names = (await vh.mgmt.exchanges()).map((x) => x.name);
     expect(names.filter((n) => DEFAULTS_NOT_CREATED.includes(n))).toEqual([]);
-    // the backlog is read from the broker each tick, against the queue's own x-max-length
+    // the backlog is read through the management API, against the queue's own x-max-length
     const backlog = await waitFor(() => tap.status().backlog, 'backlog read');
     expect(backlog.cap).toBe(info.arguments && (info.arguments as Record<string, unknown>)['x-max-length']);
     expect(backlog.messages).toBeGreaterThanOrEqual(0);
