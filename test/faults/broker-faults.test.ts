@@ -121,13 +121,21 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   const firstMessage = { restart: [] as number[], cut: [] as number[] };
   const failFast: number[] = [];
   const cycleMs = { restart: [] as number[], cut: [] as number[] };
+  const tapWarnings: { at: number; text: string }[] = [];
+  /** the tap link's warnings since `from`, for a recovery slower than a second */
+  const warningsSince = (from: number): string => tapWarnings.filter((w) => w.at >= from).map((w) => `\n  ${w.text}`).join('');
 
   beforeAll(async () => {
     await stack('up', 'sid-fault');
     await admin.request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: { description: 'osloscope fault suite' } });
     await admin.request(`/permissions/${encodeURIComponent(vhost)}/${AMQP.username}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
     // oslo's default retry policy on purpose: the tap's quick recovery is what is measured
-    tapTransport = new Transport(url, { programName: 'osloscope-fault-tap' });
+    // the tap link's warnings (failed reconnect attempts and why) are kept to explain a slow recovery
+    const noop = () => undefined;
+    tapTransport = new Transport(url, {
+      programName: 'osloscope-fault-tap',
+      log: { debug: noop, info: noop, error: noop, warn: (obj, msg) => tapWarnings.push({ at: Date.now(), text: `${msg} ${JSON.stringify(obj)}`.slice(0, 400) }) },
+    });
     fireTransport = new Transport(url, { programName: 'osloscope-fault-fire' });
     const ownTransport = new Transport(url, { programName: 'osloscope-fault-server' });
     closers.push(() => tapTransport.close(), () => fireTransport.close(), () => ownTransport.close());
@@ -213,7 +221,15 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
     }
   }
 
+  /** A retried test measures afresh: a failed attempt's figures must not decide the retry. */
+  const restartFigures = (kind: 'restart' | 'cut') => {
+    recovery[kind].length = 0;
+    firstMessage[kind].length = 0;
+    cycleMs[kind].length = 0;
+  };
+
   it(`the tap consumes again within 2 s of the broker accepting connections, ${RESTARTS} broker stop/start cycles in a row`, async () => {
+    restartFigures('restart');
     for (let i = 0; i < RESTARTS; i++) {
       const t0 = Date.now();
       await tapSees(t0, 60_000);
@@ -255,6 +271,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
 
   it(`the tap consumes again within 2 s of losing its connection, ${CUTS} close-all-connections cuts in a row`, async () => {
     await ensureUp(); // up already unless the restarts left it down
+    restartFigures('cut');
     const before = tap.status().recovery?.reconnects ?? 0;
     for (let i = 0; i < CUTS; i++) {
       const t0 = Date.now();
@@ -280,7 +297,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       recovery.cut.push(back - lost);
       firstMessage.cut.push((await tapSees(lost, 30_000)) - lost);
       cycleMs.cut.push(Date.now() - t0);
-      console.log(`[faults] cut ${i + 1}/${CUTS}: tap back ${back - lost} ms after losing its connection, cycle ${Date.now() - t0} ms`);
+      console.log(`[faults] cut ${i + 1}/${CUTS}: tap back ${back - lost} ms after losing its connection, cycle ${Date.now() - t0} ms${back - lost > 1000 ? warningsSince(lost) : ''}`);
     }
     console.log(`[faults] close-all-connections: tap consuming again after its connection closed: ${stats(recovery.cut)}`);
     expect(Math.max(...recovery.cut)).toBeLessThan(TARGET_MS);
