@@ -267,8 +267,16 @@ async function measureBusy(samples: number, seconds: number, clients: number): P
     );
     const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + q.messages, 0);
     process.stdout.write(`trace messages waiting in the tap's queue: ${await backlog()}\n`);
+    const probeStart = await apiStatus(server);
+    const probeCpu0 = cpuSeconds(pid);
+    const probeT0 = performance.now();
     const lat = (await measureLatency(server, vhost.url, samples)).sort((a, b) => a - b);
-    process.stdout.write(`trace messages waiting in the tap's queue after the probes: ${await backlog()} (the tap's own reading: ${(await apiStatus(server)).backlog})\n`);
+    const probeEnd = await apiStatus(server);
+    const probeSeconds = (performance.now() - probeT0) / 1000;
+    process.stdout.write(
+      `while Chromium showed the Overview: ${((probeEnd.received - probeStart.received) / probeSeconds).toFixed(0)} trace messages/s taken by the tap, dashboard CPU ${(((cpuSeconds(pid) - probeCpu0) / probeSeconds) * 100).toFixed(0)} % of a core; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
+    );
+    process.stdout.write(`trace messages waiting in the tap's queue after the probes: ${await backlog()} (the tap's own reading: ${probeEnd.backlog})\n`);
     process.stdout.write(`publish → chart under load: p50 ${percentile(lat, 0.5)} ms, p95 ${percentile(lat, 0.95)} ms, max ${lat.at(-1)} ms (target p95 ≤ 1500 ms)\n`);
     process.stdout.write(`samples: ${lat.join(' ')}\n`);
     const s = await measureLiveScroll(server, seconds);
