@@ -64,9 +64,12 @@ describe.skipIf(!ready && !process.env.CI)(`Broker page: layout and health (${PE
     await until(() => name.innerText().catch(() => ''), (t) => LABEL[PEER_LAYOUT].test(t), 'the layout name', 75_000);
     const topics = page.getByTestId('layout-topics');
     expect(await topics.locator('tr[data-topic="e2e_layout"]').count()).toBe(1);
-    expect(await page.getByTestId('firehose-coverage').innerText()).toMatch(/^tracing (off|off on all \d+ nodes)$/);
+    // a node whose tracing read failed (a timeout on a loaded broker) says so and is asked again at the next
+    // health read (the server reads at most every 15 s, the page polls every 15 s): what settles is the truth
+    const coverage = page.getByTestId('firehose-coverage');
+    await until(() => coverage.innerText().catch(() => ''), (t) => /^tracing (off|off on all \d+ nodes)$/.test(t), 'the per-node tracing state', 45_000);
     expect(await page.getByTestId('health-version').innerText()).toBe(version);
     if (PEER_LAYOUT === 'helm') expect(await page.locator('[data-testid="layout-drift"][data-code="quorum-expected-classic-found"]').count()).toBe(1);
     await page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/broker-layout-${PEER_LAYOUT}.png`, fullPage: true });
-  }, 90_000);
+  }, 150_000);
 });
