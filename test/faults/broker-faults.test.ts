@@ -122,7 +122,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   const failFast: number[] = [];
   const cycleMs = { restart: [] as number[], cut: [] as number[] };
   const tapWarnings: { at: number; text: string }[] = [];
-  /** the tap link's warnings since `from`, for a recovery slower than a second */
+  /** the tap link's warnings since `from` (failed reconnect attempts and why), for a recovery slower than a second */
   const warningsSince = (from: number): string => tapWarnings.filter((w) => w.at >= from).map((w) => `\n  ${w.text}`).join('');
 
   beforeAll(async () => {
@@ -258,7 +258,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       firstMessage.restart.push((await tapSees(acceptAt, 30_000)) - acceptAt);
       await started;
       cycleMs.restart.push(Date.now() - t0);
-      console.log(`[faults] restart ${i + 1}/${RESTARTS} (${whole ? 'node' : 'app'}): tap back ${back - acceptAt} ms after the broker accepted, cycle ${Date.now() - t0} ms`);
+      console.log(`[faults] restart ${i + 1}/${RESTARTS} (${whole ? 'node' : 'app'}): tap back ${back - acceptAt} ms after the broker accepted, cycle ${Date.now() - t0} ms${back - acceptAt > 1000 ? warningsSince(acceptAt) : ''}`);
     }
     console.log(`[faults] restarts: tap consuming again after the broker accepts connections: ${stats(recovery.restart)}`);
     expect(Math.max(...recovery.restart)).toBeLessThan(TARGET_MS);
