@@ -76,6 +76,11 @@ export type ApiResponse<T> = { ok: true; data: T } | ApiFailure;
 export const TRANSPORT_NAME_RE = /^[a-z0-9_-]{1,32}$/;
 /** The name of the only transport TRANSPORT_URL (or the embedded broker) gives. */
 export const DEFAULT_TRANSPORT_NAME = 'default';
+
+/** Is a transport usable: connected, or idle (it opened nothing yet). */
+export function transportUp(state: string): boolean {
+  return state === 'connected' || state === 'idle';
+}
 /** `?transport=all` (or none): the whole fleet. Never a transport's name. */
 export const ALL_TRANSPORTS = 'all';
 /** Most transports one osloscope taps (TRANSPORT_URLS). */

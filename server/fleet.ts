@@ -11,7 +11,7 @@
  */
 import type { Transport } from './messaging/index.ts';
 import { redactText } from './tap/index.ts';
-import { ALL_TRANSPORTS, selectedTransport, type TransportEntry, type TransportsList } from '../lib/api-contracts.ts';
+import { ALL_TRANSPORTS, selectedTransport, transportUp, type TransportEntry, type TransportsList } from '../lib/api-contracts.ts';
 import { UnknownTransportError, type Dashboard, type FleetFace, type TapFace } from './dashboard.ts';
 import type { BrokerHealthSummary } from '../lib/broker-contracts.ts';
 import type {
@@ -370,11 +370,6 @@ type Retry = { error: string; attempt: number; nextAt: number };
 export function lastFailure(links: readonly (Retry | null | undefined)[], tap: Retry | null | undefined): Retry | null {
   const all = [...links, tap].filter((r): r is Retry => r !== null && r !== undefined);
   return all.length === 0 ? null : all.reduce((a, b) => (b.nextAt < a.nextAt ? b : a));
-}
-
-/** Is this transport usable: connected or idle (a transport that opened nothing yet). */
-export function transportUp(state: string): boolean {
-  return state === 'connected' || state === 'idle';
 }
 
 export class Fleet implements FleetFace {

@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { Suspense, type ReactNode } from 'react';
 import { isStale } from '@/lib/series';
-import type { TransportInfo } from '@/lib/api-contracts';
+import { transportUp, type TransportInfo } from '@/lib/api-contracts';
 import { useRealtime } from '../realtime-provider';
 import { useStatus } from '../hooks/use-status';
 import { useSession } from '../hooks/use-session';
@@ -89,7 +89,7 @@ function ConnectionIndicators() {
   const fleetStates = fleet.transports.map((t) => t.state);
   const worst = whole ? (fleetStates.find((s) => stateTone(s) === worstTone(fleetStates)) ?? 'unknown') : null;
   const brokerState = stale ? 'unknown' : (worst ?? (transport ? transport.state : 'unknown'));
-  const brokerTone = brokerState === 'connected' || brokerState === 'idle' ? 'ok' : brokerState === 'degraded' || brokerState === 'unknown' ? 'warn' : 'bad';
+  const brokerTone = transportUp(brokerState) ? 'ok' : brokerState === 'degraded' || brokerState === 'unknown' ? 'warn' : 'bad';
   const up = fleet.transports.filter((t) => stateTone(t.state) === 'ok').length;
   const brokerText = whole && !stale ? `${up}/${fleet.transports.length} up` : brokerState;
   return (

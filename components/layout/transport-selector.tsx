@@ -5,13 +5,13 @@
  * buttons (Tab or the arrow keys move, Enter chooses, Escape closes and returns to the button).
  */
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
-import type { TransportEntry } from '@/lib/api-contracts';
+import { transportUp, type TransportEntry } from '@/lib/api-contracts';
 import { useChooseTransport, useFleet } from '../hooks/use-transport';
 
 export type Tone = 'ok' | 'warn' | 'bad';
 
 export function stateTone(state: string): Tone {
-  return state === 'connected' || state === 'idle' ? 'ok' : state === 'degraded' ? 'warn' : 'bad';
+  return transportUp(state) ? 'ok' : state === 'degraded' ? 'warn' : 'bad';
 }
 
 const RANK: Record<Tone, number> = { ok: 0, warn: 1, bad: 2 };

@@ -16,6 +16,7 @@ import {
   rpcRequestSchema,
   selectedTransport,
   transportSelectorSchema,
+  transportUp,
   ALL_TRANSPORTS,
   DEFAULT_TRANSPORT_NAME,
   type Health,
@@ -214,7 +215,7 @@ export class Api {
     const principal = await this.o.sessions.principal(c.req);
     // every named transport: the server is degraded when any of them is
     const each = transportsList(d).transports.map((x) => {
-      const ok = (x.state === 'connected' || x.state === 'idle') && (!x.tap || x.tap.state === 'running');
+      const ok = transportUp(x.state) && (!x.tap || x.tap.state === 'running');
       return { name: x.name, driver: x.driver, url: principal ? x.url : `${x.driver}://`, state: x.state, tap: x.tap ? { mode: x.tap.mode, state: x.tap.state } : null, status: ok ? ('ok' as const) : ('degraded' as const) };
     });
     const healthy = each.every((x) => x.status === 'ok');

@@ -15,7 +15,7 @@
  * (test/integration/deploy-promtool.test.ts); deploy/prometheus/osloscope-rules.yml alerts on it.
  */
 import { RPC_CLIENT_PROCESSING_SECONDS } from '../../lib/tap-contracts.ts';
-import { DEFAULT_TRANSPORT_NAME } from '../../lib/api-contracts.ts';
+import { DEFAULT_TRANSPORT_NAME, transportUp } from '../../lib/api-contracts.ts';
 import type { Dashboard, TapFace } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { mergeHistogramSeries, renderCounter, renderGauge, renderHistogramFamily } from './metrics.ts';
@@ -112,7 +112,7 @@ export function renderMetrics(s: MetricsSources): string {
     parts.push(own.seconds.render());
   }
 
-  parts.push(renderGauge('osloscope_transport_up', 'Whether the dashboard transport is connected (1) or not (0).', each((m) => [{ labels: { transport: m.name, driver: m.t.driver }, value: m.t.state === 'connected' || m.t.state === 'idle' ? 1 : 0 }])));
+  parts.push(renderGauge('osloscope_transport_up', 'Whether the dashboard transport is connected (1) or not (0).', each((m) => [{ labels: { transport: m.name, driver: m.t.driver }, value: transportUp(m.t.state) ? 1 : 0 }])));
   parts.push(
     renderGauge(
       'osloscope_pool_connections',
