@@ -6,10 +6,10 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransportsList } from '../lib/api-contracts.ts';
 import { CLIENT_EVENTS, SERVER_EVENTS, type TrafficBatch } from '../lib/socket-contracts.ts';
-import type { CallRecord, DecodedMessage, RateSnapshot, TapStatus } from '../lib/tap-contracts.ts';
+import type { CallRecord, DecodedMessage, RateSnapshot, TapEvent, TapStatus } from '../lib/tap-contracts.ts';
 import { loadConfig } from './config.ts';
 import type { BrokerHealthSummary } from '../lib/broker-contracts.ts';
-import { Fleet, lastFailure, mergeBrokerSummaries, mergeCalls, mergeMessages, mergeRates, mergeStatus } from './fleet.ts';
+import { Fleet, lastFailure, mergeBrokerSummaries, mergeCalls, mergeMessages, mergeRates, mergeStatus, StampedTap } from './fleet.ts';
 import type { TapFace } from './dashboard.ts';
 import type { TransportStatus } from './messaging/transport.ts';
 import { startOsloscope, type RunningServer } from './index.ts';
@@ -139,6 +139,44 @@ describe('fleet merging', () => {
     expect(mergeBrokerSummaries([{ name: 'cella', summary: ok }, { name: 'cellb', summary: { ...ok } }])?.layout).toEqual(ok.layout);
     expect(mergeBrokerSummaries([{ name: 'cella', summary: null }, { name: 'cellb', summary: null }])).toBeNull();
     expect(mergeBrokerSummaries([{ name: 'cella', summary: bad }])).toBe(bad);
+  });
+});
+
+describe('a member tap stamped with its transport', () => {
+  it('stamps each event once for all its listeners, and a throwing listener does not stop the others', () => {
+    const listeners: ((e: TapEvent) => void)[] = [];
+    const inner = {
+      on(l: (e: TapEvent) => void) {
+        listeners.push(l);
+        return () => listeners.splice(listeners.indexOf(l), 1);
+      },
+    } as unknown as TapFace;
+    const tap = new StampedTap('cell1', inner, true);
+    const seen: TapEvent[][] = [[], []];
+    tap.on(() => {
+      throw new Error('a broken listener');
+    });
+    tap.on((e) => seen[0].push(e));
+    tap.on((e) => seen[1].push(e));
+    const emit = (e: TapEvent) => {
+      for (const l of [...listeners]) {
+        try {
+          l(e);
+        } catch {
+          // the inner tap isolates each listener (Tap.emit)
+        }
+      }
+    };
+    const message = { id: '7', ts: 1 } as DecodedMessage;
+    emit({ type: 'tap:message', message });
+    emit({ type: 'tap:message', message: { ...message, id: '8' } });
+    expect(seen[0].map((e) => (e.type === 'tap:message' ? [e.message.id, e.message.transport] : null))).toEqual([
+      ['cell1:7', 'cell1'],
+      ['cell1:8', 'cell1'],
+    ]);
+    expect(seen[1][0]).toBe(seen[0][0]);
+    expect(seen[1][1]).toBe(seen[0][1]);
+    expect(message.transport).toBeUndefined();
   });
 });
 

@@ -101,12 +101,22 @@ export class StampedTap implements TapFace {
   get brokerHealthSummary() {
     return this.inner.brokerHealthSummary?.bind(this.inner);
   }
+  /** the last event stamped: the inner tap hands the same event to each listener in turn, so it is stamped once */
+  private lastIn: TapEvent | null = null;
+  private lastOut: TapEvent | null = null;
+
+  private stamp(e: TapEvent): TapEvent {
+    if (e !== this.lastIn) {
+      this.lastIn = e;
+      this.lastOut =
+        e.type === 'tap:message' ? { type: 'tap:message', message: this.message(e.message) } : e.type === 'tap:call' ? { type: 'tap:call', call: this.callOf(e.call) } : e;
+    }
+    return this.lastOut as TapEvent;
+  }
+
   on(listener: (event: TapEvent) => void): () => void {
-    return this.inner.on((e) => {
-      if (e.type === 'tap:message') listener({ type: 'tap:message', message: this.message(e.message) });
-      else if (e.type === 'tap:call') listener({ type: 'tap:call', call: this.callOf(e.call) });
-      else listener(e);
-    });
+    // each listener stays its own subscription, so the inner tap keeps isolating a listener that throws
+    return this.inner.on((e) => listener(this.stamp(e)));
   }
 }
 
