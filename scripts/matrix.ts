@@ -16,8 +16,11 @@
  *
  * Every cell is its own `vitest run` with the stack's TEST_* variables
  * (`stack env`), CI=true (a missing broker or Python fails, never skips), and
- * a JSON report read back for the summary. A failed cell fails the run; the
- * other cells still run. The exit code is non-zero when any cell failed, ran
+ * a JSON report read back for the summary. A failed test runs once more
+ * (MATRIX_RETRY); one that passes on its retry is listed in the summary with
+ * why its first attempt failed, and that attempt's error goes in the cell's log
+ * (scripts/matrix-report.ts). A failed cell fails the run; the other cells
+ * still run. The exit code is non-zero when any cell failed, ran
  * no test, timed out, or its stack could not be brought up.
  */
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
@@ -27,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redactUrlPasswords } from '../server/messaging/transport-url.ts';
+import { retriedAttemptsText, summariseReport, type JsonReport } from './matrix-report.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STACK = join(ROOT, 'scripts', 'stacks', 'stack');
@@ -150,19 +154,8 @@ interface CellResult {
   /** Why the cell failed beyond failing tests (timeout, no tests, stack down). */
   note?: string;
   failures: string[];
-}
-
-interface JsonReport {
-  numPassedTests?: number;
-  numFailedTests?: number;
-  numPendingTests?: number;
-  numTodoTests?: number;
-  testResults?: Array<{
-    name: string;
-    status?: string;
-    message?: string;
-    assertionResults?: Array<{ fullName?: string; title?: string; status: string; duration?: number; failureMessages?: string[] }>;
-  }>;
+  /** tests that passed only on their retry, each with why its earlier attempt failed */
+  retried: string[];
 }
 
 const log = (line: string) => process.stdout.write(`[matrix] ${line}\n`);
@@ -186,22 +179,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 function label(cell: Cell): string {
   return cell.battery === 'suite' ? 'bookworm (suite)' : `${cell.stack} × ${cell.layout} × ${cell.battery}`;
-}
-
-/** The first line of a failure, with where in the test it happened. */
-function failureLine(message: string | undefined, durationMs: number | undefined): string {
-  const text = message ?? '';
-  const at = new RegExp(`at (?:.*\\()?${ROOT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/((?:test|e2e|server|scripts)/[^:)]+:\\d+)`).exec(text)?.[1];
-  // vitest's JSON report loses the "Test timed out" text of a timeout
-  const head = text.startsWith('Error: STACK_TRACE_ERROR')
-    ? `test timed out${durationMs ? ` after ${Math.round(durationMs / 1000)} s` : ''}`
-    : firstLine(text);
-  return at ? `${head} (${at})` : head;
-}
-
-function firstLine(text: string | undefined): string {
-  const line = (text ?? '').split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '(no message)';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 /** `stack env NAME` as a map (K=V lines). */
@@ -245,6 +222,7 @@ function runCell(cell: Cell, reportDir: string, buffered: boolean): Promise<Cell
     skipped: 0,
     ms: Date.now() - started,
     failures: [],
+    retried: [],
     ...partial,
   });
   if (cell.battery !== 'suite' && files.length === 0) {
@@ -378,7 +356,7 @@ function spawnCell(
     child.on('close', (code) => {
       clearTimeout(timer);
       running.delete(child.pid!);
-      const r = summarise(cell, reportFile, code, started);
+      const { result: r, attemptsText } = summarise(cell, reportFile, code, started);
       if (timedOut) {
         r.status = 'failed';
         r.note = `timed out after ${spec.timeoutMs / 60_000} min`;
@@ -388,13 +366,16 @@ function spawnCell(
         process.stdout.write(header);
         process.stdout.write(readFileSync(outFile));
       }
-      process.stdout.write(`╚══ ${label(cell)}: ${r.status.toUpperCase()} (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${fmtTime(r.ms)})${r.note ? ` — ${r.note}` : ''}\n`);
+      // vitest prints nothing of an attempt its retry made good: the failed attempts go in the log here
+      if (attemptsText) process.stdout.write(`║ passed only on the retry (MATRIX_RETRY=${MATRIX_RETRY}); the failed attempts:\n${attemptsText.replace(/^/gm, '║ ')}\n`);
+      const onRetry = r.retried.length ? `, ${r.retried.length} of them on the retry` : '';
+      process.stdout.write(`╚══ ${label(cell)}: ${r.status.toUpperCase()} (${r.passed} passed${onRetry}, ${r.failed} failed, ${r.skipped} skipped, ${fmtTime(r.ms)})${r.note ? ` — ${r.note}` : ''}\n`);
       resolve(r);
     });
   });
 }
 
-function summarise(cell: Cell, reportFile: string, code: number | null, started: number): CellResult {
+function summarise(cell: Cell, reportFile: string, code: number | null, started: number): { result: CellResult; attemptsText: string } {
   const ms = Date.now() - started;
   let report: JsonReport | null = null;
   try {
@@ -402,17 +383,8 @@ function summarise(cell: Cell, reportFile: string, code: number | null, started:
   } catch {
     // vitest died before writing it: the exit code decides
   }
-  const passed = report?.numPassedTests ?? 0;
-  const failed = report?.numFailedTests ?? 0;
-  const skipped = (report?.numPendingTests ?? 0) + (report?.numTodoTests ?? 0);
-  const failures: string[] = [];
-  for (const file of report?.testResults ?? []) {
-    const rel = relative(ROOT, file.name);
-    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
-    for (const a of failedTests) failures.push(`${rel} > ${a.fullName ?? a.title}: ${failureLine(a.failureMessages?.[0], a.duration)}`);
-    // a file that failed outside any test (import error, beforeAll, afterAll)
-    if (file.status === 'failed' && failedTests.length === 0) failures.push(`${rel}: ${firstLine(file.message)}`);
-  }
+  const s = summariseReport(report ?? {}, ROOT);
+  const { passed, failed, failures } = s;
   let note: string | undefined;
   let ok = code === 0 && failures.length === 0;
   if (!report) note = `vitest exited ${code} without a report`;
@@ -420,7 +392,10 @@ function summarise(cell: Cell, reportFile: string, code: number | null, started:
     ok = false;
     if (failures.length === 0) note = 'ran no test (all skipped or filtered out)';
   } else if (code !== 0 && failures.length === 0) note = `vitest exited ${code}`;
-  return { cell, status: ok ? 'passed' : 'failed', passed, failed, skipped, ms, note, failures };
+  return {
+    result: { cell, status: ok ? 'passed' : 'failed', passed, failed, skipped: s.skipped, ms, note, failures, retried: s.retried },
+    attemptsText: retriedAttemptsText(s),
+  };
 }
 
 function fmtTime(ms: number): string {
@@ -512,7 +487,7 @@ async function main(): Promise<number> {
     const second = BATTERIES[cell.battery].secondStack;
     if (down.has(cell.stack) || (second !== undefined && down.has(second))) {
       const which = down.has(cell.stack) ? cell.stack : second;
-      results.set(cell, { cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${which} could not be brought up (see scripts/stacks/stack output above)`, failures: [] });
+      results.set(cell, { cell, status: 'failed', passed: 0, failed: 0, skipped: 0, ms: 0, note: `stack ${which} could not be brought up (see scripts/stacks/stack output above)`, failures: [], retried: [] });
       return;
     }
     results.set(cell, await runCell(cell, reportDir, buffered));
@@ -555,6 +530,15 @@ async function main(): Promise<number> {
     }
   } else {
     summary.push('', `all ${ordered.length} cells passed`);
+  }
+  // green, but only thanks to the retry: each with why its first attempt failed (the full errors are in the cell's log)
+  const retried = ordered.filter((r) => r.retried.length > 0);
+  if (retried.length) {
+    summary.push('', `${retried.reduce((n, r) => n + r.retried.length, 0)} test(s) passed only on their retry:`);
+    for (const r of retried) {
+      summary.push(`  ${label(r.cell)}`);
+      for (const f of r.retried) summary.push(`    ↻ ${f}`);
+    }
   }
   // the plain closing line CI readers look for, over every cell
   const sum = (k: 'passed' | 'failed' | 'skipped') => ordered.reduce((n, r) => n + r[k], 0);
