@@ -78,12 +78,18 @@ describe('--json errors', () => {
     [['tap', '--json', '--count', 'x'], 2, 'usage', /--count must be a positive integer/],
     [['demo', '--json', '--rate', '0'], 2, 'usage', /--rate must be a number/],
     [['nosuch', '--json'], 2, 'usage', /unknown command 'nosuch'/],
+    [['record', '--json', '--duration', '0'], 2, 'usage', /^osloscope record: --duration is a number of seconds/],
+    [['record', '--json', '--bogus'], 2, 'usage', /^osloscope record: Unknown option '--bogus' \(see osloscope record --help\)$/],
+    [['why', '--json', '--bogus'], 2, 'usage', /^osloscope why: Unknown option '--bogus'.* \(see osloscope why --help\)$/],
+    [['serve', '--json', '--bogus'], 2, 'usage', /Unknown option '--bogus'/],
   ] as const)('%j → exit %d, {"error":{"code":"%s"}}', async (argv, exit, code, message) => {
     const r = await run([...argv]);
     expect(r.code).toBe(exit);
     const e = json(r.stderr);
     expect(e.error.code).toBe(code);
     expect(e.error.message).toMatch(message);
+    // the message is the command's words, never a JSON error inside the JSON error
+    expect(e.error.message).not.toMatch(/^\{|"error"/);
     expect(r.stdout).toBe('');
   });
 

@@ -74,7 +74,8 @@ async function withJsonErrors(command: Command, argv: string[], io: Io): Promise
   });
   const end = argv.indexOf('--');
   const rest = end < 0 ? argv.filter((a) => a !== '--json') : [...argv.slice(0, end).filter((a) => a !== '--json'), ...argv.slice(end)];
-  const code = await command(rest, { ...io, stderr, json: true });
+  // the command writes plain lines (json off): they become the one JSON error below, never JSON inside JSON
+  const code = await command(rest, { ...io, stderr, json: false });
   const text = held.join('');
   if (code === EXIT.ok) io.stderr.write(text);
   else writeError({ ...io, json: true }, code, text.trim() || `failed (${ERROR_CODES[code] ?? 'failure'})`);

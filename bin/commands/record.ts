@@ -31,7 +31,7 @@ export async function runRecordCommand(argv: string[], io: Io, signal?: AbortSig
   try {
     values = parseArgs({ args: argv, options: { duration: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (err) {
-    return writeError(io, EXIT.usage, `osloscope record: ${(err as Error).message}\n${USAGE}`);
+    return writeError(io, EXIT.usage, `osloscope record: ${(err as Error).message} (see osloscope record --help)`);
   }
   if (values.help) {
     io.stdout.write(`${USAGE}\n`);

@@ -99,7 +99,7 @@ export async function runWhyCommand(argv: string[], io: Io): Promise<number> {
       options: { json: { type: 'boolean' }, database: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    return writeError(io, WHY_EXIT.usage, `osloscope why: ${(err as Error).message}\n${USAGE}`);
+    return writeError(io, WHY_EXIT.usage, `osloscope why: ${(err as Error).message} (see osloscope why --help)`);
   }
   const o = parsed.values;
   const jio = { ...io, json: io.json || o.json === true };
