@@ -232,6 +232,9 @@ export async function startOsloscope(config: Config, options: StartOptions = {})
       return origin.ok ? null : origin.message;
     },
   });
+  // A logout ends the session's open sockets at once, not at the next periodic check.
+  const sockets = gateway;
+  sessions.onRevoke(() => void sockets.revalidate());
   const upgrade = nextUpgrade as UpgradeFn | null;
   if (upgrade) {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

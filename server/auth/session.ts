@@ -75,6 +75,8 @@ export class Sessions {
   private readonly notBefore = new Map<string, number>();
   readonly limiter: LoginLimiter;
   readonly proxies: TrustedProxies;
+  /** called after a logout revoked a session (the realtime gateway ends that session's open sockets) */
+  private readonly revokeListeners: Array<() => void> = [];
 
   constructor(
     private readonly auth: AuthConfig,
@@ -159,7 +161,17 @@ export class Sessions {
     session.destroy();
   }
 
+  /** Run `fn` after every logout that revoked a session. */
+  onRevoke(fn: () => void): void {
+    this.revokeListeners.push(fn);
+  }
+
   private revoke(data: SessionData): void {
+    this.revokeRecord(data);
+    for (const fn of this.revokeListeners) fn();
+  }
+
+  private revokeRecord(data: SessionData): void {
     const now = Date.now();
     const issued = typeof data.issuedAt === 'number' ? data.issuedAt : now;
     const expires = issued + this.auth.sessionTtlSeconds * 1000;

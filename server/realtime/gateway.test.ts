@@ -33,6 +33,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 const BATCH_MS = 100;
 const STATUS_MS = 200;
 const CALLS_MS = 400;
+const AUTH_MS = 1_000;
 
 let seq = 0;
 function message(over: Partial<DecodedMessage>): DecodedMessage {
@@ -101,6 +102,8 @@ describe('RealtimeGateway', () => {
   let base: string;
   const sockets: Socket[] = [];
   let allow = true;
+  /** cookies whose session ended (logged out) since the handshake */
+  const ended = new Set<string>();
   const clock = new ManualClock();
 
   beforeAll(async () => {
@@ -124,8 +127,15 @@ describe('RealtimeGateway', () => {
       batchMs: BATCH_MS,
       statusMs: STATUS_MS,
       callsMs: CALLS_MS,
+      authMs: AUTH_MS,
       every: clock.every,
-      authenticate: async (req) => (req.headers.cookie === 'let-me-in=1' ? { name: 'tester', role: 'viewer' } : null),
+      authenticate: async (req) => {
+        const cookie = req.headers.cookie ?? '';
+        if (ended.has(cookie)) return null;
+        if (cookie === 'let-me-in=1') return { name: 'tester', role: 'viewer' };
+        if (cookie === 'let-me-in=2') return { name: 'other', role: 'viewer' };
+        return null;
+      },
       checkRequest: (req) => (allow && req.headers.origin !== 'http://evil.example' ? null : 'cross-origin'),
     });
     gateway.start();
@@ -137,6 +147,7 @@ describe('RealtimeGateway', () => {
   afterEach(() => {
     for (const s of sockets.splice(0)) s.close();
     allow = true;
+    ended.clear();
   });
 
   afterAll(async () => {
@@ -165,6 +176,33 @@ describe('RealtimeGateway', () => {
   it('refuses cross-origin handshakes, websockets included', async () => {
     const msg = await refused(client({ cookie: 'let-me-in=1', origin: 'http://evil.example' }));
     expect(msg).not.toBe('');
+  });
+
+  it('ends the sockets of a session that was logged out, at the next check, and keeps the others', async () => {
+    const mine = client({ cookie: 'let-me-in=1' });
+    const theirs = client({ cookie: 'let-me-in=2' });
+    await Promise.all([connected(mine), connected(theirs)]);
+    const reasons: string[] = [];
+    mine.on('disconnect', (reason) => reasons.push(reason));
+    clock.tick(AUTH_MS);
+    // still logged in: the check keeps it
+    expect(await ask<{ ok: boolean }>(mine, 'status:subscribe')).toMatchObject({ ok: true });
+    ended.add('let-me-in=1');
+    clock.tick(AUTH_MS);
+    await until(() => reasons.length > 0, 'the logged-out socket to be disconnected');
+    expect(reasons).toEqual(['io server disconnect']);
+    expect(mine.connected).toBe(false);
+    expect(theirs.connected).toBe(true);
+    expect(await ask<{ ok: boolean }>(theirs, 'status:subscribe')).toMatchObject({ ok: true });
+  });
+
+  it('revalidate() ends a logged-out session at once (the logout hook)', async () => {
+    const s = client();
+    await connected(s);
+    ended.add('let-me-in=1');
+    const gone = new Promise<string>((resolve) => s.once('disconnect', resolve));
+    await gateway.revalidate();
+    expect(await gone).toBe('io server disconnect');
   });
 
   it('validates every event and answers with the problem', async () => {

@@ -43,6 +43,8 @@ export interface GatewayOptions {
   batchMs?: number;
   statusMs?: number;
   callsMs?: number;
+  /** how often every socket's session is checked again (a logout, an expired cookie or a removed user ends its sockets) */
+  authMs?: number;
   /** pending messages kept between flushes; beyond it the oldest are skipped (counted) */
   maxPending?: number;
   /** socket.io's path: `${BASE_PATH}/socket.io` */
@@ -167,6 +169,31 @@ export class RealtimeGateway {
       }),
     );
     this.stops.push(every(this.callsMs, () => this.pushCalls()));
+    this.stops.push(every(this.o.authMs ?? 5_000, () => void this.revalidate()));
+  }
+
+  /**
+   * Ask again who is behind every open socket. A session that was logged out
+   * (revoked on the server), has expired or whose user is gone loses its
+   * sockets at once; a changed role takes effect. The handshake alone would
+   * let a socket opened before logout stream until it disconnects.
+   */
+  async revalidate(): Promise<void> {
+    for (const socket of this.io.sockets.sockets.values()) {
+      let principal: Principal | null = null;
+      try {
+        principal = await this.o.authenticate(socket.request);
+      } catch {
+        principal = null;
+      }
+      if (!socket.connected) continue;
+      if (!principal) {
+        this.log.info({ user: (socket.data as SocketData).principal?.name, id: socket.id }, 'session ended: viewer disconnected');
+        socket.disconnect(true);
+      } else {
+        (socket.data as SocketData).principal = principal;
+      }
+    }
   }
 
   get viewers(): number {
