@@ -5,6 +5,7 @@
 import { pyDumps, RpcClient, type Transport } from '../../server/messaging/index.ts';
 import { EXIT, jsonObject, numberOption, openTransport, parse, reportError, required, UsageError, writeJson, type Io } from './common.ts';
 import { CONFIG_FILE_HELP } from './config-files.ts';
+import { redact } from '../../server/tap/index.ts';
 
 const URL_HELP = `  --url URL                  transport URL (default $TRANSPORT_URL, the files' transport_url, or ${'rabbit://guest:guest@127.0.0.1:5672/'})
   --control-exchange X       default exchange (default $CONTROL_EXCHANGE, the files' control_exchange, or openstack)
@@ -107,7 +108,8 @@ export async function runRpcCommand(kind: 'call' | 'cast', argv: string[], io: I
     );
     if (kind === 'call') {
       const r = await client.callDetailed(context, method, args);
-      writeJson(io, r.result, pyDumps);
+      // redacted like the dashboard's Console result: a service's answer can carry an adminPass or a token
+      writeJson(io, redact(r.result), pyDumps);
     } else {
       const info = await client.cast(context, method, args);
       writeJson(io, { ok: true, exchange: info.exchange, routing_key: info.routingKey, unique_id: info.uniqueId }, pyDumps);

@@ -60,6 +60,19 @@ describe('bin/osloscope', () => {
     expect(r.stderr).toBe('RemoteError: builtins.ValueError: boom\n');
   });
 
+  it('prints no secret of a result or a remote error (stdout, stderr, --json, --traceback)', async () => {
+    const echoed = await run(['call', ...common, '--method', 'echo', '--args', '{"value": {"adminPass": "s3cret-admin", "name": "vm1", "url": "rabbit://nova:s3cret-url@mq:5672/"}}']);
+    expect(echoed.code).toBe(0);
+    expect(JSON.parse(echoed.stdout)).toMatchObject({ name: 'vm1' });
+    const failed = await run(['call', ...common, '--method', 'fail', '--args', '{"message": "login failed password=s3cret-text for nova"}', '--traceback']);
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toMatch(/^RemoteError: builtins\.ValueError: login failed password=\*\*\*/);
+    const json = await run(['call', ...common, '--json', '--method', 'fail', '--args', '{"message": "token: s3cret-json"}', '--traceback']);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stderr).error.code).toBe('remote_error');
+    for (const out of [echoed.stdout, echoed.stderr, failed.stdout, failed.stderr, json.stdout, json.stderr]) expect(out).not.toMatch(/s3cret/);
+  }, 120_000);
+
   it('exits 4 on a timeout', async () => {
     const r = await run(['call', '--topic', uniqueName('nobody'), '--control-exchange', exchange, '--method', 'x', '--timeout', '0.5']);
     expect(r.code).toBe(4);
