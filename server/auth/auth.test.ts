@@ -111,6 +111,12 @@ describe('Sessions', () => {
     expect(await (await fetch(`${base}/me`, { headers: { cookie: value } })).json()).toEqual({ name: 'alice', role: 'operator' });
   });
 
+  it('names only configured users in logs (a password typed into the name field is not logged)', () => {
+    expect(sessions.loggableName('alice')).toBe('alice');
+    expect(sessions.loggableName('wonderland')).toBe('(unknown user)');
+    expect(sessions.loggableName('')).toBe('(unknown user)');
+  });
+
   it('refuses wrong passwords, unknown users, tampered and foreign cookies', async () => {
     expect(await (await fetch(`${base}/login?u=alice&p=nope`)).json()).toBeNull();
     expect(await (await fetch(`${base}/login?u=mallory&p=wonderland`)).json()).toBeNull();

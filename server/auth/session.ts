@@ -97,6 +97,14 @@ export class Sessions {
     return this.auth.enabled;
   }
 
+  /**
+   * A typed user name as it may be logged: the name of a configured user, or
+   * `(unknown user)`. A password typed into the name field must not reach the log.
+   */
+  loggableName(typed: string): string {
+    return this.auth.users.some((u) => u.name === typed) ? typed : '(unknown user)';
+  }
+
   /** The address a request comes from, honouring TRUSTED_PROXIES. */
   clientAddress(req: IncomingMessage): string {
     return this.proxies.clientAddress(req);

@@ -283,11 +283,11 @@ export class Api {
     const out = await this.o.sessions.login(c.req, c.res, body.username, body.password);
     if (!out.ok && out.reason === 'rate_limited') {
       c.res.setHeader('retry-after', String(out.retryAfterSeconds));
-      this.o.log.warn({ user: body.username, remote, scope: out.scope }, 'login throttled');
+      this.o.log.warn({ user: this.o.sessions.loggableName(body.username), remote, scope: out.scope }, 'login throttled');
       throw new HttpError(429, 'rate_limited', `Too many failed logins; try again in ${out.retryAfterSeconds} s`);
     }
     if (!out.ok) {
-      this.o.log.warn({ user: body.username, remote }, 'failed login');
+      this.o.log.warn({ user: this.o.sessions.loggableName(body.username), remote }, 'failed login');
       throw new HttpError(401, 'bad_credentials', 'Wrong user name or password');
     }
     const p = out.principal;
