@@ -23,6 +23,7 @@ import amqplib from 'amqplib';
 import pino from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_EVENTS, type TrafficBatch } from '../../lib/socket-contracts.ts';
 import { loadConfig } from '../../server/config.ts';
 import { loggerOptions, startOsloscope, type RunningServer } from '../../server/index.ts';
 import { Notifier, RpcClient, Transport } from '../../server/messaging/index.ts';
@@ -80,6 +81,8 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
   let socket: Socket;
   const topic = `sec-${randomBytes(3).toString('hex')}`;
   let published = 0;
+  /** messages the socket's traffic batches carried (or counted as skipped) */
+  let pushedMessages = 0;
 
   beforeAll(async () => {
     vh = await createTestVhost('osloscope-secrets', { tracing: true });
@@ -107,7 +110,13 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
     );
     await waitFor(async () => ((await (await fetch(`${srv.url}/api/health`)).json()) as { data: { tap?: { state: string } } }).data.tap?.state === 'running', 'the tap');
     socket = connect(srv.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true });
-    socket.onAny((event: string, payload: unknown) => frames.push(`${event} ${JSON.stringify(payload)}`));
+    socket.onAny((event: string, payload: unknown) => {
+      frames.push(`${event} ${JSON.stringify(payload)}`);
+      if (event === SERVER_EVENTS.trafficBatch) {
+        const batch = payload as TrafficBatch;
+        pushedMessages += batch.messages.length + batch.skipped;
+      }
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
@@ -215,7 +224,10 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
       30_000,
     );
     await waitFor(() => tapCli.out.join('').split('\n').filter((l) => l.startsWith('{')).length >= published - 1, '`osloscope tap` to print them', 30_000);
-    await new Promise((r) => setTimeout(r, 1000)); // one more socket batch and status tick
+    // the socket carried every message too, and a status push came after the last of them
+    await waitFor(() => pushedMessages >= published, 'the socket to push every message', 30_000);
+    const mark = frames.length;
+    await waitFor(() => frames.slice(mark).some((f) => f.startsWith(`${SERVER_EVENTS.statusUpdate} `)), 'a status push after the traffic', 15_000);
   }, 120_000);
 
   it('shows what is not secret, so the channels really carry the traffic', async () => {
