@@ -284,6 +284,15 @@ describe.skipIf(!ready && !process.env.CI)(`a fleet of two transports in one das
       await tabs.filter({ hasText: name }).click();
       const queues = await until(serverQueues, (qs) => qs.length > 0, `${name}'s server queue`, 20_000);
       expect(queues).toEqual([`${topic}.node-${name}`]);
+      // and the health panel reports that same broker (its own RabbitMQ version), not the fleet's first
+      const versions = await until(
+        () => page.locator('[data-testid=health-nodes] tbody tr td:nth-child(2)').allInnerTexts(),
+        (v) => v.length > 0 && v.every((x) => x.trim() === VERSIONS[name]),
+        `${name}'s broker version in the health panel under All`,
+        45_000,
+        500,
+      );
+      expect(new Set(versions.map((v) => v.trim()))).toEqual(new Set([VERSIONS[name]]));
     }
     // one transport chosen: the broker health lists that transport's own broker, with its RabbitMQ version
     // (sid's 4.3 and trixie's 4.0 in the cell sid:kolla:fleet)

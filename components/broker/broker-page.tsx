@@ -60,7 +60,6 @@ export function nameMatcher(text: string): { ok: true; test: (name: string) => b
 
 export function BrokerPage() {
   const broker = useBroker(5000);
-  const brokerHealth = useBrokerHealth(15_000);
   const now = useNow(1000);
   const [kind, setKind] = useState<string>('');
   const [text, setText] = useState('');
@@ -74,6 +73,8 @@ export function BrokerPage() {
   const [which, setWhich] = useState<string | null>(null);
   const shownEntry = perTransport ? (perTransport.find((t) => t.name === which) ?? perTransport[0] ?? null) : null;
   const view = perTransport ? (shownEntry?.view ?? null) : (snap?.view ?? null);
+  // the health panel reports the broker shown, not the first of the fleet
+  const brokerHealth = useBrokerHealth(15_000, shownEntry?.name ?? null);
   const stale = now > 0 && isStale(broker.dataUpdatedAt || null, now, 12_000);
   const matcher = useMemo(() => nameMatcher(text), [text]);
 

@@ -162,6 +162,15 @@ export class Api {
    * The dashboard of `?transport=` (a name, or all / none for the whole fleet); an unknown name is a
    * 404 naming the known ones.
    */
+  /** The request's view when it names one transport (or there is only one); a 400 naming them otherwise. */
+  private oneTransport(c: Ctx, what: string): Dashboard {
+    const view = this.view(c);
+    if (view.fleet && view.fleet.names().length > 1 && (view.selection === undefined || view.selection === ALL_TRANSPORTS)) {
+      throw new HttpError(400, 'validation_failed', `transport: name the transport ${what} (one of ${view.fleet.names().join(', ')})`, { fields: { transport: 'required with several transports' } });
+    }
+    return view;
+  }
+
   private view(c: Ctx): Dashboard {
     const raw = c.url.searchParams.get('transport');
     if (raw !== null) {
@@ -250,7 +259,8 @@ export class Api {
 
   /** GET /api/broker/health[?refresh=1]: layout, health and firehose coverage. */
   private async brokerHealth(c: Ctx): Promise<void> {
-    const tap = this.requireTap(this.view(c));
+    // one broker's report: under All with several transports the caller must say which (the summary in /api/health covers all)
+    const tap = this.requireTap(this.oneTransport(c, 'whose broker to report'));
     if (!tap.brokerHealth) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read broker health');
     const report: BrokerHealthReport = await tap.brokerHealth(c.url.searchParams.get('refresh') === '1');
     sendData(c.res, report);
@@ -426,10 +436,7 @@ export class Api {
   /** Broadcasts read back from a `<topic>_fanout` stream (GET /api/fanout-history?topic=T&since=30m&limit=500&filter=...). */
   private async fanoutHistory(c: Ctx): Promise<void> {
     const q = parseQuery(fanoutHistoryQuerySchema, c.url);
-    const view = this.view(c);
-    if (view.fleet && view.fleet.names().length > 1 && (view.selection === undefined || view.selection === ALL_TRANSPORTS)) {
-      throw new HttpError(400, 'validation_failed', `transport: name the transport whose stream to read (one of ${view.fleet.names().join(', ')})`, { fields: { transport: 'required with several transports' } });
-    }
+    const view = this.oneTransport(c, 'whose stream to read');
     const tap = this.requireTap(view);
     if (!tap.fanoutHistory) throw new HttpError(501, 'tap_unavailable', 'This tap cannot read fanout history');
     try {

@@ -18,6 +18,7 @@ import SQLite from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Health, TransportsList } from '../../lib/api-contracts.ts';
+import type { BrokerHealthReport } from '../../lib/broker-contracts.ts';
 import type { SearchResult } from '../../lib/history-contracts.ts';
 import type { CallRecord, DecodedMessage } from '../../lib/tap-contracts.ts';
 import { eventually } from '../../lib/eventually.ts';
@@ -113,6 +114,19 @@ describe.skipIf(!haveBrokers || !havePython)(`a fleet of two transports (${TWO_B
     }
     expect(list.transports[0].url).toContain(a.name);
     expect(list.transports[1].url).toContain(b.name);
+  });
+
+  it("reports one broker's health per transport, and asks which under All instead of answering with the first", async () => {
+    const all = await get<unknown>('/api/broker/health');
+    expect(all.status).toBe(400);
+    expect(all.body.ok ? null : all.body.error.message).toMatch(/transport: name the transport whose broker to report \(one of cella, cellb\)/);
+    for (const [name, vhost] of [
+      ['cella', a.name],
+      ['cellb', b.name],
+    ] as const) {
+      const one = await data<BrokerHealthReport>(`/api/broker/health?transport=${name}&refresh=1`);
+      expect(one.layout?.vhost).toBe(vhost);
+    }
   });
 
   it('fires a call on each transport that reaches its own Python server only, and refuses one without a transport', async () => {
