@@ -158,6 +158,15 @@ function targetKey(m: DecodedMessage): string {
   return `${m.exchange}\u0000${m.routingKey}\u0000${keyPart(m.topic)}\u0000${keyPart(m.server)}\u0000${keyPart(m.namespace)}\u0000${keyPart(m.version)}`;
 }
 
+/**
+ * A timeline entry, frozen: an entry is never changed once pushed (a collapsed repeat or the newest entry of
+ * a full timeline replaces it), so the records built for `tap:call` events share the entries instead of
+ * copying each one.
+ */
+function timelineEntry(ts: number, event: CallEvent, detail: string): CallTimelineEntry {
+  return Object.freeze({ ts, event, detail });
+}
+
 /** Shared empty `indistinguishable` list. */
 const NO_CAUSES: StuckCause[] = Object.freeze([]) as unknown as StuckCause[];
 
@@ -463,7 +472,8 @@ export class CallTracker {
   /** The failure a call keeps: its message cut to CALL_FAILURE_MESSAGE_MAX, counted in the call's bytes. */
   private keptFailure(e: Entry, f: { class: string; module: string; message: string }): Entry['failure'] {
     const message = f.message.length > CALL_FAILURE_MESSAGE_MAX ? f.message.slice(0, CALL_FAILURE_MESSAGE_MAX) + truncationMarker(Buffer.byteLength(f.message)) : f.message;
-    const kept = { class: this.strings.string(f.class), module: this.strings.string(f.module), message };
+    // frozen: records share it (a later failure replaces it, never changes it)
+    const kept = Object.freeze({ class: this.strings.string(f.class), module: this.strings.string(f.module), message });
     this.grow(e, textBytes(kept.class) + textBytes(kept.module) + textBytes(message));
     return kept;
   }
@@ -651,18 +661,17 @@ export class CallTracker {
       const m = /^(.*) \(×(\d+)\)$/.exec(last.detail);
       const n = m ? Number(m[2]) + 1 : 2;
       this.grow(e, detail.length + 8 - last.detail.length);
-      last.detail = `${detail} (×${n})`;
-      last.ts = ts;
+      e.timeline[e.timeline.length - 1] = timelineEntry(ts, event, `${detail} (×${n})`);
       return;
     }
     if (e.timeline.length >= this.maxTimeline) {
       // keep the start of the story and the newest entry
       this.grow(e, detail.length - e.timeline[e.timeline.length - 1].detail.length);
-      e.timeline[e.timeline.length - 1] = { ts, event, detail };
+      e.timeline[e.timeline.length - 1] = timelineEntry(ts, event, detail);
       return;
     }
     this.grow(e, TIMELINE_ENTRY_BYTES + detail.length);
-    e.timeline.push({ ts, event, detail });
+    e.timeline.push(timelineEntry(ts, event, detail));
   }
 
   private insert(e: Entry): void {
@@ -707,7 +716,8 @@ export class CallTracker {
     return {
       msgId: e.msgId,
       method: e.method,
-      target: { ...e.target },
+      // the target, the timeline's entries and the failure are frozen and shared, not copied per record
+      target: e.target,
       caller: {
         replyQ: e.replyQ,
         process: e.caller.process ?? processOf(this.callerName(e)),
@@ -728,11 +738,11 @@ export class CallTracker {
       cause: e.cause,
       causeDetail: e.causeDetail,
       causeCertain: e.causeCertain,
-      indistinguishable: [...e.indistinguishable],
+      indistinguishable: e.indistinguishable.length === 0 ? NO_CAUSES : [...e.indistinguishable],
       heartbeats: e.heartbeats,
       lastHeartbeatAt: e.lastHeartbeatAt,
-      failure: e.failure ? { ...e.failure } : null,
-      timeline: e.timeline.map((t) => ({ ...t })),
+      failure: e.failure,
+      timeline: e.timeline.slice(),
       latencyMs: e.latencyMs,
       updatedAt: e.updatedAt,
     };

@@ -86,7 +86,15 @@ export class IngestPipeline {
     }
     if (t.event === 'deliver' && t.queue !== null && t.queue.startsWith(prefix)) return;
     if (!this.o.traceArrived()) return;
-    if (t.routedQueues) t.routedQueues = t.routedQueues.filter((q) => !q.startsWith(prefix));
+    const routed = t.routedQueues;
+    if (routed) {
+      for (let i = 0; i < routed.length; i++) {
+        if (routed[i].startsWith(prefix)) {
+          t.routedQueues = routed.filter((q) => !q.startsWith(prefix));
+          break;
+        }
+      }
+    }
     if (t.connection) t.connectionName = this.o.nameConnection(t.connection);
     this.handleOwn(obs);
   }

@@ -66,8 +66,10 @@ export class CallerLookups {
   nameTraced(broker: string): string | null {
     const name = this.connectionNames.get(broker);
     if (name === undefined && this.unknown.size < MAX_UNKNOWN) {
-      if (!this.unknown.has(broker)) this.unknown.set(broker, this.options.clock());
-      void this.refresh(false);
+      const now = this.options.clock();
+      if (!this.unknown.has(broker)) this.unknown.set(broker, now);
+      // refresh() would return at once: not called per trace (an async call and its promise each time)
+      if (!this.running && now - this.lastLookupAt >= this.options.lookupMs && this.canLook()) void this.refresh(false);
     }
     return name ?? null;
   }
@@ -76,6 +78,11 @@ export class CallerLookups {
   callerOf(replyQ: string): CallerInfo | null {
     const name = this.queueConsumers.get(replyQ);
     return name ? { process: processOf(name) ?? name, connectionName: name } : null;
+  }
+
+  private canLook(): boolean {
+    const inspector = this.options.inspector();
+    return inspector !== null && inspector.source !== 'passive';
   }
 
   /** Ask the inspector again (at most every lookupMs; `force`: calls are due, at most every 500 ms). */
