@@ -28,6 +28,11 @@ it('fails every time, differently', () => {
 it('fails every time, alike', () => {
   throw new Error('always the same');
 });
+it('times out once', { timeout: 300 }, async () => {
+  const first = !existsSync(new URL('./timed-out-once', import.meta.url));
+  writeFileSync(new URL('./timed-out-once', import.meta.url), '');
+  if (first) await new Promise((r) => setTimeout(r, 2000));
+});
 it('passes at once', () => {
   expect(1).toBe(1);
 });
@@ -57,17 +62,19 @@ describe('matrix report', () => {
 
   it('names the test that passed only on its retry with why its first attempt failed', () => {
     const s = summariseReport(report, dir);
-    expect({ passed: s.passed, failed: s.failed }).toEqual({ passed: 2, failed: 2 });
+    expect({ passed: s.passed, failed: s.failed }).toEqual({ passed: 3, failed: 2 });
     expect(s.retried).toEqual([
       expect.stringMatching(/^flaky\.test\.mjs > passes on its retry: passed on attempt 2; 1st attempt failed: AssertionError: expected 'stale tracing state' to be 'fresh'/),
+      'flaky.test.mjs > times out once: passed on attempt 2; 1st attempt failed: test timed out',
     ]);
     // the log gets the whole error of the failed attempt, not only its first line
     const text = retriedAttemptsText(s);
     expect(text).toContain('flaky.test.mjs > passes on its retry: attempt 1 of 2 failed (it passed on attempt 2)');
     expect(text).toMatch(/expected 'stale tracing state' to be 'fresh'[\s\S]*at .*flaky\.test\.mjs:\d+/);
     expect(text).not.toContain('always the same');
-    // the runner's own frames are left out
-    expect(text).not.toMatch(/node_modules|<anonymous>/);
+    // the runner's own frames are left out; a timeout is named as one
+    expect(text).not.toMatch(/node_modules|<anonymous>|node:internal/);
+    expect(text).toMatch(/times out once: attempt 1 of 2 failed \(it passed on attempt 2\):\n   test timed out/);
   });
 
   it('a test that failed on every attempt: both reasons when they differ, one when alike', () => {

@@ -75,8 +75,8 @@ export function summariseReport(report: JsonReport, root: string): ReportSummary
       const messages = a.failureMessages ?? [];
       if (messages.length === 0 || (a.status !== 'failed' && a.status !== 'passed')) continue;
       const test = `${rel} > ${a.fullName ?? a.title}`;
-      // the duration covers every attempt: it only says how long a timeout took when there was one
-      const line = (m: string) => failureLine(root, m, messages.length === 1 ? a.duration : undefined);
+      // the duration covers every attempt: it only says how long a timeout took when the one attempt failed
+      const line = (m: string) => failureLine(root, m, messages.length === 1 && a.status === 'failed' ? a.duration : undefined);
       attempts.push({ test, passedOnRetry: a.status === 'passed', attempts: messages });
       if (a.status === 'passed') {
         const why = messages.map((m, i) => (messages.length > 1 ? `${ordinal(i + 1)} attempt: ` : '') + line(m)).join('; ');
@@ -112,7 +112,9 @@ export function retriedAttemptsText(summary: ReportSummary, maxLines = 25): stri
   for (const t of summary.attempts.filter((x) => x.passedOnRetry)) {
     t.attempts.forEach((m, i) => {
       out.push(`── ${t.test}: attempt ${i + 1} of ${t.attempts.length + 1} failed (it passed on attempt ${t.attempts.length + 1}):`);
-      const lines = m.split('\n').filter((l) => !/^\s+at .*(node_modules\/|\(<anonymous>\))/.test(l));
+      const lines = m.split('\n').filter((l) => !/^\s+at .*(node_modules\/|\(<anonymous>\)|node:internal)/.test(l));
+      // vitest's JSON report keeps no text for a timeout, only where the test was declared
+      if (lines[0]?.startsWith('Error: STACK_TRACE_ERROR')) lines[0] = 'test timed out (the test\'s timeout; the frames below are where it is declared)';
       out.push(...lines.slice(0, maxLines).map((l) => `   ${l}`));
       if (lines.length > maxLines) out.push(`   … ${lines.length - maxLines} more lines`);
     });
