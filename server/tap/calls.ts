@@ -171,6 +171,70 @@ function timelineEntry(ts: number, event: CallEvent, detail: string): CallTimeli
 const NO_CAUSES: StuckCause[] = Object.freeze([]) as unknown as StuckCause[];
 
 
+/**
+ * The timeline texts every call has (delivered, routed to one queue, reply delivered, result after n ms),
+ * kept by their parts: a queue or connection name as the trace carried it, a latency. Building each text
+ * and then interning it made and hashed a new string per event; these look the parts up instead and
+ * build a text once. Shared like interned strings, and bounded the same way: past `max` texts the cache
+ * starts over.
+ */
+class TimelineTexts {
+  private readonly toTexts = new Map<string, string>();
+  private readonly resultTexts = new Map<number, string>();
+  private readonly deliveredTexts = new Map<string, Map<string, string>>();
+  private count = 0;
+
+  constructor(
+    private readonly max = 8192,
+    private readonly maxPart = 256,
+  ) {}
+
+  /** `to <who>` */
+  to(who: string): string {
+    let t = this.toTexts.get(who);
+    if (t === undefined) {
+      t = `to ${who}`;
+      if (who.length <= this.maxPart) this.keep(this.toTexts, who, t);
+    }
+    return t;
+  }
+
+  /** `result after <ms> ms` */
+  resultAfter(ms: number): string {
+    let t = this.resultTexts.get(ms);
+    if (t === undefined) {
+      t = `result after ${ms} ms`;
+      this.keep(this.resultTexts, ms, t);
+    }
+    return t;
+  }
+
+  /** `from queue <queue> to <who>` */
+  delivered(queue: string, who: string): string {
+    let byWho = this.deliveredTexts.get(queue);
+    let t = byWho?.get(who);
+    if (t === undefined) {
+      t = `from queue ${queue} to ${who}`;
+      if (queue.length <= this.maxPart && who.length <= this.maxPart) {
+        if (byWho === undefined) this.deliveredTexts.set(queue, (byWho = new Map()));
+        this.keep(byWho, who, t);
+      }
+    }
+    return t;
+  }
+
+  private keep<K>(map: Map<K, string>, key: K, text: string): void {
+    if (this.count >= this.max) {
+      this.toTexts.clear();
+      this.resultTexts.clear();
+      this.deliveredTexts.clear();
+      this.count = 0;
+    }
+    map.set(key, text);
+    this.count++;
+  }
+}
+
 /** A call that changed; `record` is built on first access (most changes have no listener). */
 export interface CallChange {
   readonly record: CallRecord;
@@ -217,6 +281,7 @@ export class CallTracker {
    */
   private readonly strings = new Interner<string>(8192, 256);
   private readonly targets = new Interner<CallTarget>(4096, 512);
+  private readonly texts = new TimelineTexts();
   evicted = 0;
   /** replies/heartbeats whose call was never seen (sent before the tap started, or evicted) */
   orphanReplies = 0;
@@ -260,7 +325,7 @@ export class CallTracker {
       e.serverConnection = t.connection;
       const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
       if (name) e.serverProcess = processOf(name) ?? name;
-      this.push(e, m.ts, redelivered ? 'redelivered' : 'delivered', `from queue ${t.queue ?? '?'} to ${name ?? t.connection ?? 'a consumer'}`);
+      this.pushKept(e, m.ts, redelivered ? 'redelivered' : 'delivered', this.texts.delivered(t.queue ?? '?', name ?? t.connection ?? 'a consumer'));
       return null;
     }
     if (this.calls.has(msgId)) {
@@ -341,6 +406,7 @@ export class CallTracker {
     if (t) {
       const routed = t.routedQueues ?? [];
       if (routed.length === 0) this.push(e, m.ts, 'unroutable', `no queue is bound to ${where}`);
+      else if (routed.length === 1) this.pushKept(e, m.ts, 'routed', this.texts.to(routed[0]));
       else this.push(e, m.ts, 'routed', `to ${routed.join(', ')}`);
     }
     this.insert(e);
@@ -399,7 +465,7 @@ export class CallTracker {
       e.replyDeliveredAt = m.ts;
       e.callerConnection = t.connection;
       if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
-      this.push(e, m.ts, 'reply_delivered', `to ${name ?? t.connection ?? 'the caller'}`);
+      this.pushKept(e, m.ts, 'reply_delivered', this.texts.to(name ?? t.connection ?? 'the caller'));
       // the reply reached the caller in time: done (the publish trace may come before or after this one)
       if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= this.giveUpAt(e)) return this.finish(e, m.ts);
       return null;
@@ -445,7 +511,8 @@ export class CallTracker {
     e.failure = m.failure ? this.keptFailure(e, m.failure) : null;
     e.outcome = m.failure ? 'failure' : 'result';
     e.latencyMs = m.ts - e.publishedAt;
-    this.push(e, m.ts, 'reply_published', `${m.failure ? `failure ${m.failure.class}` : 'result'} after ${e.latencyMs} ms`);
+    if (m.failure) this.push(e, m.ts, 'reply_published', `failure ${m.failure.class} after ${e.latencyMs} ms`);
+    else this.pushKept(e, m.ts, 'reply_published', this.texts.resultAfter(e.latencyMs));
     this.observeLatency(e);
     if (e.restartedTo !== null || this.restartedSince(e, m.ts)) return this.setCause(e, m.ts, this.restartVerdict(e, true));
     const giveUp = this.giveUpAt(e);
@@ -653,8 +720,12 @@ export class CallTracker {
   }
 
   private push(e: Entry, ts: number, event: CallEvent, text: string): void {
+    this.pushKept(e, ts, event, this.strings.string(text));
+  }
+
+  /** push() of a text that is already shared (TimelineTexts): not interned again. */
+  private pushKept(e: Entry, ts: number, event: CallEvent, detail: string): void {
     e.updatedAt = Math.max(e.updatedAt, ts);
-    const detail = this.strings.string(text);
     const last = e.timeline[e.timeline.length - 1];
     if (last && last.event === event && (event === 'heartbeat' || event === 'reply_unroutable' || event === 'published')) {
       // collapse repeats (heartbeats every _timeout/2 s, unroutable reply retries every 0.25 s)

@@ -248,8 +248,31 @@ export class RateModel {
     (this.kinds.get(s.kind) as SecondCounter).add(second);
     this.dims.exchange.add(s.exchange === '' ? '(default)' : s.exchange, second, null, null);
     if (s.topic !== null) this.dims.topic.add(s.topic, second, s.topic, null);
-    if (s.server !== null) this.dims.server.add(s.topic === null ? s.server : `${s.topic}.${s.server}`, second, s.topic, null);
-    if (s.method !== null) this.dims.method.add(`${s.topic ?? ''}:${s.method}`, second, s.topic, s.method);
+    if (s.server !== null) this.dims.server.add(s.topic === null ? s.server : this.serverKey(s.topic, s.server), second, s.topic, null);
+    if (s.method !== null) this.dims.method.add(this.methodKey(s.topic, s.method), second, s.topic, s.method);
+  }
+
+  /**
+   * The last `<topic>.<server>` and `<topic>:<method>` keys: traffic comes in runs of one target, and a key
+   * built per message (a new string, flattened and hashed for the lookup) cost more than the count itself.
+   */
+  private lastServer: { topic: string; server: string; key: string } | null = null;
+  private lastMethod: { topic: string | null; method: string; key: string } | null = null;
+
+  private serverKey(topic: string, server: string): string {
+    const l = this.lastServer;
+    if (l !== null && l.topic === topic && l.server === server) return l.key;
+    const key = `${topic}.${server}`;
+    this.lastServer = { topic, server, key };
+    return key;
+  }
+
+  private methodKey(topic: string | null, method: string): string {
+    const l = this.lastMethod;
+    if (l !== null && l.topic === topic && l.method === method) return l.key;
+    const key = `${topic ?? ''}:${method}`;
+    this.lastMethod = { topic, method, key };
+    return key;
   }
 
   /** Keys dropped because of the per-dimension cap. */
