@@ -144,6 +144,9 @@ export const historyStatusSchema = z.object({
   /** items waiting to be written, and the queue's bound */
   queueDepth: z.number(),
   queueCapacity: z.number(),
+  /** estimated bytes waiting, and the most allowed (HISTORY_QUEUE_BYTES) */
+  queueBytes: z.number(),
+  queueBytesCapacity: z.number(),
   /** items written since start */
   written: z.number(),
   /** items dropped since start because the queue was full (the store fell behind) */

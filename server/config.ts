@@ -68,6 +68,7 @@ export const CONFIG_VARIABLES: readonly { name: string; default: string; meaning
   { name: 'HISTORY_RETENTION', default: '7d', meaning: 'How long the store keeps messages and calls (s, m, h, d or w).' },
   { name: 'HISTORY_MAX_BYTES', default: '2GB', meaning: 'Most bytes the store keeps; beyond, the oldest go first.' },
   { name: 'HISTORY_QUEUE', default: '50000', meaning: 'Messages and call changes waiting for the store at most; beyond, dropped and counted (/api/history, osloscope_history_dropped_total).' },
+  { name: 'HISTORY_QUEUE_BYTES', default: '32MiB', meaning: 'Estimated bytes of the messages and call changes waiting for the store at most (besides HISTORY_QUEUE); beyond, dropped and counted.' },
   { name: 'BASE_PATH', default: '(unset: served at /)', meaning: 'Serve everything under this sub-path behind a reverse proxy, e.g. /osloscope: pages, API, socket.io, the session cookie and login redirects. The pages are built per base path (.next-osloscope for /osloscope); see deploy/nginx/osloscope.conf.' },
   { name: 'READ_ONLY', default: '0', meaning: '1 = nobody can fire or replay messages; watching only.' },
   { name: 'METRICS_TOKEN', default: '(unset)', meaning: 'With access control on: a bearer token (16+ characters) that may scrape /metrics without logging in.' },

@@ -200,6 +200,8 @@ export class History {
       retention: { ageMs: 0, age: 'off', maxBytes: 0, lastRunAt: null },
       queueDepth: 0,
       queueCapacity: 0,
+      queueBytes: 0,
+      queueBytesCapacity: 0,
       written: 0,
       dropped: 0,
       lastError: null,

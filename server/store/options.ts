@@ -10,6 +10,8 @@ export const DEFAULT_MAX_BYTES = 2e9;
 /** per-message budget in the store (values cut like the tap's ring, server/tap/message-size.ts) */
 export const DEFAULT_STORED_MESSAGE_BYTES = 64 * 1024;
 export const DEFAULT_QUEUE_CAPACITY = 50_000;
+/** estimated bytes the writer's queue may hold besides its count (a flood of large messages stays bounded) */
+export const DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_SQLITE_PATH = 'data/osloscope-history.sqlite';
 
 export interface StoreTarget {
@@ -26,6 +28,8 @@ export interface HistoryOptions {
   maxBytes: number;
   messageBytes: number;
   queueCapacity: number;
+  /** estimated bytes of what waits for the store at most */
+  queueBytes: number;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
@@ -74,6 +78,7 @@ export function historyOptions(env: Record<string, string | undefined>, cwd = pr
     maxBytes: env.HISTORY_MAX_BYTES?.trim() ? parseBytes(env.HISTORY_MAX_BYTES) : DEFAULT_MAX_BYTES,
     messageBytes: DEFAULT_STORED_MESSAGE_BYTES,
     queueCapacity,
+    queueBytes: env.HISTORY_QUEUE_BYTES?.trim() ? parseBytes(env.HISTORY_QUEUE_BYTES, 'HISTORY_QUEUE_BYTES') : DEFAULT_QUEUE_BYTES,
   };
 }
 

@@ -54,6 +54,9 @@ describe('store options', () => {
     expect(describeTarget(o.target)).toBe('postgres://nova@db.example:5432/osloscope');
     expect(historyOptions({}, '/srv').target).toEqual({ backend: 'sqlite', url: '/srv/data/osloscope-history.sqlite' });
     expect(() => historyOptions({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    expect(historyOptions({}).queueBytes).toBe(32 * 1024 * 1024);
+    expect(historyOptions({ HISTORY_QUEUE_BYTES: '8MiB' }).queueBytes).toBe(8 * 1024 * 1024);
+    expect(() => historyOptions({ HISTORY_QUEUE_BYTES: 'lots' })).toThrow(/HISTORY_QUEUE_BYTES/);
   });
 });
 
@@ -244,6 +247,27 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await w.retain(now);
       expect(await store.message('old.1')).toBeNull();
       expect(await store.message('wr1.7')).not.toBeNull();
+      await w.stop();
+    });
+
+    it('bounds its queue by bytes too: large messages are cut to the stored size before they wait, and a flood past the bytes is dropped and counted', async () => {
+      const listeners: ((e: { type: string; message?: DecodedMessage }) => void)[] = [];
+      // room for 10 000 by count, 1 MiB by bytes: each 200 KB message waits cut to ~4 KB, so ~250 fit
+      const w = new HistoryWriter(store, { queueCapacity: 10_000, queueBytes: 1024 * 1024, messageBytes: 4096, retentionMs: 24 * HOUR, retention: '1d', maxBytes: 1e12 }, quiet, 'default', 'wrb');
+      w.attach({ on: (l) => (listeners.push(l as never), () => undefined) });
+      const now = Date.now();
+      for (let i = 0; i < 1000; i++) listeners[0]({ type: 'tap:message', message: decodedMessage({ id: String(i), ts: now, msgId: 'ee'.repeat(16), args: { blob: 'y'.repeat(200_000) }, bytes: 200_100 }) });
+      const st = await w.status();
+      expect(st.queueBytes).toBeLessThanOrEqual(1024 * 1024);
+      expect(st.queueBytesCapacity).toBe(1024 * 1024);
+      // ~2 KB each as stored: about half of the flood waits, the rest is dropped and counted
+      expect(w.droppedCount).toBeGreaterThan(300);
+      expect(w.droppedCount).toBeLessThan(900);
+      await w.flush();
+      const after = await w.status();
+      expect(after.queueBytes).toBe(0);
+      expect(after.written + after.dropped).toBe(1000);
+      expect((await store.message('wrb.3'))?.truncatedBytes).toBeGreaterThan(190_000);
       await w.stop();
     });
 

@@ -13,7 +13,7 @@ import type { CallRecord, DecodedMessage, TapEvent } from '../../lib/tap-contrac
 import type { HistoryStatus } from '../../lib/history-contracts.ts';
 import { boundMessage } from '../tap/message-size.ts';
 import { DEFAULT_TRANSPORT, type HistoryStore, type StoredMessage } from './store.ts';
-import type { HistoryOptions } from './options.ts';
+import { DEFAULT_QUEUE_BYTES, type HistoryOptions } from './options.ts';
 
 export interface TapEvents {
   on(listener: (e: TapEvent) => void): () => void;
@@ -33,7 +33,12 @@ const RETENTION_EVERY_MS = 10 * 60_000;
 /** reply queues whose caller is still unknown, kept to fill stored calls late */
 const UNRESOLVED_MAX = 10_000;
 
-type Item = { kind: 'message'; m: StoredMessage } | { kind: 'call'; c: { call: CallRecord; transport: string } };
+type Item = ({ kind: 'message'; m: StoredMessage } | { kind: 'call'; c: { call: CallRecord; transport: string } }) & { bytes: number };
+
+/** A queued call change's estimated size: its record and timeline, and the failure text it may carry. */
+function callBytes(call: CallRecord): number {
+  return 1024 + call.timeline.length * 160 + (call.failure?.message.length ?? 0) + (call.causeDetail?.length ?? 0);
+}
 
 export function newRunId(now = Date.now()): string {
   return `${now.toString(36)}${randomBytes(2).toString('hex')}`;
@@ -42,6 +47,8 @@ export function newRunId(now = Date.now()): string {
 export class HistoryWriter {
   readonly runId: string;
   private queue: Item[] = [];
+  /** estimated bytes of `queue` */
+  private queuedBytes = 0;
   private dropped = 0;
   private written = 0;
   private lastError: string | null = null;
@@ -57,7 +64,7 @@ export class HistoryWriter {
 
   constructor(
     readonly store: HistoryStore,
-    private readonly options: Pick<HistoryOptions, 'queueCapacity' | 'messageBytes' | 'retentionMs' | 'retention' | 'maxBytes'>,
+    private readonly options: Pick<HistoryOptions, 'queueCapacity' | 'messageBytes' | 'retentionMs' | 'retention' | 'maxBytes'> & Partial<Pick<HistoryOptions, 'queueBytes'>>,
     private readonly log: Logger,
     readonly transport = DEFAULT_TRANSPORT,
     runId = newRunId(),
@@ -85,21 +92,27 @@ export class HistoryWriter {
 
   addMessage(message: DecodedMessage): void {
     if (this.stopped) return;
-    if (this.queue.length >= this.options.queueCapacity) {
-      this.dropped++;
-      return;
-    }
-    this.queue.push({ kind: 'message', m: { message, transport: message.transport ?? this.transport, process: message.trace?.connectionName ?? null } });
+    // cut to the stored size before it waits: the queue holds what will be written, and its bytes are known
+    const { message: bounded, storedBytes } = boundMessage(message, this.options.messageBytes);
+    if (!this.room(storedBytes)) return;
+    this.queue.push({ kind: 'message', m: { message: bounded, transport: message.transport ?? this.transport, process: message.trace?.connectionName ?? null }, bytes: storedBytes });
+    this.queuedBytes += storedBytes;
     if (this.queue.length >= BATCH && !this.flushing) void this.flush();
   }
 
   addCall(call: CallRecord): void {
     if (this.stopped) return;
-    if (this.queue.length >= this.options.queueCapacity) {
-      this.dropped++;
-      return;
-    }
-    this.queue.push({ kind: 'call', c: { call, transport: call.transport ?? this.transport } });
+    const bytes = callBytes(call);
+    if (!this.room(bytes)) return;
+    this.queue.push({ kind: 'call', c: { call, transport: call.transport ?? this.transport }, bytes });
+    this.queuedBytes += bytes;
+  }
+
+  /** Whether one more item of `bytes` fits the queue's count and bytes; counted as dropped when not. */
+  private room(bytes: number): boolean {
+    if (this.queue.length < this.options.queueCapacity && this.queuedBytes + bytes <= (this.options.queueBytes ?? DEFAULT_QUEUE_BYTES)) return true;
+    this.dropped++;
+    return false;
   }
 
   /** Write everything queued now (one batch after another); resolves when done. */
@@ -125,14 +138,15 @@ export class HistoryWriter {
       // better-sqlite3 writes on the event loop: small transactions with a turn between them keep the tap's timers
       // on time; PostgreSQL writes off it (pg's socket), in larger batches
       const batch = this.queue.splice(0, sqlite ? SQLITE_BATCH : BATCH);
+      for (const it of batch) this.queuedBytes -= it.bytes;
       if (sqlite) await new Promise((r) => setImmediate(r));
       const messages: StoredMessage[] = [];
       const calls: { call: CallRecord; transport: string }[] = [];
       const fills: { replyQ: string; process: string }[] = [];
       for (const it of batch) {
         if (it.kind === 'message') {
-          const bounded = boundMessage(it.m.message, this.options.messageBytes).message;
-          messages.push({ ...it.m, message: { ...bounded, id: this.storedId(bounded.id) } });
+          const m = it.m.message;
+          messages.push({ ...it.m, message: { ...m, id: this.storedId(m.id) } });
         } else {
           calls.push(it.c);
           const c = it.c.call;
@@ -217,6 +231,8 @@ export class HistoryWriter {
       retention: { ageMs: this.options.retentionMs, age: this.options.retention, maxBytes: this.options.maxBytes, lastRunAt: this.lastRetentionAt },
       queueDepth: this.queue.length,
       queueCapacity: this.options.queueCapacity,
+      queueBytes: this.queuedBytes,
+      queueBytesCapacity: this.options.queueBytes ?? DEFAULT_QUEUE_BYTES,
       written: this.written,
       dropped: this.dropped,
       lastError,
