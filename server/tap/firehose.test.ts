@@ -83,6 +83,17 @@ describe('turning tracing on and off', () => {
     expect(replay.requests.filter((r) => r.method === 'PUT')).toEqual([]);
   });
 
+  it('a /whoami that times out (a loaded broker) is no refusal: tracing is turned on, and the user told only if the PUT is refused', async () => {
+    const { c, replay } = control('sid-kolla', 15674);
+    vi.stubGlobal('fetch', (url: string | URL, init?: RequestInit) =>
+      String(url).includes('/api/whoami') ? Promise.reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) : replay.fetch(url, init),
+    );
+    const cov = await c.enable();
+    expect(replay.requests.filter((r) => r.method === 'PUT')[0]).toMatchObject({ listener: '127.0.0.1:15674', body: { tracing: true } });
+    expect(cov.nodes[0]).toMatchObject({ node: 'sid@localhost', enabledByOsloscope: true });
+    expect(c.ownNodes).toEqual(['sid@localhost']);
+  });
+
   it('a 403 on the PUT is reported as a refusal naming the node', async () => {
     const { c } = control('sid-kolla', 15674, (r) => (r.method === 'PUT' ? { status: 403, json: { error: 'not_authorised' } } : undefined));
     await expect(c.enable()).rejects.toThrow(/refused to turn tracing on at sid@localhost \(HTTP 403\)/);

@@ -232,7 +232,10 @@ export class FirehoseControl {
   }
 
   private async enableNow(): Promise<FirehoseCoverage> {
-    if (!(await this.inspector.canEnableTracing())) {
+    // Only a user the API says is no administrator is refused here. A /whoami that did not answer (a loaded broker)
+    // used to count as a refusal, so FIREHOSE_ENABLE never turned tracing on and said the tag was missing; now the
+    // PUTs below go ahead, and a user who may not gets their 401/403, named per node.
+    if ((await this.inspector.administrator()) === false) {
       throw new InspectorError(
         `Cannot turn tracing on through ${this.inspector.describe()}: the user needs the administrator tag (PUT /api/vhosts/<vhost> is admin-only). Run on each node: rabbitmqctl -n rabbit@<node> trace_on -p ${this.vhost}`,
         403,

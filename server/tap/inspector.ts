@@ -251,12 +251,20 @@ export class ManagementInspector implements BrokerInspector {
   }
 
   async canEnableTracing(): Promise<boolean> {
+    return (await this.administrator()) === true;
+  }
+
+  /**
+   * Whether the user has the administrator tag (`GET /api/whoami`); null when the API did not answer (a timeout on
+   * a loaded broker), which says nothing about the user: only an answer, or a 401/403, is a refusal.
+   */
+  async administrator(): Promise<boolean | null> {
     try {
       const me = await this.request<{ tags?: string[] | string }>('/whoami');
       const tags = Array.isArray(me.tags) ? me.tags : String(me.tags ?? '').split(',');
       return tags.map((t) => t.trim()).includes('administrator');
-    } catch {
-      return false;
+    } catch (err) {
+      return err instanceof InspectorError && (err.status === 401 || err.status === 403) ? false : null;
     }
   }
 
