@@ -618,6 +618,32 @@ describe('ResilientLink', () => {
     expect(l.lastSkipped.map((k) => k.missing)).toEqual(['x_fanout']);
   });
 
+  it('retries a replay refused with 405 (the dead connection still holds our exclusive queue) after the first quick delay, not the grown back-off', async () => {
+    const l = make('listen');
+    await l.assertQueue('tap', { durable: false, autoDelete: true, exclusive: true });
+    await l.consume('tap', () => {}, { consumerTag: '1' });
+    // a restart: refused connections for a while, so the back-off has reached its 500 ms cap (375 ms at factor 0.75)
+    broker.stop();
+    await advance(5000);
+    // the broker is back but lets go of the old connection's exclusive queue only after three more refusals
+    let locked = 3;
+    driver.beforeOp = (op) => {
+      if (op === 'assertQueue' && locked > 0) {
+        locked -= 1;
+        throw new MessagingError("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'tap'", { code: 405 });
+      }
+    };
+    const before = driver.connectTimes.length;
+    broker.start();
+    await advance(375 + 3 * 38);
+    expect(locked).toBe(0);
+    expect(l.isConnected).toBe(true);
+    // the attempt that met the broker back, then 38 ms (50 ms × 0.75) after each refusal, not 375 ms
+    const t = driver.connectTimes.slice(before);
+    expect(t.slice(1).map((x, i) => x - t[i])).toEqual([38, 38, 38]);
+    expect(broker.listConsumers().map((c) => c.consumerTag)).toEqual(['1']);
+  });
+
   it('never stays `connecting` after a bounded attempt failed; a listen link goes back to recovering by itself', async () => {
     const l = make('listen');
     await l.assertQueue('q', { durable: false, autoDelete: false });

@@ -236,6 +236,8 @@ export class ResilientLink {
   private async connectLoop(retry: number | null): Promise<Link> {
     let attempt = 0;
     let quickAttempts = 0;
+    /** attempts that failed on a racing replay step: they do not grow the back-off */
+    let racingAttempts = 0;
     const quick = this.options.purpose === 'listen' ? (this.options.quickRecovery ?? QUICK_RECOVERY) : null;
     this.downSince ??= Date.now();
     for (;;) {
@@ -273,7 +275,16 @@ export class ResilientLink {
           );
         }
         const downFor = Date.now() - (this.downSince ?? Date.now());
-        const delay = quick ? recoveryDelay(this.policy, quick, attempt, downFor, quickAttempts) : backoffDelay(this.policy, attempt);
+        // A racing replay step met a broker that is up and answering: it only has to let go of the dead
+        // connection's exclusive queue (405) or finish a deletion (404), which it does within moments. The
+        // next try comes after the first quick delay, not the back-off this outage has grown to (up to
+        // maxMs per refusal, plus a whole reconnect, each time the broker is slow to let go).
+        const delay = !quick
+          ? backoffDelay(this.policy, attempt)
+          : racing && downFor < quick.windowMs
+            ? recoveryDelay(this.policy, quick, 0, downFor, 0)
+            : recoveryDelay(this.policy, quick, attempt - racingAttempts, downFor, quickAttempts - racingAttempts);
+        if (racing) racingAttempts += 1;
         if (quick && downFor < quick.windowMs) quickAttempts = attempt + 1;
         this.retry = { error: error.message, attempt: attempt + 1, nextAt: Date.now() + delay };
         this.options.log?.warn(
