@@ -20,7 +20,9 @@
  *
  * The tap runs with oslo's default retry policy (rabbit_retry_interval 1 s, +2 s, kombu_reconnect_delay
  * 1 s), as users run it: the quick first attempts of listen links are what is measured. The
- * distributions (min / median / max) are printed at the end of each test.
+ * distributions (min / median / max) are printed at the end of each test. A recovery slower than
+ * FAULT_TRACE_MS (default 1000) prints what the tap's transport did meanwhile (wireTrace: connect attempts,
+ * each replay step and how long the broker took, refusals, states, log lines).
  *
  * Runs only in the matrix's sid-fault cell (TEST_STACK=sid-fault); never against the shared brokers.
  */
@@ -29,7 +31,7 @@ import { connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionLost, MessagingTimeout, RpcClient, RpcServer, Transport, type Endpoint } from '../../server/messaging/index.ts';
+import { ConnectionLost, MessagingTimeout, RpcClient, RpcServer, Transport, type Endpoint, type Link } from '../../server/messaging/index.ts';
 import { ManagementInspector, Tap } from '../../server/tap/index.ts';
 import { startPeer, stopAllPeers, uniqueName } from '../interop/python-peer.ts';
 import { eventually } from '../support/brokers.ts';
@@ -42,6 +44,7 @@ const CUTS = Number.parseInt(process.env.FAULT_CUTS ?? '', 10) || 20;
 const NODE_EVERY = Number.parseInt(process.env.FAULT_NODE_EVERY ?? '', 10) || 5;
 /** issue #8 item 2: tap consuming again within 2 s of the broker accepting connections */
 const TARGET_MS = 2000;
+const TRACE_MS = Number(process.env.FAULT_TRACE_MS ?? 1000);
 /** pending fired calls fail within this long of the reply connection's loss */
 const FAIL_FAST_MS = 1000;
 const AMQP = new URL(process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5691');
@@ -87,6 +90,63 @@ function stats(xs: number[]): string {
   return `n=${s.length} min=${s[0]} median=${q(0.5)} p90=${q(0.9)} max=${s.at(-1)} ms`;
 }
 
+/**
+ * Everything the tap's transport does on the wire while it recovers, with times: each connect attempt (start,
+ * outcome, duration), each step on its links (declare, bind, consume, ... and how long the broker took to answer),
+ * its links' states and its log lines. Printed for a recovery slower than a second, to tell a connect that hangs
+ * from a replay step refused or slow, a late loss or a back-off sleep.
+ */
+function wireTrace(transport: Transport, logged: { at: number; text: string }[]) {
+  const lines = logged;
+  const note = (text: string) => lines.push({ at: Date.now(), text });
+  const driver = transport.driver;
+  const connect = driver.connect.bind(driver);
+  let n = 0;
+  driver.connect = async (options) => {
+    const id = ++n;
+    const t0 = Date.now();
+    note(`connect#${id} attempt=${options.attempt ?? 0} starts`);
+    let link: Link;
+    try {
+      link = await connect(options);
+    } catch (err) {
+      note(`connect#${id} failed after ${Date.now() - t0} ms: ${(err as Error).message}`);
+      throw err;
+    }
+    note(`connect#${id} open after ${Date.now() - t0} ms`);
+    return new Proxy(link, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || !TRACED.has(String(prop))) return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          const s = Date.now();
+          const what = `connect#${id} ${String(prop)} ${typeof args[0] === 'string' ? args[0] : ''}${typeof args[1] === 'string' ? ` ${args[1]}` : ''}`;
+          try {
+            const r = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            if (Date.now() - s > 50) note(`${what} ok after ${Date.now() - s} ms`);
+            return r;
+          } catch (err) {
+            note(`${what} failed after ${Date.now() - s} ms: ${(err as Error).message}`);
+            throw err;
+          }
+        };
+      },
+    });
+  };
+  transport.events.on((e) => {
+    if (e.type === 'connection:state') note(`${e.purpose} ${e.connection.slice(-8)} ${e.state}${e.error ? `: ${e.error}` : ''}`);
+  });
+  return {
+    since(from: number): string {
+      return lines
+        .filter((l) => l.at >= from)
+        .map((l) => `\n  +${l.at - from} ms ${l.text.slice(0, 300)}`)
+        .join('');
+    },
+  };
+}
+const TRACED = new Set(['assertExchange', 'ensureExchange', 'assertQueue', 'ensureQueue', 'checkQueue', 'checkExchange', 'bindQueue', 'prefetch', 'consume', 'close']);
+
 /** Timestamps of a transport's listen links going down and coming back. */
 function linkWatch(transport: Transport) {
   const events: { at: number; state: string; connection: string }[] = [];
@@ -121,21 +181,22 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   const firstMessage = { restart: [] as number[], cut: [] as number[] };
   const failFast: number[] = [];
   const cycleMs = { restart: [] as number[], cut: [] as number[] };
-  const tapWarnings: { at: number; text: string }[] = [];
-  /** the tap link's warnings since `from` (failed reconnect attempts and why), for a recovery slower than a second */
-  const warningsSince = (from: number): string => tapWarnings.filter((w) => w.at >= from).map((w) => `\n  ${w.text}`).join('');
+  /** the tap transport's log lines, connect attempts, link steps and states (wireTrace), for a recovery slower than a second */
+  const tapLog: { at: number; text: string }[] = [];
+  let tapTrace: ReturnType<typeof wireTrace>;
 
   beforeAll(async () => {
     await stack('up', 'sid-fault');
     await admin.request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', body: { description: 'osloscope fault suite' } });
     await admin.request(`/permissions/${encodeURIComponent(vhost)}/${AMQP.username}`, { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
     // oslo's default retry policy on purpose: the tap's quick recovery is what is measured
-    // the tap link's warnings (failed reconnect attempts and why) are kept to explain a slow recovery
-    const noop = () => undefined;
+    // what the tap's transport logs and does on the wire is kept to explain a slow recovery
+    const keep = (level: string) => (obj: object, msg?: string) => tapLog.push({ at: Date.now(), text: `${level} ${msg ?? ''} ${JSON.stringify(obj)}`.slice(0, 400) });
     tapTransport = new Transport(url, {
       programName: 'osloscope-fault-tap',
-      log: { debug: noop, info: noop, error: noop, warn: (obj, msg) => tapWarnings.push({ at: Date.now(), text: `${msg} ${JSON.stringify(obj)}`.slice(0, 400) }) },
+      log: { debug: () => undefined, info: keep('info'), error: keep('error'), warn: keep('warn') },
     });
+    tapTrace = wireTrace(tapTransport, tapLog);
     fireTransport = new Transport(url, { programName: 'osloscope-fault-fire' });
     const ownTransport = new Transport(url, { programName: 'osloscope-fault-server' });
     closers.push(() => tapTransport.close(), () => fireTransport.close(), () => ownTransport.close());
@@ -193,15 +254,17 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   /** Fire calls that stay pending (the Python server sleeps 30 s); resolves once the tap saw them sent. */
   async function firePending(n: number): Promise<Promise<{ err: unknown; at: number }>[]> {
     const client = new RpcClient(fireTransport, { topic: pyTopic }, { timeout: 90, retry: 0 });
-    const sleeps = () => tap.recent({ filter: 'method:sleep' }).length;
-    const before = sleeps();
+    // counted after the newest message the tap holds now: a count of every `sleep` in its bounded ring would
+    // stand still once older ones leave the ring as fast as new ones come
+    const after = tap.recent({ limit: 1 }).at(-1)?.id;
+    const sleeps = () => tap.recent({ filter: 'method:sleep', ...(after === undefined ? {} : { afterId: after }) }).length;
     const calls = Array.from({ length: n }, () =>
       client.call({}, 'sleep', { secs: 30 }).then(
         () => ({ err: new Error('a call pending at the cut answered'), at: Date.now() }),
         (err: unknown) => ({ err, at: Date.now() }),
       ),
     );
-    await eventually(() => sleeps() >= before + n, `${n} pending calls sent`, 20_000, 10);
+    await eventually(() => sleeps() >= n, `${n} pending calls sent`, 20_000, 10);
     return calls;
   }
 
@@ -258,7 +321,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       firstMessage.restart.push((await tapSees(acceptAt, 30_000)) - acceptAt);
       await started;
       cycleMs.restart.push(Date.now() - t0);
-      console.log(`[faults] restart ${i + 1}/${RESTARTS} (${whole ? 'node' : 'app'}): tap back ${back - acceptAt} ms after the broker accepted, cycle ${Date.now() - t0} ms${back - acceptAt > 1000 ? warningsSince(acceptAt) : ''}`);
+      console.log(`[faults] restart ${i + 1}/${RESTARTS} (${whole ? 'node' : 'app'}): tap back ${back - acceptAt} ms after the broker accepted, cycle ${Date.now() - t0} ms${back - acceptAt > TRACE_MS ? tapTrace.since(acceptAt - 1000) : ''}`);
     }
     console.log(`[faults] restarts: tap consuming again after the broker accepts connections: ${stats(recovery.restart)}`);
     expect(Math.max(...recovery.restart)).toBeLessThan(TARGET_MS);
@@ -297,7 +360,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       recovery.cut.push(back - lost);
       firstMessage.cut.push((await tapSees(lost, 30_000)) - lost);
       cycleMs.cut.push(Date.now() - t0);
-      console.log(`[faults] cut ${i + 1}/${CUTS}: tap back ${back - lost} ms after losing its connection, cycle ${Date.now() - t0} ms${back - lost > 1000 ? warningsSince(lost) : ''}`);
+      console.log(`[faults] cut ${i + 1}/${CUTS}: tap back ${back - lost} ms after losing its connection, cycle ${Date.now() - t0} ms${back - lost > TRACE_MS ? tapTrace.since(cutAt) : ''}`);
     }
     console.log(`[faults] close-all-connections: tap consuming again after its connection closed: ${stats(recovery.cut)}`);
     expect(Math.max(...recovery.cut)).toBeLessThan(TARGET_MS);
