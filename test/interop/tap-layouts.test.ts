@@ -66,14 +66,17 @@ describe.skipIf(!ready || !STREAMS)('fanout history: broadcasts kept in the <top
     server = await startPeer('rpc-server', ['--url', vh.url, '--topic', topic, '--server', 'host1']);
     client = await startPeer('rpc-client', ['--url', vh.url]);
     const ctxt = { auth_token: SECRET, request_id: 'req-hist', user_id: 'u1' };
-    // two batches 2.5 s apart, all before the tap exists: "before osloscope started"
+    // two batches with a whole second between them, all before the tap exists: "before osloscope started".
+    // The time between them is what the `since` read below is about, and the clock is the broker's (stream
+    // timestamps, and AMQP timestamps in whole seconds), so this waits for the clock: `middle` is the first
+    // whole second at least a second after the last "a" (the ISO time the read is given has no fraction),
+    // and the "b" batch starts a second after it.
     for (let i = 0; i < 4; i++) {
       sentAt.push(Date.now());
       await client.rpc({ op: 'cast', target: { topic, fanout: true }, method: 'echo', args: { value: `a${i}` }, ctxt });
     }
-    await new Promise((r) => setTimeout(r, 2500));
-    middle = Date.now();
-    await new Promise((r) => setTimeout(r, 1200));
+    middle = Math.ceil((Date.now() + 1000) / 1000) * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, middle + 1000 - Date.now())));
     for (let i = 0; i < 3; i++) {
       sentAt.push(Date.now());
       await client.rpc({ op: 'cast', target: { topic, fanout: true }, method: 'echo', args: { value: `b${i}` }, ctxt });
