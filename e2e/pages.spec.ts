@@ -176,4 +176,41 @@ describe('the banner when the broker cannot be reached', () => {
     expect(await page.content()).not.toContain('s3cret-pass');
     await page.close();
   }, 90_000);
+
+  it('does not blame bindings mode or the firehose on Overview, Live and Calls while the broker is unreachable', async () => {
+    const page = await e2e.browser.context.newPage();
+    const bindingsWords = /bindings mode|reply not observable|turn on the firehose|without replies/i;
+    await page.goto(e2e.osloscope.url);
+    await waitLive(page);
+    await page.getByTestId('broker-banner').waitFor({ timeout: 30_000 });
+    await until(() => page.getByTestId('tap-sub').innerText(), (t) => /not tapping yet/.test(t), 'the tap stat to say it waits for its broker');
+    expect(await page.getByTestId('inflight-stat').innerText()).toMatch(/Calls in flight/i);
+    expect(await page.getByTestId('overview-page').innerText()).not.toMatch(bindingsWords);
+    for (const [path, testId] of [
+      ['/calls', 'calls-page'],
+      ['/live', 'live-page'],
+    ] as const) {
+      await page.goto(`${e2e.osloscope.url}${path}`);
+      await waitLive(page);
+      await page.getByTestId('broker-banner').waitFor({ timeout: 30_000 });
+      // the status (the banner is drawn from it) and the page's own snapshot have arrived: what it says now it keeps saying
+      const text = await until(() => page.getByTestId(testId).innerText(), (t) => !t.includes('Loading…'), `${path} to load`);
+      expect(text, path).not.toMatch(bindingsWords);
+    }
+    await page.close();
+  }, 90_000);
+
+  it('offers no demo names as Console placeholders outside the demo', async () => {
+    const page = await e2e.browser.context.newPage();
+    await page.goto(`${e2e.osloscope.url}/console`);
+    await waitLive(page);
+    await page.getByTestId('broker-banner').waitFor({ timeout: 30_000 });
+    const placeholder = (id: string) => page.getByTestId(id).getAttribute('placeholder');
+    expect(await placeholder('field-topic')).toBe('a topic, e.g. conductor');
+    expect(await placeholder('field-server')).toBe('(any server of the topic)');
+    expect(await placeholder('field-method')).toBe('a method of the topic');
+    const demoNames = /compute-01|get_host_uptime|\bcompute\b|\bnova\b/;
+    for (const id of ['field-exchange', 'field-topic', 'field-server', 'field-method']) expect(await placeholder(id), id).not.toMatch(demoNames);
+    await page.close();
+  }, 60_000);
 });

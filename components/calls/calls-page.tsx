@@ -7,6 +7,8 @@ import type { CallRecord } from '@/lib/tap-contracts';
 import { callAgeMs, formatDuration, histogramRows, isStale, methodLatencies, timeoutFraction } from '@/lib/series';
 import { useCalls } from '../hooks/use-calls';
 import { useNow } from '../hooks/use-now';
+import { useStatus } from '../hooks/use-status';
+import { repliesUnobservable } from '@/lib/tap-view';
 import { useRealtime } from '../realtime-provider';
 import { Card, Empty } from '../ui/card';
 import { Badge } from '../ui/badge';
@@ -24,7 +26,9 @@ export function CallsPage() {
   const d = calls.data;
   const stale = now > 0 && (connection.state !== 'connected' || isStale(calls.dataUpdatedAt || null, now, 3500));
   const serverNow = d && calls.dataUpdatedAt ? now + (d.at - calls.dataUpdatedAt) : now;
-  const bindings = d ? !d.canSeeReplies : false;
+  // bindings mode's words only for a tap in bindings mode: a tap that has not reached its broker is not (the banner says why)
+  const status = useStatus();
+  const bindings = repliesUnobservable(status.data?.tap);
 
   return (
     <div className="page calls" data-testid="calls-page">
@@ -45,10 +49,10 @@ export function CallsPage() {
         )}
       </Card>
       <div className="grid-2">
-        <LatencyCard calls={calls.data ?? null} stale={stale} />
+        <LatencyCard calls={calls.data ?? null} stale={stale} bindings={bindings} />
         <Card title="Recently finished" stale={stale} testId="done-calls">
           {!d || d.done.length === 0 ? (
-            <Empty>No finished call yet{d && !d.canSeeReplies ? ' (replies are not observable in bindings mode)' : ''}.</Empty>
+            <Empty>No finished call yet{bindings ? ' (replies are not observable in bindings mode)' : ''}.</Empty>
           ) : (
             <CallTable calls={d.done.slice(0, 30)} now={serverNow} compact bindings={bindings} />
           )}
@@ -143,7 +147,7 @@ function TimeoutBar({ fraction, label, neutral }: { fraction: number; label: str
   );
 }
 
-function LatencyCard({ calls, stale }: { calls: ReturnType<typeof useCalls>['data'] | null; stale: boolean }) {
+function LatencyCard({ calls, stale, bindings }: { calls: ReturnType<typeof useCalls>['data'] | null; stale: boolean; bindings: boolean }) {
   const [method, setMethod] = useState<string | null>(null);
   const h = calls?.histogram ?? null;
   const methods = useMemo(() => methodLatencies(h), [h]);
@@ -165,7 +169,7 @@ function LatencyCard({ calls, stale }: { calls: ReturnType<typeof useCalls>['dat
       }
     >
       {!h || methods.length === 0 ? (
-        <Empty>{calls && !calls.canSeeReplies ? 'Latencies need replies, which bindings mode cannot see.' : 'No completed call measured yet.'}</Empty>
+        <Empty>{bindings ? 'Latencies need replies, which bindings mode cannot see.' : 'No completed call measured yet.'}</Empty>
       ) : (
         <>
           <div className="chart" data-testid="latency-histogram">

@@ -9,6 +9,7 @@ import { useSession } from '../hooks/use-session';
 import { useNow } from '../hooks/use-now';
 import { useRealtime } from '../realtime-provider';
 import { useStatus } from '../hooks/use-status';
+import { repliesUnobservable } from '@/lib/tap-view';
 import { Card, Empty } from '../ui/card';
 import { KindBadge } from '../ui/badge';
 import { bytes, clockTime } from '../ui/format';
@@ -160,7 +161,7 @@ export function LivePage() {
           }
         >
           <FilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} />
-          {tap && !tap.canSeeReplies && tap.state === 'running' && (
+          {repliesUnobservable(tap) && (
             <div className="note" data-testid="live-bindings-note">
               Bindings mode: calls and casts are seen as they are sent; replies are not observable here (the firehose shows them, see Overview).
             </div>

@@ -2,6 +2,7 @@
 import Link from 'next/link';
 import { useEffect, useMemo, useState } from 'react';
 import { isStale, kindRows, rateRows, recentRate, formatDuration, callAgeMs } from '@/lib/series';
+import { repliesUnobservable, tapNotConnected } from '@/lib/tap-view';
 import type { RateDimension } from '@/lib/tap-contracts';
 import { useStatus } from '../hooks/use-status';
 import { useRates } from '../hooks/use-rates';
@@ -56,7 +57,9 @@ export function OverviewPage() {
   const rw = s?.replyWaiter;
   const inflight = s?.oldestInflight ?? [];
   // bindings mode: replies are invisible, so a call is only known to be sent; say that, without alarm
-  const blind = !!s?.tap && !s.tap.canSeeReplies;
+  // (a tap that has not reached its broker is not in bindings mode: the banner says why it sees nothing)
+  const blind = repliesUnobservable(s?.tap);
+  const waiting = tapNotConnected(s?.tap);
 
   if (status.isError && !s) {
     return <Empty>Cannot load the status: {(status.error as Error).message}</Empty>;
@@ -93,7 +96,7 @@ export function OverviewPage() {
           label="Tap"
           tone={s?.tap ? (s.tap.canSeeReplies ? 'ok' : 'warn') : 'muted'}
           value={<span data-testid="tap-mode">{s?.tap ? s.tap.mode : s ? 'off' : '—'}</span>}
-          sub={s?.tap ? (s.tap.canSeeReplies ? 'sees requests and replies' : 'cannot see replies') : ''}
+          sub={<span data-testid="tap-sub">{s?.tap ? (s.tap.canSeeReplies ? 'sees requests and replies' : waiting ? `not tapping yet (${s.tap.state}): no broker` : 'cannot see replies') : ''}</span>}
         />
       </div>
 
