@@ -44,26 +44,46 @@ function describeViolations(where: string, vs: Violation[]): string {
   return vs.map((v) => `${where}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`).join('\n');
 }
 
-/** Where something is cut: the page scrolls sideways, or a table overflows its card outside any scrolling region. */
+/**
+ * Where something is cut: the page scrolls sideways; a table overflows its card outside any scrolling
+ * region; a table that scrolls sideways lets its first column go; at 1280 px and wider a table needs
+ * scrolling sideways at all (every column is seen at once there); a header's words spill out of it;
+ * or a cell cuts its text (an ellipsis) to fewer than about a dozen characters.
+ */
 async function clipping(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const out: string[] = [];
     const doc = document.documentElement;
+    const wide = doc.clientWidth >= 1200;
     if (doc.scrollWidth > doc.clientWidth + 1) out.push(`the page is ${doc.scrollWidth}px wide in a ${doc.clientWidth}px window`);
     for (const table of Array.from(document.querySelectorAll('table'))) {
       const card = table.closest('.card, .drawer, dialog');
       if (!card) continue;
+      const tname = table.getAttribute('data-testid') ?? table.className;
       const t = table.getBoundingClientRect();
-      const c = card.getBoundingClientRect();
-      if (t.right <= c.right + 1) continue;
-      let el: HTMLElement | null = table.parentElement;
-      let scrolls = false;
-      while (el && el !== card) {
+      let scroller: HTMLElement | null = null;
+      for (let el = table.parentElement; el && el !== card; el = el.parentElement) {
         const ox = getComputedStyle(el).overflowX;
-        if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth) scrolls = true;
-        el = el.parentElement;
+        if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth + 1) scroller = el;
       }
-      if (!scrolls) out.push(`a table (${table.getAttribute('data-testid') ?? table.className}) is ${Math.round(t.right - c.right)}px wider than its card and does not scroll`);
+      if (!scroller) {
+        if (t.right > card.getBoundingClientRect().right + 1) out.push(`a table (${tname}) is ${Math.round(t.right - card.getBoundingClientRect().right)}px wider than its card and does not scroll`);
+      } else {
+        if (wide) out.push(`a table (${tname}) needs ${scroller.scrollWidth - scroller.clientWidth}px of sideways scrolling in a ${doc.clientWidth}px window`);
+        const first = table.querySelector('th');
+        if (first && getComputedStyle(first).position !== 'sticky') out.push(`a table (${tname}) scrolls sideways without holding its first column`);
+      }
+      for (const th of Array.from(table.querySelectorAll('th'))) {
+        const style = getComputedStyle(th);
+        if (th.scrollWidth > th.clientWidth + 1 && style.overflowX === 'visible') out.push(`the header "${th.textContent}" of ${tname} spills out of its column`);
+      }
+      for (const td of Array.from(table.querySelectorAll('td'))) {
+        if (td.scrollWidth <= td.clientWidth + 1 || getComputedStyle(td).textOverflow !== 'ellipsis') continue;
+        if (td.clientWidth < 96) {
+          out.push(`a cell of ${tname} cuts "${td.textContent?.slice(0, 40)}" to ${td.clientWidth}px`);
+          break;
+        }
+      }
     }
     return out;
   });
@@ -123,15 +143,27 @@ describe('accessibility and layout of every page', () => {
 
   it('holds at 800, 1280 and 1920 px: no page scrolls sideways, no table is cut', async () => {
     const found: string[] = [];
+    // a call page too: the dead host's stuck call, the newest of its group
+    await e2e.page.goto(`${e2e.osloscope.url}/calls`);
+    await settle(e2e.page, '/calls');
+    const newest = e2e.page.getByTestId('stuck-sample').first();
+    await newest.waitFor({ timeout: 30_000 });
+    const callPath = new URL((await newest.getAttribute('href')) ?? '', e2e.osloscope.url).pathname;
+    expect(callPath).toMatch(/^\/calls\/[0-9a-f]{32}$/);
     for (const size of WIDTHS) {
       await e2e.page.setViewportSize(size);
-      for (const path of ['/', '/broker', '/console', '/live', '/calls']) {
+      for (const path of ['/', '/broker', '/console', '/live', '/calls', callPath]) {
         await e2e.page.goto(`${e2e.osloscope.url}${path}`);
         await settle(e2e.page, path);
+        // what is measured is there: the tables with rows
         if (path === '/') await e2e.page.getByTestId('top-methods-table').waitFor({ timeout: 20_000 });
         if (path === '/broker') await e2e.page.getByTestId('queue-table').waitFor({ timeout: 20_000 });
+        if (path === '/live') await e2e.page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
+        if (path === '/calls') await e2e.page.getByTestId('done-table').waitFor({ timeout: 20_000 });
+        if (path === callPath) await e2e.page.getByTestId('call-timeline').waitFor({ timeout: 20_000 });
         for (const c of await clipping(e2e.page)) found.push(`${path} at ${size.width}px: ${c}`);
-        await e2e.page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope${path === '/' ? '-overview' : path.replace('/', '-')}-${size.width}.png` });
+        const shot = path === '/' ? '-overview' : path === callPath ? '-call' : path.replace('/', '-');
+        await e2e.page.screenshot({ path: `${process.env.E2E_SCREENSHOT_DIR ?? '/tmp'}/osloscope${shot}-${size.width}.png` });
       }
     }
     await e2e.page.setViewportSize({ width: 1280, height: 800 });

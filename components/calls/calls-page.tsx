@@ -48,7 +48,7 @@ export function CallsPage() {
           <CallTable calls={d.inflight} now={serverNow} bindings={bindings} />
         )}
       </Card>
-      <div className="grid-2">
+      <div className="grid-2 calls-grid">
         <LatencyCard calls={calls.data ?? null} stale={stale} bindings={bindings} />
         <Card title="Recently finished" stale={stale} testId="done-calls">
           {!d || d.done.length === 0 ? (

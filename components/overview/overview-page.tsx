@@ -159,7 +159,13 @@ export function OverviewPage() {
             <Empty>No RPC methods seen yet.</Empty>
           ) : (
             <div className="table-wide" tabIndex={0} role="region" aria-label="Top methods">
-              <table className="table compact sticky-first" data-testid="top-methods-table">
+              <table className="table compact sticky-first fit" data-testid="top-methods-table">
+                <colgroup>
+                  <col />
+                  <col className="c-topic" />
+                  <col className="c-count" />
+                  <col className="c-count" />
+                </colgroup>
                 <thead>
                   <tr>
                     <th scope="col">Method</th>
@@ -203,7 +209,12 @@ export function OverviewPage() {
             <Empty>{blind ? 'No call sent recently.' : 'No call is waiting for its reply.'}</Empty>
           ) : (
             <div className="table-wide" tabIndex={0} role="region" aria-label={blind ? 'Calls sent' : 'Calls in flight'}>
-            <table className="table compact sticky-first">
+            <table className="table compact sticky-first fit" data-testid="overview-inflight-table">
+              <colgroup>
+                <col />
+                <col className="c-share" />
+                <col className="c-age" />
+              </colgroup>
               <thead>
                 <tr>
                   <th scope="col">Method</th>
@@ -222,7 +233,7 @@ export function OverviewPage() {
                       <td className="mono ellipsis" title={c.method}>
                         {c.method}
                       </td>
-                      <td className="ellipsis">
+                      <td className="ellipsis" title={c.target.routingKey}>
                         {c.target.topic && c.target.server ? (
                           <Link href={pingHref(c.target.topic, c.target.server, c.target.exchange)} title={`Ping ${c.target.server} from the Console`} data-testid="inflight-ping-link">
                             {c.target.routingKey}

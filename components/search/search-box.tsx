@@ -41,7 +41,7 @@ export function SearchBox() {
         value={q}
         maxLength={4000}
         onChange={(e) => setQ(e.target.value)}
-        placeholder="Search: paste a log line, msg_id, req-… ( / )"
+        placeholder="Paste a log line, msg_id, req-… (/)"
         aria-label="Search calls and messages (press / to focus)"
         aria-keyshortcuts="/"
         data-testid="search-input"
