@@ -66,7 +66,8 @@ describe('embedded demo (no TRANSPORT_URL)', () => {
     await e2e.page.getByTestId('filter-kind').selectOption('call');
     const row = e2e.page.locator('[data-testid=message-row][data-kind=call]');
     await row.first().waitFor({ timeout: 10_000 });
-    expect(await e2e.page.locator('[data-testid=message-row]:not([data-kind=call])').count()).toBe(0);
+    // the rows shown before the filter went out give way to the filtered stream
+    await until(() => e2e.page.locator('[data-testid=message-row]:not([data-kind=call])').count(), (n) => n === 0, 'only calls listed', 10_000);
     await row.first().click();
     const context = JSON.parse(await e2e.page.getByTestId('drawer-context').innerText());
     expect(context.auth_token).toBe('***');
@@ -82,7 +83,34 @@ describe('embedded demo (no TRANSPORT_URL)', () => {
     expect(await e2e.page.getByTestId('message-row').count()).toBe(frozen);
     expect(await e2e.page.getByTestId('resume').innerText()).toMatch(/Resume \(\d+ new\)/);
     await e2e.page.getByTestId('resume').click();
-  });
+  }, 60_000);
+
+  it('links a reply to its call, and the call back to its reply', async () => {
+    await e2e.page.goto(`${e2e.osloscope.url}/live`);
+    await waitLive(e2e.page);
+    await e2e.page.getByTestId('filter-kind').selectOption('reply');
+    const reply = e2e.page.locator('[data-testid=message-row][data-kind=reply]');
+    await reply.first().waitFor({ timeout: 20_000 });
+    await e2e.page.getByTestId('pause').click();
+    const replyId = (await reply.first().getAttribute('data-id')) ?? '';
+    await reply.first().click();
+    const toCall = e2e.page.getByTestId('message-call-link');
+    expect(await toCall.innerText()).toBe('The call this answers');
+    await toCall.click();
+    await e2e.page.waitForURL('**/calls/*');
+    const msgId = decodeURIComponent(new URL(e2e.page.url()).pathname.split('/').pop() ?? '');
+    expect(msgId).toMatch(/^[0-9a-f]{32}$/);
+    // the call page names the reply it got, and links to that very message
+    const back = e2e.page.getByTestId('call-reply-link');
+    await back.waitFor({ timeout: 20_000 });
+    // (the Live row carries the tap's id, links the stable <session>.<id> form)
+    const replyPath = new URL((await back.getAttribute('href')) ?? '', e2e.osloscope.url).pathname;
+    expect(replyPath).toMatch(new RegExp(`^/messages/(\\w+\\.)?${replyId}$`));
+    await back.click();
+    await e2e.page.getByTestId('message-page').waitFor({ timeout: 20_000 });
+    expect(await e2e.page.getByTestId('message-page').getAttribute('data-message-id')).toMatch(new RegExp(`^(\\w+\\.)?${replyId}$`));
+    expect(new URL((await e2e.page.getByTestId('message-call-link').getAttribute('href')) ?? '', e2e.osloscope.url).pathname).toBe(`/calls/${msgId}`);
+  }, 60_000);
 
   it('replays a message into the console form', async () => {
     await e2e.page.goto(`${e2e.osloscope.url}/live`);

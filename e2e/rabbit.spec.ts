@@ -27,6 +27,8 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
   let peer: PythonPeer;
   let browser: LaunchedBrowser;
   let page: Page;
+  /** reply queues of Python callers that exited: they would expire by themselves, the test removes them */
+  const orphanReplyQueues: string[] = [];
 
   beforeAll(async () => {
     await buildOnce();
@@ -45,7 +47,7 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
     await browser?.close();
     await peer?.stop();
     const code = await osloscope?.stop();
-    await deleteBrokerEntities({ queues: [topic, `${topic}.${server}`, `${topic}.${deadServer}`], exchanges: [`${topic}_fanout`] }).catch(() => undefined);
+    await deleteBrokerEntities({ queues: [topic, `${topic}.${server}`, `${topic}.${deadServer}`, ...orphanReplyQueues], exchanges: [`${topic}_fanout`] }).catch(() => undefined);
     // a clean SIGTERM shutdown, and the transport password never reached the logs
     expect(code).toBe(0);
     expect(osloscope.output()).toContain(RABBIT_REDACTED);
@@ -141,6 +143,68 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
     // the series is drawn, not just listed
     expect(await page.locator('[data-testid=rate-chart] .recharts-area').count()).toBeGreaterThan(0);
   });
+
+  it('suggests in the Console the exchange, topic, server and method the Python traffic named, and no demo names', async () => {
+    const client = await startPeer('rpc-client', []);
+    try {
+      await client.rpc({ op: 'call', target: { topic, server }, method: 'add', args: { a: 1, b: 2 }, timeout: 10 });
+    } finally {
+      client.endInput();
+      await client.stop();
+    }
+    await page.goto(`${osloscope.url}/console`);
+    await waitLive(page);
+    const options = (id: string) => page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    // the suggestions refresh every 15 s
+    await until(() => options('suggest-topics'), (t) => t.includes(topic), 'the Python topic among the suggestions', 40_000);
+    expect(await options('suggest-exchanges')).toContain('openstack');
+    await page.getByTestId('field-topic').fill(topic);
+    await until(() => options('suggest-servers'), (v) => v.includes(server), 'the Python server of the topic', 20_000);
+    expect(await options('suggest-methods')).toContain('add');
+    // the placeholders come from this broker's traffic, never from the demo fleet
+    expect(await page.getByTestId('field-server').getAttribute('placeholder')).toBe(server);
+    expect(await options('suggest-servers')).not.toContain('compute-01');
+    for (const id of ['field-server', 'field-method']) expect(await page.getByTestId(id).getAttribute('placeholder'), id).not.toMatch(/compute-01|get_host_uptime/);
+  }, 90_000);
+
+  it("shows an exited Python caller's empty reply queue as expiring, not as a problem", async () => {
+    const client = await startPeer('rpc-client', []);
+    try {
+      await client.rpc({ op: 'call', target: { topic }, method: 'add', args: { a: 20, b: 22 }, timeout: 10 });
+    } finally {
+      client.endInput();
+      await client.stop();
+    }
+    // the tap saw the call: its reply queue is the caller's
+    const replyQ = await until(
+      () => page.evaluate(async (t) => {
+        type Call = { method: string; target: { topic: string | null }; caller: { replyQ: string | null } };
+        const calls = ((await (await fetch('/api/calls/snapshot')).json()) as { data: { inflight: Call[]; stuck: Call[]; done: Call[] } }).data;
+        return [...calls.inflight, ...calls.stuck, ...calls.done].filter((c) => c.method === 'add' && c.target.topic === t).map((c) => c.caller.replyQ).filter(Boolean) as string[];
+      }, topic),
+      (qs) => qs.length > 0,
+      "the call's reply queue",
+    );
+    orphanReplyQueues.push(...replyQ);
+    await page.goto(`${osloscope.url}/broker`);
+    await waitLive(page);
+    // the broker view is read every few seconds: the caller's queue shows once it has lost its consumer
+    const row = await until(
+      async () => {
+        for (const q of replyQ) {
+          const r = page.locator(`[data-testid=orphan-reply][data-queue="${q}"]`);
+          if ((await r.count()) > 0) return { health: await r.getAttribute('data-health'), text: await r.innerText() };
+        }
+        return null;
+      },
+      (r) => r !== null,
+      'the exited caller\'s reply queue on the Broker page',
+      40_000,
+    );
+    expect(row?.health).toBe('expiring');
+    expect(row?.text).toMatch(/expiring/);
+    expect(row?.text).not.toMatch(/never be read/);
+  }, 90_000);
 
   it('shows a stuck call on Calls with its cause', async () => {
     await page.goto(`${osloscope.url}/console`);

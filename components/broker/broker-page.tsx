@@ -283,7 +283,7 @@ export function BrokerPage() {
                 </thead>
                 <tbody>
                   {view.replyQueuesWithoutConsumers.map((r) => (
-                    <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : r.health === 'expiring' ? 'row-expiring' : ''} data-testid="orphan-reply" data-health={r.health}>
+                    <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : r.health === 'expiring' ? 'row-expiring' : ''} data-testid="orphan-reply" data-health={r.health} data-queue={r.name}>
                       <td className="mono">{r.name}</td>
                       <td className="num">{r.depth}</td>
                       <td className="small">
