@@ -154,6 +154,10 @@ describe('Sessions: logout revokes, limits answer 429', () => {
         rs.end('{}');
       } else rs.end(JSON.stringify(await sessions.principal(rq)));
     });
+    // One run in a dozen (load average ~15) failed a request with ECONNRESET: fetch reuses an idle socket for the
+    // server's keep-alive hint less a second, and when the loaded event loop delays an answer by more than that second
+    // the server's idle close can meet a reused socket. No idle close within the test's life.
+    server.keepAliveTimeout = 120_000;
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const a = server.address();
     base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
