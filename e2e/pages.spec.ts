@@ -59,6 +59,54 @@ describe('shell, Overview and Broker on the embedded demo', () => {
     expect(await e2e.page.getByTestId('page-title').innerText()).toBe('Broker');
   }, 60_000);
 
+  it('reaches Live and Calls rows with Tab, moves with the arrows, opens with Enter, closes with Esc; / focuses the search', async () => {
+    const page = e2e.page;
+    /** Tab until the focused element is one of `selector` (at most 80 presses); its index among them. */
+    const tabTo = async (selector: string) => {
+      for (let i = 0; i < 80; i++) {
+        await page.keyboard.press('Tab');
+        const at = await page.evaluate((sel) => Array.from(document.querySelectorAll(sel)).indexOf(document.activeElement as Element), selector);
+        if (at >= 0) return at;
+      }
+      throw new Error(`Tab never reached ${selector}`);
+    };
+    await page.goto(`${e2e.osloscope.url}/live`);
+    await waitLive(page);
+    await page.getByTestId('message-row').first().waitFor({ timeout: 20_000 });
+    await page.getByTestId('pause').click();
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    expect(await tabTo('[data-testid=message-row]')).toBe(0);
+    await page.keyboard.press('ArrowDown');
+    const second = await page.evaluate(() => document.activeElement?.getAttribute('data-id'));
+    expect(second).toBe(await page.getByTestId('message-row').nth(1).getAttribute('data-id'));
+    await page.keyboard.press('Enter');
+    await page.getByTestId('message-drawer').waitFor();
+    expect(await page.getByTestId('message-drawer').getAttribute('data-message-id')).toMatch(new RegExp(`^(\\w+\\.)?${second}$`));
+    await page.keyboard.press('Escape');
+    await page.getByTestId('message-drawer').waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe(second);
+    // `/` from anywhere but a field focuses the header search
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('search-input');
+
+    await page.goto(`${e2e.osloscope.url}/calls`);
+    await waitLive(page);
+    // the finished calls: a table with many rows
+    const done = '[data-testid=done-table] [data-testid=call-row]';
+    await page.locator(done).nth(1).waitFor({ timeout: 20_000 });
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    await tabTo(done);
+    const focused = () => page.evaluate(() => (document.activeElement?.getAttribute('data-testid') === 'call-row' ? document.activeElement.getAttribute('data-msg-id') : null));
+    const before = await focused();
+    // (the rows re-sort as calls come and go: the focus moves to another call row, not to a fixed index)
+    await page.keyboard.press('ArrowDown');
+    const msgId = await focused();
+    expect(msgId).toMatch(/^[0-9a-f]{32}$/);
+    expect(msgId).not.toBe(before);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/calls/${msgId}`);
+  }, 90_000);
+
   it('links Top methods to the Live page filtered on the method', async () => {
     await e2e.page.goto(e2e.osloscope.url);
     await waitLive(e2e.page);
