@@ -21,18 +21,22 @@ export class OrderedDecoder {
     return this.waiting;
   }
 
-  /** `ok(message)` or `fail(err)` (a MalformedMessage), in delivery order. */
-  push(d: Delivery, ok: (message: Dict) => void, fail: (err: unknown) => void): void {
+  /**
+   * `ok(message, d)` or `fail(err, d)` (a MalformedMessage), in delivery order. The
+   * delivery is passed back so a consumer can hand the same two functions to every
+   * push instead of making closures per message.
+   */
+  push(d: Delivery, ok: (message: Dict, d: Delivery) => void, fail: (err: unknown, d: Delivery) => void): void {
     const headers = d.properties.headers;
     if (this.waiting === 0 && compressionOf(headers) === null) {
       let message: Dict;
       try {
         message = decodeBody(d.body, headers).message;
       } catch (err) {
-        fail(err);
+        fail(err, d);
         return;
       }
-      ok(message);
+      ok(message, d);
       return;
     }
     this.waiting += 1;
@@ -41,8 +45,8 @@ export class OrderedDecoder {
     this.tail = this.tail
       .then(() => decodeBodyAsync(d.body, headers, { maxBytes: this.maxBytes }))
       .then(
-        (r) => ok(r.message),
-        (err: unknown) => fail(err),
+        (r) => ok(r.message, d),
+        (err: unknown) => fail(err, d),
       )
       .catch(() => undefined)
       .finally(() => {

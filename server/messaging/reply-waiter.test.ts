@@ -149,6 +149,36 @@ describe('ReplyWaiter', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'rpc:timeout', msgId: 'm1', method: 'm', elapsedMs: 2000 }));
   });
 
+  it('times out each call at its own deadline when calls of one timeout overlap and settle out of order', async () => {
+    const a = track('a', 2);
+    await advance(500);
+    const b = track('b', 2);
+    const c = track('c', 3);
+    await advance(500);
+    const d = track('d', 2);
+    await reply('b', { result: 'rb' });
+    await advance(999); // t = 1999: a is due at 2000
+    expect(a.done).toBe(false);
+    await advance(1);
+    expect(a.error).toBeInstanceOf(MessagingTimeout);
+    expect(d.done).toBe(false);
+    await advance(999); // t = 2999: d is due at 3000, c at 3500
+    expect(d.done).toBe(false);
+    await advance(1);
+    expect(d.error).toBeInstanceOf(MessagingTimeout);
+    expect(c.done).toBe(false);
+    await advance(500);
+    expect(c.error).toBeInstanceOf(MessagingTimeout);
+    expect(b).toEqual({ done: true, value: 'rb' });
+    expect(waiter.stats()).toMatchObject({ pending: 0, timeouts: 3, replies: 1 });
+    // a later call of the same timeout gets its full time
+    const e = track('e', 2);
+    await advance(1999);
+    expect(e.done).toBe(false);
+    await advance(1);
+    expect(e.error).toBeInstanceOf(MessagingTimeout);
+  });
+
   it('fails a call whose call-monitor timer runs out before any message comes', async () => {
     const call = track('m1', 60, 2);
     await advance(2000);

@@ -44,17 +44,106 @@ export interface ReplyWaiterStats {
   connectionLosses: number;
 }
 
+/** Where a call's outcome goes: the final result, or the error (timeout, remote failure, connection loss). */
+export interface ReplySink {
+  replied(result: unknown): void;
+  failed(err: Error): void;
+}
+
 interface Pending {
   msgId: string;
   method: string;
   startedAt: number;
-  resolve: (result: unknown) => void;
-  reject: (err: Error) => void;
-  overall: NodeJS.Timeout;
+  sink: ReplySink;
+  /** when the overall timeout fires (Date.now() ms) */
+  deadline: number;
+  lane: DeadlineLane;
+  settled: boolean;
   monitor?: NodeJS.Timeout;
   callMonitorMs?: number;
   finalResult: unknown;
   failure?: RemoteError;
+}
+
+/** The promise side of a ReplySink, for wait(). */
+class PromiseSink implements ReplySink {
+  constructor(
+    readonly replied: (result: unknown) => void,
+    readonly failed: (err: Error) => void,
+  ) {}
+}
+
+/**
+ * The overall timeouts of the pending calls that share one timeout value, in
+ * the order they were made (so in deadline order), under one Node timer armed
+ * for the earliest. A timer per call (setTimeout + clearTimeout on every call)
+ * made Node build and tear down its timer list for that duration around each
+ * call when calls do not overlap. Settled calls are dropped from the front as
+ * they settle, and the lane is compacted when late ones pile up behind a slow one.
+ */
+class DeadlineLane {
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  private live = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+
+  constructor(private readonly expire: (p: Pending) => void) {}
+
+  add(p: Pending): void {
+    this.queue.push(p);
+    this.live += 1;
+    if (!this.timer || p.deadline < this.timerAt) this.arm(p.deadline);
+    else if (this.live === 1) this.timer.ref();
+  }
+
+  /** A call of this lane settled (reply, cancel, loss): forget it. */
+  settled(): void {
+    this.live -= 1;
+    const q = this.queue;
+    while (this.head < q.length && q[this.head].settled) this.head += 1;
+    if (this.head === q.length) {
+      q.length = 0;
+      this.head = 0;
+      // the timer stays armed for its old deadline, unreferenced: the next call
+      // (at once, typically) takes it back instead of making a new one
+      this.timer?.unref();
+    } else if (q.length - this.head > 2 * this.live + 64) {
+      const keep = q.slice(this.head).filter((x) => !x.settled);
+      q.length = 0;
+      this.head = 0;
+      for (const x of keep) q.push(x);
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    const q = this.queue;
+    while (this.head < q.length) {
+      const p = q[this.head];
+      if (!p.settled && p.deadline > now) break;
+      this.head += 1;
+      // expire() settles p (and calls settled(), which only skips ahead from here)
+      if (!p.settled) this.expire(p);
+    }
+    if (this.head < q.length) this.arm(q[this.head].deadline);
+    else {
+      q.length = 0;
+      this.head = 0;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }
 
 const MAX_NAME_TRIES = 64;
@@ -89,6 +178,8 @@ export class ReplyWaiter {
   private queueName: string;
   private link: ResilientLink | undefined;
   private readonly pending = new Map<string, Pending>();
+  /** overall-timeout lanes by timeout (ms) */
+  private readonly lanes = new Map<number, DeadlineLane>();
   private readonly finished = new RecentSet(4096);
   private readonly seenUnique = new RecentSet(4096);
   private readonly decoder: OrderedDecoder;
@@ -166,23 +257,38 @@ export class ReplyWaiter {
    */
   wait(msgId: string, options: WaitOptions): Promise<unknown> {
     if (this.stopped) return Promise.reject(new MessagingError('Reply waiter is stopped'));
-    return new Promise((resolve, reject) => {
-      const timeoutMs = Math.max(0, options.timeout * 1000);
-      const p: Pending = {
-        msgId,
-        method: options.method ?? '',
-        startedAt: Date.now(),
-        resolve,
-        reject,
-        finalResult: null,
-        overall: setTimeout(() => this.timeout(msgId), timeoutMs),
-      };
-      if (options.callMonitorTimeout) {
-        p.callMonitorMs = options.callMonitorTimeout * 1000;
-        p.monitor = setTimeout(() => this.timeout(msgId), p.callMonitorMs);
-      }
-      this.pending.set(msgId, p);
-    });
+    return new Promise((resolve, reject) => this.listen(msgId, options, new PromiseSink(resolve, reject)));
+  }
+
+  /** wait() without a promise: the outcome goes to `sink` (an RPC client's call). */
+  listen(msgId: string, options: WaitOptions, sink: ReplySink): void {
+    if (this.stopped) {
+      sink.failed(new MessagingError('Reply waiter is stopped'));
+      return;
+    }
+    const timeoutMs = Math.max(0, options.timeout * 1000);
+    const now = Date.now();
+    let lane = this.lanes.get(timeoutMs);
+    if (!lane) {
+      lane = new DeadlineLane(this.expireCall);
+      this.lanes.set(timeoutMs, lane);
+    }
+    const p: Pending = {
+      msgId,
+      method: options.method ?? '',
+      startedAt: now,
+      sink,
+      deadline: now + timeoutMs,
+      lane,
+      settled: false,
+      finalResult: null,
+    };
+    if (options.callMonitorTimeout) {
+      p.callMonitorMs = options.callMonitorTimeout * 1000;
+      p.monitor = setTimeout(() => this.timeout(p), p.callMonitorMs);
+    }
+    this.pending.set(msgId, p);
+    lane.add(p);
   }
 
   /** Stop waiting for a call (e.g. its publish failed); a reply arriving later counts as late. */
@@ -190,40 +296,40 @@ export class ReplyWaiter {
     const p = this.pending.get(msgId);
     if (!p) return;
     this.settle(p);
-    p.reject(err);
+    p.sink.failed(err);
   }
 
   private settle(p: Pending): void {
-    clearTimeout(p.overall);
+    p.settled = true;
     if (p.monitor) clearTimeout(p.monitor);
     this.pending.delete(p.msgId);
     this.finished.add(p.msgId);
+    p.lane.settled();
   }
 
-  private timeout(msgId: string): void {
-    const p = this.pending.get(msgId);
-    if (!p) return;
+  private readonly expireCall = (p: Pending): void => this.timeout(p);
+
+  private timeout(p: Pending): void {
+    if (p.settled) return;
     this.settle(p);
     this.counters.timeouts += 1;
     const elapsedMs = Date.now() - p.startedAt;
-    this.transport.events.emit({ type: 'rpc:timeout', msgId, method: p.method, elapsedMs });
+    this.transport.events.emit({ type: 'rpc:timeout', msgId: p.msgId, method: p.method, elapsedMs });
     // amqpdriver.ReplyWaiter._raise_timeout_exception
-    p.reject(new MessagingTimeout(`Timed out waiting for a reply to message ID ${msgId}`, msgId));
+    p.sink.failed(new MessagingTimeout(`Timed out waiting for a reply to message ID ${p.msgId}`, p.msgId));
   }
 
   private onDelivery(d: Delivery): void {
-    // Consumed with no_ack (amqpdriver ReplyWaiter): a body that cannot be decoded is already gone, only counted.
-    this.decoder.push(
-      d,
-      (data) => this.onReply(data),
-      (err) => {
-        this.counters.malformed += 1;
-        this.transport.reportMalformed(this.replyQ, d, err);
-      },
-    );
+    this.decoder.push(d, this.onReply, this.onUndecodable);
   }
 
-  private onReply(data: Record<string, unknown>): void {
+  /** Consumed with no_ack (amqpdriver ReplyWaiter): a body that cannot be decoded is already gone, only counted. */
+  private readonly onUndecodable = (err: unknown, d: Delivery): void => {
+    this.counters.malformed += 1;
+    this.transport.reportMalformed(this.replyQ, d, err);
+  };
+
+  private readonly onReply = (data: Record<string, unknown>): void => {
     const msgId = typeof data[MSG_ID_KEY] === 'string' ? (data[MSG_ID_KEY] as string) : undefined;
     const uniqueId = typeof data[UNIQUE_ID_KEY] === 'string' ? (data[UNIQUE_ID_KEY] as string) : undefined;
     if (uniqueId) {
@@ -264,30 +370,32 @@ export class ReplyWaiter {
       this.counters.heartbeats += 1;
       if (p.monitor && p.callMonitorMs !== undefined) {
         clearTimeout(p.monitor);
-        p.monitor = setTimeout(() => this.timeout(p.msgId), p.callMonitorMs);
+        p.monitor = setTimeout(() => this.timeout(p), p.callMonitorMs);
       }
       return;
     }
     if (!ending) return;
     this.settle(p);
-    const elapsedMs = Date.now() - p.startedAt;
-    this.transport.events.emit({ type: 'rpc:reply', msgId: p.msgId, ok: !p.failure, elapsedMs });
-    if (p.finalResult === p.failure && p.failure) p.reject(p.failure);
-    else p.resolve(p.finalResult);
-  }
+    if (this.transport.events.size > 0) {
+      this.transport.events.emit({ type: 'rpc:reply', msgId: p.msgId, ok: !p.failure, elapsedMs: Date.now() - p.startedAt });
+    }
+    if (p.finalResult === p.failure && p.failure) p.sink.failed(p.failure);
+    else p.sink.replied(p.finalResult);
+  };
 
   private failAll(err: Error): void {
     if (this.pending.size === 0) return;
     this.counters.connectionLosses += 1;
     for (const p of [...this.pending.values()]) {
       this.settle(p);
-      p.reject(err);
+      p.sink.failed(err);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.failAll(new MessagingError('Transport closed while waiting for a reply'));
+    for (const lane of this.lanes.values()) lane.stop();
     await this.link?.close();
   }
 }

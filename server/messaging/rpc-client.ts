@@ -7,6 +7,7 @@ import { encodeBody, osloProperties, packContext, type Compression, type Dict } 
 import { overrideTarget, requireTopic, versionIsCompatible, type Target } from './target.ts';
 import { controlExchange, fanoutExchange, fanoutExchangeName, topicRoutingKey } from './topology.ts';
 import type { Transport } from './transport.ts';
+import type { ReplySink, ReplyWaiter } from './reply-waiter.ts';
 import { MSG_ID_KEY, REPLY_Q_KEY, TIMEOUT_KEY, UNIQUE_ID_KEY, uuidHex } from './wire.ts';
 
 export interface CallOptions {
@@ -71,48 +72,70 @@ export class RpcClient {
   }
 
   /** Invoke a method and wait for its result; RemoteError / MessagingTimeout on failure. */
-  async call(ctxt: Dict | null, method: string, args: Dict = {}): Promise<unknown> {
-    return (await this.callDetailed(ctxt, method, args)).result;
+  call(ctxt: Dict | null, method: string, args: Dict = {}): Promise<unknown> {
+    return this.invoke(ctxt, method, args, false) as Promise<unknown>;
   }
 
-  async callDetailed(ctxt: Dict | null, method: string, args: Dict = {}): Promise<CallResult> {
-    if (this.target.fanout) throw new InvalidTarget('A call cannot be used with fanout');
-    const topic = requireTopic(this.target, 'call');
-    const message = this.makeMessage(method, args);
+  callDetailed(ctxt: Dict | null, method: string, args: Dict = {}): Promise<CallResult> {
+    return this.invoke(ctxt, method, args, true) as Promise<CallResult>;
+  }
+
+  /**
+   * One call: done when both the broker's confirm of the request and the
+   * final reply are in. No async function on the way: the promise returned
+   * is the only one the call makes once the reply waiter runs.
+   */
+  private invoke(ctxt: Dict | null, method: string, args: Dict, detailed: boolean): Promise<unknown> {
+    let topic: string;
+    let message: Dict;
+    try {
+      if (this.target.fanout) throw new InvalidTarget('A call cannot be used with fanout');
+      topic = requireTopic(this.target, 'call');
+      message = this.makeMessage(method, args);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const start = (waiter: ReplyWaiter): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        try {
+          this.startCall(waiter, topic, message, ctxt, method, new PendingCall(this.transport, method, detailed, resolve, reject));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    const waiter = this.transport.startedReplyWaiter;
+    // the first call of the transport starts its reply waiter (amqpdriver._get_reply_q)
+    return waiter ? start(waiter) : this.transport.getReplyWaiter(this.options.retry ?? null).then(start);
+  }
+
+  private startCall(waiter: ReplyWaiter, topic: string, message: Dict, ctxt: Dict | null, method: string, call: PendingCall): void {
     const timeout = this.options.timeout ?? this.transport.conf.rpc_response_timeout;
     const cmTimeout = this.options.callMonitorTimeout ?? null;
-    const waiter = this.transport.startedReplyWaiter ?? (await this.transport.getReplyWaiter(this.options.retry ?? null));
     const msgId = uuidHex();
     message[MSG_ID_KEY] = msgId;
     message[REPLY_Q_KEY] = waiter.replyQ;
     message[TIMEOUT_KEY] = cmTimeout;
-    const started = performance.now();
+    call.msgId = msgId;
+    call.started = performance.now();
     // Listen before publishing so a fast reply is never missed (amqpdriver: _waiter.listen before send).
-    const reply = waiter.wait(msgId, { timeout, callMonitorTimeout: cmTimeout, method });
-    reply.catch(() => undefined);
-    let info: SendInfo;
+    waiter.listen(msgId, { timeout, callMonitorTimeout: cmTimeout, method }, call);
+    call.waiter = waiter;
+    let sent: Promise<void>;
     try {
-      info = await this.send(topic, message, ctxt, timeout);
+      sent = this.publish(topic, message, ctxt, timeout, call);
     } catch (err) {
-      waiter.cancel(msgId, err as Error);
-      throw err;
+      call.notSent(err);
+      return;
     }
-    info.msgId = msgId;
-    this.transport.events.emit({ type: 'rpc:sent', kind: 'call', exchange: info.exchange, routingKey: info.routingKey, method, msgId, bytes: info.bytes });
-    try {
-      const result = await reply;
-      return { result, msgId, elapsedMs: performance.now() - started, info };
-    } catch (err) {
-      if (err instanceof RemoteError || err instanceof MessagingTimeout) Object.assign(err, { msgId });
-      throw err;
-    }
+    sent.then(call.confirmed, call.notSent);
   }
 
   /** Invoke a method without waiting; returns once the broker confirmed the publish. */
   async cast(ctxt: Dict | null, method: string, args: Dict = {}): Promise<SendInfo> {
     const topic = requireTopic(this.target, 'cast');
     const message = this.makeMessage(method, args);
-    const info = await this.send(topic, message, ctxt, null);
+    const info: SendInfo = { uniqueId: '', exchange: '', routingKey: '', bytes: 0 };
+    await this.publish(topic, message, ctxt, null, info);
     this.transport.events.emit({
       type: 'rpc:sent',
       kind: this.target.fanout ? 'fanout' : 'cast',
@@ -138,7 +161,12 @@ export class RpcClient {
     return msg;
   }
 
-  private async send(topic: string, message: Dict, ctxt: Dict | null, timeout: number | null): Promise<SendInfo> {
+  /**
+   * Publish a request (AMQPDriverBase._send): the unique id and context
+   * packed, the body encoded, the publish handed to a send connection.
+   * Fills `info` (where it went, how big) and returns the confirm's promise.
+   */
+  private publish(topic: string, message: Dict, ctxt: Dict | null, timeout: number | null, info: SendInfo): Promise<void> {
     const uniqueId = uuidHex();
     message[UNIQUE_ID_KEY] = uniqueId;
     packContext(message, ctxt);
@@ -148,19 +176,94 @@ export class RpcClient {
     const props = osloProperties(headers, timeout === null ? {} : { expiration: String(Math.trunc(timeout * 1000)) });
     const retry = this.options.retry ?? null;
     const topology = this.transport.topology;
-    let exchange: string;
-    let routingKey: string;
+    info.uniqueId = uniqueId;
+    info.bytes = body.length;
     if (this.target.fanout) {
-      exchange = fanoutExchangeName(topic);
-      routingKey = '';
-      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'fanout', options: fanoutExchange(topology) } });
-    } else {
-      exchange = this.target.exchange || this.transport.conf.control_exchange;
-      routingKey = topicRoutingKey(topic, this.target.server);
-      if (this.options.atLeastOnce) props.mandatory = true;
-      await this.transport.send({ exchange, routingKey, body, options: props, retry, declare: { type: 'topic', options: controlExchange(topology) } });
+      info.exchange = fanoutExchangeName(topic);
+      info.routingKey = '';
+      return this.transport.send({ exchange: info.exchange, routingKey: '', body, options: props, retry, declare: { type: 'fanout', options: fanoutExchange(topology) } });
     }
-    return { uniqueId, exchange, routingKey, bytes: body.length };
+    info.exchange = this.target.exchange || this.transport.conf.control_exchange;
+    info.routingKey = topicRoutingKey(topic, this.target.server);
+    if (this.options.atLeastOnce) props.mandatory = true;
+    return this.transport.send({
+      exchange: info.exchange,
+      routingKey: info.routingKey,
+      body,
+      options: props,
+      retry,
+      declare: { type: 'topic', options: controlExchange(topology) },
+    });
+  }
+}
+
+/**
+ * A call in flight: the reply waiter's sink for its reply, and the handlers
+ * of its request's confirm. It settles once both are in, like amqpdriver's
+ * _send (publish, confirmed) followed by _waiter.wait: a failed send wins over
+ * whatever the reply waiter says, and a reply coming before the confirm waits
+ * for it.
+ */
+class PendingCall implements ReplySink, SendInfo {
+  msgId = '';
+  uniqueId = '';
+  exchange = '';
+  routingKey = '';
+  bytes = 0;
+  started = 0;
+  waiter: ReplyWaiter | undefined;
+  private sent = false;
+  private done = false;
+  private outcome: { result: unknown } | { error: Error } | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly method: string,
+    private readonly detailed: boolean,
+    private readonly resolve: (value: unknown) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  replied(result: unknown): void {
+    this.outcome = { result };
+    if (this.sent) this.finish();
+  }
+
+  failed(err: Error): void {
+    if (err instanceof RemoteError || err instanceof MessagingTimeout) Object.assign(err, { msgId: this.msgId });
+    this.outcome = { error: err };
+    if (this.sent) this.finish();
+  }
+
+  readonly confirmed = (): void => {
+    this.sent = true;
+    if (this.transport.events.size > 0) {
+      this.transport.events.emit({ type: 'rpc:sent', kind: 'call', exchange: this.exchange, routingKey: this.routingKey, method: this.method, msgId: this.msgId, bytes: this.bytes });
+    }
+    if (this.outcome) this.finish();
+  };
+
+  readonly notSent = (err: unknown): void => {
+    if (this.done) return;
+    this.done = true;
+    this.waiter?.cancel(this.msgId, err as Error);
+    this.reject(err as Error);
+  };
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const outcome = this.outcome!;
+    if ('error' in outcome) {
+      this.reject(outcome.error);
+      return;
+    }
+    if (!this.detailed) {
+      this.resolve(outcome.result);
+      return;
+    }
+    const info: SendInfo = { msgId: this.msgId, uniqueId: this.uniqueId, exchange: this.exchange, routingKey: this.routingKey, bytes: this.bytes };
+    this.resolve({ result: outcome.result, msgId: this.msgId, elapsedMs: performance.now() - this.started, info } satisfies CallResult);
   }
 }
 

@@ -9,10 +9,10 @@
  * kombu_missing_consumer_retry_timeout, then dropping replies to it for 60 s.
  */
 import { BrokerRefusal, ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
-import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict } from './envelope.ts';
+import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict, type UnpackedMessage } from './envelope.ts';
 import type { Delivery } from './driver.ts';
 import type { OrderedDecoder } from './ordered-decoder.ts';
-import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type Endpoint } from './dispatcher.ts';
+import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type DispatchRequest, type Endpoint } from './dispatcher.ts';
 import type { ResilientLink } from './resilient-link.ts';
 import { requireTopic, type Target } from './target.ts';
 import {
@@ -68,10 +68,11 @@ class ObsoleteReplyQueues {
     this.entries.set(replyQ, now + OBSOLETE_REPLY_QUEUES_TTL_MS);
     while (this.entries.size > OBSOLETE_REPLY_QUEUES_SIZE) this.entries.delete(this.entries.keys().next().value as string);
   }
-  valid(replyQ: string, now = Date.now()): boolean {
+  valid(replyQ: string, now?: number): boolean {
+    if (this.entries.size === 0) return true;
     const until = this.entries.get(replyQ);
     if (until === undefined) return true;
-    if (until <= now) {
+    if (until <= (now ?? Date.now())) {
       this.entries.delete(replyQ);
       return true;
     }
@@ -90,9 +91,9 @@ export class RpcServer {
   private nextStreamOffset: string | number = STREAM_START_OFFSET;
   private readonly recentUnique: string[] = [];
   private readonly obsolete = new ObsoleteReplyQueues();
-  private readonly backlog: (() => Promise<void>)[] = [];
+  private readonly backlog: UnpackedMessage[] = [];
   private running = 0;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly idleWaiters: (() => void)[] = [];
   private started = false;
   private stopping = false;
   private readonly maxConcurrency: number;
@@ -238,20 +239,23 @@ export class RpcServer {
     }
   }
 
-  private onDelivery(d: Delivery): void {
+  /** Decoded deliveries of every consumer, in order (one function for all, no closure per message). */
+  private readonly onDecoded = (message: Dict, d: Delivery): void => {
     const link = this.link;
-    if (!link) return;
+    if (link) this.onMessage(link, d, message);
+  };
+
+  /** impl_rabbit Consumer._callback: a body that cannot be decoded is rejected without requeue. */
+  private readonly onUndecodable = (err: unknown, d: Delivery): void => {
+    this.link?.reject(d, false);
+    this.transport.reportMalformed(`rpc-server:${this.topic}`, d, err);
+    this.counters.malformed += 1;
+  };
+
+  private onDelivery(d: Delivery): void {
+    if (!this.link) return;
     this.counters.received += 1;
-    this.transport.decodeOrReject(
-      this.decoder,
-      link,
-      d,
-      `rpc-server:${this.topic}`,
-      (message) => this.onMessage(link, d, message),
-      () => {
-        this.counters.malformed += 1;
-      },
-    );
+    this.decoder.push(d, this.onDecoded, this.onUndecodable);
   }
 
   private onMessage(link: ResilientLink, d: Delivery, message: Dict): void {
@@ -267,141 +271,229 @@ export class RpcServer {
       this.recentUnique.push(uniqueId);
       if (this.recentUnique.length > DUP_MSG_CHECK_SIZE) this.recentUnique.shift();
     }
-    const unpacked = unpackContext(message);
-    if (unpacked.msgId) this.counters.calls += 1;
+    const job = unpackContext(message);
+    if (job.msgId) this.counters.calls += 1;
     else this.counters.casts += 1;
-    this.schedule(() => this.process(unpacked.message, unpacked.ctxt, unpacked.msgId, unpacked.replyQ, unpacked.clientTimeout));
-  }
-
-  private schedule(job: () => Promise<void>): void {
-    if (this.running < this.maxConcurrency) this.runJob(job);
-    else this.backlog.push(job);
-  }
-
-  private runJob(job: () => Promise<void>): void {
-    this.running += 1;
-    const p = job()
-      .catch((err: unknown) => this.transport.log.error({ err: (err as Error).message }, 'RPC server job failed'))
-      .finally(() => {
-        this.running -= 1;
-        this.inflight.delete(p);
-        const next = this.backlog.shift();
-        if (next) this.runJob(next);
-      });
-    this.inflight.add(p);
-  }
-
-  private async process(message: Dict, ctxt: Dict, msgId: string | null, replyQ: string | null, clientTimeout: unknown): Promise<void> {
-    const req = readRequest(message);
-    const started = performance.now();
-    const method = typeof req.method === 'string' ? req.method : String(req.method);
-    let heartbeat: NodeJS.Timeout | undefined;
-    const isCall = !!msgId && !!replyQ;
-    // RPCDispatcher._watchdog: heartbeats every int(_timeout)/2 s, only when _timeout is truthy and >= 2.
-    if (isCall && clientTimeout) {
-      const interval = pyInt(clientTimeout) / 2;
-      if (interval >= 1) {
-        const beat = (): void => {
-          heartbeat = setTimeout(() => {
-            this.sendReply(msgId, replyQ, null, null, false, 0)
-              .then(() => {
-                this.counters.heartbeats += 1;
-                if (heartbeat) beat();
-              })
-              .catch((err: unknown) => {
-                // a failed heartbeat stops the watchdog; the caller's own timeout takes over
-                this.transport.log.debug({ msgId, err: (err as Error).message }, 'Call-monitor heartbeat failed');
-                heartbeat = undefined;
-              });
-          }, interval * 1000);
-        };
-        beat();
-      } else {
-        this.transport.log.warn({ msgId }, `Client provided an invalid timeout value of ${String(clientTimeout)}`);
-      }
+    if (this.running < this.maxConcurrency && this.backlog.length === 0) {
+      this.startJob(job);
+      this.checkIdle();
+    } else {
+      this.backlog.push(job);
     }
-    let result: unknown = null;
-    let failure: unknown;
+  }
+
+  /**
+   * Run one request in an executor slot. The slot is held until the reply is
+   * confirmed (or given up); a request that needs no waiting (a cast to a
+   * synchronous endpoint) frees it before start() returns. No promise is made
+   * for a job that does not wait: the dispatch of a synchronous endpoint and
+   * the reply's publish happen in the delivery's own turn.
+   */
+  private startJob(job: UnpackedMessage): void {
+    this.running += 1;
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = this.process(job);
+    } catch (err) {
+      this.transport.log.error({ err: (err as Error).message }, 'RPC server job failed');
+    }
+    if (waiting) waiting.then(this.jobDone, this.jobFailed);
+    else this.running -= 1;
+  }
+
+  private readonly jobDone = (): void => {
+    this.running -= 1;
+    while (this.running < this.maxConcurrency) {
+      const next = this.backlog.shift();
+      if (!next) break;
+      this.startJob(next);
+    }
+    this.checkIdle();
+  };
+
+  private readonly jobFailed = (err: unknown): void => {
+    this.transport.log.error({ err: (err as Error)?.message }, 'RPC server job failed');
+    this.jobDone();
+  };
+
+  /** Wake stop() once nothing runs and nothing waits. */
+  private checkIdle(): void {
+    if (this.running === 0 && this.backlog.length === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.running === 0 && this.backlog.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Dispatch a request (RPCDispatcher.dispatch) and send its reply. Returns
+   * the reply's promise, or undefined when there is nothing to wait for. An
+   * endpoint's promise (or thenable) is awaited; a plain value is not, so a
+   * synchronous endpoint costs no promise hop.
+   */
+  private process(job: UnpackedMessage): Promise<void> | undefined {
+    const req = readRequest(job.message);
+    const started = performance.now();
+    const isCall = !!job.msgId && !!job.replyQ;
+    // RPCDispatcher._watchdog: heartbeats every int(_timeout)/2 s, only when _timeout is truthy and >= 2.
+    const watchdog = isCall && job.clientTimeout ? this.watchdog(job.msgId!, job.replyQ!, job.clientTimeout) : undefined;
+    let result: unknown;
     let raisedByEndpoint = false;
     try {
       const { endpoint, fn } = this.dispatcher.resolve(req);
       raisedByEndpoint = true;
-      result = await fn.call(endpoint, ctxt, req.args);
-      if (result === undefined) result = null;
+      result = fn.call(endpoint, job.ctxt, req.args);
     } catch (err) {
-      failure = err;
-    } finally {
-      if (heartbeat) clearTimeout(heartbeat);
-      heartbeat = undefined;
+      watchdog?.stop();
+      return this.finish(job, req, started, isCall, null, err, raisedByEndpoint);
     }
-    const elapsedMs = performance.now() - started;
-    this.transport.events.emit({ type: 'server:dispatch', topic: this.topic, server: this.target.server ?? undefined, method, ok: failure === undefined, elapsedMs });
-    if (failure !== undefined) {
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => {
+          watchdog?.stop();
+          return this.finish(job, req, started, isCall, value, NO_FAILURE, true);
+        },
+        (err: unknown) => {
+          watchdog?.stop();
+          return this.finish(job, req, started, isCall, null, err, true);
+        },
+      );
+    }
+    watchdog?.stop();
+    return this.finish(job, req, started, isCall, result, NO_FAILURE, true);
+  }
+
+  /** Call-monitor heartbeats (an empty, not-ending reply) every int(_timeout)/2 s until stopped. */
+  private watchdog(msgId: string, replyQ: string, clientTimeout: unknown): { stop(): void } | undefined {
+    const interval = pyInt(clientTimeout) / 2;
+    if (interval < 1) {
+      this.transport.log.warn({ msgId }, `Client provided an invalid timeout value of ${String(clientTimeout)}`);
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const beat = (): void => {
+      timer = setTimeout(() => {
+        this.sendReply(msgId, replyQ, null, null, false, 0)
+          .then(() => {
+            this.counters.heartbeats += 1;
+            if (timer) beat();
+          })
+          .catch((err: unknown) => {
+            // a failed heartbeat stops the watchdog; the caller's own timeout takes over
+            this.transport.log.debug({ msgId, err: (err as Error).message }, 'Call-monitor heartbeat failed');
+            timer = undefined;
+          });
+      }, interval * 1000);
+    };
+    beat();
+    return {
+      stop() {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+      },
+    };
+  }
+
+  /** rpc/server.py _process_incoming after the endpoint returned or raised: log, count, reply. */
+  private finish(job: UnpackedMessage, req: DispatchRequest, started: number, isCall: boolean, value: unknown, failure: unknown, raisedByEndpoint: boolean): Promise<void> | undefined {
+    const method = typeof req.method === 'string' ? req.method : String(req.method);
+    const ok = failure === NO_FAILURE;
+    if (this.transport.events.size > 0) {
+      const elapsedMs = performance.now() - started;
+      this.transport.events.emit({ type: 'server:dispatch', topic: this.topic, server: this.target.server ?? undefined, method, ok, elapsedMs });
+    }
+    if (!ok) {
       this.counters.failures += 1;
       // rpc/server.py _process_incoming: an exception the endpoint declared expected
       // (@expected_exceptions) and NoSuchMethod for *_ignore_errors are debug; the rest is logged loudly.
       const expected =
         (raisedByEndpoint && failure instanceof ExpectedFailure) || (failure instanceof NoSuchMethod && failure.method.endsWith('_ignore_errors'));
-      const fields = { method, msgId, err: (failure as Error)?.message };
+      const fields = { method, msgId: job.msgId, err: (failure as Error)?.message };
       if (expected) this.transport.log.debug(fields, 'Expected exception during message handling');
       else this.transport.log.warn(fields, 'Exception during message handling');
     }
-    if (!isCall) return; // casts never get replies, even on failure
-    const failureText = failure === undefined ? null : serializeFailure(failure, method);
-    try {
-      await this.sendReply(msgId, replyQ, failure === undefined ? result : null, failureText, true, this.transport.rabbit.kombu_missing_consumer_retry_timeout * 1000);
-      this.counters.replies += 1;
-    } catch (err) {
-      this.transport.log.error({ msgId, err: (err as Error).message }, 'Failed to send reply');
-    }
+    if (!isCall) return undefined; // casts never get replies, even on failure
+    const failureText = ok ? null : serializeFailure(failure, method);
+    const result = ok ? (value === undefined ? null : value) : null;
+    return this.sendReply(job.msgId!, job.replyQ!, result, failureText, true, this.transport.rabbit.kombu_missing_consumer_retry_timeout * 1000).then(
+      this.replied,
+      (err: unknown) => this.transport.log.error({ msgId: job.msgId, err: (err as Error).message }, 'Failed to send reply'),
+    );
   }
 
-  /** AMQPIncomingMessage.reply / _send_reply. */
-  private async sendReply(
+  private readonly replied = (): void => {
+    this.counters.replies += 1;
+  };
+
+  /**
+   * AMQPIncomingMessage.reply / _send_reply: one publish, mandatory unless
+   * direct_mandatory_flag is off; a final reply to a missing queue is retried
+   * every 0.25 s until the deadline (retryReply).
+   */
+  private sendReply(msgId: string, replyQ: string, result: unknown, failure: string | null, ending: boolean, missingQueueRetryMs: number): Promise<void> {
+    if (!this.obsolete.valid(replyQ)) {
+      this.transport.log.warn({ msgId, replyQ }, `${replyQ} doesn't exist, drop reply to ${msgId}`);
+      return RESOLVED;
+    }
+    const deadline = Date.now() + missingQueueRetryMs;
+    let sent: Promise<void>;
+    try {
+      sent = this.publishReply(msgId, replyQ, result, failure, ending);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return sent.catch((err: unknown) => this.retryReply(err, msgId, replyQ, result, failure, ending, missingQueueRetryMs, deadline));
+  }
+
+  /** Encode and publish one reply; a result that cannot be serialized becomes a failure reply. */
+  private publishReply(msgId: string, replyQ: string, result: unknown, failure: string | null, ending: boolean): Promise<void> {
+    let encoded: { body: Buffer; headers: Dict };
+    const compression = this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null;
+    try {
+      encoded = encodeBody({ result, failure, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() }, { compression });
+    } catch (err) {
+      // A result that cannot be serialized becomes a failure reply, so the caller
+      // learns why instead of timing out (Python raises in the same place).
+      if (!(err instanceof SerializationError) || failure !== null) throw err;
+      const text = serializeFailure(new ExpectedFailure('TypeError', 'builtins', err.message), 'reply');
+      encoded = encodeBody({ result: null, failure: text, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() }, { compression });
+    }
+    const props = osloProperties(encoded.headers, { mandatory: this.transport.rabbit.direct_mandatory_flag });
+    return this.transport.send({ exchange: '', routingKey: replyQ, body: encoded.body, options: props });
+  }
+
+  /** The slow path of sendReply: the reply queue is missing (a returned mandatory publish). */
+  private async retryReply(
+    err: unknown,
     msgId: string,
     replyQ: string,
     result: unknown,
     failure: string | null,
     ending: boolean,
     missingQueueRetryMs: number,
+    deadline: number,
   ): Promise<void> {
-    if (!this.obsolete.valid(replyQ)) {
-      this.transport.log.warn({ msgId, replyQ }, `${replyQ} doesn't exist, drop reply to ${msgId}`);
-      return;
-    }
-    const deadline = Date.now() + missingQueueRetryMs;
-    const mandatory = this.transport.rabbit.direct_mandatory_flag;
     for (;;) {
-      const reply: Dict = { result, failure, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() };
-      let encoded: { body: Buffer; headers: Dict };
-      try {
-        encoded = encodeBody(reply, { compression: this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null });
-      } catch (err) {
-        // A result that cannot be serialized becomes a failure reply, so the caller
-        // learns why instead of timing out (Python raises in the same place).
-        if (!(err instanceof SerializationError) || failure !== null) throw err;
-        result = null;
-        failure = serializeFailure(new ExpectedFailure('TypeError', 'builtins', err.message), 'reply');
-        continue;
-      }
-      const { body, headers } = encoded;
-      const props = osloProperties(headers, { mandatory });
-      try {
-        await this.transport.send({ exchange: '', routingKey: replyQ, body, options: props });
+      if (!(err instanceof MessageUndeliverable)) throw err;
+      if (!ending) throw new MessagingError('Heartbeat send failed. Missing queue', { cause: err });
+      if (Date.now() >= deadline) {
+        this.obsolete.add(replyQ);
+        this.counters.repliesAbandoned += 1;
+        this.transport.log.error(
+          { msgId, replyQ },
+          `The reply ${msgId} failed to send after ${Math.round(missingQueueRetryMs / 1000)} seconds due to a missing queue (${replyQ}). Abandoning...`,
+        );
         return;
-      } catch (err) {
-        if (!(err instanceof MessageUndeliverable)) throw err;
-        if (!ending) throw new MessagingError('Heartbeat send failed. Missing queue', { cause: err });
-        if (Date.now() >= deadline) {
-          this.obsolete.add(replyQ);
-          this.counters.repliesAbandoned += 1;
-          this.transport.log.error(
-            { msgId, replyQ },
-            `The reply ${msgId} failed to send after ${Math.round(missingQueueRetryMs / 1000)} seconds due to a missing queue (${replyQ}). Abandoning...`,
-          );
-          return;
-        }
-        await new Promise((r) => setTimeout(r, REPLY_RETRY_INTERVAL_MS));
+      }
+      await new Promise((r) => setTimeout(r, REPLY_RETRY_INTERVAL_MS));
+      try {
+        await this.publishReply(msgId, replyQ, result, failure, ending);
+        return;
+      } catch (e) {
+        err = e;
       }
     }
   }
@@ -419,9 +511,7 @@ export class RpcServer {
     if (link) {
       for (let tag = 1; tag <= this.queues.length; tag++) await link.cancel(String(tag)).catch(() => undefined);
     }
-    while (this.inflight.size > 0 || this.backlog.length > 0) {
-      await Promise.allSettled([...this.inflight]);
-    }
+    await this.whenIdle();
     if (link) {
       const topology = this.transport.topology;
       const keep = topology.rabbit_stream_fanout || topology.use_queue_manager;
@@ -432,6 +522,15 @@ export class RpcServer {
     this.started = false;
     this.stopping = false;
   }
+}
+
+/** The `failure` of a job whose endpoint returned (an endpoint may throw anything, undefined included). */
+const NO_FAILURE: unique symbol = Symbol('no failure');
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 /** Python int(): truncates floats, parses integer strings; anything else counts as 0 (ValueError path). */

@@ -110,11 +110,42 @@ export class RabbitDriver implements Driver {
   }
 }
 
-interface PendingReturn {
-  exchange: string;
-  routingKey: string;
-  body: Buffer;
-  returned: boolean;
+/** One publish waiting for the broker's confirm (and, when mandatory, for a basic.return that may precede it). */
+class PendingConfirm {
+  returned = false;
+  constructor(
+    private readonly link: RabbitLink,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly body: Buffer,
+    readonly mandatory: boolean,
+    private readonly resolve: () => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  settle(err: unknown): void {
+    if (this.mandatory) this.link.forgetMandatory(this);
+    if (err) {
+      // A refused publish (403 internal exchange, 404 no exchange) closes the
+      // channel: the channel's 'error' (kept in lastError) comes before the
+      // confirm callbacks get amqplib's bare "channel closed".
+      const refusal = this.link.refusal;
+      const where = `${this.exchange || '(default)'}/${this.routingKey}`;
+      this.reject(
+        refusal
+          ? new BrokerRefusal(refusal.replyText, refusal.code, `basic.publish ${where}`, { cause: refusal })
+          : wrapAmqpError(err, `Publish to ${where} not confirmed by ${this.link.endpoint}`),
+      );
+    } else if (this.returned) {
+      this.reject(
+        new MessageUndeliverable(`Message to exchange '${this.exchange}' with routing key '${this.routingKey}' was returned: NO_ROUTE`, this.exchange, this.routingKey, {
+          code: 312,
+        }),
+      );
+    } else {
+      this.resolve();
+    }
+  }
 }
 
 class RabbitLink implements Link {
@@ -123,7 +154,7 @@ class RabbitLink implements Link {
   private closeListeners: ((err?: Error) => void)[] = [];
   private lastError: Error | undefined;
   /** mandatory publishes awaiting their confirm; a basic.return always precedes the ack of its message */
-  private pendingMandatory: PendingReturn[] = [];
+  private readonly pendingMandatory: PendingConfirm[] = [];
 
   constructor(
     private readonly model: ChannelModel,
@@ -341,45 +372,32 @@ class RabbitLink implements Link {
 
   publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions): Promise<void> {
     this.ensureOpen();
-    const { mandatory, ...props } = options;
-    const pending: PendingReturn | undefined = mandatory
-      ? { exchange, routingKey, body, returned: false }
-      : undefined;
-    if (pending) this.pendingMandatory.push(pending);
+    const amqpOptions = toAmqplibProps(options);
+    amqpOptions.mandatory = !!options.mandatory;
     return new Promise<void>((resolve, reject) => {
-      const done = (err: unknown): void => {
-        if (pending) this.pendingMandatory.splice(this.pendingMandatory.indexOf(pending), 1);
-        if (err) {
-          // A refused publish (403 internal exchange, 404 no exchange) closes the
-          // channel: the channel's 'error' (kept in lastError) comes before the
-          // confirm callbacks get amqplib's bare "channel closed".
-          const refusal = this.lastError instanceof BrokerRefusal ? this.lastError : undefined;
-          reject(
-            refusal
-              ? new BrokerRefusal(refusal.replyText, refusal.code, `basic.publish ${exchange || '(default)'}/${routingKey}`, { cause: refusal })
-              : wrapAmqpError(err, `Publish to ${exchange || '(default)'}/${routingKey} not confirmed by ${this.endpoint}`),
-          );
-        } else if (pending?.returned) {
-          reject(
-            new MessageUndeliverable(
-              `Message to exchange '${exchange}' with routing key '${routingKey}' was returned: NO_ROUTE`,
-              exchange,
-              routingKey,
-              { code: 312 },
-            ),
-          );
-        } else {
-          resolve();
-        }
-      };
+      const confirm = new PendingConfirm(this, exchange, routingKey, body, !!options.mandatory, resolve, reject);
+      if (confirm.mandatory) this.pendingMandatory.push(confirm);
       try {
-        const amqpOptions = toAmqplibProps(props);
-        amqpOptions.mandatory = !!mandatory;
-        this.channel.publish(exchange, routingKey, body, amqpOptions, done);
+        // an inline callback: a named closure per publish costs a defineProperty under tsx (keepNames)
+        this.channel.publish(exchange, routingKey, body, amqpOptions, (err: unknown) => confirm.settle(err));
       } catch (err) {
-        done(err);
+        confirm.settle(err);
       }
     });
+  }
+
+  /** A confirm came in for a mandatory publish: forget it (a basic.return, if any, came before). */
+  forgetMandatory(confirm: PendingConfirm): void {
+    const list = this.pendingMandatory;
+    // confirms come in publish order, so it is nearly always the first
+    const i = list[0] === confirm ? 0 : list.indexOf(confirm);
+    if (i === 0) list.shift();
+    else if (i > 0) list.splice(i, 1);
+  }
+
+  /** The refusal that closed the channel under a publish, if that is what happened. */
+  get refusal(): BrokerRefusal | undefined {
+    return this.lastError instanceof BrokerRefusal ? this.lastError : undefined;
   }
 
   consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
