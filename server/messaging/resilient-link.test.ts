@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectOptions, Delivery, Driver, Link } from './driver.ts';
 import { MemoryBroker } from './drivers/memory/index.ts';
-import { ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
+import { BrokerRefusal, ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
 import {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
+  isHandshakeRefusal,
   isRecoverable,
   QUICK_RECOVERY,
   recoveryDelay,
@@ -642,6 +643,43 @@ describe('ResilientLink', () => {
     const t = driver.connectTimes.slice(before);
     expect(t.slice(1).map((x, i) => x - t[i])).toEqual([38, 38, 38]);
     expect(broker.listConsumers().map((c) => c.consumerTag)).toEqual(['1']);
+  });
+
+  it('keeps recovering a listen link while a restarted broker refuses its vhost or login for a moment (530, 403), but fails a first connect at once', async () => {
+    const vhostDown = () =>
+      new MessageDeliveryFailure('Unable to connect to AMQP server on mq:5672: 530 NOT_ALLOWED - vhost / is down', {
+        code: 530,
+        cause: new BrokerRefusal('NOT_ALLOWED - vhost / is down', 530, 'connection.open'),
+      });
+    const loginRefused = () =>
+      new MessageDeliveryFailure('Unable to connect to AMQP server on mq:5672: 403 ACCESS_REFUSED - Login was refused', {
+        code: 403,
+        cause: new BrokerRefusal('ACCESS_REFUSED - Login was refused', 403, 'connection.start-ok'),
+      });
+    // never connected: the refusal is the answer (exit 6 / HTTP 422 upstream), one attempt
+    driver.failures = [vhostDown()];
+    const fresh = make('listen');
+    await expect(fresh.connect(null)).rejects.toBeInstanceOf(MessageDeliveryFailure);
+    expect(driver.connectTimes).toHaveLength(1);
+
+    const l = make('listen');
+    await l.assertQueue('tap', { durable: false, autoDelete: true, exclusive: true });
+    await l.consume('tap', () => {}, { consumerTag: '1' });
+    const before = driver.connectTimes.length;
+    // the connection is cut by a restart; the broker accepts connections again but refuses the vhost twice and the login once
+    driver.failures = [vhostDown(), vhostDown(), loginRefused()];
+    driver.links.at(-1)!.close();
+    await advance(38 + 75 + 150 + 300);
+    expect(driver.failures).toHaveLength(0);
+    expect(l.isConnected).toBe(true);
+    expect(driver.connectTimes.length - before).toBe(4);
+    expect(broker.listConsumers().map((c) => c.consumerTag)).toEqual(['1']);
+  });
+
+  it('still gives up on a refusal of a channel operation (not the handshake) while recovering', () => {
+    expect(isHandshakeRefusal(new BrokerRefusal('NOT_FOUND - no queue', 404, 'queue.declare'))).toBe(false);
+    expect(isHandshakeRefusal(new MessagingError('NOT_ALLOWED', { code: 530 }))).toBe(false);
+    expect(isHandshakeRefusal(new MessageDeliveryFailure('x', { code: 530, cause: new BrokerRefusal('NOT_ALLOWED', 530, 'connection.open') }))).toBe(true);
   });
 
   it('never stays `connecting` after a bounded attempt failed; a listen link goes back to recovering by itself', async () => {

@@ -267,7 +267,12 @@ export class ResilientLink {
         // 405 during replay will: something vanished between the passive check and the step (next
         // replay skips it), or our exclusive queue of the dead connection is not deleted yet.
         const racing = replaying && (error as MessagingError).code !== undefined && [404, 405].includes((error as MessagingError).code as number);
-        if (!racing && !isRecoverable(error)) throw error;
+        // A listen link coming back from a loss keeps trying when the broker refuses the handshake itself (530:
+        // the vhost is not started yet; 403: its user database is still loading): a restarted broker says so for
+        // a moment after it accepts connections, and oslo's services keep trying too. The first connect still
+        // fails at once, so a wrong URL, user or vhost is an error, not a silent loop.
+        const rebooting = !replaying && this.hadLink && this.options.purpose === 'listen' && isHandshakeRefusal(error);
+        if (!racing && !rebooting && !isRecoverable(error)) throw error;
         if (retry !== null && attempt >= retry) {
           throw new MessageDeliveryFailure(
             `Unable to connect to AMQP server after ${attempt + 1} tries: ${error.message}`,
@@ -577,6 +582,12 @@ export function isRecoverable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 541) return !/deprecated/i.test((err as { message?: unknown }).message as string);
   return typeof code !== 'number' || code === 320;
+}
+
+/** The broker refused the connection's login or its vhost (connection.start-ok / connection.open), not a channel's operation. */
+export function isHandshakeRefusal(err: unknown): boolean {
+  const cause = err instanceof BrokerRefusal ? err : (err as { cause?: unknown } | null)?.cause;
+  return cause instanceof BrokerRefusal && (cause.operation === 'connection.open' || cause.operation === 'connection.start-ok');
 }
 
 function sleep(ms: number): Promise<void> {
