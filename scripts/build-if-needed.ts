@@ -1,11 +1,11 @@
 /**
- * Build the Next.js pages only when needed: when `.next/BUILD_ID` is missing
- * or older than any source Next bundles (app/, components/, lib/,
+ * Build the Next.js pages only when needed: when the last build of `.next` did not
+ * finish (no OSLOSCOPE_BUILT marker) or is older than any source Next bundles (app/, components/, lib/,
  * next.config.js, package.json, tsconfig.json). A lock directory keeps
  * parallel callers (e2e spec files) from building twice at once.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +18,11 @@ export function distDirFor(basePath: string = process.env.BASE_PATH ?? ''): stri
   const b = basePath.trim();
   return b ? `.next${b.replace(/\//g, '-')}` : '.next';
 }
-const buildIdOf = (basePath: string) => join(ROOT, distDirFor(basePath), 'BUILD_ID');
+/**
+ * Written after `next build` exits 0, removed before it starts: Next writes BUILD_ID part-way, so a build
+ * killed after that (a timeout, Ctrl-C) left a folder that looked finished and a server that could not start.
+ */
+const builtMarkerOf = (basePath: string) => join(ROOT, distDirFor(basePath), 'OSLOSCOPE_BUILT');
 const LOCK = join(ROOT, 'node_modules', '.cache', 'osloscope-build.lock');
 const LOCK_STALE_MS = 15 * 60_000;
 
@@ -40,9 +44,9 @@ function newestMtime(path: string): number {
 
 /** Why a build is needed, or null when the build directory of `basePath` is up to date. */
 export function buildReason(basePath: string = process.env.BASE_PATH ?? ''): string | null {
-  const buildId = buildIdOf(basePath);
-  if (!existsSync(buildId)) return `${distDirFor(basePath)} is missing`;
-  const built = statSync(buildId).mtimeMs;
+  const marker = builtMarkerOf(basePath);
+  if (!existsSync(marker)) return `${distDirFor(basePath)} is missing or its last build did not finish`;
+  const built = statSync(marker).mtimeMs;
   for (const s of SOURCES) {
     if (newestMtime(join(ROOT, s)) > built) return `${s} changed since the last build`;
   }
@@ -100,7 +104,9 @@ export async function ensureBuilt(log: (line: string) => void = (l) => process.s
     if (reason === null) return false; // someone else built while we waited
     log(`[osloscope] building the pages (${reason}); this takes a minute…`);
     const hadNextEnv = existsSync(NEXT_ENV_DTS);
+    rmSync(builtMarkerOf(basePath), { force: true });
     await runNextBuild(log, basePath);
+    writeFileSync(builtMarkerOf(basePath), `${new Date().toISOString()}\n`);
     // next build writes next-env.d.ts, whose global NodeJS.ProcessEnv.NODE_ENV
     // declaration would also apply to the server, CLI and tests that
     // tsconfig.json checks; the running pages do not need the file.
