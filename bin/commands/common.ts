@@ -4,7 +4,7 @@
  * error, 4 timeout, 5 cannot connect, 6 refused by the broker) and
  * one-line errors on stderr.
  */
-import { LOG_REDACTION, redact, redactText } from '../../server/tap/redact.ts';
+import { LOG_REDACTION, redactText } from '../../server/tap/redact.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import {
@@ -42,9 +42,8 @@ export const ERROR_CODES: Record<number, string> = {
 
 /** A command's error on stderr: one line of text, or with --json one JSON object. Returns `exit`. */
 export function writeError(io: Pick<Io, 'stderr' | 'json'>, exit: number, message: string, extra: Record<string, unknown> = {}): number {
-  // A remote failure's text or a broker's refusal may quote a password or a token; a terminal or a CI log is an output too.
-  const oneLine = redactText(message.replace(/\s*\n\s*/g, ' ').trim());
-  if (io.json) io.stderr.write(`${JSON.stringify({ error: { code: ERROR_CODES[exit] ?? 'failure', message: oneLine, ...(redact(extra) as Record<string, unknown>) } })}\n`);
+  const oneLine = message.replace(/\s*\n\s*/g, ' ').trim();
+  if (io.json) io.stderr.write(`${JSON.stringify({ error: { code: ERROR_CODES[exit] ?? 'failure', message: oneLine, ...extra } })}\n`);
   else io.stderr.write(`${oneLine}\n`);
   return exit;
 }
@@ -139,8 +138,10 @@ export function required(value: string | undefined, name: string): string {
 export function reportError(err: unknown, io: Io, opts: { traceback?: boolean } = {}): number {
   if (err instanceof UsageError) return writeError(io, EXIT.usage, `osloscope: ${err.message} (see --help)`);
   if (err instanceof RemoteError) {
-    const code = writeError(io, EXIT.remote, `RemoteError: ${err.module}.${err.excType}: ${err.value}`, io.json ? { exc_type: err.excType, module: err.module, ...(opts.traceback ? { traceback: err.traceback.join('') } : {}) } : {});
-    if (opts.traceback && !io.json) io.stderr.write(redactText(err.traceback.join('')));
+    // the service's own words (its message, its traceback) may quote a password or a token: a terminal or a CI log is an output too
+    const traceback = opts.traceback ? redactText(err.traceback.join('')) : '';
+    const code = writeError(io, EXIT.remote, `RemoteError: ${err.module}.${err.excType}: ${redactText(err.value)}`, io.json ? { exc_type: err.excType, module: err.module, ...(opts.traceback ? { traceback } : {}) } : {});
+    if (opts.traceback && !io.json) io.stderr.write(traceback);
     return code;
   }
   if (err instanceof MessagingTimeout) return writeError(io, EXIT.timeout, `MessagingTimeout: ${err.message}`);
