@@ -38,21 +38,39 @@ it('passes at once', () => {
 });
 `;
 
+// a describe block whose cleanup fails after its test passed: the JSON report marks the file failed with no message
+const HOOK_FIXTURE = `
+describe('suite with a broken cleanup', () => {
+  afterAll(() => {
+    throw new Error('cleanup broke: the node did not come back');
+  });
+  it('passes', () => {
+    expect(1).toBe(1);
+  });
+});
+`;
+
 describe('matrix report', () => {
   let dir: string;
   let report: JsonReport;
+  /** the default reporter's output of the same run */
+  let log = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'osloscope-matrix-report-'));
     writeFileSync(join(dir, 'flaky.test.mjs'), FIXTURE);
+    writeFileSync(join(dir, 'hook.test.mjs'), HOOK_FIXTURE);
     const out = join(dir, 'report.json');
     await new Promise<void>((resolve) => {
       execFile(
         VITEST,
-        ['run', '--root', dir, '--globals', '--retry=1', '--reporter=json', `--outputFile.json=${out}`],
+        ['run', '--root', dir, '--globals', '--retry=1', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`],
         { env: { ...process.env, CI: 'true' }, timeout: 60_000 },
         // it exits 1: two tests fail on both attempts
-        () => resolve(),
+        (_err, stdout, stderr) => {
+          log = `${stdout}${stderr}`;
+          resolve();
+        },
       );
     });
     report = JSON.parse(readFileSync(out, 'utf8')) as JsonReport;
@@ -62,7 +80,7 @@ describe('matrix report', () => {
 
   it('names the test that passed only on its retry with why its first attempt failed', () => {
     const s = summariseReport(report, dir);
-    expect({ passed: s.passed, failed: s.failed }).toEqual({ passed: 3, failed: 2 });
+    expect({ passed: s.passed, failed: s.failed }).toEqual({ passed: 4, failed: 2 });
     expect(s.retried).toEqual([
       expect.stringMatching(/^flaky\.test\.mjs > passes on its retry: passed on attempt 2; 1st attempt failed: AssertionError: expected 'stale tracing state' to be 'fresh'/),
       'flaky.test.mjs > times out once: passed on attempt 2; 1st attempt failed: test timed out',
@@ -79,10 +97,17 @@ describe('matrix report', () => {
 
   it('a test that failed on every attempt: both reasons when they differ, one when alike', () => {
     const s = summariseReport(report, dir);
-    expect(s.failures).toEqual([
+    expect(s.failures.filter((f) => f.startsWith('flaky.test.mjs'))).toEqual([
       'flaky.test.mjs > fails every time, differently: 1st attempt: Error: attempt 1 broke; 2nd attempt: Error: attempt 2 broke',
       'flaky.test.mjs > fails every time, alike: Error: always the same',
     ]);
+  });
+
+  it('a file that failed in a describe block\'s hook is named with the hook\'s error, from the log', () => {
+    expect(report.testResults?.find((f) => f.name.endsWith('hook.test.mjs'))).toMatchObject({ status: 'failed', message: '' });
+    expect(summariseReport(report, dir, log).failures).toContain('hook.test.mjs: suite with a broken cleanup: Error: cleanup broke: the node did not come back');
+    // without the log (a cell that was not buffered) it says where to look
+    expect(summariseReport(report, dir).failures).toContain('hook.test.mjs: (no message: see the cell log)');
   });
 
   it('failureLine: where in the project it failed, and a timeout named as one', () => {

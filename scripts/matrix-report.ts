@@ -64,7 +64,30 @@ export function firstLine(text: string | undefined): string {
 
 const ordinal = (n: number) => (n === 1 ? '1st' : n === 2 ? '2nd' : n === 3 ? '3rd' : `${n}th`);
 
-export function summariseReport(report: JsonReport, root: string): ReportSummary {
+/**
+ * Why a file failed outside its tests, from the default reporter's output: vitest's JSON report keeps only
+ * the file's own errors, so a describe block's failed beforeAll/afterAll leaves the file "failed" with no
+ * message there. The default reporter prints it under "Failed Suites" as ` FAIL  file > suite` and the error
+ * below; this returns `suite: first line of the error` for the file, or undefined.
+ */
+export function suiteFailureFromLog(log: string | undefined, rel: string): string | undefined {
+  if (!log) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const lines = log.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  const start = lines.findIndex((l) => /Failed Suites \d+/.test(l));
+  if (start < 0) return undefined;
+  const prefix = ` FAIL  ${rel} > `;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (/Failed Tests \d+|Test Files /.test(lines[i])) break;
+    if (!lines[i].startsWith(prefix)) continue;
+    const suite = lines[i].slice(prefix.length).trim();
+    const error = lines.slice(i + 1).find((l) => l.trim().length > 0 && !l.startsWith(' FAIL '));
+    return `${suite}: ${firstLine(error)}`;
+  }
+  return undefined;
+}
+
+export function summariseReport(report: JsonReport, root: string, log?: string): ReportSummary {
   const failures: string[] = [];
   const retried: string[] = [];
   const attempts: AttemptFailures[] = [];
@@ -89,7 +112,9 @@ export function summariseReport(report: JsonReport, root: string): ReportSummary
       }
     }
     // a file that failed outside any test (import error, beforeAll, afterAll)
-    if (file.status === 'failed' && !results.some((a) => a.status === 'failed')) failures.push(`${rel}: ${firstLine(file.message)}`);
+    if (file.status === 'failed' && !results.some((a) => a.status === 'failed')) {
+      failures.push(`${rel}: ${file.message ? firstLine(file.message) : (suiteFailureFromLog(log, rel) ?? '(no message: see the cell log)')}`);
+    }
   }
   return {
     passed: report.numPassedTests ?? 0,

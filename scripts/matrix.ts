@@ -356,7 +356,7 @@ function spawnCell(
     child.on('close', (code) => {
       clearTimeout(timer);
       running.delete(child.pid!);
-      const { result: r, attemptsText } = summarise(cell, reportFile, code, started);
+      const { result: r, attemptsText } = summarise(cell, reportFile, code, started, outFd === null ? undefined : readFileSync(outFile, 'utf8'));
       if (timedOut) {
         r.status = 'failed';
         r.note = `timed out after ${spec.timeoutMs / 60_000} min`;
@@ -375,7 +375,7 @@ function spawnCell(
   });
 }
 
-function summarise(cell: Cell, reportFile: string, code: number | null, started: number): { result: CellResult; attemptsText: string } {
+function summarise(cell: Cell, reportFile: string, code: number | null, started: number, log?: string): { result: CellResult; attemptsText: string } {
   const ms = Date.now() - started;
   let report: JsonReport | null = null;
   try {
@@ -383,7 +383,7 @@ function summarise(cell: Cell, reportFile: string, code: number | null, started:
   } catch {
     // vitest died before writing it: the exit code decides
   }
-  const s = summariseReport(report ?? {}, ROOT);
+  const s = summariseReport(report ?? {}, ROOT, log);
   const { passed, failed, failures } = s;
   let note: string | undefined;
   let ok = code === 0 && failures.length === 0;
