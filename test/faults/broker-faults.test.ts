@@ -168,7 +168,10 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   const ownTopic = uniqueName('fault-own');
   const url = `rabbit://${AMQP.username}:${AMQP.password}@${AMQP.host}/${encodeURIComponent(vhost)}`;
   const admin = new ManagementInspector({ url: MGMT, vhost });
-  const closers: (() => Promise<unknown>)[] = [];
+  /** what to stop at the end, named for the clean-up's log */
+  const closers: [string, () => Promise<unknown>][] = [];
+  /** a stop/start cycle stopped the node (or its app) and has not seen it started again */
+  let nodeLeftDown = false;
   let tapTransport: Transport;
   let fireTransport: Transport;
   let tap: Tap;
@@ -199,16 +202,16 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
     tapTrace = wireTrace(tapTransport, tapLog);
     fireTransport = new Transport(url, { programName: 'osloscope-fault-fire' });
     const ownTransport = new Transport(url, { programName: 'osloscope-fault-server' });
-    closers.push(() => tapTransport.close(), () => fireTransport.close(), () => ownTransport.close());
+    closers.push(['closing the tap transport', () => tapTransport.close()], ['closing the firing transport', () => fireTransport.close()], ['closing the server transport', () => ownTransport.close()]);
     tapLinks = linkWatch(tapTransport);
     replyLinks = linkWatch(fireTransport);
     await startPeer('rpc-server', ['--topic', pyTopic, '--server', 'py1', '--url', url]);
     const own = new RpcServer(ownTransport, { topic: ownTopic, server: 'own1' }, [{ echo: (_c: unknown, a: Record<string, unknown>) => a.value } as Endpoint]);
     await own.start();
-    closers.push(() => own.stop());
+    closers.push(['stopping the osloscope server', () => own.stop()]);
     tap = new Tap({ transport: tapTransport, mode: 'bindings', managementUrl: MGMT, intervals: { tickMs: 500, discoveryMs: 2000 } });
     await tap.start();
-    closers.push(() => tap.stop());
+    closers.push(['stopping the tap', () => tap.stop()]);
     // steady traffic: a cast every 50 ms to the Python server and to osloscope's own server
     // (one try each: while the broker is down they fail, and the next one tries again)
     const py = new RpcClient(fireTransport, { topic: pyTopic }, { retry: 0 });
@@ -224,20 +227,41 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   }, 300_000);
 
   afterAll(async () => {
-    casting = false;
-    await castLoop;
-    for (const c of closers.reverse()) await c().catch(() => undefined);
-    await stopAllPeers();
-    // leave the node up for whatever runs next
-    await ensureUp().catch((err) => console.error('restarting the fault node failed:', err));
-    await admin.request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' }).catch(() => undefined);
+    // the figures first: they are what the suite measured, whatever the clean-up below meets
     if (recovery.restart.length) console.log(`[faults] restarts: tap consuming again after the broker accepts connections: ${stats(recovery.restart)}`);
     if (firstMessage.restart.length) console.log(`[faults] restarts: first steady message the tap saw after the broker accepts: ${stats(firstMessage.restart)}`);
     if (cycleMs.restart.length) console.log(`[faults] restarts: whole stop/start cycle: ${stats(cycleMs.restart)}`);
     if (recovery.cut.length) console.log(`[faults] close-all-connections: tap consuming again after its connection closed: ${stats(recovery.cut)}`);
     if (firstMessage.cut.length) console.log(`[faults] close-all-connections: first steady message the tap saw after the cut: ${stats(firstMessage.cut)}`);
     if (failFast.length) console.log(`[faults] pending fired calls failed after the reply connection's loss: ${stats(failFast)}`);
-  }, 300_000);
+    // Each step bounded and named, with its time: a clean-up that hangs fails with what hung, not with the
+    // hook's timeout. Stopping the tap, the servers and the transports after the faults is part of what is
+    // tested (each must finish); starting the node again is only needed when a failed cycle left it down.
+    const steps: [string, number, () => Promise<unknown>][] = [
+      ['the steady casts', 30_000, async () => {
+        casting = false;
+        await castLoop;
+      }],
+      ...closers.reverse().map(([what, fn]) => [what, 30_000, fn] as [string, number, () => Promise<unknown>]),
+      ['the Python peers', 30_000, () => stopAllPeers()],
+      ...(nodeLeftDown ? [['starting the fault node left down', 200_000, ensureUp] as [string, number, () => Promise<unknown>]] : []),
+      ['deleting the vhost', 20_000, () => admin.request(`/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' })],
+    ];
+    const failed: string[] = [];
+    for (const [what, ms, fn] of steps) {
+      const t0 = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`did not finish within ${ms / 1000} s`)), ms)))]);
+      } catch (err) {
+        failed.push(`${what}: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+      console.log(`[faults] clean-up: ${what} ${Date.now() - t0} ms`);
+    }
+    if (failed.length) throw new Error(`clean-up after the faults failed: ${failed.join('; ')}`);
+  }, 420_000);
 
   /** Resolves with when the tap first saw a steady cast sent after `since`. */
   async function tapSees(since: number, timeoutMs: number): Promise<number> {
@@ -299,6 +323,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       const pending = await firePending(3);
       const cutAt = Date.now();
       const whole = i % NODE_EVERY === 0;
+      nodeLeftDown = true;
       await stack(...(whole ? ['node-stop', 'sid-fault', '1'] : ['ctl', 'sid-fault', 'stop_app']));
       await checkFailedFast(pending, cutAt);
       expect(['recovering', 'running']).toContain(tap.status().state);
@@ -320,6 +345,7 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
       recovery.restart.push(back - acceptAt);
       firstMessage.restart.push((await tapSees(acceptAt, 30_000)) - acceptAt);
       await started;
+      nodeLeftDown = false;
       cycleMs.restart.push(Date.now() - t0);
       console.log(`[faults] restart ${i + 1}/${RESTARTS} (${whole ? 'node' : 'app'}): tap back ${back - acceptAt} ms after the broker accepted, cycle ${Date.now() - t0} ms${back - acceptAt > TRACE_MS ? tapTrace.since(acceptAt - 1000) : ''}`);
     }
@@ -333,7 +359,8 @@ describe.skipIf(!inFault)('faults: broker restarts and connection kills with tra
   }, (RESTARTS * 60 + 120) * 1000);
 
   it(`the tap consumes again within 2 s of losing its connection, ${CUTS} close-all-connections cuts in a row`, async () => {
-    await ensureUp(); // up already unless the restarts left it down
+    if (nodeLeftDown) await ensureUp(); // up already unless the restarts left it down
+    nodeLeftDown = false;
     restartFigures('cut');
     const before = tap.status().recovery?.reconnects ?? 0;
     for (let i = 0; i < CUTS; i++) {
