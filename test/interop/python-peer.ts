@@ -629,11 +629,14 @@ let pythonCheck: Promise<boolean> | undefined;
  */
 export function pythonAvailable(): Promise<boolean> {
   assertLayoutSupported();
-  pythonCheck ??= new Promise<boolean>((resolve) => {
-    execFile(PYTHON, ['-c', 'import oslo_messaging'], { env: childEnv(undefined), timeout: 30_000 }, (err) =>
-      resolve(!err),
-    );
-  });
+  // an import that was killed by the timeout is a loaded machine, not a missing library: asked once more, longer
+  const check = (timeout: number) =>
+    new Promise<'yes' | 'no' | 'slow'>((resolve) => {
+      execFile(PYTHON, ['-c', 'import oslo_messaging'], { env: childEnv(undefined), timeout }, (err) =>
+        resolve(!err ? 'yes' : err.killed ? 'slow' : 'no'),
+      );
+    });
+  pythonCheck ??= check(30_000).then(async (first) => (first === 'slow' ? (await check(90_000)) === 'yes' : first === 'yes'));
   return pythonCheck;
 }
 
