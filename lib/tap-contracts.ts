@@ -436,8 +436,12 @@ export type RateSnapshot = z.infer<typeof rateSnapshotSchema>;
 
 /** What the traffic named lately, most recent first: the Console's suggestions (`GET /api/targets`). */
 export const knownTargetsSchema = z.object({
+  /** exchanges that carried calls, casts or fanouts */
   exchanges: z.array(z.string()),
+  /** topics that carried calls, casts or fanouts: an RPC server consumes them */
   topics: z.array(z.string()),
+  /** topics seen carrying notifications and never an RPC request: no RPC server answers there */
+  notificationTopics: z.array(z.string()),
   servers: z.array(z.object({ topic: z.string(), server: z.string() })),
   methods: z.array(z.object({ topic: z.string().nullable(), method: z.string() })),
 });

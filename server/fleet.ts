@@ -351,6 +351,7 @@ export class MergedTap implements TapFace {
     return {
       exchanges: uniq(all.flatMap((k) => k.exchanges), (x) => x),
       topics: uniq(all.flatMap((k) => k.topics), (x) => x),
+      notificationTopics: uniq(all.flatMap((k) => k.notificationTopics), (x) => x),
       servers: uniq(all.flatMap((k) => k.servers), (x) => `${x.topic}|${x.server}`),
       methods: uniq(all.flatMap((k) => k.methods), (x) => `${x.topic ?? ''}|${x.method}`),
     };

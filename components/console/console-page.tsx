@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'next/navigation';
 import { EMPTY_RPC_FORM, validateRpcForm, type RpcFormField, type RpcFormState } from '@/lib/rpc-form';
+import { topicWarning } from '@/lib/rpc-targets';
 import type { FireRecord } from '@/lib/api-contracts';
 import { REDACTED } from '@/lib/tap-contracts';
 import { useFire, useFireHistory, type FireAnswer } from '../hooks/use-fire';
@@ -46,6 +47,10 @@ export function ConsolePage() {
   const suggestedServers = [...new Set(ofTopic(known.servers).map((s) => s.server))];
   const suggestedMethods = [...new Set(ofTopic(known.methods).map((m) => m.method))];
   const demo = status.data?.transport.demoFleet ?? false;
+  // a notification topic (or a reply queue, a fanout name) has no RPC server: warned about, and fired only when pressed again
+  const warning = topicWarning(form.topic, known);
+  const [warnedTopic, setWarnedTopic] = useState<string | null>(null);
+  const confirmed = warning !== null && warnedTopic === form.topic;
 
   useEffect(() => {
     const replayOf = params.get('replay');
@@ -97,6 +102,10 @@ export function ConsolePage() {
     e.preventDefault();
     setSubmitted(true);
     if (!validation.ok || transportError || !canFire || fire.isPending) return;
+    if (warning && !confirmed) {
+      setWarnedTopic(form.topic);
+      return;
+    }
     setAnswer(null);
     const a = await fire.mutateAsync(firedOn ? { ...validation.request, transport: firedOn } : validation.request);
     setAnswer(a);
@@ -180,9 +189,15 @@ export function ConsolePage() {
               <textarea value={form.context} rows={7} spellCheck={false} placeholder='{"request_id": "req-…", "user_id": "…"}' onChange={(e) => set('context', e.target.value)} onBlur={() => touch('context')} data-testid="field-context" />
             </Field>
           </div>
+          {warning && (
+            <div className="callout callout-warn" role="alert" data-testid="topic-warning" data-reason={warning.reason}>
+              <strong>No RPC server behind this topic.</strong> {warning.text}
+              {confirmed ? ' Nothing was sent: press the button again to fire anyway.' : ''}
+            </div>
+          )}
           <div className="form-actions">
             <button type="submit" className="btn btn-primary" disabled={!canFire || fire.isPending} data-testid="fire-submit">
-              {fire.isPending ? (isCall ? 'Waiting for the reply…' : 'Sending…') : `Fire ${form.type}`}
+              {fire.isPending ? (isCall ? 'Waiting for the reply…' : 'Sending…') : `Fire ${form.type}${confirmed ? ' anyway' : ''}`}
             </button>
             <button
               type="button"

@@ -5,7 +5,7 @@ import { queryKeys } from '@/lib/query-keys';
 import { apiGet } from '../api-client';
 import { useTransportChoice, withTransport } from './use-transport';
 
-const NONE: KnownTargets = { exchanges: [], topics: [], servers: [], methods: [] };
+const NONE: KnownTargets = { exchanges: [], topics: [], notificationTopics: [], servers: [], methods: [] };
 
 /**
  * What the traffic named lately (exchanges, topics, servers, methods), for the Console's suggestions.

@@ -79,7 +79,7 @@ class FakeTap implements TapFace {
     return { name: 'x', help: 'x', buckets: [], series: [] };
   }
   knownTargets() {
-    return { exchanges: [], topics: [], servers: [], methods: [] };
+    return { exchanges: [], topics: [], notificationTopics: [], servers: [], methods: [] };
   }
   async brokerView(): Promise<never> {
     throw new Error('not here');

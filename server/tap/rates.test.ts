@@ -155,4 +155,30 @@ describe('RateModel.knownTargets', () => {
     ]);
     expect(r.knownTargets(1).topics).toEqual(['conductor']);
   });
+
+  it('suggests only topics that carried RPC requests: notification topics are listed apart, and the fanout exchange is no target', () => {
+    const r = new RateModel();
+    r.add(sample(T0, { kind: 'cast', exchange: 'nova', topic: 'compute', server: 'host-1', method: 'reboot' }));
+    r.add(sample(T0 + 1000, { kind: 'fanout', exchange: 'scheduler_fanout', topic: 'scheduler', server: null, method: 'update_aggregates' }));
+    // nova's notifier: `notifications.info` and `versioned_notifications.info` on the control exchange, topic = the part before the priority
+    r.add(sample(T0 + 2000, { kind: 'notification', exchange: 'nova', topic: 'notifications', server: null, method: null }));
+    r.add(sample(T0 + 3000, { kind: 'notification', exchange: 'nova', topic: 'versioned_notifications', server: null, method: null }));
+    r.add(sample(T0 + 4000, { kind: 'unknown', exchange: 'odd', topic: 'garbage', server: null, method: null }));
+    r.add(sample(T0 + 5000, { kind: 'reply', exchange: '', topic: null, server: null, method: null }));
+    // a topic that carried both still has an RPC server behind its requests
+    r.add(sample(T0 + 6000, { kind: 'notification', exchange: 'nova', topic: 'both', server: null, method: null }));
+    r.add(sample(T0 + 7000, { kind: 'call', exchange: 'nova', topic: 'both', server: null, method: 'ping' }));
+    const k = r.knownTargets(10);
+    expect(k.topics).toEqual(['both', 'scheduler', 'compute']);
+    expect(k.notificationTopics).toEqual(['versioned_notifications', 'notifications']);
+    expect(k.exchanges).toEqual(['nova']);
+    // the notifications still count in the rates
+    expect(r.snapshot(T0 + 8000).series.topic.map((s) => s.key)).toContain('notifications');
+    // the limit bounds what is kept, not what is scanned: RPC topics behind many notification topics are still found
+    const busy = new RateModel();
+    busy.add(sample(T0, { kind: 'call', topic: 'conductor' }));
+    for (let i = 0; i < 50; i++) busy.add(sample(T0 + 1000 + i, { kind: 'notification', topic: `n${i}`, server: null, method: null }));
+    expect(busy.knownTargets(5).topics).toEqual(['conductor']);
+    expect(busy.knownTargets(5).notificationTopics).toHaveLength(5);
+  });
 });

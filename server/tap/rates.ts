@@ -145,7 +145,20 @@ interface KeyEntry {
   counter: SecondCounter;
   topic: string | null;
   method: string | null;
+  /** the kinds of message the key was counted for, one bit per MESSAGE_KINDS index (KIND_BIT) */
+  kinds: number;
 }
+
+/** One bit per message kind, for KeyEntry.kinds. */
+const KIND_BIT = new Map<MessageKind, number>(MESSAGE_KINDS.map((k, i) => [k, 1 << i]));
+/** Calls and casts: their exchange is one an RPC client targets (a fanout's is `<topic>_fanout`, never typed as one). */
+const DIRECT_BITS = (KIND_BIT.get('call') as number) | (KIND_BIT.get('cast') as number);
+/**
+ * Requests: a topic they carry is one an RPC server consumes. Notifications share the control exchange but go to
+ * `<topic>.<priority>` queues that only notification listeners consume (docs/wire.md#notifications).
+ */
+const RPC_BITS = DIRECT_BITS | (KIND_BIT.get('fanout') as number);
+const NOTIFICATION_BIT = KIND_BIT.get('notification') as number;
 
 /** Counters for one dimension, least-recently-used eviction past `cap`. */
 class Dimension {
@@ -155,7 +168,7 @@ class Dimension {
 
   constructor(private readonly cap: number) {}
 
-  add(key: string, second: number, topic: string | null, method: string | null): void {
+  add(key: string, second: number, topic: string | null, method: string | null, kindBit = 0): void {
     let e = this.keys.get(key);
     if (e) {
       // move to the back only when the second changes: cheap for bursts on one key
@@ -169,9 +182,10 @@ class Dimension {
         this.keys.delete(oldest);
         this.evicted++;
       }
-      e = { counter: new SecondCounter(), topic, method };
+      e = { counter: new SecondCounter(), topic, method, kinds: 0 };
       this.keys.set(key, e);
     }
+    e.kinds |= kindBit;
     e.counter.add(second);
   }
 
@@ -190,11 +204,18 @@ class Dimension {
     });
   }
 
-  /** Keys counted lately, the most recently counted first (the LRU order, read backwards). */
-  recentKeys(limit: number): { key: string; topic: string | null; method: string | null }[] {
+  /**
+   * Keys counted lately, the most recently counted first (the LRU order, read backwards); with `kinds`, only
+   * keys counted for one of those kinds (`without`: and for none of these).
+   */
+  recentKeys(limit: number, kinds = -1, without = 0): { key: string; topic: string | null; method: string | null }[] {
     const all = [...this.keys];
     const out: { key: string; topic: string | null; method: string | null }[] = [];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) out.push({ key: all[i][0], topic: all[i][1].topic, method: all[i][1].method });
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = all[i][1];
+      if ((kinds !== -1 && (e.kinds & kinds) === 0) || (e.kinds & without) !== 0) continue;
+      out.push({ key: all[i][0], topic: e.topic, method: e.method });
+    }
     return out;
   }
 
@@ -246,10 +267,11 @@ export class RateModel {
     const second = Math.floor(s.ts / BUCKET_MS);
     this.total.add(second);
     (this.kinds.get(s.kind) as SecondCounter).add(second);
-    this.dims.exchange.add(s.exchange === '' ? '(default)' : s.exchange, second, null, null);
-    if (s.topic !== null) this.dims.topic.add(s.topic, second, s.topic, null);
-    if (s.server !== null) this.dims.server.add(s.topic === null ? s.server : this.serverKey(s.topic, s.server), second, s.topic, null);
-    if (s.method !== null) this.dims.method.add(this.methodKey(s.topic, s.method), second, s.topic, s.method);
+    const bit = KIND_BIT.get(s.kind) ?? 0;
+    this.dims.exchange.add(s.exchange === '' ? '(default)' : s.exchange, second, null, null, bit);
+    if (s.topic !== null) this.dims.topic.add(s.topic, second, s.topic, null, bit);
+    if (s.server !== null) this.dims.server.add(s.topic === null ? s.server : this.serverKey(s.topic, s.server), second, s.topic, null, bit);
+    if (s.method !== null) this.dims.method.add(this.methodKey(s.topic, s.method), second, s.topic, s.method, bit);
   }
 
   /**
@@ -290,13 +312,16 @@ export class RateModel {
   }
 
   /**
-   * What traffic named lately, most recent first, at most `limit` of each: exchanges, topics,
-   * `<topic>.<server>` servers and `<topic>:<method>` methods (the Console's suggestions).
+   * What traffic named lately, most recent first, at most `limit` of each: exchanges and topics seen carrying
+   * calls, casts or fanouts, `<topic>.<server>` servers and `<topic>:<method>` methods (the Console's
+   * suggestions). A topic seen only with notifications (or replies, or undecodable bodies) has no RPC server
+   * behind it: a call to it times out, so it is listed apart, in `notificationTopics`, for the Console to warn.
    */
   knownTargets(limit: number): KnownTargets {
     return {
-      exchanges: this.dims.exchange.recentKeys(limit).map((k) => k.key).filter((k) => k !== '(default)'),
-      topics: this.dims.topic.recentKeys(limit).map((k) => k.key),
+      exchanges: this.dims.exchange.recentKeys(limit, DIRECT_BITS).map((k) => k.key).filter((k) => k !== '(default)'),
+      topics: this.dims.topic.recentKeys(limit, RPC_BITS).map((k) => k.key),
+      notificationTopics: this.dims.topic.recentKeys(limit, NOTIFICATION_BIT, RPC_BITS).map((k) => k.key),
       servers: this.dims.server
         .recentKeys(limit)
         .filter((k) => k.topic !== null)
