@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
-import { EMPTY_FILTER, FilterBar, filterFromParams, filterToParams, toQuery, type FilterFields } from './filter-bar';
+import type { DecodedMessage, KnownTargets } from '@/lib/tap-contracts';
+import { EMPTY_FILTER, FilterBar, GENERIC_HINTS, filterFromParams, filterHints, filterToParams, toQuery, type FilterFields } from './filter-bar';
 
 describe('the filter in the URL and as a query', () => {
   it('reads a Live link’s parameters, bounded, and writes them back without the empty ones', () => {
@@ -64,5 +65,46 @@ describe('FilterBar', () => {
     expect(onChange).not.toHaveBeenCalled();
     rerender(<FilterBar value={EMPTY_FILTER} onChange={onChange} error={null} />);
     expect(screen.getByTestId('filter-query').textContent).toBe('(everything)');
+  });
+});
+
+describe('the filter fields’ examples', () => {
+  const none: KnownTargets = { exchanges: [], topics: [], notificationTopics: [], servers: [], methods: [] };
+  const message = (over: Partial<DecodedMessage>) => ({ kind: 'cast', exchange: '', topic: null, server: null, method: null, ...over }) as DecodedMessage;
+
+  it('names the traffic this transport carried: a server, its topic and a method of that topic', () => {
+    const known: KnownTargets = {
+      exchanges: ['heat'],
+      topics: ['engine', 'listener'],
+      notificationTopics: ['notifications'],
+      servers: [{ topic: 'listener', server: 'ctl-2.example.net' }],
+      methods: [
+        { topic: 'engine', method: 'stack_list' },
+        { topic: 'listener', method: 'listening' },
+      ],
+    };
+    expect(filterHints(known, [])).toEqual({ exchange: 'heat', topic: 'listener', server: 'ctl-2.example.net', method: 'listening' });
+    // never an OpenStack example the transport did not carry
+    expect(Object.values(filterHints(known, []))).not.toContain('nova');
+  });
+
+  it('falls back to the newest messages on the page, then to generic examples field by field', () => {
+    expect(filterHints(none, [])).toEqual(GENERIC_HINTS);
+    expect(Object.values(GENERIC_HINTS).join(' ')).not.toMatch(/nova|compute|conductor|scheduler/);
+    const msgs = [message({ kind: 'reply', exchange: '' }), message({ kind: 'call', exchange: 'billing', topic: 'invoices', method: 'total' })];
+    expect(filterHints(none, msgs)).toEqual({ ...GENERIC_HINTS, exchange: 'billing', topic: 'invoices', method: 'total' });
+    expect(filterHints({ ...none, topics: ['ledger'] }, msgs)).toEqual({ ...GENERIC_HINTS, exchange: 'billing', topic: 'ledger', method: 'total' });
+    // bounded: a long page of messages without names is not read to its end
+    const quiet = Array.from({ length: 1000 }, () => message({ kind: 'reply' }));
+    expect(filterHints(none, [...quiet, message({ topic: 'late' })])).toEqual(GENERIC_HINTS);
+  });
+
+  it('cuts long names and shows the examples as the fields’ placeholders', () => {
+    const long = 'x'.repeat(300);
+    const h = filterHints({ ...none, topics: [long] }, []);
+    expect(h.topic).toHaveLength(40);
+    render(<FilterBar value={EMPTY_FILTER} onChange={() => undefined} error={null} hints={{ exchange: 'heat', topic: 'engine', server: 'ctl-2', method: 'stack_list' }} />);
+    expect(['exchange', 'topic', 'server', 'method'].map((k) => screen.getByTestId(`filter-${k}`).getAttribute('placeholder'))).toEqual(['heat', 'engine', 'ctl-2', 'stack_list']);
+    cleanup();
   });
 });

@@ -1,6 +1,6 @@
 'use client';
 import { useEffect, useState } from 'react';
-import { MESSAGE_KINDS } from '@/lib/tap-contracts';
+import { MESSAGE_KINDS, type DecodedMessage, type KnownTargets } from '@/lib/tap-contracts';
 
 export interface FilterFields {
   kind: string;
@@ -68,7 +68,46 @@ export function toQuery(f: FilterFields): string {
   return parts.join(' ');
 }
 
-export function FilterBar({ value, onChange, error }: { value: FilterFields; onChange: (f: FilterFields) => void; error: string | null }) {
+/** The example in each field's placeholder. */
+export type FilterHints = Pick<FilterFields, 'exchange' | 'topic' | 'server' | 'method'>;
+
+/** Generic examples, for a transport whose traffic named nothing yet (oslo's default control exchange). */
+export const GENERIC_HINTS: FilterHints = { exchange: 'openstack', topic: 'a topic', server: 'host*', method: 'get_*' };
+/** Longer names are cut: a placeholder is an example, not a value to read in full. */
+const HINT_CHARS = 40;
+/** Live messages looked at for examples when the suggestions have none (the newest first). */
+const HINT_MESSAGES = 50;
+
+const cut = (v: string) => (v.length > HINT_CHARS ? `${v.slice(0, HINT_CHARS - 1)}…` : v);
+
+/**
+ * Examples for the filter fields from what this transport's traffic named: the tap's recent targets
+ * (`GET /api/targets`, refreshed on its own timer), else the newest messages on the page; a field nothing
+ * named keeps its generic example. No request of its own, and bounded: a look at HINT_MESSAGES messages at most.
+ */
+export function filterHints(known: KnownTargets | null, messages: readonly DecodedMessage[]): FilterHints {
+  const out = { ...GENERIC_HINTS };
+  // an exchange, topic, server and method that go together: the first server's topic, that topic's method
+  const server = known?.servers[0];
+  const topic = server?.topic ?? known?.topics[0] ?? known?.notificationTopics[0];
+  const method = known?.methods.find((m) => m.topic === topic) ?? known?.methods[0];
+  const exchange = known?.exchanges[0];
+  if (exchange) out.exchange = cut(exchange);
+  if (topic) out.topic = cut(topic);
+  if (server) out.server = cut(server.server);
+  if (method) out.method = cut(method.method);
+  const missing = (k: keyof FilterHints) => out[k] === GENERIC_HINTS[k];
+  for (let i = 0; i < messages.length && i < HINT_MESSAGES && (['exchange', 'topic', 'server', 'method'] as const).some(missing); i++) {
+    const m = messages[i];
+    if (missing('exchange') && m.exchange && (m.kind === 'call' || m.kind === 'cast')) out.exchange = cut(m.exchange);
+    if (missing('topic') && m.topic) out.topic = cut(m.topic);
+    if (missing('server') && m.server) out.server = cut(m.server);
+    if (missing('method') && m.method) out.method = cut(m.method);
+  }
+  return out;
+}
+
+export function FilterBar({ value, onChange, error, hints = GENERIC_HINTS }: { value: FilterFields; onChange: (f: FilterFields) => void; error: string | null; hints?: FilterHints }) {
   const [draft, setDraft] = useState(value);
   useEffect(() => setDraft(value), [value]);
   // apply typed filters after a short pause, selects at once
@@ -106,10 +145,10 @@ export function FilterBar({ value, onChange, error }: { value: FilterFields; onC
           <option value="call,cast,fanout">requests</option>
         </select>
       </label>
-      {field('exchange', 'Exchange', 'nova')}
-      {field('topic', 'Topic', 'compute')}
-      {field('server', 'Server', 'host*')}
-      {field('method', 'Method', 'get_*')}
+      {field('exchange', 'Exchange', hints.exchange)}
+      {field('topic', 'Topic', hints.topic)}
+      {field('server', 'Server', hints.server)}
+      {field('method', 'Method', hints.method)}
       {field('requestId', 'request_id', 'req-…')}
       <label className="filter-field grow">
         <span>Text / query</span>

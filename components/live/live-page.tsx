@@ -13,7 +13,8 @@ import { repliesUnobservable } from '@/lib/tap-view';
 import { Card, Empty } from '../ui/card';
 import { KindBadge } from '../ui/badge';
 import { bytes, clockTime } from '../ui/format';
-import { FilterBar, filterFromParams, filterToParams, toQuery, type FilterFields } from './filter-bar';
+import { FilterBar, filterFromParams, filterHints, filterToParams, toQuery, type FilterFields } from './filter-bar';
+import { useKnownTargets } from '../hooks/use-targets';
 import { useMessage } from '../search/history-hooks';
 import { rowKeys } from '../ui/drawer';
 import { FanoutHistoryPanel } from './fanout-history';
@@ -51,6 +52,9 @@ export function LivePage() {
   const fleet = useFleet();
   // the whole fleet of several: each row says which transport it came from
   const showTransport = fleet.several && !fleet.choice;
+  // the filter's examples name this transport's traffic (the tap's recent targets, polled on their own timer)
+  const known = useKnownTargets();
+  const hints = useMemo(() => filterHints(known, live.messages), [known, live.messages]);
 
   const go = useCallback(
     (next: URLSearchParams, push: boolean) => {
@@ -160,7 +164,7 @@ export function LivePage() {
             </>
           }
         >
-          <FilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} />
+          <FilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} hints={hints} />
           {repliesUnobservable(tap) && (
             <div className="note" data-testid="live-bindings-note">
               Bindings mode: calls and casts are seen as they are sent; replies are not observable here (the firehose shows them, see Overview).
