@@ -112,6 +112,42 @@ describe('turning tracing on and off', () => {
   });
 });
 
+describe('a management API that does not always answer (a loaded broker)', () => {
+  const timeout = () => Promise.reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+
+  it('enable: a node read and a PUT that time out once are asked again; the node is osloscope\'s', async () => {
+    const { replay } = control('sid-kolla', 15674);
+    const stalled = new Set<string>();
+    vi.stubGlobal('fetch', (url: string | URL, init?: RequestInit) => {
+      const key = `${init?.method ?? 'GET'} ${new URL(String(url)).pathname}`;
+      if (!stalled.has(key) && (key === 'GET /api/vhosts' || key.startsWith('PUT '))) {
+        stalled.add(key);
+        return timeout();
+      }
+      return replay.fetch(url, init);
+    });
+    const m = new ManagementInspector({ url: 'http://guest:guest@127.0.0.1:15674', vhost: 'osloscope-fixture-kolla' });
+    const c = new FirehoseControl({ inspector: m, vhost: 'osloscope-fixture-kolla', retryDelayMs: 1 });
+    await c.enable();
+    expect(replay.requests.filter((r) => r.method === 'PUT')[0]).toMatchObject({ body: { tracing: true } });
+    expect(c.ownNodes).toEqual(['sid@localhost']);
+  });
+
+  it('disable: a PUT tracing:false that times out once is sent again; one that never answers is logged and kept', async () => {
+    const { c, replay } = control('sid-kolla', 15674);
+    await c.enable();
+    let stalls = 1;
+    vi.stubGlobal('fetch', (url: string | URL, init?: RequestInit) => (init?.method === 'PUT' && stalls-- > 0 ? timeout() : replay.fetch(url, init)));
+    expect(await c.disable('stop')).toEqual(['sid@localhost']);
+    expect(replay.requests.filter((r) => r.method === 'PUT').at(-1)?.body).toMatchObject({ tracing: false });
+
+    await c.enable();
+    vi.stubGlobal('fetch', (url: string | URL, init?: RequestInit) => (init?.method === 'PUT' ? timeout() : replay.fetch(url, init)));
+    expect(await c.disable('stop')).toEqual([]);
+    expect(c.ownNodes).toEqual(['sid@localhost']);
+  });
+});
+
 describe('a 3-node RabbitMQ 4.3.6 cluster with tracing on 2 nodes (recorded from every node)', () => {
   const cluster = () => {
     const replay = replayFetch({

@@ -27,6 +27,13 @@ interface Listener {
   port?: number;
 }
 
+interface NodeAnswer {
+  tracing: boolean | null;
+  error: string | null;
+  /** no answer (timeout, 5xx): asking again may tell */
+  transient: boolean;
+}
+
 interface NodeEndpoint {
   node: string;
   /** null: the node has no management listener we can reach */
@@ -43,6 +50,18 @@ export interface FirehoseControlOptions {
   maxNodes?: number;
   /** turn tracing that osloscope turned on off after this long; 0 = only when osloscope stops */
   autoOffMs?: number;
+  /** tries of a management read or write that got no answer (a timeout, a 5xx) while turning tracing on or off (default 3) */
+  attempts?: number;
+  /** pause before the next try, times the tries so far (default 250 ms) */
+  retryDelayMs?: number;
+}
+
+/**
+ * No answer (a timeout, a refused connection) or a 5xx: a loaded broker may answer the same request a moment later.
+ * A 4xx is an answer.
+ */
+export function isTransient(err: unknown): boolean {
+  return err instanceof InspectorError && (err.status === undefined || err.status >= 500);
 }
 
 const WILDCARD = new Set(['::', '0.0.0.0', '::0', '0:0:0:0:0:0:0:0']);
@@ -89,6 +108,13 @@ export class FirehoseControl {
   private readonly autoOffMs: number;
   /** node → endpoint where osloscope turned tracing on */
   private readonly enabledByUs = new Map<string, string>();
+  /**
+   * node → endpoint of a PUT tracing:true that got no answer: the node may have applied it. The next read settles it
+   * (on: osloscope's, to turn off again; off: it did not land), and disable() turns off those still unsettled.
+   */
+  private readonly maybeByUs = new Map<string, string>();
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
   /** osloscope was asked to keep tracing on (FIREHOSE_ENABLE / --enable-firehose / the dashboard) until autoOffAt */
   private wanted = false;
   private autoOffAt: number | null = null;
@@ -104,6 +130,20 @@ export class FirehoseControl {
     this.log = options.log ?? silentLogger;
     this.maxNodes = options.maxNodes ?? 32;
     this.autoOffMs = Math.max(0, options.autoOffMs ?? 0);
+    this.attempts = Math.min(10, Math.max(1, options.attempts ?? 3));
+    this.retryDelayMs = Math.max(0, options.retryDelayMs ?? 250);
+  }
+
+  /** `fn` again while it gets no answer, at most `attempts` times in all. */
+  private async retrying<T>(fn: () => Promise<T>, attempts = this.attempts): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (i >= attempts || !isTransient(err)) throw err;
+        await new Promise((r) => setTimeout(r, this.retryDelayMs * i));
+      }
+    }
   }
 
   /** The last coverage read (null before the first check). */
@@ -152,19 +192,29 @@ export class FirehoseControl {
   }
 
   /** Ask one node, through its own listener, whether tracing is on for the vhost (null: could not ask). */
-  private async nodeTracing(n: NodeEndpoint): Promise<{ tracing: boolean | null; error: string | null }> {
-    if (!n.running) return { tracing: null, error: 'node not running' };
-    if (!n.endpoint) return { tracing: null, error: 'no management listener on this node' };
+  private async nodeTracing(n: NodeEndpoint): Promise<NodeAnswer> {
+    if (!n.running) return { tracing: null, error: 'node not running', transient: false };
+    if (!n.endpoint) return { tracing: null, error: 'no management listener on this node', transient: false };
     const m = this.inspector.withEndpoint(n.endpoint);
     try {
       const [who, v] = await Promise.all([m.request<{ node?: string }>('/overview?columns=node'), m.vhostInfo()]);
       // a listener address that leads to another node (NAT, a load balancer) cannot speak for this one
-      if (who.node && who.node !== n.node) return { tracing: null, error: `${n.endpoint} answers as ${who.node}` };
-      if (!v) return { tracing: null, error: `no vhost ${this.vhost} listed` };
-      return typeof v.tracing === 'boolean' ? { tracing: v.tracing, error: null } : { tracing: null, error: 'no tracing field in the vhost' };
+      if (who.node && who.node !== n.node) return { tracing: null, error: `${n.endpoint} answers as ${who.node}`, transient: false };
+      if (!v) return { tracing: null, error: `no vhost ${this.vhost} listed`, transient: false };
+      return typeof v.tracing === 'boolean' ? { tracing: v.tracing, error: null, transient: false } : { tracing: null, error: 'no tracing field in the vhost', transient: false };
     } catch (err) {
-      return { tracing: null, error: (err as Error).message };
+      return { tracing: null, error: (err as Error).message, transient: isTransient(err) };
     }
+  }
+
+  /** nodeTracing(), asked again while the node's API gives no answer (at most `attempts` times). */
+  private async nodeTracingRetrying(n: NodeEndpoint): Promise<NodeAnswer> {
+    let a = await this.nodeTracing(n);
+    for (let i = 1; a.tracing === null && a.transient && i < this.attempts; i++) {
+      await new Promise((r) => setTimeout(r, this.retryDelayMs * i));
+      a = await this.nodeTracing(n);
+    }
+    return a;
   }
 
   private async connectionsPerNode(): Promise<Map<string, number> | null> {
@@ -189,33 +239,56 @@ export class FirehoseControl {
     return this.exclusive(() => this.checkNow());
   }
 
-  private async checkNow(): Promise<FirehoseCoverage> {
+  /**
+   * `justOn`: nodes this enable() has just seen on or turned on. A node whose re-read gets no answer is on for those
+   * (a PUT that succeeded took effect on the node before it answered), not unknown: the tap must not stay in
+   * bindings mode only because the read after a successful enable timed out.
+   */
+  private async checkNow(justOn?: ReadonlySet<string>): Promise<FirehoseCoverage> {
     const nodes = await this.nodes();
     const [answers, conns] = await Promise.all([Promise.all(nodes.map((n) => this.nodeTracing(n))), this.connectionsPerNode()]);
-    const out: FirehoseNode[] = nodes.map((n, i) => ({
-      node: n.node,
-      tracing: answers[i].tracing,
-      connections: conns ? (conns.get(n.node) ?? 0) : null,
-      endpoint: n.endpoint,
-      error: answers[i].error,
-      enabledByOsloscope: this.enabledByUs.has(n.node),
-    }));
+    const out: FirehoseNode[] = nodes.map((n, i) => {
+      const a = answers[i];
+      const tracing = a.tracing === null && a.transient && justOn?.has(n.node) ? true : a.tracing;
+      return {
+        node: n.node,
+        tracing,
+        connections: conns ? (conns.get(n.node) ?? 0) : null,
+        endpoint: n.endpoint,
+        error: tracing === a.tracing ? a.error : null,
+        enabledByOsloscope: false,
+      };
+    });
+    this.settleMaybe(out);
     if (this.wanted && out.some((n) => n.tracing === false)) {
       for (const n of out) {
         if (n.tracing !== false || !n.endpoint) continue;
+        const endpoint = n.endpoint;
         try {
-          await this.put(n.endpoint, true);
+          await this.retrying(() => this.put(endpoint, true));
           this.log.info({ node: n.node, vhost: this.vhost }, 'tracing was off on a node (restarted?): turned it on again');
-          this.enabledByUs.set(n.node, n.endpoint);
+          this.enabledByUs.set(n.node, endpoint);
+          this.maybeByUs.delete(n.node);
           n.tracing = true;
-          n.enabledByOsloscope = true;
         } catch (err) {
+          if (isTransient(err)) this.maybeByUs.set(n.node, endpoint);
           n.error = (err as Error).message;
         }
       }
     }
+    for (const n of out) n.enabledByOsloscope = this.enabledByUs.has(n.node);
     this.last = computeCoverage(this.vhost, this.clock(), out, this.autoOffAt);
     return this.last;
+  }
+
+  /** A PUT that got no answer, settled by a read: on means it landed (osloscope's to turn off), off that it did not. */
+  private settleMaybe(nodes: Pick<FirehoseNode, 'node' | 'tracing'>[]): void {
+    for (const n of nodes) {
+      const endpoint = this.maybeByUs.get(n.node);
+      if (endpoint === undefined || n.tracing === null) continue;
+      this.maybeByUs.delete(n.node);
+      if (n.tracing) this.enabledByUs.set(n.node, endpoint);
+    }
   }
 
   /** Whether the user may turn tracing on (administrator tag: rabbit_mgmt_wm_vhost:is_authorized/2). */
@@ -226,6 +299,10 @@ export class FirehoseControl {
   /**
    * Turn tracing on for the vhost on every node that has it off, and keep it
    * on (re-enabling after node restarts) until the auto-off time or stop().
+   *
+   * A read or PUT that gets no answer (a loaded broker) is tried again a few times. Whatever is still not done
+   * when it returns or throws for want of an answer, the next check() does: osloscope was asked to turn tracing
+   * on, and the auto-off and stop() undo it. Only a refusal (not administrator, 401/403) gives up.
    */
   enable(): Promise<FirehoseCoverage> {
     return this.exclusive(() => this.enableNow());
@@ -241,34 +318,71 @@ export class FirehoseControl {
         403,
       );
     }
-    const nodes = await this.nodes();
+    const wasWanted = this.wanted;
+    this.wanted = true;
+    this.scheduleAutoOff();
+    let nodes: NodeEndpoint[];
+    try {
+      nodes = await this.retrying(() => this.nodes());
+    } catch (err) {
+      throw new InspectorError(`Tracing is not on yet: ${(err as Error).message}. osloscope tries again at its next check.`, (err as InspectorError).status, { cause: err });
+    }
     const errors: string[] = [];
+    const on = new Set<string>();
+    const states = new Map<string, boolean | null>();
     for (const n of nodes) {
       if (!n.endpoint || !n.running) {
         errors.push(`${n.node}: ${n.endpoint ? 'not running' : 'no management listener'}`);
         continue;
       }
-      const state = await this.nodeTracing(n);
-      if (state.tracing === true) continue;
+      const state = await this.nodeTracingRetrying(n);
+      states.set(n.node, state.tracing);
+      this.settleMaybe([{ node: n.node, tracing: state.tracing }]);
+      if (state.tracing === true) {
+        on.add(n.node);
+        continue;
+      }
       if (state.tracing === null) {
         errors.push(`${n.node}: ${state.error ?? 'no answer'}`);
         continue;
       }
+      const endpoint = n.endpoint;
       try {
-        await this.put(n.endpoint, true);
-        this.enabledByUs.set(n.node, n.endpoint);
+        // PUT tracing:true again after no answer is harmless: the node may have applied the first
+        await this.retrying(() => this.put(endpoint, true));
+        this.enabledByUs.set(n.node, endpoint);
+        this.maybeByUs.delete(n.node);
+        on.add(n.node);
+        states.set(n.node, true);
         this.log.info({ node: n.node, vhost: this.vhost }, 'tracing turned on');
       } catch (err) {
         const e = err as InspectorError;
         if (e.status === 401 || e.status === 403) {
+          // refused: not wanted after all, unless an earlier enable wanted it (or this one turned on other nodes)
+          this.wanted = wasWanted || this.enabledByUs.size > 0;
+          if (!this.wanted) this.cancelAutoOff();
           throw new InspectorError(`RabbitMQ refused to turn tracing on at ${n.node} (HTTP ${e.status}): the management user needs the administrator tag.`, e.status, { cause: err });
         }
+        if (isTransient(err)) this.maybeByUs.set(n.node, endpoint);
         errors.push(`${n.node}: ${e.message}`);
       }
     }
-    this.wanted = true;
-    this.scheduleAutoOff();
-    const c = await this.checkNow();
+    let c: FirehoseCoverage;
+    try {
+      c = await this.checkNow(on);
+    } catch {
+      // the re-read got no answer: what this enable saw and did is the coverage
+      const out: FirehoseNode[] = nodes.map((n) => ({
+        node: n.node,
+        tracing: states.get(n.node) ?? null,
+        connections: null,
+        endpoint: n.endpoint,
+        error: states.get(n.node) === undefined || states.get(n.node) === null ? 'no answer' : null,
+        enabledByOsloscope: this.enabledByUs.has(n.node),
+      }));
+      this.last = computeCoverage(this.vhost, this.clock(), out, this.autoOffAt);
+      c = this.last;
+    }
     if (errors.length > 0) this.log.warn({ vhost: this.vhost, errors }, `tracing could not be turned on everywhere: ${c.summary}`);
     return c;
   }
@@ -284,6 +398,12 @@ export class FirehoseControl {
     if (this.last) this.last = { ...this.last, autoOffAt: this.autoOffAt };
   }
 
+  private cancelAutoOff(): void {
+    this.autoOffAt = null;
+    if (this.autoOffTimer) clearTimeout(this.autoOffTimer);
+    this.autoOffTimer = null;
+  }
+
   /**
    * Turn tracing off on the nodes where osloscope turned it on (never where
    * the operator had it on before). Returns the nodes turned off.
@@ -296,15 +416,16 @@ export class FirehoseControl {
 
   private async disableNow(reason: 'auto-off' | 'stop' | 'request'): Promise<string[]> {
     this.wanted = false;
-    this.autoOffAt = null;
-    if (this.autoOffTimer) clearTimeout(this.autoOffTimer);
-    this.autoOffTimer = null;
+    this.cancelAutoOff();
     const done: string[] = [];
-    for (const [node, endpoint] of [...this.enabledByUs]) {
+    // a PUT tracing:true that got no answer may have landed: off again too (the operator did not ask for it)
+    for (const [node, endpoint] of new Map([...this.maybeByUs, ...this.enabledByUs])) {
       try {
-        await this.put(endpoint, false);
+        // two tries: a stop must not wait long behind a broker that does not answer
+        await this.retrying(() => this.put(endpoint, false), Math.min(2, this.attempts));
         this.enabledByUs.delete(node);
-        done.push(node);
+        this.maybeByUs.delete(node);
+        if (!done.includes(node)) done.push(node);
       } catch (err) {
         this.log.warn({ node, vhost: this.vhost, err: (err as Error).message }, 'could not turn tracing off');
       }

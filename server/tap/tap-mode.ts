@@ -7,10 +7,17 @@
  * - enter(): firehose mode consumes a queue bound to `amq.rabbitmq.trace` (`publish.#`, `deliver.#`);
  *   bindings mode a queue bound to the exchanges ExchangeBinder finds. Auto mode in bindings mode keeps the
  *   trace queue too: the first trace that arrives means tracing was turned on (traceArrived()).
- * - check(): every modeCheckMs (and after a reconnect) auto mode follows tracing being turned on or off;
- *   other modes keep the coverage current.
+ * - check(): every modeCheckMs (and after a reconnect) auto mode follows tracing being turned on or off
+ *   (`rabbitmqctl trace_on`/`trace_off` by an operator included); other modes keep the tracing state and the
+ *   coverage current. Whether the user may turn tracing on is asked again while unknown (a /whoami that got no
+ *   answer at start) and every CAN_ENABLE_RECHECK_MS.
  * - enable() / enableAtStart(): FIREHOSE_ENABLE and the dashboard's button turn tracing on; what osloscope
- *   turned on it turns off after FIREHOSE_AUTO_OFF and when the tap stops (disableOnStop()).
+ *   turned on it turns off after FIREHOSE_AUTO_OFF and when the tap stops (disableOnStop()). enable() resolves
+ *   only in firehose mode (or with no link to switch, which the status then says); tracing it could not turn on
+ *   yet is an error, and the next check() goes on trying.
+ *
+ * A management read that gets no answer (a loaded broker) is asked again, up to DETECT_ATTEMPTS times, before
+ * auto mode falls back to the probe: a slow API must not make it pick bindings mode with tracing on.
  */
 import type { FirehoseCoverage } from '../../lib/broker-contracts.ts';
 import type { TapMode, TapModeSetting, TapStatus } from '../../lib/tap-contracts.ts';
@@ -25,6 +32,12 @@ export const TAP_QUEUE_PREFIX = 'osloscope-tap-';
 
 /** x-expires of the tap's own queues: gone this long after their consumer is, even if the connection is not. */
 export const TAP_QUEUE_EXPIRES_MS = 300_000;
+
+/** Reads of the tracing state when deciding the mode, while the management API gives no answer. */
+export const DETECT_ATTEMPTS = 3;
+
+/** Whether the user may turn tracing on is asked again this often (tags change), and at each check while unknown. */
+export const CAN_ENABLE_RECHECK_MS = 300_000;
 
 /**
  * Auto mode's reading of per-node coverage: on only when every node that
@@ -50,6 +63,8 @@ export interface ModeControlOptions {
   modeCheckMs: number;
   /** FIREHOSE_AUTO_OFF */
   firehoseAutoOffMs: number;
+  /** pause between reads of the tracing state that got no answer (default 250 ms, times the tries so far) */
+  retryDelayMs?: number;
   inspector: () => BrokerInspector | null;
   link: () => ResilientLink | null;
   /** the session's id, part of its queue names */
@@ -73,6 +88,8 @@ export class ModeControl {
   private tracingOn: boolean | null = null;
   private detectedBy: TapStatus['firehose']['detectedBy'] = 'none';
   private canEnable = false;
+  /** when canEnable was last answered (null: never, e.g. a /whoami that timed out) */
+  private canEnableAt: number | null = null;
   /** per-node tracing state and control (management API only) */
   private control: FirehoseControl | null = null;
   private firehoseError: string | null = null;
@@ -133,11 +150,35 @@ export class ModeControl {
 
   /** The inspector is known: whether tracing can be turned on, and per-node control through the management API. */
   async setUp(inspector: BrokerInspector): Promise<void> {
-    this.canEnable = await inspector.canEnableTracing().catch(() => false);
+    await this.readCanEnable(inspector);
     this.control =
       inspector instanceof ManagementInspector
-        ? new FirehoseControl({ inspector, vhost: this.o.vhost, clock: this.o.clock, log: this.o.log, autoOffMs: this.o.firehoseAutoOffMs })
+        ? new FirehoseControl({
+            inspector,
+            vhost: this.o.vhost,
+            clock: this.o.clock,
+            log: this.o.log,
+            autoOffMs: this.o.firehoseAutoOffMs,
+            ...(this.o.retryDelayMs === undefined ? {} : { retryDelayMs: this.o.retryDelayMs }),
+          })
         : null;
+  }
+
+  /**
+   * Whether the user may turn tracing on. The management API's /whoami can time out on a loaded broker: that says
+   * nothing about the user, so canEnable keeps its value and the next check() asks again. Returns whether it changed.
+   */
+  private async readCanEnable(inspector: BrokerInspector): Promise<boolean> {
+    const before = this.canEnable;
+    if (inspector instanceof ManagementInspector) {
+      const admin = await inspector.administrator();
+      if (admin === null) return false;
+      this.canEnable = admin;
+    } else {
+      this.canEnable = await inspector.canEnableTracing().catch(() => false);
+    }
+    this.canEnableAt = this.o.clock();
+    return before !== this.canEnable;
   }
 
   /** A fresh link: the queues went with the old connection. */
@@ -159,12 +200,19 @@ export class ModeControl {
 
   // ---- what the ingest pipeline reports --------------------------------------------
 
-  /** A trace of a probe: ours means tracing is on. */
+  /**
+   * A trace of a probe: ours means tracing is on. One that comes after its wait ran out (a loaded broker) still
+   * counts: auto mode in bindings mode switches, as on any other trace.
+   */
   probeTraced(queue: string): void {
     if (queue !== this.probeQueue) return;
-    this.tracingOn = true;
     this.lastTraceAt = this.o.clock();
-    this.probeWaiter?.(true);
+    if (this.probeWaiter) {
+      this.tracingOn = true;
+      this.probeWaiter(true);
+      return;
+    }
+    this.traceArrived();
   }
 
   /** A trace of real traffic: ingest it in firehose mode; in auto bindings mode it means tracing was turned on. */
@@ -192,6 +240,8 @@ export class ModeControl {
           this.tracingOn = on;
           this.detectedBy = 'management';
         }
+        // tracing on everywhere: an earlier failure to turn it on is moot (a check finished the job)
+        if (on === true) this.firehoseError = null;
         return on;
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'cannot read tracing state');
@@ -211,6 +261,19 @@ export class ModeControl {
     }
   }
 
+  /**
+   * The tracing state through the management API, asked again (DETECT_ATTEMPTS in all) while no node answers:
+   * under load one read can time out where the next one answers.
+   */
+  private async detectTracingPatiently(): Promise<boolean | null> {
+    let on = await this.detectTracing();
+    for (let i = 1; on === null && this.control && i < DETECT_ATTEMPTS; i++) {
+      await new Promise((r) => setTimeout(r, (this.o.retryDelayMs ?? 250) * i));
+      on = await this.detectTracing();
+    }
+    return on;
+  }
+
   /** The mode a fresh link starts in. */
   async decide(): Promise<TapMode> {
     const requested = this.o.requestedMode;
@@ -218,7 +281,7 @@ export class ModeControl {
       await this.detectTracing();
       return 'bindings';
     }
-    const on = await this.detectTracing();
+    const on = requested === 'auto' ? await this.detectTracingPatiently() : await this.detectTracing();
     if (requested === 'firehose') return 'firehose';
     if (on !== null) return on ? 'firehose' : 'bindings';
     // no API to ask: publish a probe and see whether a trace of it arrives
@@ -230,9 +293,13 @@ export class ModeControl {
 
   /** Auto mode follows tracing turned on or off; the other modes keep the coverage current. */
   async check(): Promise<void> {
+    const inspector = this.o.inspector();
+    if (inspector && this.o.requestedMode !== 'off' && (this.canEnableAt === null || this.o.clock() - this.canEnableAt >= CAN_ENABLE_RECHECK_MS)) {
+      if (await this.readCanEnable(inspector).catch(() => false)) this.o.emitStatus();
+    }
     if (this.o.requestedMode !== 'auto' || !this.o.link() || this.o.state() !== 'running') {
-      // keep coverage current (and re-enable nodes that restarted when osloscope turned tracing on)
-      if (this.control && this.o.requestedMode !== 'off') await this.detectTracing();
+      // keep the tracing state and coverage current (and re-enable nodes that restarted when osloscope turned tracing on)
+      if (this.o.requestedMode !== 'off') await this.detectTracing();
       return;
     }
     let on = await this.detectTracing();
@@ -350,10 +417,20 @@ export class ModeControl {
     const requested = this.o.requestedMode;
     if (this.control) {
       const c = await this.control.enable();
+      if (c.nodes.some((n) => n.enabledByOsloscope)) {
+        // a PUT worked, so the user may (a /whoami that timed out at start left canEnable false)
+        this.canEnable = true;
+        this.canEnableAt = this.o.clock();
+      }
+      if (c.on === 0) {
+        // no node said yes: an answer "done" would be false. The control keeps it wanted, so the next check goes on.
+        const why = c.nodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error}`);
+        throw new InspectorError(`Tracing is not on yet (${c.summary}${why.length > 0 ? `; ${why.join('; ')}` : ''}). osloscope tries again at its next check.`);
+      }
       this.firehoseError = null;
-      this.tracingOn = tracingFromCoverage(c) ?? c.on > 0;
+      this.tracingOn = tracingFromCoverage(c) ?? true;
       this.detectedBy = 'management';
-      if (requested !== 'off' && requested !== 'bindings' && this.o.link() && c.on > 0) await this.o.serial(() => this.enter('firehose'));
+      if (requested !== 'off' && requested !== 'bindings' && this.o.link()) await this.o.serial(() => this.enter('firehose'));
       return;
     }
     if (!(await inspector.canEnableTracing())) {
@@ -373,6 +450,8 @@ export class ModeControl {
     try {
       if (this.control) {
         const c = await this.control.enable();
+        // the control keeps it wanted: the checks go on turning it on where no node answered yet
+        if (c.on === 0) throw new InspectorError(`tracing is not on yet (${c.summary}); osloscope tries again at its next check`);
         this.o.log.info({ vhost: this.o.vhost, coverage: c.summary, autoOffAt: c.autoOffAt }, 'FIREHOSE_ENABLE: tracing turned on');
       } else if (inspector && (await inspector.canEnableTracing())) {
         await inspector.enableTracing();

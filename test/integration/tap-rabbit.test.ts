@@ -197,6 +197,20 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     await waitFor(() => tap.recent({ filter: 'kind:reply' }).length === 1, 'reply seen');
   });
 
+  it('auto mode follows tracing an operator turns on and off later (rabbitmqctl trace_on / trace_off)', async () => {
+    const later = await createTestVhost('osloscope-tap-it-later');
+    closers.push(() => later.remove());
+    const tap = await startTap(later.url, { mode: 'auto' });
+    expect(tap.status()).toMatchObject({ mode: 'bindings', firehose: { on: false, detectedBy: 'management' } });
+    // what `rabbitmqctl trace_on -p <vhost>` does on each node; the tap re-checks every 500 ms here
+    await later.setTracing(true);
+    await waitFor(() => tap.status().mode === 'firehose', 'firehose mode after trace_on', 15_000);
+    expect(tap.status().firehose).toMatchObject({ on: true, detectedBy: 'management' });
+    await later.setTracing(false);
+    await waitFor(() => tap.status().mode === 'bindings', 'bindings mode after trace_off', 15_000);
+    expect(tap.status().firehose.on).toBe(false);
+  });
+
   it('osloscope tap prints NDJSON from the real broker', async () => {
     let out = '';
     let err = '';
