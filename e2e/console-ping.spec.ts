@@ -40,10 +40,16 @@ describe('Console: ping a topic fleet (embedded demo)', () => {
 
   it('suggests exchanges, topics, servers and methods the traffic named, the servers and methods of the topic typed', async () => {
     await e2e.page.goto(`${e2e.osloscope.url}/console`);
+    // the demo's notifier publishes to `notifications` every 2.5 s: seen by the tap before the page asks
+    const targets = () => e2e.page.evaluate(async () => (await (await fetch('/api/targets')).json()).data as { notificationTopics: string[] });
+    await until(targets, (t) => t.notificationTopics.includes('notifications'), 'the notification topic seen by the tap', 30_000);
+    await e2e.page.reload();
     await waitLive(e2e.page);
     const options = (id: string) => e2e.page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
     // the demo's conductor calls every 250 ms and compute casts every second are what is suggested
     await until(() => options('suggest-topics'), (t) => t.includes('conductor') && t.includes('compute'), 'topics from the traffic', 30_000);
+    // a notification topic has no RPC server: never offered as a call target
+    expect(await options('suggest-topics')).not.toContain('notifications');
     expect(await options('suggest-exchanges')).toContain('nova');
     expect(await e2e.page.getByTestId('field-topic').getAttribute('list')).toBe('console-topics');
     await e2e.page.getByTestId('field-topic').fill('compute');

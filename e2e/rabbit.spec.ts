@@ -47,12 +47,16 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
     await browser?.close();
     await peer?.stop();
     const code = await osloscope?.stop();
-    await deleteBrokerEntities({ queues: [topic, `${topic}.${server}`, `${topic}.${deadServer}`, ...orphanReplyQueues], exchanges: [`${topic}_fanout`] }).catch(() => undefined);
+    await deleteBrokerEntities({ queues: [topic, `${topic}.${server}`, `${topic}.${deadServer}`, ...NOTIFICATION_QUEUES, ...orphanReplyQueues], exchanges: [`${topic}_fanout`] }).catch(() => undefined);
     // a clean SIGTERM shutdown, and the transport password never reached the logs
     expect(code).toBe(0);
     expect(osloscope.output()).toContain(RABBIT_REDACTED);
     expect(osloscope.output()).not.toMatch(/guest:guest@/);
   });
+
+  /** nova's two notification topics; the notifier's first publish declares `<topic>.info` (impl_rabbit notify_send), removed after */
+  const NOTIFICATION_TOPICS = ['notifications', 'versioned_notifications'];
+  const NOTIFICATION_QUEUES = NOTIFICATION_TOPICS.map((t) => `${t}.info`);
 
   async function fill(p: Page, fields: Record<string, string>): Promise<void> {
     for (const [testId, value] of Object.entries(fields)) await p.getByTestId(testId).fill(value);
@@ -144,19 +148,40 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
     expect(await page.locator('[data-testid=rate-chart] .recharts-area').count()).toBeGreaterThan(0);
   });
 
-  it('suggests in the Console the exchange, topic, server and method the Python traffic named, and no demo names', async () => {
+  it('suggests in the Console the exchange, topic, server and method the Python traffic named, and no demo names nor notification topics', async () => {
     const client = await startPeer('rpc-client', []);
+    // a Python notifier on the same control exchange: its topics carry no RPC server
+    const notifier = await startPeer('notify', []);
     try {
       await client.rpc({ op: 'call', target: { topic, server }, method: 'add', args: { a: 1, b: 2 }, timeout: 10 });
+      const sent = await notifier.notify({ topics: NOTIFICATION_TOPICS, publisher_id: 'compute.py-1', event_type: 'compute.instance.update', priority: 'info', payload: { state: 'active' } });
+      expect(sent.ok).toBe(true);
     } finally {
       client.endInput();
-      await client.stop();
+      notifier.endInput();
+      await Promise.all([client.stop(), notifier.stop()]);
     }
     await page.goto(`${osloscope.url}/console`);
-    await waitLive(page);
     const options = (id: string) => page.getByTestId(id).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    // the tap saw the notifications before the page asks (so leaving them out below is the suggestions' doing, not a tap that missed them)
+    const targets = () => page.evaluate(async () => (await (await fetch('/api/targets')).json()).data as { topics: string[]; notificationTopics: string[] });
+    await until(targets, (t) => NOTIFICATION_TOPICS.every((n) => t.notificationTopics.includes(n)), 'the notification topics seen by the tap', 30_000);
+    await page.reload();
+    await waitLive(page);
     // the suggestions refresh every 15 s
     await until(() => options('suggest-topics'), (t) => t.includes(topic), 'the Python topic among the suggestions', 40_000);
+    for (const n of NOTIFICATION_TOPICS) expect(await options('suggest-topics'), n).not.toContain(n);
+    expect((await targets()).topics).not.toContain('notifications');
+    // typed anyway: a warning, and the first press sends nothing
+    await page.getByTestId('field-topic').fill('notifications');
+    await page.getByTestId('field-method').fill('add');
+    expect(await page.getByTestId('topic-warning').getAttribute('data-reason')).toBe('notification');
+    expect(await page.getByTestId('topic-warning').innerText()).toContain('No RPC server behind this topic');
+    await page.getByTestId('fire-submit').click();
+    await until(() => page.getByTestId('fire-submit').innerText(), (t) => t === 'Fire call anyway', 'the second press asked for');
+    // a fired call would show "Waiting for the reply…" here for the whole timeout
+    expect(await page.getByTestId('result-card').innerText()).toContain('Fire a message to see its result here.');
+    await page.getByTestId('field-method').fill('');
     expect(await options('suggest-exchanges')).toContain('openstack');
     await page.getByTestId('field-topic').fill(topic);
     await until(() => options('suggest-servers'), (v) => v.includes(server), 'the Python server of the topic', 20_000);
@@ -165,7 +190,34 @@ describe.skipIf(!ready && !process.env.CI)('dashboard on RabbitMQ with a Python 
     expect(await page.getByTestId('field-server').getAttribute('placeholder')).toBe(server);
     expect(await options('suggest-servers')).not.toContain('compute-01');
     for (const id of ['field-server', 'field-method']) expect(await page.getByTestId(id).getAttribute('placeholder'), id).not.toMatch(/compute-01|get_host_uptime/);
-  }, 90_000);
+  }, 120_000);
+
+  it("gives the Live filter examples from this broker's traffic, not OpenStack's", async () => {
+    const live = await browser.context.newPage();
+    try {
+      await live.goto(`${osloscope.url}/live`);
+      await waitLive(live);
+      type Targets = { exchanges: string[]; topics: string[]; notificationTopics: string[]; servers: { topic: string; server: string }[]; methods: { method: string }[] };
+      const targets = await live.evaluate(async () => (await (await fetch('/api/targets')).json()).data as Targets);
+      // the earlier tests' Python traffic is there to draw from
+      expect(targets.topics).toContain(topic);
+      const placeholder = (k: string) => live.getByTestId(`filter-${k}`).getAttribute('placeholder');
+      // each example is a name the traffic carried (a long one is cut, ending in …)
+      const named = (names: string[], hint: string | null) => hint !== null && names.some((n) => n === hint || (hint.endsWith('…') && n.startsWith(hint.slice(0, -1))));
+      const topicHint = await until(() => placeholder('topic'), (t) => t !== null && t !== 'a topic', 'a topic from the traffic as the example', 20_000);
+      expect(named([...targets.topics, ...targets.notificationTopics], topicHint), topicHint ?? '').toBe(true);
+      for (const [k, names] of [
+        ['server', targets.servers.map((x) => x.server)],
+        ['method', targets.methods.map((x) => x.method)],
+        ['exchange', targets.exchanges],
+      ] as const) {
+        const hint = await placeholder(k);
+        expect(named([...names], hint), `${k}: ${hint}`).toBe(true);
+      }
+    } finally {
+      await live.close();
+    }
+  }, 60_000);
 
   it("shows an exited Python caller's empty reply queue as expiring, not as a problem", async () => {
     const client = await startPeer('rpc-client', []);
