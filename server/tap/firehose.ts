@@ -18,7 +18,7 @@
  */
 import type { FirehoseCoverage, FirehoseNode } from '../../lib/broker-contracts.ts';
 import { silentLogger, type Logger } from '../messaging/index.ts';
-import { InspectorError, type ManagementInspector } from './inspector.ts';
+import { InspectorError, isTransient, type ManagementInspector } from './inspector.ts';
 
 interface Listener {
   node?: string;
@@ -56,13 +56,6 @@ export interface FirehoseControlOptions {
   retryDelayMs?: number;
 }
 
-/**
- * No answer (a timeout, a refused connection) or a 5xx: a loaded broker may answer the same request a moment later.
- * A 4xx is an answer.
- */
-export function isTransient(err: unknown): boolean {
-  return err instanceof InspectorError && (err.status === undefined || err.status >= 500);
-}
 
 const WILDCARD = new Set(['::', '0.0.0.0', '::0', '0:0:0:0:0:0:0:0']);
 

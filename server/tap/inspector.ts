@@ -97,6 +97,22 @@ export class InspectorError extends Error {
   }
 }
 
+/**
+ * No answer (a timeout, a refused connection) or a 5xx: a loaded broker may answer the same request a moment later.
+ * A 4xx is an answer.
+ */
+export function isTransient(err: unknown): boolean {
+  return err instanceof InspectorError && (err.status === undefined || err.status >= 500);
+}
+
+/** The request was aborted by its own timeout: something listens there, too slowly (a loaded broker). */
+function timedOut(err: unknown): boolean {
+  return err instanceof InspectorError && (err.cause as { name?: unknown } | undefined)?.name === 'TimeoutError';
+}
+
+/** Tries of the management API's first read at start when it times out (explicit URL: any lack of answer). */
+export const MANAGEMENT_CHECK_ATTEMPTS = 3;
+
 // ---------------------------------------------------------------------------
 // Management API
 // ---------------------------------------------------------------------------
@@ -525,7 +541,20 @@ export async function inspectorFor(transport: Transport, options: InspectorForOp
     for (const c of candidates) {
       const m = new ManagementInspector({ url: c.url, vhost, username: ep?.username, password: ep?.password, timeoutMs: c.explicit ? 5000 : 2000 });
       try {
-        await m.check();
+        // A read that timed out on a loaded broker used to leave the tap on passive declares for its whole life (auto
+        // mode then probed, and a slow probe said bindings with tracing on): ask again. A guess is asked again only
+        // when something answered too slowly; a refused connection means nothing listens there.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await m.check();
+            break;
+          } catch (err) {
+            const again = c.explicit ? isTransient(err) : timedOut(err);
+            if (!again || attempt >= MANAGEMENT_CHECK_ATTEMPTS) throw err;
+            log.info({ management: m.describe(), attempt, err: (err as Error).message }, 'management API did not answer; asking again');
+            await new Promise((r) => setTimeout(r, 250 * attempt));
+          }
+        }
         const same = await m.servesAmqpPort(ep?.port ?? 5672).catch(() => ({ ok: true, ports: [] as number[], node: null }));
         const ours = same.ok || eps.some((e) => same.ports.includes(e.port));
         if (!ours && !c.explicit) {
