@@ -48,6 +48,22 @@ export interface PublishOptions extends MessageProperties {
   mandatory?: boolean;
 }
 
+/** Where a publish's outcome goes when no promise is wanted (Link.publishTo). */
+export interface PublishSink {
+  /** the broker confirmed the publish */
+  published(): void;
+  /** it was not confirmed: refused, returned (mandatory), nacked, or the link died */
+  publishFailed(err: Error): void;
+}
+
+/** A PublishSink that settles a promise: publish() written over publishTo() with no closure per publish. */
+export class PromiseSink implements PublishSink {
+  constructor(
+    readonly published: () => void,
+    readonly publishFailed: (err: Error) => void,
+  ) {}
+}
+
 export interface Delivery {
   body: Buffer;
   exchange: string;
@@ -110,6 +126,11 @@ export interface Link {
    * precedes the ack).
    */
   publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions): Promise<void>;
+  /**
+   * publish() without a promise, for the RPC hot path: the confirm (or the
+   * failure, possibly before this returns) goes to `sink`. Never throws.
+   */
+  publishTo(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, sink: PublishSink): void;
 
   consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<string>;
   cancel(consumerTag: string): Promise<void>;

@@ -56,10 +56,12 @@ class ScriptedDriver implements Driver {
       get: (target, prop, receiver) => {
         const value = Reflect.get(target, prop, receiver) as unknown;
         if (typeof value !== 'function') return value;
+        // publishTo is publish without a promise: recorded as a publish
+        const op = prop === 'publishTo' ? 'publish' : String(prop);
         return (...args: unknown[]) => {
-          if (RECORDED.has(String(prop))) {
-            this.beforeOp?.(String(prop), target);
-            this.log.push(`${String(prop)} ${describeArgs(String(prop), args)}`);
+          if (RECORDED.has(op)) {
+            this.beforeOp?.(op, target);
+            this.log.push(`${op} ${describeArgs(op, args)}`);
           }
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };

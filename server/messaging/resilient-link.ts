@@ -25,6 +25,7 @@
  *   consuming from them.
  */
 import { BrokerRefusal, ConnectionLost, MessageDeliveryFailure, MessagingError } from './errors.ts';
+import { PromiseSink } from './driver.ts';
 import type {
   ConsumeOptions,
   Delivery,
@@ -35,6 +36,7 @@ import type {
   ExchangeType,
   Link,
   PublishOptions,
+  PublishSink,
   QueueInfo,
   QueueOptions,
 } from './driver.ts';
@@ -360,7 +362,7 @@ export class ResilientLink {
         continue;
       }
       const args = c.replayArguments ? c.replayArguments() : c.options.arguments;
-      await link.consume(c.queue, this.wrap(link, c.handler), { ...c.options, ...(args ? { arguments: args } : {}), consumerTag: c.tag });
+      await link.consume(c.queue, this.wrap(link, c.handler, c.options), { ...c.options, ...(args ? { arguments: args } : {}), consumerTag: c.tag });
     }
     return skips;
   }
@@ -431,7 +433,13 @@ export class ResilientLink {
     return new Promise((resolve) => this.recoveryWaiters.push((link) => resolve(!!link)));
   }
 
-  private wrap(link: Link, handler: DeliveryHandler): DeliveryHandler {
+  /**
+   * The handler a consumer gets on `link`: each delivery remembers its link so
+   * that ack/reject go to the channel that delivered it, never to a newer one.
+   * A no-ack consumer's deliveries are never acked: its handler is used as it is.
+   */
+  private wrap(link: Link, handler: DeliveryHandler, options: ConsumeOptions): DeliveryHandler {
+    if (options.noAck) return handler;
     return (d) => {
       this.deliveredOn.set(d, link);
       handler(d);
@@ -527,12 +535,35 @@ export class ResilientLink {
   }
 
   publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, retry: number | null = null): Promise<void> {
-    return this.run((l) => l.publish(exchange, routingKey, body, options), retry);
+    return new Promise<void>((resolve, reject) => this.publishTo(exchange, routingKey, body, options, retry, new PromiseSink(resolve, reject)));
+  }
+
+  /**
+   * publish() without a promise: the outcome goes to `sink`. On a live link
+   * the publish is handed to it at once (run() would first await connect(),
+   * two promise hops per publish before the driver sees it); a link that died
+   * under it is reconnected and the publish retried, as run() does.
+   */
+  publishTo(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, retry: number | null, sink: PublishSink): void {
+    const link = this.link;
+    if (link !== undefined && link.isOpen && !this.closed) {
+      link.publishTo(exchange, routingKey, body, options, new LivePublish(this, link, exchange, routingKey, body, options, retry, sink));
+      return;
+    }
+    this.publishSlowly(exchange, routingKey, body, options, retry, sink);
+  }
+
+  /** Through run(): connect first (bounded by `retry`), reconnect when the link dies under the publish. */
+  publishSlowly(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, retry: number | null, sink: PublishSink): void {
+    this.run((l) => l.publish(exchange, routingKey, body, options), retry).then(
+      () => sink.published(),
+      (err: Error) => sink.publishFailed(err),
+    );
   }
 
   async consume(queue: string, handler: DeliveryHandler, resilientOptions: ResilientConsumeOptions = {}): Promise<string> {
     const { replayArguments, ...options } = resilientOptions;
-    const tag = await this.run((l) => l.consume(queue, this.wrap(l, handler), options), null);
+    const tag = await this.run((l) => l.consume(queue, this.wrap(l, handler, options), options), null);
     this.consumers.set(tag, { queue, handler, options, replayArguments, tag });
     return tag;
   }
@@ -566,6 +597,42 @@ export class ResilientLink {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/**
+ * A publish handed to a live link: its confirm goes straight to the caller's
+ * sink; when the link died under it, it is tried again through run() with
+ * one attempt used (ensure(): the retry count bounds reconnects).
+ */
+class LivePublish implements PublishSink {
+  constructor(
+    private readonly owner: ResilientLink,
+    private readonly link: Link,
+    private readonly exchange: string,
+    private readonly routingKey: string,
+    private readonly body: Buffer,
+    private readonly options: PublishOptions,
+    private readonly retry: number | null,
+    private readonly sink: PublishSink,
+  ) {}
+
+  published(): void {
+    this.sink.published();
+  }
+
+  publishFailed(err: Error): void {
+    if (this.link.isOpen || this.owner.isClosed || !isRecoverable(err)) {
+      this.sink.publishFailed(err);
+      return;
+    }
+    // run(): `retry` null or negative means forever; otherwise this attempt counts against it
+    const retry = this.retry === null || this.retry < 0 ? null : this.retry - 1;
+    if (retry !== null && retry < 0) {
+      this.sink.publishFailed(new ConnectionLost(`Connection lost during operation: ${err.message}`, { cause: err }));
+      return;
+    }
+    this.owner.publishSlowly(this.exchange, this.routingKey, this.body, this.options, retry, this.sink);
   }
 }
 

@@ -6,7 +6,8 @@ import { InvalidTarget, MessagingError, MessagingTimeout, RemoteError } from './
 import { encodeBody, osloProperties, packContext, type Compression, type Dict } from './envelope.ts';
 import { overrideTarget, requireTopic, versionIsCompatible, type Target } from './target.ts';
 import { controlExchange, fanoutExchange, fanoutExchangeName, topicRoutingKey } from './topology.ts';
-import type { Transport } from './transport.ts';
+import type { PublishSink } from './driver.ts';
+import type { SendSpec, Transport } from './transport.ts';
 import type { ReplySink, ReplyWaiter } from './reply-waiter.ts';
 import { MSG_ID_KEY, REPLY_Q_KEY, TIMEOUT_KEY, UNIQUE_ID_KEY, uuidHex } from './wire.ts';
 
@@ -95,19 +96,18 @@ export class RpcClient {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const start = (waiter: ReplyWaiter): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        try {
-          this.startCall(waiter, topic, message, ctxt, method, new PendingCall(this.transport, method, detailed, resolve, reject));
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
     const waiter = this.transport.startedReplyWaiter;
+    // no named closure per call here: under tsx (keepNames) each would cost a defineProperty
+    if (waiter) {
+      return new Promise((resolve, reject) => this.startCall(waiter, topic, message, ctxt, method, new PendingCall(this.transport, method, detailed, resolve, reject)));
+    }
     // the first call of the transport starts its reply waiter (amqpdriver._get_reply_q)
-    return waiter ? start(waiter) : this.transport.getReplyWaiter(this.options.retry ?? null).then(start);
+    return this.transport
+      .getReplyWaiter(this.options.retry ?? null)
+      .then((w) => new Promise((resolve, reject) => this.startCall(w, topic, message, ctxt, method, new PendingCall(this.transport, method, detailed, resolve, reject))));
   }
 
+  /** Register the call with the reply waiter, then publish its request; never throws (a failure rejects the call). */
   private startCall(waiter: ReplyWaiter, topic: string, message: Dict, ctxt: Dict | null, method: string, call: PendingCall): void {
     const timeout = this.options.timeout ?? this.transport.conf.rpc_response_timeout;
     const cmTimeout = this.options.callMonitorTimeout ?? null;
@@ -117,17 +117,18 @@ export class RpcClient {
     message[TIMEOUT_KEY] = cmTimeout;
     call.msgId = msgId;
     call.started = performance.now();
-    // Listen before publishing so a fast reply is never missed (amqpdriver: _waiter.listen before send).
-    waiter.listen(msgId, { timeout, callMonitorTimeout: cmTimeout, method }, call);
-    call.waiter = waiter;
-    let sent: Promise<void>;
+    let spec: SendSpec;
     try {
-      sent = this.publish(topic, message, ctxt, timeout, call);
+      // Listen before publishing so a fast reply is never missed (amqpdriver: _waiter.listen before send).
+      waiter.listen(msgId, { timeout, callMonitorTimeout: cmTimeout, method }, call);
+      call.waiter = waiter;
+      spec = this.request(topic, message, ctxt, timeout, call);
     } catch (err) {
-      call.notSent(err);
+      call.publishFailed(err as Error);
       return;
     }
-    sent.then(call.confirmed, call.notSent);
+    // the confirm goes to the call itself: no promise for the send
+    this.transport.sendTo(spec, call);
   }
 
   /** Invoke a method without waiting; returns once the broker confirmed the publish. */
@@ -135,7 +136,7 @@ export class RpcClient {
     const topic = requireTopic(this.target, 'cast');
     const message = this.makeMessage(method, args);
     const info: SendInfo = { uniqueId: '', exchange: '', routingKey: '', bytes: 0 };
-    await this.publish(topic, message, ctxt, null, info);
+    await this.transport.send(this.request(topic, message, ctxt, null, info));
     this.transport.events.emit({
       type: 'rpc:sent',
       kind: this.target.fanout ? 'fanout' : 'cast',
@@ -162,11 +163,11 @@ export class RpcClient {
   }
 
   /**
-   * Publish a request (AMQPDriverBase._send): the unique id and context
-   * packed, the body encoded, the publish handed to a send connection.
-   * Fills `info` (where it went, how big) and returns the confirm's promise.
+   * A request ready to publish (AMQPDriverBase._send): the unique id and
+   * context packed, the body encoded, where it goes. Fills `info` (where it
+   * went, how big).
    */
-  private publish(topic: string, message: Dict, ctxt: Dict | null, timeout: number | null, info: SendInfo): Promise<void> {
+  private request(topic: string, message: Dict, ctxt: Dict | null, timeout: number | null, info: SendInfo): SendSpec {
     const uniqueId = uuidHex();
     message[UNIQUE_ID_KEY] = uniqueId;
     packContext(message, ctxt);
@@ -181,19 +182,19 @@ export class RpcClient {
     if (this.target.fanout) {
       info.exchange = fanoutExchangeName(topic);
       info.routingKey = '';
-      return this.transport.send({ exchange: info.exchange, routingKey: '', body, options: props, retry, declare: { type: 'fanout', options: fanoutExchange(topology) } });
+      return { exchange: info.exchange, routingKey: '', body, options: props, retry, declare: { type: 'fanout', options: fanoutExchange(topology) } };
     }
     info.exchange = this.target.exchange || this.transport.conf.control_exchange;
     info.routingKey = topicRoutingKey(topic, this.target.server);
     if (this.options.atLeastOnce) props.mandatory = true;
-    return this.transport.send({
+    return {
       exchange: info.exchange,
       routingKey: info.routingKey,
       body,
       options: props,
       retry,
       declare: { type: 'topic', options: controlExchange(topology) },
-    });
+    };
   }
 }
 
@@ -204,7 +205,7 @@ export class RpcClient {
  * whatever the reply waiter says, and a reply coming before the confirm waits
  * for it.
  */
-class PendingCall implements ReplySink, SendInfo {
+class PendingCall implements ReplySink, PublishSink, SendInfo {
   msgId = '';
   uniqueId = '';
   exchange = '';
@@ -235,20 +236,22 @@ class PendingCall implements ReplySink, SendInfo {
     if (this.sent) this.finish();
   }
 
-  readonly confirmed = (): void => {
+  /** The broker confirmed the request. */
+  published(): void {
     this.sent = true;
     if (this.transport.events.size > 0) {
       this.transport.events.emit({ type: 'rpc:sent', kind: 'call', exchange: this.exchange, routingKey: this.routingKey, method: this.method, msgId: this.msgId, bytes: this.bytes });
     }
     if (this.outcome) this.finish();
-  };
+  }
 
-  readonly notSent = (err: unknown): void => {
+  /** The request was not sent (or not confirmed): that wins over whatever the reply waiter says. */
+  publishFailed(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.waiter?.cancel(this.msgId, err as Error);
-    this.reject(err as Error);
-  };
+    this.waiter?.cancel(this.msgId, err);
+    this.reject(err);
+  }
 
   private finish(): void {
     if (this.done) return;

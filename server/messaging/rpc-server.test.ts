@@ -167,7 +167,7 @@ describe('RpcServer', () => {
   });
 
   it('replies to a call with result, failure, ending, _msg_id, _unique_id in that order, mandatory, no expiration', async () => {
-    const sendSpy = vi.spyOn(transport, 'send');
+    const sendSpy = vi.spyOn(transport, 'sendTo');
     const msgId = await send('echo', { value: ['é', 1.5, null] }, { call: {} });
     expect(replies).toHaveLength(1);
     const [r] = replies;
@@ -176,7 +176,7 @@ describe('RpcServer', () => {
     expect(r.message._unique_id).toMatch(/^[0-9a-f]{32}$/);
     expect(r.raw).toMatch(/^\{"oslo\.version": "2\.0", "oslo\.message": "\{\\"result\\": \[\\"\\\\u00e9\\", 1\.5, null\], \\"failure\\": null, \\"ending\\": true, /);
     expect(r.properties).toEqual({ contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, deliveryMode: 2, priority: 0 });
-    expect(sendSpy).toHaveBeenCalledWith(expect.objectContaining({ exchange: '', routingKey: 'reply_test', options: expect.objectContaining({ mandatory: true }) }));
+    expect(sendSpy).toHaveBeenCalledWith(expect.objectContaining({ exchange: '', routingKey: 'reply_test', options: expect.objectContaining({ mandatory: true }) }), expect.anything());
     expect(server.stats()).toMatchObject({ received: 1, calls: 1, replies: 1, failures: 0 });
   });
 

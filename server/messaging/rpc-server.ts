@@ -10,7 +10,7 @@
  */
 import { BrokerRefusal, ExpectedFailure, MessageUndeliverable, MessagingError, NoSuchMethod, SerializationError } from './errors.ts';
 import { encodeBody, osloProperties, serializeFailure, unpackContext, type Dict, type UnpackedMessage } from './envelope.ts';
-import type { Delivery } from './driver.ts';
+import type { Delivery, PublishSink } from './driver.ts';
 import type { OrderedDecoder } from './ordered-decoder.ts';
 import { pingEndpoint, readRequest, RpcDispatcher, type AccessPolicy, type DispatchRequest, type Endpoint } from './dispatcher.ts';
 import type { ResilientLink } from './resilient-link.ts';
@@ -25,7 +25,7 @@ import {
   topicQueue,
   topicRoutingKey,
 } from './topology.ts';
-import type { Transport } from './transport.ts';
+import type { SendSpec, Transport } from './transport.ts';
 import {
   DUP_MSG_CHECK_SIZE,
   MSG_ID_KEY,
@@ -287,21 +287,22 @@ export class RpcServer {
    * confirmed (or given up); a request that needs no waiting (a cast to a
    * synchronous endpoint) frees it before start() returns. No promise is made
    * for a job that does not wait: the dispatch of a synchronous endpoint and
-   * the reply's publish happen in the delivery's own turn.
+   * the reply's publish happen in the delivery's own turn, and the reply's
+   * confirm frees the slot through a callback (FinalReply), not a promise.
    */
   private startJob(job: UnpackedMessage): void {
     this.running += 1;
-    let waiting: Promise<void> | undefined;
+    let waiting = false;
     try {
       waiting = this.process(job);
     } catch (err) {
       this.transport.log.error({ err: (err as Error).message }, 'RPC server job failed');
     }
-    if (waiting) waiting.then(this.jobDone, this.jobFailed);
-    else this.running -= 1;
+    if (!waiting) this.running -= 1;
   }
 
-  private readonly jobDone = (): void => {
+  /** A job that process() said it would finish later is done: free its slot, start what waits. */
+  private jobDone(): void {
     this.running -= 1;
     while (this.running < this.maxConcurrency) {
       const next = this.backlog.shift();
@@ -309,12 +310,7 @@ export class RpcServer {
       this.startJob(next);
     }
     this.checkIdle();
-  };
-
-  private readonly jobFailed = (err: unknown): void => {
-    this.transport.log.error({ err: (err as Error)?.message }, 'RPC server job failed');
-    this.jobDone();
-  };
+  }
 
   /** Wake stop() once nothing runs and nothing waits. */
   private checkIdle(): void {
@@ -330,11 +326,11 @@ export class RpcServer {
 
   /**
    * Dispatch a request (RPCDispatcher.dispatch) and send its reply. Returns
-   * the reply's promise, or undefined when there is nothing to wait for. An
-   * endpoint's promise (or thenable) is awaited; a plain value is not, so a
-   * synchronous endpoint costs no promise hop.
+   * true when the job finishes later (jobDone() is called once then), false
+   * when there is nothing to wait for. An endpoint's promise (or thenable) is
+   * awaited; a plain value is not, so a synchronous endpoint costs no promise hop.
    */
-  private process(job: UnpackedMessage): Promise<void> | undefined {
+  private process(job: UnpackedMessage): boolean {
     const req = readRequest(job.message);
     const started = performance.now();
     const isCall = !!job.msgId && !!job.replyQ;
@@ -351,16 +347,22 @@ export class RpcServer {
       return this.finish(job, req, started, isCall, null, err, raisedByEndpoint);
     }
     if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        (value) => {
-          watchdog?.stop();
-          return this.finish(job, req, started, isCall, value, NO_FAILURE, true);
-        },
-        (err: unknown) => {
-          watchdog?.stop();
-          return this.finish(job, req, started, isCall, null, err, true);
-        },
-      );
+      Promise.resolve(result)
+        .then(
+          (value) => {
+            watchdog?.stop();
+            if (!this.finish(job, req, started, isCall, value, NO_FAILURE, true)) this.jobDone();
+          },
+          (err: unknown) => {
+            watchdog?.stop();
+            if (!this.finish(job, req, started, isCall, null, err, true)) this.jobDone();
+          },
+        )
+        .catch((err: unknown) => {
+          this.transport.log.error({ err: (err as Error)?.message }, 'RPC server job failed');
+          this.jobDone();
+        });
+      return true;
     }
     watchdog?.stop();
     return this.finish(job, req, started, isCall, result, NO_FAILURE, true);
@@ -397,8 +399,11 @@ export class RpcServer {
     };
   }
 
-  /** rpc/server.py _process_incoming after the endpoint returned or raised: log, count, reply. */
-  private finish(job: UnpackedMessage, req: DispatchRequest, started: number, isCall: boolean, value: unknown, failure: unknown, raisedByEndpoint: boolean): Promise<void> | undefined {
+  /**
+   * rpc/server.py _process_incoming after the endpoint returned or raised: log, count, reply. True when
+   * a reply was handed to the broker and its confirm will call jobDone().
+   */
+  private finish(job: UnpackedMessage, req: DispatchRequest, started: number, isCall: boolean, value: unknown, failure: unknown, raisedByEndpoint: boolean): boolean {
     const method = typeof req.method === 'string' ? req.method : String(req.method);
     const ok = failure === NO_FAILURE;
     if (this.transport.events.size > 0) {
@@ -415,18 +420,54 @@ export class RpcServer {
       if (expected) this.transport.log.debug(fields, 'Expected exception during message handling');
       else this.transport.log.warn(fields, 'Exception during message handling');
     }
-    if (!isCall) return undefined; // casts never get replies, even on failure
+    if (!isCall) return false; // casts never get replies, even on failure
     const failureText = ok ? null : serializeFailure(failure, method);
     const result = ok ? (value === undefined ? null : value) : null;
-    return this.sendReply(job.msgId!, job.replyQ!, result, failureText, true, this.transport.rabbit.kombu_missing_consumer_retry_timeout * 1000).then(
-      this.replied,
-      (err: unknown) => this.transport.log.error({ msgId: job.msgId, err: (err as Error).message }, 'Failed to send reply'),
+    return this.sendFinalReply(job.msgId!, job.replyQ!, result, failureText);
+  }
+
+  /**
+   * The final reply of a call, its confirm reported to a FinalReply (no
+   * promise). False when nothing was sent (a reply queue known gone, a reply
+   * that could not be encoded): the job is done.
+   */
+  private sendFinalReply(msgId: string, replyQ: string, result: unknown, failure: string | null): boolean {
+    if (!this.obsolete.valid(replyQ)) {
+      this.transport.log.warn({ msgId, replyQ }, `${replyQ} doesn't exist, drop reply to ${msgId}`);
+      return false;
+    }
+    const retryMs = this.transport.rabbit.kombu_missing_consumer_retry_timeout * 1000;
+    let spec: SendSpec;
+    try {
+      spec = this.replySpec(msgId, replyQ, result, failure, true);
+    } catch (err) {
+      this.transport.log.error({ msgId, err: (err as Error).message }, 'Failed to send reply');
+      return false;
+    }
+    this.transport.sendTo(spec, new FinalReply(this, msgId, replyQ, result, failure, retryMs, Date.now() + retryMs));
+    return true;
+  }
+
+  /**
+   * A final reply's publish came back (FinalReply): confirmed, or failed and
+   * retried while its queue is missing (retryReply). Either way the job is done.
+   * @internal
+   */
+  finalReplyFailed(reply: FinalReply, err: Error): void {
+    this.retryReply(err, reply.msgId, reply.replyQ, reply.result, reply.failure, true, reply.retryMs, reply.deadline).then(
+      () => this.finalReplySent(),
+      (e: unknown) => {
+        this.transport.log.error({ msgId: reply.msgId, err: (e as Error).message }, 'Failed to send reply');
+        this.jobDone();
+      },
     );
   }
 
-  private readonly replied = (): void => {
+  /** @internal */
+  finalReplySent(): void {
     this.counters.replies += 1;
-  };
+    this.jobDone();
+  }
 
   /**
    * AMQPIncomingMessage.reply / _send_reply: one publish, mandatory unless
@@ -450,6 +491,11 @@ export class RpcServer {
 
   /** Encode and publish one reply; a result that cannot be serialized becomes a failure reply. */
   private publishReply(msgId: string, replyQ: string, result: unknown, failure: string | null, ending: boolean): Promise<void> {
+    return this.transport.send(this.replySpec(msgId, replyQ, result, failure, ending));
+  }
+
+  /** One reply, encoded, ready to publish; a result that cannot be serialized becomes a failure reply. */
+  private replySpec(msgId: string, replyQ: string, result: unknown, failure: string | null, ending: boolean): SendSpec {
     let encoded: { body: Buffer; headers: Dict };
     const compression = this.transport.rabbit.kombu_compression === 'gzip' ? 'gzip' : null;
     try {
@@ -462,7 +508,7 @@ export class RpcServer {
       encoded = encodeBody({ result: null, failure: text, ending, [MSG_ID_KEY]: msgId, [UNIQUE_ID_KEY]: uuidHex() }, { compression });
     }
     const props = osloProperties(encoded.headers, { mandatory: this.transport.rabbit.direct_mandatory_flag });
-    return this.transport.send({ exchange: '', routingKey: replyQ, body: encoded.body, options: props });
+    return { exchange: '', routingKey: replyQ, body: encoded.body, options: props };
   }
 
   /** The slow path of sendReply: the reply queue is missing (a returned mandatory publish). */
@@ -521,6 +567,27 @@ export class RpcServer {
     this.link = undefined;
     this.started = false;
     this.stopping = false;
+  }
+}
+
+/** A call's final reply in flight: its confirm frees the job's slot, a missing reply queue is retried. */
+class FinalReply implements PublishSink {
+  constructor(
+    private readonly server: RpcServer,
+    readonly msgId: string,
+    readonly replyQ: string,
+    readonly result: unknown,
+    readonly failure: string | null,
+    readonly retryMs: number,
+    readonly deadline: number,
+  ) {}
+
+  published(): void {
+    this.server.finalReplySent();
+  }
+
+  publishFailed(err: Error): void {
+    this.server.finalReplyFailed(this, err);
   }
 }
 

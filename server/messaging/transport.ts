@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, MessagingError } from './errors.ts';
-import type { Delivery, Driver, ExchangeOptions, ExchangeType, PublishOptions, QueueOptions } from './driver.ts';
+import type { Delivery, Driver, ExchangeOptions, ExchangeType, PublishOptions, PublishSink, QueueOptions } from './driver.ts';
 import { RabbitDriver } from './drivers/rabbit/rabbit-driver.ts';
 import { MemoryBroker, MemoryDriver } from './drivers/memory/index.ts';
 import { CoreEvents, silentLogger, type Logger } from './events.ts';
@@ -231,6 +231,30 @@ export class Transport {
       this.pool.put(idle);
     }
     return this.sendPreparing(send);
+  }
+
+  /**
+   * send() without a promise, for the RPC hot path (a call's request, a
+   * server's reply): the confirm or the failure goes to `sink`. Never throws.
+   */
+  sendTo(send: SendSpec, sink: PublishSink): void {
+    if (this.closed) {
+      sink.publishFailed(new MessagingError('Transport is closed'));
+      return;
+    }
+    const idle = this.pool.tryGet();
+    if (idle) {
+      if (isPrepared(idle, send)) {
+        idle.publishTo(send.exchange, send.routingKey, send.body, send.options, send.retry ?? null, sink);
+        this.pool.put(idle);
+        return;
+      }
+      this.pool.put(idle);
+    }
+    this.sendPreparing(send).then(
+      () => sink.published(),
+      (err: Error) => sink.publishFailed(err),
+    );
   }
 
   /** A send that needs a connection, or declares first. */

@@ -18,6 +18,7 @@ import type {
   ExchangeType,
   Link,
   PublishOptions,
+  PublishSink,
   QueueInfo,
   QueueOptions,
 } from '../../driver.ts';
@@ -176,6 +177,13 @@ export class MemoryLink implements Link {
       // x-overflow reject-publish: the queue refused it and the confirm is a basic.nack.
       throw new MessageDeliveryFailure(`message nacked by the broker (exchange '${exchange}', routing key '${routingKey}')`);
     }
+  }
+
+  publishTo(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, sink: PublishSink): void {
+    this.publish(exchange, routingKey, body, options).then(
+      () => sink.published(),
+      (err: Error) => sink.publishFailed(err),
+    );
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {

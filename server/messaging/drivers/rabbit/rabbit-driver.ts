@@ -7,6 +7,7 @@
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { AMQP_REPLY_NAMES, BrokerRefusal, MessageDeliveryFailure, MessageUndeliverable, MessagingError } from '../../errors.ts';
+import { PromiseSink } from '../../driver.ts';
 import type {
   ConnectOptions,
   ConsumeOptions,
@@ -19,6 +20,7 @@ import type {
   Link,
   MessageProperties,
   PublishOptions,
+  PublishSink,
   QueueInfo,
   QueueOptions,
 } from '../../driver.ts';
@@ -119,8 +121,7 @@ class PendingConfirm {
     readonly routingKey: string,
     readonly body: Buffer,
     readonly mandatory: boolean,
-    private readonly resolve: () => void,
-    private readonly reject: (err: Error) => void,
+    private readonly sink: PublishSink,
   ) {}
 
   settle(err: unknown): void {
@@ -131,19 +132,19 @@ class PendingConfirm {
       // confirm callbacks get amqplib's bare "channel closed".
       const refusal = this.link.refusal;
       const where = `${this.exchange || '(default)'}/${this.routingKey}`;
-      this.reject(
+      this.sink.publishFailed(
         refusal
           ? new BrokerRefusal(refusal.replyText, refusal.code, `basic.publish ${where}`, { cause: refusal })
           : wrapAmqpError(err, `Publish to ${where} not confirmed by ${this.link.endpoint}`),
       );
     } else if (this.returned) {
-      this.reject(
+      this.sink.publishFailed(
         new MessageUndeliverable(`Message to exchange '${this.exchange}' with routing key '${this.routingKey}' was returned: NO_ROUTE`, this.exchange, this.routingKey, {
           code: 312,
         }),
       );
     } else {
-      this.resolve();
+      this.sink.published();
     }
   }
 }
@@ -371,19 +372,24 @@ class RabbitLink implements Link {
   }
 
   publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions): Promise<void> {
-    this.ensureOpen();
+    return new Promise<void>((resolve, reject) => this.publishTo(exchange, routingKey, body, options, new PromiseSink(resolve, reject)));
+  }
+
+  publishTo(exchange: string, routingKey: string, body: Buffer, options: PublishOptions, sink: PublishSink): void {
+    if (!this.open) {
+      sink.publishFailed(this.lastError ?? new MessagingError(`Connection to ${this.endpoint} is closed`));
+      return;
+    }
     const amqpOptions = toAmqplibProps(options);
     amqpOptions.mandatory = !!options.mandatory;
-    return new Promise<void>((resolve, reject) => {
-      const confirm = new PendingConfirm(this, exchange, routingKey, body, !!options.mandatory, resolve, reject);
-      if (confirm.mandatory) this.pendingMandatory.push(confirm);
-      try {
-        // an inline callback: a named closure per publish costs a defineProperty under tsx (keepNames)
-        this.channel.publish(exchange, routingKey, body, amqpOptions, (err: unknown) => confirm.settle(err));
-      } catch (err) {
-        confirm.settle(err);
-      }
-    });
+    const confirm = new PendingConfirm(this, exchange, routingKey, body, !!options.mandatory, sink);
+    if (confirm.mandatory) this.pendingMandatory.push(confirm);
+    try {
+      // an inline callback: a named closure per publish costs a defineProperty under tsx (keepNames)
+      this.channel.publish(exchange, routingKey, body, amqpOptions, (err: unknown) => confirm.settle(err));
+    } catch (err) {
+      confirm.settle(err);
+    }
   }
 
   /** A confirm came in for a mandatory publish: forget it (a basic.return, if any, came before). */
