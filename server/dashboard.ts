@@ -239,6 +239,36 @@ async function inspectOne(d: Dashboard): Promise<Omit<BrokerSnapshot, 'transport
   }
 }
 
+/**
+ * The Console's suggestions (`GET /api/targets`): what the traffic named lately, calls' and casts' topics apart
+ * from notification topics, then the topics and servers whose queues an RPC server consumes now (the cached
+ * broker view), so a topic quiet since osloscope started is offered too. A broker that cannot be inspected
+ * leaves the traffic's list. Null without a tap.
+ */
+export async function knownTargets(d: Dashboard, limit = 200): Promise<KnownTargets | null> {
+  if (!d.tap) return null;
+  const t = d.tap.knownTargets(limit);
+  const snap = await brokerSnapshot(d).catch(() => null);
+  const views = snap === null ? [] : (snap.transports?.map((x) => x.view) ?? [snap.view]);
+  const topics = new Set(t.topics);
+  const servers = new Set(t.servers.map((x) => `${x.topic}\n${x.server}`));
+  for (const view of views) {
+    for (const q of view?.queues ?? []) {
+      // a topic queue (`<topic>`, `<topic>.<server>`) that is consumed: an RPC server listens there (docs/wire.md#queue-names)
+      if (q.consumers === 0 || q.topic === null) continue;
+      if (q.kind === 'topic' && topics.size < limit && !topics.has(q.topic)) {
+        topics.add(q.topic);
+        t.topics.push(q.topic);
+      } else if (q.kind === 'server' && q.server !== null && servers.size < limit && !servers.has(`${q.topic}\n${q.server}`)) {
+        servers.add(`${q.topic}\n${q.server}`);
+        t.servers.push({ topic: q.topic, server: q.server });
+      }
+    }
+  }
+  t.notificationTopics = t.notificationTopics.filter((n) => !topics.has(n));
+  return t;
+}
+
 /** Series per dimension a chart gets. */
 export const CHART_SERIES = 12;
 /** Points per series on the wire; longer windows are downsampled. */

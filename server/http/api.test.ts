@@ -258,6 +258,24 @@ describe('HTTP API (access control off)', () => {
     expect(t.exchanges).not.toContain('(default)');
   });
 
+  it('suggests the topics and servers an RPC server consumes though no traffic named them yet (/api/targets)', async () => {
+    const quiet = await echoServer('api-quiet');
+    try {
+      const t = await eventually(async () => {
+        const b = await (await fetch(`${srv.url}/api/targets`)).json();
+        return b.data.topics.includes('api-quiet') ? knownTargetsSchema.parse(b.data) : null;
+      }, 'the consumed topic among the suggestions');
+      expect(t.servers).toContainEqual({ topic: 'api-quiet', server: 'host-1' });
+      // no message named it: it comes from the broker's queues
+      const seen = await (await fetch(`${srv.url}/api/messages?filter=${encodeURIComponent('topic:api-quiet')}`)).json();
+      expect(seen.data.messages).toEqual([]);
+    } finally {
+      await quiet.stop();
+    }
+    // once nothing consumes its queues, it is no longer offered
+    await eventually(async () => !(await (await fetch(`${srv.url}/api/targets`)).json()).data.topics.includes('api-quiet'), 'the topic gone with its server');
+  });
+
   it('exports Prometheus metrics with oslo.metrics names', async () => {
     const res = await fetch(`${srv.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);

@@ -27,7 +27,7 @@ import type { Logger } from '../messaging/index.ts';
 import { checkSameOrigin, permits, type Action } from '../auth/access.ts';
 import type { Principal, Sessions } from '../auth/session.ts';
 import { fanoutHistoryQuerySchema, rateDimensionSchema } from '../../lib/tap-contracts.ts';
-import { brokerSnapshot, callsSnapshot, ratesUpdate, selectDashboard, statusSnapshot, transportNames, transportsList, UnknownTransportError, type Dashboard } from '../dashboard.ts';
+import { brokerSnapshot, callsSnapshot, knownTargets, ratesUpdate, selectDashboard, statusSnapshot, transportNames, transportsList, UnknownTransportError, type Dashboard } from '../dashboard.ts';
 import type { FireService } from './fire.ts';
 import { HistoryApi } from './history-api.ts';
 import type { History } from '../store/history.ts';
@@ -84,7 +84,11 @@ export class Api {
       r('GET', '/api/transports', 'watch', (c) => sendData(c.res, transportsList(this.o.dashboard))),
       r('GET', '/api/status', 'watch', (c) => sendData(c.res, statusSnapshot(this.view(c)))),
       r('GET', '/api/rates', 'watch', (c) => this.rates(c)),
-      r('GET', '/api/targets', 'watch', (c) => sendData(c.res, this.requireTap(this.view(c)).knownTargets(200))),
+      r('GET', '/api/targets', 'watch', async (c) => {
+        const d = this.view(c);
+        this.requireTap(d);
+        sendData(c.res, await knownTargets(d, 200));
+      }),
       r('GET', '/api/messages', 'watch', (c) => this.messages(c)),
       r('GET', '/api/calls', 'watch', (c) => this.calls(c)),
       r('GET', '/api/calls/snapshot', 'watch', (c) => sendData(c.res, callsSnapshot(this.view(c)))),
