@@ -50,7 +50,10 @@ export const pingServerResultSchema = z.object({
   server: z.string(),
   /** where the server was found */
   sources: z.array(pingSourceSchema),
-  /** consumers on `<topic>.<server>` when the broker listed it, else null */
+  /**
+   * consumers on `<topic>.<server>` once the call settled (a passive queue.declare: exact, where the management
+   * API's count lags by its stats interval); as the broker listed it when that could not be asked; null when neither
+   */
   consumers: z.number().nullable(),
   status: pingStatusSchema,
   /** pong or a remote error: the server consumed the call and replied */

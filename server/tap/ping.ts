@@ -14,6 +14,16 @@
  * mode), servers seen in observed traffic, and servers given by the caller.
  * Every call is sent mandatory (oslo's at_least_once): a server whose queue
  * is gone is reported at once as `no_queue`, not after the timeout.
+ *
+ * Once a server's call has settled, a passive queue.declare on its
+ * `<topic>.<server>` queue gives the consumers at that moment, straight from
+ * the queue: the management API counts them from periodic queue stats (every
+ * 5 s by default, later on a loaded broker, and not at all for a queue whose
+ * first stats are not in yet), so its number still said 1 for a server that had
+ * just died, or 0 for one that had just started. The count is what tells a
+ * dead server (its queue outlives it, nobody consumes: oslo declares
+ * `<topic>.<server>` without auto-delete) from one that holds its queue and
+ * does not answer (hung, or busy with earlier calls).
  */
 import {
   MessageDeliveryFailure,
@@ -100,6 +110,45 @@ export interface PingFleetOptions {
   discovery: Omit<FleetPing['discovery'], 'truncated'>;
   concurrency?: number;
   clock?: () => number;
+  /** the consumers of a queue now (default: a passive queue.declare on the transport) */
+  queueConsumers?: (queue: string) => Promise<QueueConsumers>;
+}
+
+/** A queue's consumers now: a number, `gone` (404: no such queue), or null (could not be asked). */
+export type QueueConsumers = number | 'gone' | null;
+
+const queueOf = (topic: string, server: string): string => `${topic}.${server}`;
+
+/**
+ * Passive queue.declare on a send connection of the pool, borrowed and given back at once as send() does (the
+ * check runs on its own channel, beside the publishes): declare-ok's consumer_count comes from the queue itself.
+ */
+export async function passiveConsumers(transport: Transport, queue: string): Promise<QueueConsumers> {
+  try {
+    const link = await transport.pool.get();
+    transport.pool.put(link);
+    return (await link.checkQueue(queue)).consumerCount;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 404 ? 'gone' : null;
+  }
+}
+
+/**
+ * The result with the queue's consumers at the verdict (the listed count stays when the queue could not be
+ * asked), and for a server that did not answer, what they say about it.
+ */
+export function withConsumers(r: PingServerResult, queue: string, now: QueueConsumers, timeoutSeconds: number): PingServerResult {
+  if (now === null) return r;
+  if (now === 'gone') {
+    if (r.status !== 'timeout') return { ...r, consumers: null };
+    return { ...r, consumers: null, message: `no reply within ${timeoutSeconds} s, and queue ${queue} is gone now: the server left and its queue was deleted` };
+  }
+  if (r.status !== 'timeout') return { ...r, consumers: now };
+  const why =
+    now === 0
+      ? `nobody consumes ${queue}: the server is not running (its queue outlives it)`
+      : `${now} consumer(s) on ${queue} did not answer: the server is hung or busy with earlier calls`;
+  return { ...r, consumers: now, message: `no reply within ${timeoutSeconds} s; ${why}` };
 }
 
 /** Ping each candidate once, at most `concurrency` at a time; never throws for a server's failure. */
@@ -108,11 +157,13 @@ export async function pingFleet(transport: Transport, o: PingFleetOptions): Prom
   const truncated = o.candidates.length > MAX_PING_SERVERS;
   const candidates = o.candidates.slice(0, MAX_PING_SERVERS);
   const results: PingServerResult[] = new Array(candidates.length);
+  const count = o.queueConsumers ?? ((queue: string) => passiveConsumers(transport, queue));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < candidates.length) {
       const i = next++;
-      results[i] = await pingOne(transport, o.topic, o.exchange ?? null, candidates[i], o.timeoutSeconds);
+      const pinged = await pingOne(transport, o.topic, o.exchange ?? null, candidates[i], o.timeoutSeconds);
+      results[i] = withConsumers(pinged, queueOf(o.topic, pinged.server), await count(queueOf(o.topic, pinged.server)), o.timeoutSeconds);
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? PING_CONCURRENCY, candidates.length) }, worker));
@@ -153,7 +204,10 @@ async function pingOne(transport: Transport, topic: string, exchange: string | n
       };
     }
     if (err instanceof MessagingTimeout) return { ...c, status: 'timeout', answered: false, latencyMs: null, message: `no reply within ${timeoutSeconds} s` };
-    if (err instanceof MessageUndeliverable) return { ...c, status: 'no_queue', answered: false, latencyMs: null, message: `no queue ${topic}.${c.server} is bound: the call was returned unroutable` };
+    if (err instanceof MessageUndeliverable) {
+      const message = `no queue ${queueOf(topic, c.server)} took the call (returned unroutable): the server left and its queue was deleted, or it never served this topic on this exchange`;
+      return { ...c, status: 'no_queue', answered: false, latencyMs: null, message };
+    }
     const text = err instanceof Error ? err.message : String(err);
     return { ...c, status: 'failed', answered: false, latencyMs: null, message: (err instanceof MessageDeliveryFailure ? `cannot send: ${text}` : text).slice(0, 500) };
   }
