@@ -87,34 +87,48 @@ function loadEsbuild(root) {
   return createRequire(tsxPkg)('esbuild');
 }
 
-const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx' };
+const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx', '.json': 'json' };
+/** a source modified this close to the build may change again within its mtime's tick: always checked by content */
+const RACY_MS = 2000;
 
 /**
- * Rewrites `import.meta.url` in each bundled source to that source's own URL: the bundle's
- * URL, up `toRoot` to the install root, then the source's path from the root.
+ * The record of one input as read: its mtime taken before the read, the size and SHA-1 of
+ * the bytes read. A file changed after the stat then fails the next start's check or
+ * matches by content; one changed within RACY_MS of the build is recorded with mtime -1,
+ * so every start compares its content (as git does with a racily clean index).
  */
-function sourceUrlPlugin(root, toRoot) {
+function readInput(root, rel, createHash, started) {
+  const path = join(root, rel);
+  const { mtimeMs } = statSync(path);
+  const bytes = readFileSync(path);
+  const record = [rel, mtimeMs >= started - RACY_MS ? -1 : mtimeMs, bytes.length, createHash('sha1').update(bytes).digest('hex')];
+  return { bytes, record };
+}
+
+/**
+ * Loads every bundled source itself, so what is recorded is exactly what was bundled, and
+ * rewrites `import.meta.url` in each to that source's own URL: the bundle's URL, up `toRoot`
+ * to the install root, then the source's path from the root.
+ */
+function sourcePlugin(root, toRoot, createHash, started, records) {
   return {
-    name: 'osloscope-source-url',
+    name: 'osloscope-sources',
     setup(build) {
-      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+      build.onLoad({ filter: /.*/, namespace: 'file' }, (args) => {
         // the install root itself may sit in a node_modules folder (npm install, npx)
         const rel = relative(root, args.path).split(sep).join('/');
         if (rel.startsWith('../') || rel.split('/').includes('node_modules')) return undefined;
-        const text = readFileSync(args.path, 'utf8');
-        if (!text.includes('import.meta.url')) return undefined;
+        const { bytes, record } = readInput(root, rel, createHash, started);
+        records.set(rel, record);
+        const loader = LOADERS[extname(args.path)] ?? 'default';
+        const text = bytes.toString('utf8');
+        if (!['ts', 'tsx', 'js', 'jsx'].includes(loader) || !text.includes('import.meta.url')) return { contents: bytes, loader };
         const id = '__osloscopeSourceUrl';
         const head = `const ${id} = new URL(${JSON.stringify(rel)}, new URL(${JSON.stringify(toRoot)}, import.meta.url)).href;\n`;
-        return { contents: head + text.replaceAll('import.meta.url', id), loader: LOADERS[extname(args.path)] ?? 'ts' };
+        return { contents: head + text.replaceAll('import.meta.url', id), loader };
       });
     },
   };
-}
-
-function inputRecord(root, rel, createHash) {
-  const path = join(root, rel);
-  const st = statSync(path);
-  return [rel, st.mtimeMs, st.size, sha1(createHash, path)];
 }
 
 /**
@@ -136,6 +150,9 @@ export async function buildBundle(root = ROOT) {
   const started = Date.now();
   try {
     mkdirSync(tmp);
+    const { createHash } = await import('node:crypto');
+    const records = new Map();
+    for (const rel of EXTRA_INPUTS) records.set(rel, readInput(root, rel, createHash, started).record);
     const toRoot = `${relative(tmp, root).split(sep).join('/')}/`;
     const result = await esbuild.build({
       absWorkingDir: root,
@@ -151,19 +168,14 @@ export async function buildBundle(root = ROOT) {
       packages: 'external',
       keepNames: true,
       tsconfig: join(root, 'tsconfig.json'),
-      plugins: [sourceUrlPlugin(root, toRoot)],
+      plugins: [sourcePlugin(root, toRoot, createHash, started, records)],
       metafile: true,
       logLevel: 'silent',
     });
-    const { createHash } = await import('node:crypto');
-    const rels = [...new Set([...Object.keys(result.metafile.inputs), ...EXTRA_INPUTS])].filter((r) => !r.includes(':')).sort();
-    if (rels.length > MAX_INPUTS) throw new Error('too many inputs');
-    const inputs = rels.map((rel) => inputRecord(root, rel, createHash));
-    // a source written while esbuild read it: this build may hold a mix, so it is not kept
-    if (inputs.some(([, mtimeMs]) => mtimeMs >= started - 100)) {
-      rmSync(tmp, { recursive: true, force: true });
-      return null;
-    }
+    // every input esbuild names was loaded (and recorded) by the plugin, or is recorded now
+    for (const rel of Object.keys(result.metafile.inputs)) if (!rel.includes(':') && !records.has(rel)) records.set(rel, readInput(root, rel, createHash, started).record);
+    if (records.size > MAX_INPUTS) throw new Error('too many inputs');
+    const inputs = [...records.values()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
     const id = createHash('sha1').update(JSON.stringify([FORMAT, esbuild.version, inputs.map(([rel, , , hash]) => [rel, hash])])).digest('hex').slice(0, 16);
     const name = `b-${id}`;
     const final = join(dir, name);

@@ -167,7 +167,7 @@ describe('bin/launch.mjs on a scratch install', () => {
     const runs = await Promise.all(Array.from({ length: 6 }, () => start(bin, ['x'])));
     for (const r of runs) {
       expect(r.code, r.stderr).toBe(0);
-      expect(parse(r)).toMatchObject({ value: 3, args: ['x'] });
+      expect(parse(r)).toMatchObject({ value: 3, args: ['x'], fromBundle: true });
     }
     const rec = record(root);
     expect(existsSync(join(root, '.build', 'cli', rec.dir, 'osloscope.mjs'))).toBe(true);
