@@ -16,7 +16,7 @@
 // `await import('./commands/x.ts')` stays a lazily loaded chunk, and `import.meta.url` in a
 // bundled source still names that source file (computed at run time from the bundle's
 // location), so paths built from it (bench's children, createRequire) stay right.
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -214,7 +214,55 @@ function removeOld(dir, keep) {
 /** The bundle to run: the current one, a new one, or null (run through tsx). */
 export async function bundleEntry(root = ROOT, env = process.env) {
   if (env.OSLOSCOPE_CLI === 'tsx') return null;
-  return (await freshBundle(root)) ?? (await buildBundle(root));
+  return (await freshBundle(root)) ?? (await buildOnce(root));
+}
+
+/** a build lock older than this is abandoned whoever holds it */
+const LOCK_STALE_MS = 60_000;
+/** how long a start waits for another process's build before building itself */
+const LOCK_WAIT_MS = 30_000;
+
+/** The holder of a build lock is gone: its process has exited or the lock is too old. */
+function lockAbandoned(lock) {
+  try {
+    if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) return true;
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return false; // being written
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return err?.code === 'ESRCH' || err?.code === 'ENOENT';
+  }
+}
+
+/**
+ * Builds unless another process already is (.build/cli/build.lock holds its pid): then waits
+ * for that build and uses it, so many CLIs starting together after an edit build once.
+ */
+export async function buildOnce(root = ROOT) {
+  const lock = join(buildDir(root), 'build.lock');
+  let fd = null;
+  try {
+    mkdirSync(buildDir(root), { recursive: true });
+    fd = openSync(lock, 'wx');
+  } catch (err) {
+    if (err?.code !== 'EEXIST') return buildBundle(root);
+  }
+  if (fd === null) {
+    const until = Date.now() + LOCK_WAIT_MS;
+    while (existsSync(lock) && !lockAbandoned(lock) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    const entry = await freshBundle(root);
+    if (entry) return entry;
+    if (lockAbandoned(lock)) rmSync(lock, { force: true });
+    return buildBundle(root);
+  }
+  try {
+    writeSync(fd, String(process.pid));
+    closeSync(fd);
+    return await buildBundle(root);
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 async function launch() {

@@ -175,6 +175,43 @@ describe('bin/launch.mjs on a scratch install', () => {
     expect(parse(await start(bin, []))).toMatchObject({ fromBundle: true, value: 3 });
   }, 180_000);
 
+  it('a start finding another build under way waits for it and uses it instead of building too', async () => {
+    const lock = join(root, '.build', 'cli', 'build.lock');
+    mkdirSync(join(root, '.build', 'cli'), { recursive: true });
+    writeFileSync(lock, String(process.pid)); // held by a live process: this test
+    writeFileSync(join(root, 'bin', 'value.ts'), 'export const VALUE: number = 4;\n');
+    let exited = false;
+    const waiting = start(bin, []).finally(() => (exited = true));
+    try {
+      const built = await start(process.execPath, ['--input-type=module', '-e', `import { buildBundle } from ${JSON.stringify(pathToFileURL(join(root, 'bin', 'launch.mjs')).href)}; await buildBundle(${JSON.stringify(root)});`]);
+      expect(built).toMatchObject({ code: 0, stderr: '' });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(exited).toBe(false);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    const published = statSync(join(root, '.build', 'cli', 'current.json')).mtimeMs;
+    const r = await waiting;
+    expect(r.code).toBe(0);
+    expect(parse(r)).toMatchObject({ fromBundle: true, value: 4 });
+    expect(statSync(join(root, '.build', 'cli', 'current.json')).mtimeMs).toBe(published);
+  }, 120_000);
+
+  it('a build lock left by a process that died does not hold starts up', async () => {
+    const dead = await new Promise<number>((resolve) => {
+      const child = execFile(process.execPath, ['-e', '']);
+      child.on('exit', () => resolve(child.pid!));
+    });
+    const lock = join(root, '.build', 'cli', 'build.lock');
+    mkdirSync(join(root, '.build', 'cli'), { recursive: true });
+    writeFileSync(lock, String(dead));
+    writeFileSync(join(root, 'bin', 'value.ts'), 'export const VALUE: number = 5;\n');
+    const r = await start(bin, []);
+    expect(r.code).toBe(0);
+    expect(parse(r)).toMatchObject({ fromBundle: true, value: 5 });
+    expect(existsSync(lock)).toBe(false);
+  }, 120_000);
+
   it('a source that does not compile: tsx reports it, the current bundle stays', async () => {
     const rec = record(root);
     writeFileSync(join(root, 'bin', 'value.ts'), 'export const VALUE: number = ;\n');
@@ -185,7 +222,7 @@ describe('bin/launch.mjs on a scratch install', () => {
       expect(r.stderr).toMatch(/value\.ts/);
       expect(record(root).dir).toBe(rec.dir);
     } finally {
-      writeFileSync(join(root, 'bin', 'value.ts'), 'export const VALUE: number = 3;\n');
+      writeFileSync(join(root, 'bin', 'value.ts'), 'export const VALUE: number = 5;\n');
     }
   }, 120_000);
 
