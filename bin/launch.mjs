@@ -6,9 +6,10 @@
 // rebuilds when one differs (a changed mtime with the same size is checked by content, so a git
 // checkout or an unpacked tarball does not force a rebuild). Plain JavaScript: nothing to load first.
 //
-// The rebuild writes into a private temporary folder, renames it to a name derived from its
-// inputs, then replaces current.json by rename, so many CLIs starting at once each see either
-// the old complete build or the new one. When the bundle cannot be made (read-only install,
+// The first start to find the bundle stale takes .build/cli/build.lock and rebuilds; starts at
+// the same time wait for that build. The rebuild writes into a private temporary folder, renames
+// it to a name derived from its inputs, then replaces current.json by rename, so every start sees
+// either the old complete build or the new one. When the bundle cannot be made (read-only install,
 // esbuild missing, a source that does not compile) the CLI runs through tsx as it always has;
 // OSLOSCOPE_CLI=tsx forces that.
 //
