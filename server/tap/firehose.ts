@@ -18,7 +18,7 @@
  */
 import type { FirehoseCoverage, FirehoseNode } from '../../lib/broker-contracts.ts';
 import { silentLogger, type Logger } from '../messaging/index.ts';
-import { InspectorError, isTransient, type ManagementInspector } from './inspector.ts';
+import { askAgain, InspectorError, isTransient, type ManagementInspector } from './inspector.ts';
 
 interface Listener {
   node?: string;
@@ -128,16 +128,10 @@ export class FirehoseControl {
   }
 
   /** `fn` again while it gets no answer, at most `attempts` times in all. */
-  private async retrying<T>(fn: () => Promise<T>, attempts = this.attempts): Promise<T> {
-    for (let i = 1; ; i++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (i >= attempts || !isTransient(err)) throw err;
-        await new Promise((r) => setTimeout(r, this.retryDelayMs * i));
-      }
-    }
+  private retrying<T>(fn: () => Promise<T>, attempts = this.attempts): Promise<T> {
+    return askAgain(fn, { attempts, delayMs: this.retryDelayMs });
   }
+
 
   /** The last coverage read (null before the first check). */
   get coverage(): FirehoseCoverage | null {

@@ -110,6 +110,26 @@ function timedOut(err: unknown): boolean {
   return err instanceof InspectorError && (err.cause as { name?: unknown } | undefined)?.name === 'TimeoutError';
 }
 
+/**
+ * `fn` again while `again(err)` says its failure got no answer, at most `attempts` tries in all, waiting
+ * `delayMs` × the try's number between them; `onRetry` hears each failure that is tried again.
+ */
+export async function askAgain<T>(
+  fn: () => Promise<T>,
+  o: { attempts: number; delayMs: number; again?: (err: unknown) => boolean; onRetry?: (err: unknown, attempt: number) => void },
+): Promise<T> {
+  const again = o.again ?? isTransient;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= o.attempts || !again(err)) throw err;
+      o.onRetry?.(err, attempt);
+      await new Promise((r) => setTimeout(r, o.delayMs * attempt));
+    }
+  }
+}
+
 /** Tries of the management API's first read at start when it times out (explicit URL: any lack of answer). */
 export const MANAGEMENT_CHECK_ATTEMPTS = 3;
 
@@ -544,17 +564,12 @@ export async function inspectorFor(transport: Transport, options: InspectorForOp
         // A read that timed out on a loaded broker used to leave the tap on passive declares for its whole life (auto
         // mode then probed, and a slow probe said bindings with tracing on): ask again. A guess is asked again only
         // when something answered too slowly; a refused connection means nothing listens there.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await m.check();
-            break;
-          } catch (err) {
-            const again = c.explicit ? isTransient(err) : timedOut(err);
-            if (!again || attempt >= MANAGEMENT_CHECK_ATTEMPTS) throw err;
-            log.info({ management: m.describe(), attempt, err: (err as Error).message }, 'management API did not answer; asking again');
-            await new Promise((r) => setTimeout(r, 250 * attempt));
-          }
-        }
+        await askAgain(() => m.check(), {
+          attempts: MANAGEMENT_CHECK_ATTEMPTS,
+          delayMs: 250,
+          again: c.explicit ? isTransient : timedOut,
+          onRetry: (err, attempt) => log.info({ management: m.describe(), attempt, err: (err as Error).message }, 'management API did not answer; asking again'),
+        });
         const same = await m.servesAmqpPort(ep?.port ?? 5672).catch(() => ({ ok: true, ports: [] as number[], node: null }));
         const ours = same.ok || eps.some((e) => same.ports.includes(e.port));
         if (!ours && !c.explicit) {
