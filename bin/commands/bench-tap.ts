@@ -236,7 +236,11 @@ function benchTraceDecoder(options: { messages?: number; distinct?: number }): D
   const avgBytes = deliveries.reduce((n, d) => n + d.body.length, 0) / deliveries.length;
   const one = (i: number): DecodedMessage | null => {
     const o = fromTraceDelivery(deliveries[i % deliveries.length]);
-    return o ? decodeObservation({ ...o, id: String(i), ts: i }) : null;
+    if (o === null) return null;
+    // stamped in place, as the tap's ingest does
+    o.id = String(i);
+    o.ts = i;
+    return decodeObservation(o);
   };
   for (let i = 0; i < Math.min(20_000, total); i++) one(i);
   let sink = 0;

@@ -127,6 +127,38 @@ describe('decodeBody', () => {
     expect(() => decodeBody(body)).toThrow(text);
   });
 
+  // An envelope in Python's exact layout is read by parsing only its inner string literal; every body
+  // that merely looks like one must decode (or fail) exactly as the general path does.
+  it.each([
+    ['escapes and non-ASCII in the inner message', String.raw`{"oslo.version": "2.0", "oslo.message": "{"a": "x\\y\n\u00e9\ud83d\ude00", "b": "\"q\""}"}`],
+    ['a lone surrogate', String.raw`{"oslo.version": "2.0", "oslo.message": "{"a": "\ud800"}"}`],
+    ['a big int', String.raw`{"oslo.version": "2.0", "oslo.message": "{"n": 123456789012345678901234567890}"}`],
+    ['a key after the message', String.raw`{"oslo.version": "2.0", "oslo.message": "{"a": 1}", "x": "y"}`],
+    ['the message key twice', String.raw`{"oslo.version": "2.0", "oslo.message": "{"a": 1}", "oslo.message": "{"b": 2}"}`],
+    ['an unterminated literal', String.raw`{"oslo.version": "2.0", "oslo.message": "{"a": 1}"}`],
+    ['an empty literal', `{"oslo.version": "2.0", "oslo.message": ""}`],
+    ['a literal that is not an object', String.raw`{"oslo.version": "2.0", "oslo.message": "[1]"}`],
+    ['a control character in the literal', `{"oslo.version": "2.0", "oslo.message": "{\"a\": \"\u0001\"}"}`],
+    ['a UTF-8 BOM', `\ufeff{"oslo.version": "2.0", "oslo.message": "{\"a\": 1}"}`],
+  ])('reads a Python-layout envelope like the general path: %s', (_what, text) => {
+    const raw = Buffer.from(text, 'utf8');
+    const general = (): unknown => {
+      const outer = pyLoads(raw) as Dict;
+      if (!('oslo.message' in outer)) return { message: outer, enveloped: false };
+      const inner = pyLoads(outer['oslo.message'] as string);
+      if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw new MalformedMessage('not an object');
+      return { message: inner, enveloped: true, envelopeVersion: outer['oslo.version'] };
+    };
+    let expected: unknown;
+    try {
+      expected = general();
+    } catch {
+      expect(() => decodeBody(raw)).toThrow(MalformedMessage);
+      return;
+    }
+    expect(decodeBody(raw)).toEqual(expected);
+  });
+
   it('tolerates Python-only JSON (NaN, big ints) in the inner message', () => {
     const body = Buffer.from(String.raw`{"oslo.version": "2.0", "oslo.message": "{\"x\": NaN, \"n\": 123456789012345678901234567890}"}`);
     const m = decodeBody(body).message;

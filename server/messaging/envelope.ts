@@ -7,7 +7,7 @@
 import { deflateSync } from 'node:zlib';
 import { DEFAULT_MAX_MESSAGE_BYTES, decompressAsync, decompressSync } from './compression.ts';
 import { MalformedMessage, RemoteError, ServerFailure, UnsupportedRpcEnvelopeVersion } from './errors.ts';
-import { pyDumps, pyLoads } from './json.ts';
+import { jsonText, pyDumps, pyLoads } from './json.ts';
 import { versionIsCompatible } from './target.ts';
 import type { PublishOptions } from './driver.ts';
 import {
@@ -106,11 +106,34 @@ export async function decodeBodyAsync(body: Buffer, headers?: Dict, options: Dec
   return parseBody(await decompressAsync(body, headers, options.maxBytes));
 }
 
+/**
+ * How Python's json.dumps starts every v2 envelope (common.serialize_msg), up
+ * to the opening quote of the inner message's string literal.
+ */
+const ENVELOPE_HEAD = `{"${VERSION_KEY}": "${ENVELOPE_VERSION}", "${MESSAGE_KEY}": "`;
+
 /** kombu's json loads + common.deserialize_msg on the plain body. */
 export function parseBody(raw: Buffer): DecodedBody {
+  let text: string;
+  try {
+    text = jsonText(raw);
+  } catch (cause) {
+    throw new MalformedMessage(`Body is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  // An envelope exactly as Python writes it: only its inner string literal needs parsing. Anything
+  // else in between (more keys, a malformed literal) fails that parse and takes the general path.
+  if (text.startsWith(ENVELOPE_HEAD) && text.endsWith('"}')) {
+    let literal: unknown;
+    try {
+      literal = JSON.parse(text.slice(ENVELOPE_HEAD.length - 1, -1));
+    } catch {
+      literal = undefined;
+    }
+    if (typeof literal === 'string') return { message: innerMessage(literal), enveloped: true, envelopeVersion: ENVELOPE_VERSION };
+  }
   let outer: unknown;
   try {
-    outer = pyLoads(raw);
+    outer = pyLoads(text);
   } catch (cause) {
     throw new MalformedMessage(`Body is not JSON: ${(cause as Error).message}`, { cause });
   }
@@ -123,6 +146,11 @@ export function parseBody(raw: Buffer): DecodedBody {
   }
   const inner = outer[MESSAGE_KEY];
   if (typeof inner !== 'string') throw new MalformedMessage('oslo.message is not a string');
+  return { message: innerMessage(inner), enveloped: true, envelopeVersion: version };
+}
+
+/** The envelope's `oslo.message` string, parsed: it must hold a JSON object. */
+function innerMessage(inner: string): Dict {
   let message: unknown;
   try {
     message = pyLoads(inner);
@@ -130,7 +158,7 @@ export function parseBody(raw: Buffer): DecodedBody {
     throw new MalformedMessage(`oslo.message is not JSON: ${(cause as Error).message}`, { cause });
   }
   if (!isDict(message)) throw new MalformedMessage(`oslo.message is JSON ${typeName(message)}, not an object`);
-  return { message, enveloped: true, envelopeVersion: version };
+  return message;
 }
 
 /**

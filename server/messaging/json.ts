@@ -418,7 +418,7 @@ const MAYBE_FLOAT = /\d[.eE]/;
  *   UTF-16 code units).
  */
 export function pyLoads(text: string | Uint8Array, options?: PyLoadsOptions): unknown {
-  const s = typeof text === 'string' ? text : decodeBody(text);
+  const s = typeof text === 'string' ? text : jsonText(text);
   const preserve = options?.floats === 'preserve';
   if (options?.objects !== 'map' && !(preserve && MAYBE_FLOAT.test(s))) {
     let value: unknown;
@@ -456,7 +456,8 @@ function mayHaveLostDigits(value: unknown): boolean {
   return false;
 }
 
-function decodeBody(bytes: Uint8Array): string {
+/** A JSON body's bytes as text, as pyLoads reads them (UTF-8, a BOM dropped). @throws MalformedMessage when not UTF-8 */
+export function jsonText(bytes: Uint8Array): string {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Python writes bodies with ensure_ascii, so nearly every body is ASCII: latin1 decodes it exactly and cheaper.
   if (isAscii(buf)) return buf.toString('latin1');

@@ -66,6 +66,17 @@ describe('decodeObservation: classification', () => {
     expect(m.error).toBeNull();
   });
 
+  it('splits the context the same way every time a key comes back: prefix off, secrets masked, __proto__ kept off the prototype', () => {
+    const body = String.raw`{"method": "m", "args": {}, "_unique_id": "u", "_context_user_id": "u1", "_context_auth_token": "gAAAAAsecret", "_context_": "bare", "_context___proto__": {"polluted": true}, "_context_new_pass": "", "_context_roles": ["admin"], "_msg_idx": "not context"}`;
+    const first = decode(obs(body));
+    const again = decode(obs(body));
+    for (const m of [first, again]) {
+      expect(m.context).toEqual({ user_id: 'u1', auth_token: REDACTED, '': 'bare', new_pass: '', roles: ['admin'] });
+      expect(Object.getPrototypeOf(m.context)).toBe(Object.prototype);
+      expect((m.context as Record<string, unknown>).polluted).toBeUndefined();
+    }
+  });
+
   it('tells cast from fanout by the exchange, and reads _timeout as the call-monitor timeout', () => {
     const cast = encodeBody({ method: 'echo', args: { x: 3 }, version: '1.1', _unique_id: 'f224', _context_user_id: 'u1' }).body;
     expect(decode(obs(cast)).kind).toBe('cast');

@@ -65,16 +65,20 @@ export interface Observation {
 
 export type ObservedMessage = Omit<Observation, 'id' | 'ts'>;
 
-/** A delivery from one of the tap's bound queues (bindings mode): the message as published. */
-export function fromDelivery(d: Delivery): ObservedMessage {
-  return { body: d.body, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, trace: null };
+/**
+ * A delivery from one of the tap's bound queues (bindings mode): the message as published. Like
+ * fromTraceDelivery's, the observation has an empty id and time 0 for the ingest to stamp in place
+ * (created with them, so stamping does not change the object's shape).
+ */
+export function fromDelivery(d: Delivery): Observation {
+  return { id: '', ts: 0, body: d.body, exchange: d.exchange, routingKey: d.routingKey, properties: d.properties, trace: null };
 }
 
 /**
  * A delivery from `amq.rabbitmq.trace`: the original message and its trace
  * headers. Null when the routing key is neither `publish.*` nor `deliver.*`.
  */
-export function fromTraceDelivery(d: Delivery): ObservedMessage | null {
+export function fromTraceDelivery(d: Delivery): Observation | null {
   const rk = d.routingKey;
   let event: 'publish' | 'deliver';
   let queue: string | null = null;
@@ -101,7 +105,7 @@ export function fromTraceDelivery(d: Delivery): ObservedMessage | null {
     vhost: h.vhost === undefined ? null : str(h.vhost),
     user: h.user === undefined ? null : str(h.user),
   };
-  return { body: d.body, exchange, routingKey, properties: traceProperties(h.properties), trace };
+  return { id: '', ts: 0, body: d.body, exchange, routingKey, properties: traceProperties(h.properties), trace };
 }
 
 /** An AMQP array as strings: the array itself when it holds only strings (amqplib's decoding, made for this delivery alone). */
@@ -461,19 +465,45 @@ function classify(m: DecodedMessage, msg: Record<string, unknown>, o: Observatio
   m.payload = redactObject(msg);
 }
 
+/** A `_context_<name>` key of a message: the name, and whether its value is masked. */
+interface ContextKey {
+  name: string;
+  secret: boolean;
+}
+
+/**
+ * Message key → its context name, null when it is not a context key. The
+ * same few dozen keys come with every message: slicing the prefix off and
+ * asking isSecretKey about the new string (hashed afresh each time) was a
+ * tenth of the decoder. Bounded like isSecretKey's own memo.
+ */
+const contextKeys = new Map<string, ContextKey | null>();
+const CONTEXT_KEYS_MAX = 10_000;
+
+function contextKey(key: string): ContextKey | null {
+  let k = contextKeys.get(key);
+  if (k === undefined) {
+    const name = key.slice(CONTEXT_PREFIX_LEN);
+    // `_context___proto__` must not reach the object's prototype
+    k = key.startsWith(CONTEXT_PREFIX) && name !== '__proto__' ? { name, secret: secretKey(name) } : null;
+    if (contextKeys.size >= CONTEXT_KEYS_MAX) contextKeys.clear();
+    contextKeys.set(key, k);
+  }
+  return k;
+}
+
 /** amqp.py unpack_context: `_context_<key>` items, prefix stripped, secrets redacted. */
 function splitContext(m: DecodedMessage, msg: Record<string, unknown>): void {
   const ctx: Record<string, unknown> = {};
   for (const key in msg) {
     // `_context_` keys come last (amqp.py pack_context appends them)
-    if (key.charCodeAt(0) !== 95 || !key.startsWith(CONTEXT_PREFIX)) continue;
-    const name = key.slice(CONTEXT_PREFIX_LEN);
-    // `_context___proto__` must not reach the object's prototype
-    if (name === '__proto__') continue;
+    if (key.charCodeAt(0) !== 95) continue;
+    const k = contextKey(key);
+    if (k === null) continue;
     const v = msg[key];
-    if (secretKey(name)) ctx[name] = v === null || v === undefined ? null : v === '' ? '' : REDACTED_TEXT;
-    else if (v === null || typeof v === 'number' || typeof v === 'boolean') ctx[name] = v !== v || v === Infinity || v === -Infinity ? String(v) : v;
-    else ctx[name] = redactValue(v, 1);
+    if (k.secret) ctx[k.name] = v === null || v === undefined ? null : v === '' ? '' : REDACTED_TEXT;
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') ctx[k.name] = v !== v || v === Infinity || v === -Infinity ? String(v) : v;
+    else ctx[k.name] = redactValue(v, 1);
   }
   m.context = ctx;
   const rid = ctx.request_id ?? ctx.global_request_id;
