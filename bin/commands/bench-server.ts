@@ -6,6 +6,8 @@
  *     ack on receipt, reply to `replyTo` with the same `correlationId`.
  *   raw-confirms mode: the same on a confirm channel (replies confirmed by
  *     the broker, as oslo's protocol requires).
+ *   oslo-floor mode: the amqplib+oslo server (bench-oslo-floor.ts), oslo's
+ *     frames with no more code than they need.
  *   osloscope-client mode (`osloscope-client <url> <topic> <calls> <concurrency>`):
  *     an RpcClient calling ping(n, t) with t the wall-clock send time in ms,
  *     printing {"calls","seconds","callsPerSec"} and exiting; the firehose
@@ -14,6 +16,7 @@
  */
 import amqplib from 'amqplib';
 import { RpcClient, RpcServer, Transport, TransportURL } from '../../server/messaging/index.ts';
+import { floorServer } from './bench-oslo-floor.ts';
 
 const [mode, url, topic] = process.argv.slice(2);
 
@@ -73,7 +76,7 @@ async function raw(confirms: boolean): Promise<() => Promise<void>> {
   };
 }
 
-const stop = await (mode === 'raw' ? raw(false) : mode === 'raw-confirms' ? raw(true) : osloscope());
+const stop = await (mode === 'raw' ? raw(false) : mode === 'raw-confirms' ? raw(true) : mode === 'oslo-floor' ? floorServer(url, topic) : osloscope());
 process.stdout.write('{"event":"ready"}\n');
 let stopping = false;
 const shutdown = () => {

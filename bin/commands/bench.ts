@@ -4,6 +4,11 @@
  *   - Python oslo.messaging client + server (Debian python3-oslo.messaging),
  *   - raw amqplib request/reply, bare (no envelope, no confirms) and with
  *     publisher confirms on both sides (the AMQP work oslo's protocol needs),
+ *   - amqplib+oslo: the same frames as an osloscope call and reply (oslo's
+ *     topology, envelope, properties, two connections per process) from the
+ *     least amqplib code that makes them (bench-oslo-floor.ts), so that
+ *     osloscope vs amqplib+oslo is what the implementation costs and
+ *     amqplib+oslo vs amqplib+confirms what the protocol costs,
  * side by side on the same broker at each concurrency, with the ratios the
  * product targets (≥ 3× Python at 1, ≥ 15× at 64, ≥ 60% of raw everywhere).
  * Each server runs in its own process, like the Python pair.
@@ -20,6 +25,7 @@ import { readConfigFiles } from './config-files.ts';
 import { benchFirehose, type FirehoseResult } from './bench-firehose.ts';
 import { CpuMeter, localListenerPid } from './proc-cpu.ts';
 import { startChild, stopChild } from './bench-children.ts';
+import { floorClient } from './bench-oslo-floor.ts';
 
 const DEFAULT_PYTHON = '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('../../test/interop/peers/oslo_peer.py', import.meta.url));
@@ -27,7 +33,7 @@ const SERVER = fileURLToPath(new URL('./bench-server.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 
 export interface BenchResult {
-  impl: 'osloscope' | 'python' | 'amqplib' | 'amqplib+confirms';
+  impl: 'osloscope' | 'python' | 'amqplib' | 'amqplib+confirms' | 'amqplib+oslo';
   concurrency: number;
   calls: number;
   seconds: number;
@@ -44,10 +50,14 @@ export interface BenchResult {
 
 export const BENCH_HELP = `usage: osloscope bench [options]
 
+RPC calls/s of osloscope, Python oslo.messaging and three amqplib request/reply
+baselines: bare (amqplib), with publisher confirms (amqplib+confirms), and oslo's
+exact frames on two connections per process (amqplib+oslo: the protocol's floor).
+
   --concurrency LIST   comma-separated (default 1,8,64)
   --calls N            calls per run for osloscope and amqplib (default 5000)
   --python-calls N     calls per run for Python (default 1000; it is slower)
-  --skip-python        only osloscope and amqplib
+  --skip-python        only osloscope and the amqplib baselines
   --python PATH        the Python whose oslo.messaging is measured (default ${DEFAULT_PYTHON}; e.g.
                        scripts/stacks/python-sid for a newer release); layout options such as
                        ?rabbit_quorum_queue=true in --url reach osloscope and Python alike
@@ -180,6 +190,27 @@ async function benchRaw(url: string, concurrency: number, calls: number, confirm
   }
 }
 
+/** amqplib+oslo: bench-oslo-floor.ts's client here, its server in a child, like the others. */
+async function benchOsloFloor(url: string, concurrency: number, calls: number): Promise<BenchResult> {
+  const topic = `bench-floor-${randomBytes(4).toString('hex')}`;
+  const server = await startChild(process.execPath, ['--import', `file://${TSX}`, SERVER, 'oslo-floor', url, topic]);
+  let client: Awaited<ReturnType<typeof floorClient>> | undefined;
+  try {
+    // the same call timeout as the osloscope client (its expiration)
+    client = await floorClient(url, topic, 30);
+    const c = client;
+    await drive(Math.min(500, calls), concurrency, async (n) => void (await c.call(n)));
+    const cpu = cpuMeters(url, server);
+    const r = await drive(calls, concurrency, async (n) => {
+      if ((await c.call(n)) !== n) throw new Error('wrong amqplib+oslo reply');
+    });
+    return { ...summarize('amqplib+oslo', concurrency, calls, r), ...cpu.perCall(calls) };
+  } finally {
+    await client?.close();
+    await stopChild(server);
+  }
+}
+
 async function benchPython(python: string, url: string, concurrency: number, calls: number): Promise<BenchResult> {
   const topic = `bench-py-${randomBytes(4).toString('hex')}`;
   const server = await startChild(python, [PEER, 'bench-server', '--url', url, '--topic', topic, '--server', 'bench']);
@@ -209,12 +240,26 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 export function renderTable(results: BenchResult[], markdown: boolean): string {
   const concurrencies = [...new Set(results.map((r) => r.concurrency))];
   const rows: string[][] = [
-    ['concurrency', 'impl', 'calls', 'calls/s (median)', 'rounds calls/s', 'p50 ms', 'p99 ms', 'vs Python', 'vs amqplib', 'vs amqplib+confirms', 'CPU µs/call client / server / broker'],
+    [
+      'concurrency',
+      'impl',
+      'calls',
+      'calls/s (median)',
+      'rounds calls/s',
+      'p50 ms',
+      'p99 ms',
+      'vs Python',
+      'vs amqplib',
+      'vs amqplib+confirms',
+      'vs amqplib+oslo',
+      'CPU µs/call client / server / broker',
+    ],
   ];
   for (const c of concurrencies) {
     const py = results.find((r) => r.concurrency === c && r.impl === 'python');
     const raw = results.find((r) => r.concurrency === c && r.impl === 'amqplib');
     const rawc = results.find((r) => r.concurrency === c && r.impl === 'amqplib+confirms');
+    const floor = results.find((r) => r.concurrency === c && r.impl === 'amqplib+oslo');
     for (const r of results.filter((x) => x.concurrency === c)) {
       rows.push([
         String(c),
@@ -227,6 +272,7 @@ export function renderTable(results: BenchResult[], markdown: boolean): string {
         py ? `${fmt(r.callsPerSec / py.callsPerSec, 1)}×` : '–',
         raw ? `${fmt((100 * r.callsPerSec) / raw.callsPerSec)}%` : '–',
         rawc ? `${fmt((100 * r.callsPerSec) / rawc.callsPerSec)}%` : '–',
+        floor ? `${fmt((100 * r.callsPerSec) / floor.callsPerSec)}%` : '–',
         r.clientCpuUs == null ? '–' : `${fmt(r.clientCpuUs)} / ${fmt(r.serverCpuUs ?? NaN)} / ${fmt(r.brokerCpuUs ?? NaN)}`,
       ]);
     }
@@ -273,6 +319,7 @@ export function rpcJson(results: BenchResult[]): Record<string, unknown>[] {
       vsPython: ratio('python'),
       vsAmqplib: ratio('amqplib'),
       vsAmqplibConfirms: ratio('amqplib+confirms'),
+      vsAmqplibOslo: ratio('amqplib+oslo'),
       clientCpuUsPerCall: r.clientCpuUs ?? undefined,
       serverCpuUsPerCall: r.serverCpuUs ?? undefined,
       brokerCpuUsPerCall: r.brokerCpuUs ?? undefined,
@@ -447,6 +494,8 @@ export async function runBenchCommand(argv: string[], io: Io): Promise<number> {
         keep(await benchRaw(url, c, calls, false));
         io.stderr.write(' amqplib+confirms…');
         keep(await benchRaw(url, c, calls, true));
+        io.stderr.write(' amqplib+oslo…');
+        keep(await benchOsloFloor(url, c, calls));
         if (withPython) {
           io.stderr.write(' python…');
           keep(await benchPython(python, url, c, pyCalls));
