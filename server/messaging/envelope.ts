@@ -7,7 +7,7 @@
 import { deflateSync } from 'node:zlib';
 import { DEFAULT_MAX_MESSAGE_BYTES, decompressAsync, decompressSync } from './compression.ts';
 import { MalformedMessage, RemoteError, ServerFailure, UnsupportedRpcEnvelopeVersion } from './errors.ts';
-import { jsonText, pyDumps, pyLoads } from './json.ts';
+import { jsonText, pyDumps, pyDumpsLiteral, pyLoads } from './json.ts';
 import { versionIsCompatible } from './target.ts';
 import type { PublishOptions } from './driver.ts';
 import {
@@ -53,10 +53,16 @@ export function osloProperties(headers: Dict, extra: { expiration?: string; mand
   return props;
 }
 
+/**
+ * How Python's json.dumps starts every v2 envelope (common.serialize_msg), up
+ * to the opening quote of the inner message's string literal.
+ */
+const ENVELOPE_HEAD = `{"${VERSION_KEY}": "${ENVELOPE_VERSION}", "${MESSAGE_KEY}": "`;
+
 /** common.serialize_msg + kombu json.dumps: the exact body bytes of an enveloped message. */
 export function envelopeText(message: Dict): string {
-  // Two plain keys, insertion order kept: "oslo.version" then "oslo.message".
-  return pyDumps({ [VERSION_KEY]: ENVELOPE_VERSION, [MESSAGE_KEY]: pyDumps(message) });
+  // json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(message)}): two plain keys in that order
+  return `${ENVELOPE_HEAD.slice(0, -1)}${pyDumpsLiteral(message)}}`;
 }
 
 export function encodeBody(message: Dict, options: { enveloped?: boolean; compression?: Compression } = {}): EncodedBody {
@@ -105,12 +111,6 @@ export function decodeBody(body: Buffer, headers?: Dict, options: DecodeOptions 
 export async function decodeBodyAsync(body: Buffer, headers?: Dict, options: DecodeOptions = {}): Promise<DecodedBody> {
   return parseBody(await decompressAsync(body, headers, options.maxBytes));
 }
-
-/**
- * How Python's json.dumps starts every v2 envelope (common.serialize_msg), up
- * to the opening quote of the inner message's string literal.
- */
-const ENVELOPE_HEAD = `{"${VERSION_KEY}": "${ENVELOPE_VERSION}", "${MESSAGE_KEY}": "`;
 
 /** kombu's json loads + common.deserialize_msg on the plain body. */
 export function parseBody(raw: Buffer): DecodedBody {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MalformedMessage, SerializationError } from './errors.ts';
-import { PyFloat, pyDumps, pyLoads } from './json.ts';
+import { PyFloat, pyDumps, pyDumpsLiteral, pyLoads } from './json.ts';
 
 // Expected strings below were printed by Python 3.11 `json.dumps` (or
 // oslo_serialization.jsonutils.dumps) from /usr/bin/python3 and pasted verbatim;
@@ -424,5 +424,35 @@ describe('round trips', () => {
     const inner = pyDumps(value);
     const envelope = pyDumps({ 'oslo.version': '2.0', 'oslo.message': inner });
     expect((pyLoads(envelope) as Record<string, string>)['oslo.message']).toBe(inner);
+  });
+});
+
+describe('pyDumpsLiteral: the JSON text of a value, written as the string literal that holds it', () => {
+  const controls = Array.from({ length: 0x20 }, (_, c) => String.fromCharCode(c)).join('');
+  const withToJSON = { toJSON: () => ({ inner: pyDumps({ q: '"quoted"' }), when: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)) }) };
+  it.each([
+    ['a call', { method: 'ping', args: { n: 1, s: 'plain' }, _msg_id: 'a1', _timeout: null, _context_roles: ['member'] }],
+    ['quotes, backslashes, slashes', ['"', '\\', '/', '\\"', '"\\/"', "it's"]],
+    ['non-ASCII, DEL, lone surrogates', ['é中😀\u2028', '\x7f', '\ud800', 'a\ud83d']],
+    ['control characters', [controls]],
+    ['a long ASCII string with escapes', 'x"y\\z\n'.repeat(40)],
+    ['keys that need escaping', { 'a"b': 1, 'c\\d': 2, 'é': 3, '\n': 4 }],
+    ['numbers, floats and big ints', [0, -0, 1.5, new PyFloat(2), 1e21, 2n ** 70n, NaN, -Infinity]],
+    ['a Date, a Set, a Map, bytes', [new Date(Date.UTC(2026, 10, 30, 1, 2, 3, 45)), new Set(['s']), new Map<unknown, unknown>([[1, 'one'], ['k"', 'v']]), Buffer.from('bytes "b"')]],
+    ['a toJSON that encodes with pyDumps itself', { v: withToJSON, after: 'x"' }],
+    ['a bare string', 'he said "hi"'],
+    ['null', null],
+  ])('%s: equals pyDumps(pyDumps(value))', (_what, value) => {
+    expect(pyDumpsLiteral(value)).toBe(pyDumps(pyDumps(value)));
+    // and the quote mark is back to normal afterwards
+    expect(pyDumps({ k: 'v"' })).toBe('{"k": "v\\""}');
+  });
+
+  it('fails as pyDumps does, and leaves the encoder as it was', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(thrown(() => pyDumpsLiteral({ x: cyclic })).message).toBe(thrown(() => pyDumps({ x: cyclic })).message);
+    expect(thrown(() => pyDumpsLiteral({ f: () => 1 }))).toBeInstanceOf(SerializationError);
+    expect(pyDumps({ k: 'v' })).toBe('{"k": "v"}');
   });
 });

@@ -79,15 +79,31 @@ ASCII_ESCAPES[0x0c] = '\\f';
 ASCII_ESCAPES[0x0d] = '\\r';
 
 /**
+ * The quote mark the encoder writes around strings and keys: `"`, or `\"`
+ * while pyDumpsLiteral writes a document straight into the JSON string
+ * literal that holds it (the v2 envelope's `oslo.message`). Set only for
+ * the length of one synchronous encoding, and restored after it.
+ */
+let Q = '"';
+
+/**
  * json.encoder.py_encode_basestring_ascii: every UTF-16 code unit outside
  * 0x20–0x7E becomes `\uXXXX` (lowercase), so astral characters come out as
  * surrogate pairs and lone surrogates pass through escaped, as in Python.
  */
 function quote(s: string): string {
-  if (PLAIN_STRING.test(s)) return `"${s}"`;
+  if (PLAIN_STRING.test(s)) return Q + s + Q;
+  const quoted = quoteAscii(s);
+  // One level deeper the quoted text is ASCII without control characters: only `\` and `"` need escaping again.
+  return Q === '"' ? quoted : quoted.replace(BACKSLASH_OR_QUOTE, '\\$&');
+}
+
+const BACKSLASH_OR_QUOTE = /[\\"]/g;
+
+function quoteAscii(s: string): string {
   // For ASCII text JSON.stringify escapes exactly as Python does (`\"`, `\\`, the five
-  // short forms, `\u00XX` lowercase) and natively: the win on long strings such as
-  // the inner message inside the envelope. Its call costs more than it saves on short ones.
+  // short forms, `\u00XX` lowercase) and natively: the win on long strings.
+  // Its call costs more than it saves on short ones.
   if (s.length >= 64 && !NON_ASCII.test(s)) return JSON.stringify(s);
   let out = '"';
   let last = 0;
@@ -101,6 +117,27 @@ function quote(s: string): string {
   }
   if (last < s.length) out += s.slice(last);
   return out + '"';
+}
+
+/**
+ * Dict keys come back with every message (`method`, `args`, `_msg_id`, the
+ * context's): their quoted forms are kept, per quote mark, instead of testing
+ * and concatenating each again. Bounded: a cloud's key set is small, a
+ * hostile one is cut off.
+ */
+const quotedKeys = new Map<string, string>();
+const quotedKeysNested = new Map<string, string>();
+const QUOTED_KEYS_MAX = 4096;
+
+function quoteKey(key: string): string {
+  const cache = Q === '"' ? quotedKeys : quotedKeysNested;
+  let q = cache.get(key);
+  if (q === undefined) {
+    q = quote(key);
+    if (cache.size >= QUOTED_KEYS_MAX) cache.clear();
+    cache.set(key, q);
+  }
+  return q;
 }
 
 /** Python `int.__str__` of an integral JS number (`-0` → `0`, `1e21` → all 22 digits). */
@@ -171,8 +208,8 @@ function encodeDate(d: Date): string {
   if (year < 1 || year > 9999) throw new EncodeFailure(`cannot serialize a Date in year ${year} (Python datetime holds years 1-9999)`);
   const micros = String(d.getUTCMilliseconds() * 1000).padStart(6, '0');
   return (
-    `"${year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
-    `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${micros}"`
+    `${Q}${year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
+    `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${micros}${Q}`
   );
 }
 
@@ -307,7 +344,7 @@ function encodeDict(obj: Record<string, unknown>, stack: object[]): string {
       key = keys[i];
       const encoded = encodeValue(obj[key], key, stack);
       if (encoded === undefined) continue;
-      out += (first ? '' : ', ') + quote(key) + ': ' + encoded;
+      out += (first ? '' : ', ') + quoteKey(key) + ': ' + encoded;
       first = false;
     }
   } catch (err) {
@@ -365,7 +402,25 @@ function formatPath(segments: Array<string | number>): string {
  *   (`args.x.y`).
  */
 export function pyDumps(value: unknown): string {
+  return dumps(value, '"');
+}
+
+/**
+ * `pyDumps(pyDumps(value))` in one pass: the JSON string literal holding the
+ * JSON text of `value`, as common.serialize_msg puts a message inside the v2
+ * envelope. Writing the escaped form directly saves encoding the message and
+ * then escaping every quote of it again.
+ *
+ * @throws SerializationError as pyDumps
+ */
+export function pyDumpsLiteral(value: unknown): string {
+  return `"${dumps(value, '\\"')}"`;
+}
+
+function dumps(value: unknown, quoteMark: string): string {
   const stack: object[] = [];
+  const outerQ = Q;
+  Q = quoteMark;
   let out: string | undefined;
   try {
     out = encodeValue(value, '', stack);
@@ -378,6 +433,9 @@ export function pyDumps(value: unknown): string {
       throw new SerializationError(`value nested too deeply (${stack.length} levels)`, { cause: err });
     }
     throw err;
+  } finally {
+    // a toJSON() that calls pyDumps itself gets its own quote mark and gives the outer one back
+    Q = outerQ;
   }
   if (out === undefined) throw new SerializationError('cannot serialize undefined at (top level)');
   return out;
