@@ -16,7 +16,7 @@
  */
 import amqplib from 'amqplib';
 import { RpcClient, RpcServer, Transport, TransportURL } from '../../server/messaging/index.ts';
-import { floorServer } from './bench-oslo-floor.ts';
+import { floorConnect, floorServer } from './bench-oslo-floor.ts';
 
 const [mode, url, topic] = process.argv.slice(2);
 
@@ -57,6 +57,14 @@ async function osloscope(): Promise<() => Promise<void>> {
   return async () => {
     await server.stop();
     await transport.close();
+    // oslo's topic queues outlive their consumers (not auto-delete, as in oslo): the bench's throw-away topic removes its own
+    const conn = await floorConnect(url);
+    try {
+      const ch = await conn.createChannel();
+      for (const q of [topic, `${topic}.bench`]) await ch.deleteQueue(q);
+    } finally {
+      await conn.close();
+    }
   };
 }
 
