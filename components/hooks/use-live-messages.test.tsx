@@ -15,8 +15,8 @@ afterEach(cleanup);
 
 const msg = (id: number) => ({ id: String(id) }) as unknown as DecodedMessage;
 const ids = (ms: DecodedMessage[]) => ms.map((m) => Number(m.id));
-/** React Query tells its observers on the next macrotask */
-const settle = () => act(() => new Promise<void>((r) => setTimeout(r, 0)));
+/** pushes are applied on the next animation frame; React Query tells its observers on the next macrotask */
+const settle = () => act(() => new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0))));
 const batch = (filter: string, from: number, to: number, skipped = 0) => ({ filter, messages: Array.from({ length: to - from + 1 }, (_, i) => msg(from + i)), skipped });
 
 function live(filter: string, paused = false) {
@@ -68,6 +68,35 @@ describe('useLiveMessages', () => {
     await settle();
     expect(ids(hook.result.current.messages)).toEqual([4, 3, 2, 1]);
     expect(hook.result.current.heldCount).toBe(0);
+  });
+
+  it('applies the pushes that arrive within one frame together, on that frame', async () => {
+    const { socket, hook, ack } = live('');
+    ack({ ok: true, data: { filter: '', messages: [msg(1)] } });
+    await settle();
+    const frames = vi.spyOn(window, 'requestAnimationFrame');
+    socket.fire('traffic:batch', batch('', 2, 3));
+    socket.fire('traffic:batch', batch('', 4, 4));
+    socket.fire('traffic:batch', batch('', 5, 6));
+    expect(frames).toHaveBeenCalledTimes(1);
+    frames.mockRestore();
+    await settle();
+    expect(ids(hook.result.current.messages)).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
+  it('keeps a push that waits for its frame out of a list paused meanwhile', async () => {
+    const { socket, hook, ack } = live('');
+    ack({ ok: true, data: { filter: '', messages: [msg(1)] } });
+    await settle();
+    socket.fire('traffic:batch', batch('', 2, 3));
+    hook.rerender({ paused: true });
+    await settle();
+    expect(ids(hook.result.current.messages)).toEqual([1]);
+    expect(hook.result.current.heldCount).toBe(2);
+    hook.rerender({ paused: false });
+    act(() => hook.result.current.resume());
+    await settle();
+    expect(ids(hook.result.current.messages)).toEqual([3, 2, 1]);
   });
 
   it('says why the server refused the filter', async () => {

@@ -1,5 +1,5 @@
 'use client';
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ApiError } from '@/lib/api-contracts';
 import { queryKeys } from '@/lib/query-keys';
@@ -13,7 +13,10 @@ export const LIVE_KEEP = 500;
 /**
  * The live stream for one filter, newest first, capped at LIVE_KEEP. While
  * paused, pushed messages wait aside (counted) and the list stays still;
- * resuming merges them in.
+ * resuming merges them in. Pushes that arrive within one animation frame
+ * (a backlog of socket events after a busy moment) are applied together:
+ * the table is rebuilt at most once per frame, and not at all while the
+ * tab is hidden (the newest LIVE_KEEP wait for the next frame).
  */
 export function useLiveMessages(filter: string, paused: boolean) {
   const queryClient = useQueryClient();
@@ -25,6 +28,9 @@ export function useLiveMessages(filter: string, paused: boolean) {
   const [skipped, setSkipped] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
+  // pushed, newest first, waiting for the next animation frame
+  const pending = useRef<DecodedMessage[]>([]);
+  const frame = useRef<number | null>(null);
 
   const prepend = useCallback(
     (newestFirst: DecodedMessage[]) => {
@@ -32,6 +38,28 @@ export function useLiveMessages(filter: string, paused: boolean) {
     },
     [queryClient, key],
   );
+  const prependRef = useRef(prepend);
+  prependRef.current = prepend;
+  const dropPending = useCallback(() => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+    frame.current = null;
+    pending.current = [];
+  }, []);
+  useEffect(() => dropPending, [dropPending, key]);
+  const later = useCallback((newestFirst: DecodedMessage[]) => {
+    pending.current = pending.current.length === 0 ? newestFirst : [...newestFirst, ...pending.current].slice(0, LIVE_KEEP);
+    frame.current ??= requestAnimationFrame(() => {
+      frame.current = null;
+      const ready = pending.current;
+      pending.current = [];
+      if (ready.length === 0) return;
+      // paused since they arrived: the list stays as it was when Pause was pressed
+      if (pausedRef.current) {
+        held.current = [...ready, ...held.current].slice(0, LIVE_KEEP);
+        setHeldCount((n) => n + ready.length);
+      } else prependRef.current(ready);
+    });
+  }, []);
 
   useSocketFeed({
     subscribe: CLIENT_EVENTS.trafficSubscribe,
@@ -45,7 +73,7 @@ export function useLiveMessages(filter: string, paused: boolean) {
         if (pausedRef.current) {
           held.current = [...newestFirst, ...held.current].slice(0, LIVE_KEEP);
           setHeldCount((n) => n + batch.messages.length);
-        } else prepend(newestFirst);
+        } else later(newestFirst);
       },
     },
     onSnapshot: (snap) => {
@@ -53,6 +81,7 @@ export function useLiveMessages(filter: string, paused: boolean) {
       setSkipped(0);
       held.current = [];
       setHeldCount(0);
+      dropPending();
       queryClient.setQueryData<DecodedMessage[]>(key, [...snap.messages].reverse().slice(0, LIVE_KEEP));
     },
     onError: setError,

@@ -1,6 +1,6 @@
 'use client';
 import { withBase } from '../api-client';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import type { DecodedMessage } from '@/lib/tap-contracts';
 import { isStale } from '@/lib/series';
@@ -11,15 +11,17 @@ import { useRealtime } from '../realtime-provider';
 import { useStatus } from '../hooks/use-status';
 import { repliesUnobservable } from '@/lib/tap-view';
 import { Card, Empty } from '../ui/card';
-import { KindBadge } from '../ui/badge';
-import { bytes, clockTime } from '../ui/format';
 import { FilterBar, filterFromParams, filterHints, filterToParams, toQuery, type FilterFields } from './filter-bar';
 import { useKnownTargets } from '../hooks/use-targets';
 import { useMessage } from '../search/history-hooks';
-import { rowKeys } from '../ui/drawer';
 import { FanoutHistoryPanel } from './fanout-history';
 import { MessageDrawer } from './message-drawer';
+import { LiveRows } from './live-rows';
 import { useFleet, withTransport } from '../hooks/use-transport';
+
+const LiveFilterBar = memo(FilterBar);
+/** how long after the last scroll event the table counts as still */
+const SCROLL_IDLE_MS = 400;
 
 /**
  * The live stream. Its filter, the open message (`m`) and the view live in
@@ -37,7 +39,25 @@ export function LivePage() {
   // the message last opened from a row: the drawer keeps showing it after it scrolls out of the list
   const [opened, setOpened] = useState<DecodedMessage | null>(null);
   const query = toQuery(fields);
-  const live = useLiveMessages(query, paused);
+  // while the table is being scrolled, pushes wait aside as when paused and are merged in once the
+  // scrolling stops: the rows under the pointer do not move, and frames go to the scrolling
+  const [scrolling, setScrolling] = useState(false);
+  const scrollIdle = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const onScroll = useCallback(() => {
+    if (scrollIdle.current === null) setScrolling(true);
+    else clearTimeout(scrollIdle.current);
+    scrollIdle.current = setTimeout(() => {
+      scrollIdle.current = null;
+      setScrolling(false);
+    }, SCROLL_IDLE_MS);
+  }, []);
+  useEffect(() => () => void (scrollIdle.current !== null && clearTimeout(scrollIdle.current)), []);
+  const live = useLiveMessages(query, paused || scrolling);
+  const { resume } = live;
+  useEffect(() => {
+    if (!scrolling && !paused) resume();
+    // only when a scroll ends: the Resume button merges what Pause held
+  }, [scrolling]);
   const inList = selectedId ? (live.messages.find((m) => m.id === selectedId) ?? (opened?.id === selectedId ? opened : null)) : null;
   // a reloaded or pasted link: read the message back from the store / the tap's memory; a tap id
   // (`12`, reused after a restart) is also looked up to put the stored id (`<run>.12`) in the URL
@@ -54,7 +74,10 @@ export function LivePage() {
   const showTransport = fleet.several && !fleet.choice;
   // the filter's examples name this transport's traffic (the tap's recent targets, polled on their own timer)
   const known = useKnownTargets();
-  const hints = useMemo(() => filterHints(known, live.messages), [known, live.messages]);
+  const freshHints = useMemo(() => filterHints(known, live.messages), [known, live.messages]);
+  // the same hints as an unchanged object: the (memoised) filter bar does not re-render with every push
+  const hintsKey = JSON.stringify(freshHints);
+  const hints = useMemo(() => freshHints, [hintsKey]);
 
   const go = useCallback(
     (next: URLSearchParams, push: boolean) => {
@@ -164,7 +187,7 @@ export function LivePage() {
             </>
           }
         >
-          <FilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} hints={hints} />
+          <LiveFilterBar value={fields} onChange={onFilter} error={live.error?.message ?? null} hints={hints} />
           {repliesUnobservable(tap) && (
             <div className="note" data-testid="live-bindings-note">
               Bindings mode: calls and casts are seen as they are sent; replies are not observable here (the firehose shows them, see Overview).
@@ -179,7 +202,7 @@ export function LivePage() {
           {live.messages.length === 0 ? (
             <Empty>{query ? 'No message matches this filter yet.' : 'Waiting for traffic…'}</Empty>
           ) : (
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Live messages">
+            <div className="table-scroll live-scroll" tabIndex={0} role="region" aria-label="Live messages" onScroll={onScroll}>
               <table className="table messages sticky-first" data-testid="message-table">
                 <colgroup>
                   <col className="c-time" />
@@ -205,45 +228,7 @@ export function LivePage() {
                     {!selected && <th className="num">Size</th>}
                   </tr>
                 </thead>
-                <tbody ref={tableRef} onKeyDown={rowKeys((i) => open(live.messages[i]))}>
-                  {live.messages.map((m) => (
-                    <tr
-                      key={m.id}
-                      tabIndex={0}
-                      className={`clickable${selectedId === m.id ? ' selected' : ''}${m.error ? ' row-bad' : ''}${m.failure ? ' row-warn' : ''}`}
-                      onClick={() => open(m)}
-                      data-testid="message-row"
-                      data-id={m.id}
-                      data-kind={m.kind}
-                      data-method={m.method ?? ''}
-                      data-topic={m.topic ?? ''}
-                      data-transport={m.transport ?? ''}
-                    >
-                      <td className="mono nowrap">{clockTime(m.ts)}</td>
-                      {showTransport && (
-                        <td className="ellipsis transport-tag" data-testid="message-transport">
-                          {m.transport ?? ''}
-                        </td>
-                      )}
-                      <td>
-                        <KindBadge kind={m.kind} />
-                      </td>
-                      <td className="ellipsis">{m.exchange || <span className="muted">(default)</span>}</td>
-                      <td className="ellipsis mono">{m.routingKey || (m.topic ? `${m.topic} (fanout)` : '')}</td>
-                      <td className="ellipsis">{m.server ?? ''}</td>
-                      <td className="ellipsis mono">
-                        {m.method ?? m.eventType ?? (m.kind === 'reply' ? (m.failure ? `✗ ${m.failure.class}` : 'result') : '')}
-                      </td>
-                      {!selected && <td className="ellipsis mono small">{m.requestId ?? ''}</td>}
-                      {!selected && (
-                        <td className="num" title={m.truncatedBytes !== undefined ? `truncated, ${m.truncatedBytes} bytes` : undefined}>
-                          {bytes(m.bytes)}
-                          {m.truncatedBytes !== undefined ? ' ✂' : ''}
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
+                <LiveRows messages={live.messages} selectedId={selectedId} showTransport={showTransport} narrow={!!selected} onOpen={open} bodyRef={tableRef} />
               </table>
             </div>
           )}
