@@ -96,14 +96,17 @@ export async function floorServer(url: string, topic: string, server = 'bench'):
     return async () => {
       for (const tag of ['1', '2']) await ch.cancel(tag).catch(() => undefined);
       for (const q of queues) await ch.deleteQueue(q).catch(() => undefined);
-      await listen.close().catch(() => undefined);
-      await send.close().catch(() => undefined);
+      await closeAll(listen, send);
     };
   } catch (err) {
-    await listen.close().catch(() => undefined);
-    await send.close().catch(() => undefined);
+    await closeAll(listen, send);
     throw err;
   }
+}
+
+/** Both connections of a floor process, closed whatever state they are in. */
+async function closeAll(...connections: ChannelModel[]): Promise<void> {
+  for (const c of connections) await c.close().catch(() => undefined);
 }
 
 export interface FloorClient {
@@ -158,13 +161,11 @@ export async function floorClient(url: string, topic: string, timeout = 30): Pro
           });
         }),
       async close() {
-        await listen.close().catch(() => undefined);
-        await send.close().catch(() => undefined);
+        await closeAll(listen, send);
       },
     };
   } catch (err) {
-    await listen.close().catch(() => undefined);
-    await send.close().catch(() => undefined);
+    await closeAll(listen, send);
     throw err;
   }
 }
