@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { REDACTED } from '../../lib/tap-contracts.ts';
 import { PyFloat } from '../messaging/index.ts';
-import { isSecretKey, LOG_REDACTION, maskPassword, OSLO_SANITIZE_KEYS, redact, redactObject, redactRawBody, redactText, redactUrlPasswords } from './redact.ts';
+import { isSecretKey, LOG_REDACTION, maskPassword, maybeSecret, MAYBE_SECRET_FRAGMENTS, OSLO_SANITIZE_KEYS, redact, redactObject, redactRawBody, redactText, redactUrlPasswords } from './redact.ts';
 
 describe('isSecretKey', () => {
   it.each([
@@ -122,6 +122,41 @@ describe('redactText', () => {
   it('reaches every string a value holds', () => {
     const out = redact({ failure: { message: 'Unauthorized: password=p-1', tb: ['File x, line 1', "raise Exc(auth_token='t-2')"] } });
     expect(JSON.stringify(out)).not.toMatch(/p-1|t-2/);
+  });
+});
+
+describe('maybeSecret (the trigram scan before redactText\'s rules)', () => {
+  // what the scan must equal: the fragments, ASCII letters compared without case (a `/i` expression without
+  // `u`); toLowerCase() would fold U+212A KELVIN SIGN to `k`, which the expression does not
+  const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const reference = (s: string) => MAYBE_SECRET_FRAGMENTS.some((f) => asciiLower(s).includes(f));
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/-_. \u017f\u212a\u0130\u00e9\ud83d\ude00';
+  const randomText = (n: number) => Array.from({ length: n }, () => ALPHABET[Math.floor(rand() * ALPHABET.length)]).join('');
+  const randomCase = (s: string) => [...s].map((c) => (rand() < 0.5 ? c.toUpperCase() : c)).join('');
+
+  it('finds every fragment, in any ASCII case, anywhere in a string', () => {
+    for (const f of MAYBE_SECRET_FRAGMENTS) {
+      for (let i = 0; i < 200; i++) {
+        const s = randomText(Math.floor(rand() * 6)) + randomCase(f) + randomText(Math.floor(rand() * 6));
+        expect(maybeSecret(s), s).toBe(true);
+      }
+    }
+  });
+
+  it('answers exactly as the expression over random text, non-ASCII look-alikes included', () => {
+    let positives = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const s = randomText(1 + Math.floor(rand() * 40));
+      const want = reference(s);
+      if (maybeSecret(s) !== want) expect(maybeSecret(s), JSON.stringify(s)).toBe(want);
+      if (want) positives++;
+    }
+    // the random text reaches both answers (a scan that always said no, or always yes, fails above)
+    expect(positives).toBeGreaterThan(0);
+    for (const s of ['\u212aey', 'pa\u017fs', 'tok\u0130n', 'node-42.example.org', 'c16b87e4837cbacf908f4b7d45fa262d', 'req-76837768-15a1']) expect(maybeSecret(s), s).toBe(false);
+    for (const s of ['x-AUTH-y', 'http://h', 'gAAAAAB0', 'eyJhbGc', 'db_pwd']) expect(maybeSecret(s), s).toBe(true);
   });
 });
 
