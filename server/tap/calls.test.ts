@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { callRecordSchema, latencyHistogramSchema, type DecodedMessage, type TraceInfo } from '../../lib/tap-contracts.ts';
-import { CallTracker, processOf, type QueueFact } from './calls.ts';
+import { CallTracker, PENDING_DELIVERY_MS, processOf, type QueueFact } from './calls.ts';
 import { bucketIndex } from './histogram.ts';
 import { decodedMessage } from './test-support.ts';
 
@@ -348,6 +348,73 @@ describe('late_reply_across_restart (queue-manager reply queues reused after a r
     const [c] = t.tick(T0 + 10_000 + 20_000);
     expect(c.record).toMatchObject({ state: 'stuck', cause: 'late_reply_across_restart', causeCertain: false, indistinguishable: ['no_reply'] });
     expect(c.record.causeDetail).toMatch(/no reply was published yet/);
+  });
+
+  describe('a reply delivered to a connection the broker has not named yet (the restarted process connected just now)', () => {
+    /** resolveConnection that knows `later` only once `known.value` is set, as the management API lists a new connection late */
+    const lateNames = (later: Record<string, string>) => {
+      const known = { value: false };
+      return { known, resolve: (c: string) => names[c] ?? (known.value ? (later[c] ?? null) : null) };
+    };
+    const callAndReply = (t: CallTracker) => {
+      t.observe(withQ(fh.publish(T0, ['compute'], { trace: trace({ routedQueues: ['compute'], connection: 'old -> b' }) })));
+      t.observe(withQ(fh.deliver(T0 + 1, 'compute', 'srv -> b')));
+      t.observe(withQ(fh.reply(T0 + 5000)));
+    };
+
+    it('waits for the name, then classifies the restart with the delivery time', () => {
+      const { known, resolve } = lateNames({ 'fresh -> b': NEW });
+      const t = new CallTracker({ resolveConnection: resolve });
+      callAndReply(t);
+      expect(t.observe(withQ(fh.replyDeliver(T0 + 9000, 'fresh -> b')))).toBeNull();
+      expect(t.get('m1')?.state).toBe('inflight');
+      // not named yet: no deadline passes (timeout 10 s), nothing is decided
+      expect(t.tick(T0 + 12_000)).toEqual([]);
+      expect(t.get('m1')?.state).toBe('inflight');
+      known.value = true;
+      const [c] = t.tick(T0 + 13_000);
+      expect(c.record).toMatchObject({ state: 'stuck', cause: 'late_reply_across_restart', causeCertain: true });
+      expect(c.record.caller).toMatchObject({ process: 'nova-conductor:100' });
+      expect(c.record.causeDetail).toMatch(/nova-conductor:200/);
+      expect(c.record.timeline.find((e) => e.event === 'reply_delivered')).toMatchObject({ ts: T0 + 9000, detail: expect.stringMatching(/not to the caller/) });
+      expect(t.epochs.current(Q)?.connectionName).toBe(NEW);
+    });
+
+    it('the caller after all (a reconnect): done, as delivered', () => {
+      const { known, resolve } = lateNames({ 'fresh -> b': 'nova-conductor:100:4f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' });
+      const t = new CallTracker({ resolveConnection: resolve });
+      callAndReply(t);
+      expect(t.observe(withQ(fh.replyDeliver(T0 + 5001, 'fresh -> b')))).toBeNull();
+      known.value = true;
+      const [c] = t.tick(T0 + 6000);
+      expect(c.record).toMatchObject({ state: 'done', outcome: 'result', cause: null });
+      expect(c.record.timeline.at(-1)).toMatchObject({ event: 'reply_delivered', ts: T0 + 5001 });
+    });
+
+    it('never named: taken as the caller once the lookup gives up', () => {
+      const t = new CallTracker({ resolveConnection: (c) => names[c] ?? null });
+      callAndReply(t);
+      t.observe(withQ(fh.replyDeliver(T0 + 5001, 'gone -> b')));
+      expect(t.tick(T0 + 5001 + PENDING_DELIVERY_MS - 1)).toEqual([]);
+      const [c] = t.tick(T0 + 5001 + PENDING_DELIVERY_MS);
+      expect(c.record).toMatchObject({ state: 'done', outcome: 'result' });
+      expect(c.record.timeline.at(-1)?.detail).toMatch(/gone -> b/);
+    });
+
+    it('a delivery traced before the reply\'s publish waits too, and a classic reply queue never waits', () => {
+      const { known, resolve } = lateNames({ 'fresh -> b': NEW });
+      const t = new CallTracker({ resolveConnection: resolve });
+      t.observe(withQ(fh.publish(T0, ['compute'], { trace: trace({ routedQueues: ['compute'], connection: 'old -> b' }) })));
+      t.observe(withQ(fh.replyDeliver(T0 + 5001, 'fresh -> b')));
+      expect(t.observe(withQ(fh.reply(T0 + 5000)))).toBeNull();
+      known.value = true;
+      expect(t.tick(T0 + 6000)[0].record).toMatchObject({ state: 'stuck', cause: 'late_reply_across_restart' });
+      // reply_<uuid> names are per process: whoever consumes one is the caller
+      const classic = new CallTracker({ resolveConnection: (c) => names[c] ?? null });
+      classic.observe(fh.publish(T0, ['compute'], { trace: trace({ routedQueues: ['compute'], connection: 'old -> b' }) }));
+      classic.observe(fh.reply(T0 + 5000));
+      expect(classic.observe(fh.replyDeliver(T0 + 5001, 'fresh -> b'))?.record).toMatchObject({ state: 'done' });
+    });
   });
 
   it('a caller first seen after the call was made is not taken for a restart', () => {

@@ -113,6 +113,8 @@ interface Entry {
   callerEpoch: string | null;
   /** the reply queue's new consumer after the caller's service restarted */
   restartedTo: string | null;
+  /** a reply delivered to a connection not named yet from a reusable reply queue (settleDelivery) */
+  pendingDelivery: PendingDelivery | null;
   state: CallState;
   outcome: CallOutcome | null;
   failure: { class: string; module: string; message: string } | null;
@@ -126,6 +128,19 @@ interface Entry {
   /** estimated bytes this call holds (callBytes + its timeline and failure) */
   bytes: number;
 }
+
+interface PendingDelivery {
+  /** the broker's name of the consuming connection */
+  connection: string;
+  queue: string;
+  ts: number;
+}
+
+/**
+ * How long a reply delivered to a connection not named yet waits for its name before it counts as the
+ * caller's (tap-lookups.ts asks the broker about such a connection for as long).
+ */
+export const PENDING_DELIVERY_MS = 30_000;
 
 /** Default bound on the estimated bytes of the kept calls. */
 export const DEFAULT_CALL_BYTES = 32 * 1024 * 1024;
@@ -375,6 +390,7 @@ export class CallTracker {
       publisherName: t?.event === 'publish' ? t.connectionName : null,
       callerEpoch: null,
       restartedTo: null,
+      pendingDelivery: null,
       state: 'inflight',
       outcome: null,
       failure: null,
@@ -451,24 +467,13 @@ export class CallTracker {
     if (t?.event === 'deliver') {
       const name = t.connectionName ?? (t.connection ? (this.options.resolveConnection?.(t.connection) ?? null) : null);
       const queue = t.queue ?? m.replyQ;
-      if (name && queue) this.epochs.observe(queue, name, m.ts);
-      const callerName = this.callerName(e);
-      if (name && callerName && differentProcess(name, callerName)) {
-        // the reply queue is consumed by another process than the caller's: the service restarted and reused the name
-        if (e.restartedTo === null) e.restartedTo = name;
-        if (m.kind === 'heartbeat') return null;
-        e.replyDeliveredAt = m.ts;
-        this.push(e, m.ts, 'reply_delivered', `to ${name}, not to the caller ${callerName}: it restarted`);
-        return this.setCause(e, m.ts, this.restartVerdict(e, true));
+      if (name === null && t.connection && m.kind !== 'heartbeat' && queue && this.mayBeReused(e, queue)) {
+        // A queue-manager reply queue reached by a connection not known yet: the restarted service may have taken
+        // the name over (its new connection is listed by the broker only after a while). Decided once it is named.
+        e.pendingDelivery = { connection: t.connection, queue, ts: m.ts };
+        return null;
       }
-      if (m.kind === 'heartbeat') return null;
-      e.replyDeliveredAt = m.ts;
-      e.callerConnection = t.connection;
-      if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
-      this.pushKept(e, m.ts, 'reply_delivered', this.texts.to(name ?? t.connection ?? 'the caller'));
-      // the reply reached the caller in time: done (the publish trace may come before or after this one)
-      if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= this.giveUpAt(e)) return this.finish(e, m.ts);
-      return null;
+      return this.delivered(e, name, t.connection, queue, m.ts, m.kind === 'heartbeat');
     }
     // Unroutable: the memory broker traces an empty routed_queues; RabbitMQ routes default-exchange publishes by
     // name without checking the queue exists, so its trace still lists the missing reply queue (see replyGone).
@@ -531,8 +536,8 @@ export class CallTracker {
         ),
       );
     }
-    // firehose: done once the caller's delivery is seen (or it was seen already); otherwise done now
-    if (t && e.replyDeliveredAt === null) return null;
+    // firehose: done once the caller's delivery is seen (or it was seen already, and its consumer is named); otherwise done now
+    if (t && (e.replyDeliveredAt === null || e.pendingDelivery !== null)) return null;
     return this.finish(e, m.ts);
   }
 
@@ -549,6 +554,45 @@ export class CallTracker {
   private grow(e: Entry, n: number): void {
     e.bytes += n;
     if (this.calls.get(e.msgId) === e) this.totalBytes += n;
+  }
+
+  /** A reply (or heartbeat) of `e` delivered from `queue` to the consumer `name` (null: not known) at `ts`. */
+  private delivered(e: Entry, name: string | null, connection: string | null, queue: string | null, ts: number, heartbeat: boolean): CallChange | null {
+    if (name && queue) this.epochs.observe(queue, name, ts);
+    const callerName = this.callerName(e);
+    if (name && callerName && differentProcess(name, callerName)) {
+      // the reply queue is consumed by another process than the caller's: the service restarted and reused the name
+      if (e.restartedTo === null) e.restartedTo = name;
+      if (heartbeat) return null;
+      e.replyDeliveredAt = ts;
+      this.push(e, ts, 'reply_delivered', `to ${name}, not to the caller ${callerName}: it restarted`);
+      return this.setCause(e, ts, this.restartVerdict(e, true));
+    }
+    if (heartbeat) return null;
+    e.replyDeliveredAt = ts;
+    e.callerConnection = connection;
+    if (name) e.caller = { process: processOf(name) ?? name, connectionName: name };
+    this.pushKept(e, ts, 'reply_delivered', this.texts.to(name ?? connection ?? 'the caller'));
+    // the reply reached the caller in time: done (the publish trace may come before or after this one)
+    if (e.state === 'inflight' && e.replyAt !== null && e.replyAt <= this.giveUpAt(e)) return this.finish(e, ts);
+    return null;
+  }
+
+  /**
+   * Whether a delivery from `queue` may have gone to another process than the caller: a queue-manager name
+   * (reused by the restarted service) whose caller is known, so that naming the consumer can tell.
+   */
+  private mayBeReused(e: Entry, queue: string): boolean {
+    return e.state === 'inflight' && parseReplyQueue(queue)?.queueManager != null && this.callerName(e) !== null;
+  }
+
+  /** Settle a delivery whose consumer was not named yet: named now, or after PENDING_DELIVERY_MS as it was traced. */
+  private settleDelivery(e: Entry, nowMs: number): CallChange | null {
+    const p = e.pendingDelivery as PendingDelivery;
+    const name = this.options.resolveConnection?.(p.connection) ?? null;
+    if (name === null && nowMs - p.ts < PENDING_DELIVERY_MS) return null;
+    e.pendingDelivery = null;
+    return this.delivered(e, name, p.connection, p.queue, p.ts, false);
   }
 
   private finish(e: Entry, ts: number): CallChange | null {
@@ -610,6 +654,12 @@ export class CallTracker {
   tick(nowMs: number, facts: QueueFacts = () => null): CallChange[] {
     const changed: CallChange[] = [];
     for (const e of this.calls.values()) {
+      if (e.pendingDelivery !== null) {
+        const c = this.settleDelivery(e, nowMs);
+        if (c) changed.push(c);
+        // delivered before the caller gave up: no deadline passes while who got it is not known
+        if (e.pendingDelivery !== null) continue;
+      }
       if (e.state !== 'inflight') continue;
       const giveUp = this.giveUpAt(e);
       if (nowMs < giveUp) continue;

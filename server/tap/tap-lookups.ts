@@ -11,15 +11,15 @@
  * the management API.
  */
 import type { Logger } from '../messaging/index.ts';
-import { processOf, type CallerInfo } from './calls.ts';
+import { PENDING_DELIVERY_MS, processOf, type CallerInfo } from './calls.ts';
 import type { BrokerInspector, InspectedConnection, InspectedConsumer } from './inspector.ts';
 
 /** connection and reply-queue names kept after their connection closed, at most (short-lived callers) */
 export const CONNECTION_NAME_CACHE = 20_000;
 /** connections named in traces but not listed yet, looked up at most this many at a time */
 const MAX_UNKNOWN = 1000;
-/** …and asked for this long: the management API lists a new connection only after its next stats round */
-const UNKNOWN_FOR_MS = 30_000;
+/** …and asked for this long (as long as a reply delivered to one waits for its name): the management API lists a new connection only after its next stats round */
+const UNKNOWN_FOR_MS = PENDING_DELIVERY_MS;
 /** forced refreshes (calls due) at most this often */
 const FORCED_MIN_MS = 500;
 
