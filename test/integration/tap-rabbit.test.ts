@@ -175,6 +175,8 @@ describe.skipIf(!available)('tap on RabbitMQ', () => {
     const viaApi = await startTap(traced.url, { mode: 'auto' });
     expect(viaApi.status()).toMatchObject({ mode: 'firehose', canSeeReplies: true, firehose: { on: true, detectedBy: 'management' } });
     const viaProbe = await startTap(traced.url, { mode: 'auto', managementUrl: null });
+    // a probe traced after its 1.5 s wait (a loaded cluster) still counts: the tap starts in bindings mode and switches
+    await waitFor(() => viaProbe.status().mode === 'firehose', 'the probe traced', 15_000);
     expect(viaProbe.status()).toMatchObject({ mode: 'firehose', firehose: { on: true, detectedBy: 'probe', canEnable: false } });
     const off = await startTap(vh.url, { mode: 'auto', managementUrl: null });
     expect(off.status()).toMatchObject({ mode: 'bindings', firehose: { on: false, detectedBy: 'probe' } });
