@@ -498,9 +498,10 @@ export const brokerQueueSchema = z.object({
   kind: brokerQueueKindSchema,
   topic: z.string().nullable(),
   server: z.string().nullable(),
-  /** ready + unacknowledged */
-  depth: z.number(),
-  consumers: z.number(),
+  /** ready + unacknowledged; null when the broker did not report it (statistics disabled, a stream's count on 3.13+) */
+  depth: z.number().nullable(),
+  /** null when the broker did not report it (statistics disabled) */
+  consumers: z.number().nullable(),
   /** `<prog>:<pid>` of the consuming processes, when known */
   consumerProcesses: z.array(z.string()),
   /** `x-queue-type` as the broker reports it; null when the inspector cannot tell */
@@ -548,7 +549,7 @@ export const brokerViewSchema = z.object({
   replyQueuesWithoutConsumers: z.array(
     z.object({
       name: z.string(),
-      depth: z.number(),
+      depth: z.number().nullable(),
       /** expiring: normal until x-expires; warn: holds replies, never expires, or outlived its x-expires */
       health: z.enum(['ok', 'expiring', 'warn']),
       note: z.string().nullable(),

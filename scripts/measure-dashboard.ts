@@ -265,7 +265,7 @@ async function measureBusy(samples: number, seconds: number, clients: number): P
       `tap mode ${after.mode}: ${traceRate.toFixed(0)} trace messages/s received (≈ ${(traceRate / 4).toFixed(0)} calls/s), dropped ${after.dropped}, backlog ${after.backlog}; ` +
         `dashboard CPU ${((cpu / elapsed) * 100).toFixed(0)} % of a core, ${received > 0 ? ((cpu * 1e6) / received).toFixed(0) : '-'} µs per trace message; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
     );
-    const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + q.messages, 0);
+    const backlog = async () => (await vhost.mgmt.queues()).filter((q) => q.name.startsWith('osloscope-tap-')).reduce((n, q) => n + (q.messages ?? 0), 0);
     process.stdout.write(`trace messages waiting in the tap's queue: ${await backlog()}\n`);
     const probeStart = await apiStatus(server);
     const probeCpu0 = cpuSeconds(pid);

@@ -32,10 +32,11 @@ const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
 
 function sortValue(q: BrokerQueue, key: SortKey): string | number {
   switch (key) {
+    // a count the broker did not report sorts below every reported one
     case 'depth':
-      return q.depth;
+      return q.depth ?? -1;
     case 'consumers':
-      return q.consumers;
+      return q.consumers ?? -1;
     case 'in':
       return q.rates?.in ?? -1;
     case 'out':
@@ -84,7 +85,7 @@ export function BrokerPage() {
       .filter((q) => (kind ? q.kind === kind : q.kind !== 'reply'))
       .filter((q) => test(q.name))
       .filter((q) => (problemsOnly ? isProblem(q) : true));
-    if (!sort) return list.sort((a, b) => Number(isProblem(b)) - Number(isProblem(a)) || b.depth - a.depth || a.name.localeCompare(b.name));
+    if (!sort) return list.sort((a, b) => Number(isProblem(b)) - Number(isProblem(a)) || (b.depth ?? -1) - (a.depth ?? -1) || a.name.localeCompare(b.name));
     const dir = sort.desc ? -1 : 1;
     return list.sort((a, b) => {
       const x = sortValue(a, sort.key);
@@ -222,7 +223,7 @@ export function BrokerPage() {
                     <td>{q.topic ?? '—'}</td>
                     <td>{q.server ?? '—'}</td>
                     <td className="num" title={q.depthIs === 'retention' ? 'a stream keeps messages until x-max-age: retention, not a backlog' : undefined}>
-                      {q.depth}
+                      <Count n={q.depth} />
                       {q.depthIs === 'retention' && <span className="muted small"> kept</span>}
                     </td>
                     <td className="num" data-testid="queue-rate-in">
@@ -243,7 +244,7 @@ export function BrokerPage() {
                           </Badge>
                         )
                       ) : (
-                        q.consumers
+                        <Count n={q.consumers} />
                       )}
                     </td>
                     <td className="ellipsis small">{q.consumerProcesses.join(', ')}</td>
@@ -285,7 +286,9 @@ export function BrokerPage() {
                   {view.replyQueuesWithoutConsumers.map((r) => (
                     <tr key={r.name} className={r.health === 'warn' ? 'row-bad' : r.health === 'expiring' ? 'row-expiring' : ''} data-testid="orphan-reply" data-health={r.health} data-queue={r.name}>
                       <td className="mono">{r.name}</td>
-                      <td className="num">{r.depth}</td>
+                      <td className="num">
+                        <Count n={r.depth} />
+                      </td>
                       <td className="small">
                         <Badge tone={r.health === 'warn' ? 'bad' : r.health === 'expiring' ? 'muted' : 'ok'}>{r.health === 'expiring' ? 'expiring' : r.health}</Badge> {r.note ?? ''}
                       </td>
@@ -372,12 +375,14 @@ function QueueDrawer({ q, now, onClose }: { q: BrokerQueue; now: number; onClose
         <dd>{q.queueType ?? 'unknown'}</dd>
         <dt>Depth</dt>
         <dd>
-          {q.depth} {q.depthIs === 'retention' ? '(retained by the stream)' : ''}
+          <Count n={q.depth} /> {q.depthIs === 'retention' ? '(retained by the stream)' : ''}
         </dd>
         <dt>Rates</dt>
         <dd>{q.rates ? `${rate(q.rates.in)} in · ${rate(q.rates.out)} out per second` : 'not reported by the broker'}</dd>
         <dt>Consumers</dt>
-        <dd>{q.consumers}</dd>
+        <dd>
+          <Count n={q.consumers} />
+        </dd>
         <dt>Processes</dt>
         <dd>{q.consumerProcesses.join(', ') || '—'}</dd>
         <dt>x-expires</dt>
@@ -401,5 +406,16 @@ function QueueDrawer({ q, now, onClose }: { q: BrokerQueue; now: number; onClose
 function isProblem(q: BrokerQueue): boolean {
   if (q.health === 'warn') return true;
   if ((q.kind === 'topic' || q.kind === 'server') && q.consumers === 0) return true;
-  return q.depthIs === 'backlog' && q.depth > 100;
+  return q.depthIs === 'backlog' && q.depth !== null && q.depth > 100;
+}
+
+/** A queue's count, or a dash when the broker did not report it (statistics disabled). */
+function Count({ n }: { n: number | null }) {
+  return n === null ? (
+    <span className="muted" title="not reported by the management API (statistics disabled)" data-testid="count-unreported">
+      —
+    </span>
+  ) : (
+    <>{n}</>
+  );
 }

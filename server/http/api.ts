@@ -387,7 +387,7 @@ export class Api {
     const view = this.actionView(parsed.data.transport);
     const tap = view.tap;
     // the broker's <topic>.<server> queues (management API, memory broker, or the queues traffic named) and traffic seen
-    let queues: { name: string; consumers: number }[] | null = null;
+    let queues: { name: string; consumers: number | null }[] | null = null;
     let queueSource: 'management' | 'memory' | 'passive' | 'none' = 'none';
     let note: string | null = tap ? null : 'no tap: only the servers given are pinged';
     const observed = new Set<string>();

@@ -51,7 +51,8 @@ function consumersPerTopic(tap: TapFace, now: number): Map<string, number> {
       .then((view) => {
         const topics = new Map<string, number>();
         for (const q of view.queues) {
-          if (q.kind !== 'topic' || !q.topic || topics.size >= MAX_TOPIC_SERIES) continue;
+          // a count the broker did not report (statistics disabled) is no series rather than 0
+          if (q.kind !== 'topic' || !q.topic || q.consumers === null || topics.size >= MAX_TOPIC_SERIES) continue;
           topics.set(q.topic, (topics.get(q.topic) ?? 0) + q.consumers);
         }
         // an unreadable list keeps the last good one rather than reporting every topic at 0

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokerViewSchema } from '../../lib/tap-contracts.ts';
-import { buildBrokerView, queueKind } from './broker-view.ts';
+import { STATS_NOT_REPORTED, buildBrokerView, queueKind } from './broker-view.ts';
 
 const HEX = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 
@@ -139,6 +139,24 @@ describe('new layouts: streams, orphans until x-expires, queue-manager names', (
     const v = view(Array.from({ length: 12 }, (_, i) => q(`reply_h1:nova-api:${i + 1}`, { arguments: { 'x-expires': 1_800_000 } })));
     expect(v.queues.every((x) => x.health === 'warn')).toBe(true);
     expect(v.queues[0].note).toMatch(/12 orphan reply queues named h1:nova-api:<n> \(n up to 12\)/);
+  });
+
+  it('counts the broker did not report (statistics disabled) are unknown: no orphan, no drift, no false backlog', () => {
+    const unreported = { messages: null, consumers: null };
+    const v = view([
+      ...Array.from({ length: 12 }, (_, i) => q(`reply_h1:nova-api:${i + 1}`, { ...unreported, arguments: { 'x-expires': 1_800_000 }, idleSince: AT - 3_600_000 })),
+      q('compute_fanout_node1:nova-compute:1', unreported),
+      q('compute_fanout', { ...unreported, type: 'stream' }),
+      q('compute', unreported),
+    ]);
+    brokerViewSchema.parse(v);
+    for (const x of v.queues.filter((y) => y.queueType !== 'stream')) expect(x).toMatchObject({ depth: null, consumers: null, health: 'ok' });
+    expect(v.queues.filter((x) => x.kind === 'reply' || (x.kind === 'fanout' && x.queueType !== 'stream')).every((x) => x.note === STATS_NOT_REPORTED)).toBe(true);
+    expect(v.queues.find((x) => x.name === 'compute')?.note).toBeNull();
+    // a stream's count left out (3.13+ with statistics on, too): retention, no "0 messages kept"
+    expect(v.queues.find((x) => x.name === 'compute_fanout')).toMatchObject({ depth: null, depthIs: 'retention', health: 'ok' });
+    expect(v.queues.find((x) => x.name === 'compute_fanout')?.note).not.toMatch(/messages? kept/);
+    expect(v.replyQueuesWithoutConsumers).toEqual([]);
   });
 
   it('notification pools known from routing are notification queues', () => {

@@ -21,6 +21,10 @@
  *   (rabbit_transient_queues_ttl, 1800 s) removes it. Only an orphan that
  *   holds messages, never expires (ttl 0) and has sat idle for long, or
  *   outlived its x-expires, is worth a warning.
+ *
+ * A count the broker did not report is null, never 0: with statistics disabled (`management.disable_stats`
+ * and `management_agent.disable_metrics_collector`, common on big clusters) the management API lists queues
+ * without messages and consumers, and reading those as 0 would call every reply and fanout queue an orphan.
  */
 import type { BrokerQueue, BrokerQueueKind, BrokerView, ProcessConnections } from '../../lib/tap-contracts.ts';
 import { processOf } from './calls.ts';
@@ -33,6 +37,9 @@ const KIND_ORDER: Record<BrokerQueueKind, number> = { topic: 0, server: 1, fanou
 export const ORPHAN_IDLE_WARN_MS = 1_800_000;
 /** x-expires is enforced by a broker timer: allow it this much lateness before calling a queue overdue. */
 const EXPIRY_SLACK_MS = 60_000;
+/** The note of a reply or fanout queue whose consumers the broker did not report. */
+export const STATS_NOT_REPORTED =
+  'consumers not reported by the management API (statistics disabled: management.disable_stats / management_agent.disable_metrics_collector), so whether it is an orphan is not known; rabbitmqctl list_queues name messages consumers tells';
 
 export interface QueueKindInfo {
   kind: BrokerQueueKind;
@@ -67,8 +74,8 @@ function duration(ms: number): string {
 export function queueHealth(
   q: {
     kind: BrokerQueueKind;
-    depth: number;
-    consumers: number;
+    depth: number | null;
+    consumers: number | null;
     queueType: BrokerQueue['queueType'];
     stream: boolean;
     expiresMs: number | null;
@@ -84,12 +91,13 @@ export function queueHealth(
       health: 'ok',
       note:
         `stream: keeps what it was sent for ${q.maxAge ? `x-max-age ${q.maxAge}` : 'its retention policy'}, so its depth is retention, not a backlog` +
-        `${q.depth > 0 ? ` (${q.depth} message${q.depth === 1 ? '' : 's'} kept)` : ''}; every reader keeps its own offset`,
+        `${q.depth !== null && q.depth > 0 ? ` (${q.depth} message${q.depth === 1 ? '' : 's'} kept)` : ''}; every reader keeps its own offset`,
     };
   }
-  if ((q.kind !== 'reply' && q.kind !== 'fanout') || q.consumers > 0) return { health: 'ok', note: null };
+  if ((q.kind !== 'reply' && q.kind !== 'fanout') || (q.consumers !== null && q.consumers > 0)) return { health: 'ok', note: null };
   const what = q.kind === 'reply' ? 'reply queue' : 'fanout queue';
-  if (q.depth > 0) {
+  if (q.consumers === null) return { health: 'ok', note: STATS_NOT_REPORTED };
+  if (q.depth !== null && q.depth > 0) {
     return {
       health: 'warn',
       note:
@@ -161,7 +169,7 @@ export const COUNTER_DRIFT_ORPHANS = 8;
 function noteCounterDrift(queues: BrokerQueue[]): void {
   const orphans = new Map<string, BrokerQueue[]>();
   for (const q of queues) {
-    if (!q.queueManager || q.consumers > 0 || (q.kind !== 'reply' && q.kind !== 'fanout')) continue;
+    if (!q.queueManager || q.consumers !== 0 || (q.kind !== 'reply' && q.kind !== 'fanout')) continue;
     const key = `${q.kind} ${q.queueManager.host}:${q.queueManager.process}`;
     let list = orphans.get(key);
     if (!list) orphans.set(key, (list = []));

@@ -21,9 +21,14 @@ export interface InspectedExchange {
 
 export interface InspectedQueue {
   name: string;
-  /** ready + unacknowledged */
-  messages: number;
-  consumers: number;
+  /**
+   * ready + unacknowledged; null when the broker did not report it: the management API leaves the counts out
+   * with statistics disabled (`management.disable_stats` with `management_agent.disable_metrics_collector`),
+   * for a queue listed before its first statistics, and for a stream's messages (3.13+)
+   */
+  messages: number | null;
+  /** null when the broker did not report it (as `messages`) */
+  consumers: number | null;
   exclusive: boolean;
   /** `x-queue-type` as the broker reports it (`classic`, `quorum`, `stream`); absent/null when unknown */
   type?: string | null;
@@ -34,6 +39,38 @@ export interface InspectedQueue {
   idleSince?: number | null;
   /** messages per second published to / delivered from the queue (management message_stats); null when the broker keeps no rates */
   rates?: { in: number; out: number } | null;
+}
+
+/** One row of `GET /api/queues/<vhost>?columns=MANAGEMENT_QUEUE_COLUMNS`; any field may be left out. */
+export interface ManagementQueueRow {
+  name: string;
+  messages?: number;
+  consumers?: number;
+  exclusive?: boolean;
+  type?: string;
+  durable?: boolean;
+  arguments?: Record<string, unknown>;
+  idle_since?: string;
+  message_stats?: { publish_details?: { rate?: number }; deliver_get_details?: { rate?: number } };
+}
+
+export const MANAGEMENT_QUEUE_COLUMNS =
+  'name,messages,consumers,exclusive,type,durable,arguments,idle_since,message_stats.publish_details.rate,message_stats.deliver_get_details.rate';
+
+/** A management API queue row as osloscope reads it: a count left out is null, never 0. */
+export function inspectedQueue(q: ManagementQueueRow): InspectedQueue {
+  return {
+    name: q.name,
+    // with statistics disabled every queue would otherwise look empty and without consumers
+    messages: typeof q.messages === 'number' ? q.messages : null,
+    consumers: typeof q.consumers === 'number' ? q.consumers : null,
+    exclusive: q.exclusive === true,
+    type: typeof q.type === 'string' ? q.type : null,
+    durable: typeof q.durable === 'boolean' ? q.durable : null,
+    arguments: q.arguments && typeof q.arguments === 'object' ? q.arguments : null,
+    idleSince: parseIdleSince(q.idle_since),
+    rates: q.message_stats ? { in: q.message_stats.publish_details?.rate ?? 0, out: q.message_stats.deliver_get_details?.rate ?? 0 } : null,
+  };
 }
 
 /** The management API's `idle_since`: `2026-11-30T07:40:12.123+00:00` (4.x) or `2026-11-30 7:40:12` (3.x, UTC). */
@@ -334,34 +371,8 @@ export class ManagementInspector implements BrokerInspector {
   }
 
   async queues(): Promise<InspectedQueue[]> {
-    const list = await this.request<
-      {
-        name: string;
-        messages?: number;
-        consumers?: number;
-        exclusive?: boolean;
-        type?: string;
-        durable?: boolean;
-        arguments?: Record<string, unknown>;
-        idle_since?: string;
-        message_stats?: { publish_details?: { rate?: number }; deliver_get_details?: { rate?: number } };
-      }[]
-    >(
-      `/queues/${this.vh}?columns=name,messages,consumers,exclusive,type,durable,arguments,idle_since,message_stats.publish_details.rate,message_stats.deliver_get_details.rate`,
-    );
-    return list.map((q) => ({
-      name: q.name,
-      messages: q.messages ?? 0,
-      consumers: q.consumers ?? 0,
-      exclusive: q.exclusive === true,
-      type: typeof q.type === 'string' ? q.type : null,
-      durable: typeof q.durable === 'boolean' ? q.durable : null,
-      arguments: q.arguments && typeof q.arguments === 'object' ? q.arguments : null,
-      idleSince: parseIdleSince(q.idle_since),
-      rates: q.message_stats
-        ? { in: q.message_stats.publish_details?.rate ?? 0, out: q.message_stats.deliver_get_details?.rate ?? 0 }
-        : null,
-    }));
+    const list = await this.request<ManagementQueueRow[]>(`/queues/${this.vh}?columns=${MANAGEMENT_QUEUE_COLUMNS}`);
+    return list.map(inspectedQueue);
   }
 
   async consumers(): Promise<InspectedConsumer[]> {

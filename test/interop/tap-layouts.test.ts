@@ -219,7 +219,7 @@ describe.skipIf(!ready)(`the tap through the firehose on the ${PEER_LAYOUT} layo
     const fanout = view.queues.find((q) => q.kind === 'fanout' && q.topic === topic);
     if (STREAMS) expect(fanout).toMatchObject({ name: `${topic}_fanout`, queueType: 'stream', depthIs: 'retention', health: 'ok' });
     else expect(fanout).toMatchObject({ depthIs: 'backlog' });
-    for (const q of view.queues.filter((x) => x.kind === 'reply' && x.consumers > 0)) expect(q.health).toBe('ok');
+    for (const q of view.queues.filter((x) => x.kind === 'reply' && (x.consumers ?? 0) > 0)) expect(q.health).toBe('ok');
   });
 
   it('call-monitor calls: heartbeats counted, the monitor deadline moves with them', async () => {
