@@ -207,6 +207,8 @@ export function callsSnapshot(d: Dashboard, nowMs = d.clock()): CallsSnapshot {
 /** One broker inspection serves every viewer for this long (the management API is slow and shared). */
 export const BROKER_CACHE_MS = 2000;
 const brokerCache = new WeakMap<Dashboard, { at: number; snapshot: Promise<BrokerSnapshot> }>();
+/** The last inspection that finished, for answers that must not wait for a slow management API. */
+const lastBroker = new WeakMap<Dashboard, BrokerSnapshot>();
 
 /** The broker view, inspected at most once per BROKER_CACHE_MS however many viewers ask. */
 export function brokerSnapshot(d: Dashboard): Promise<BrokerSnapshot> {
@@ -215,7 +217,27 @@ export function brokerSnapshot(d: Dashboard): Promise<BrokerSnapshot> {
   if (hit && now - hit.at < BROKER_CACHE_MS) return hit.snapshot;
   const snapshot = inspectBroker(d);
   brokerCache.set(d, { at: now, snapshot });
+  snapshot.then((s) => lastBroker.set(d, s)).catch(() => undefined);
   return snapshot;
+}
+
+/** How long the Console's suggestions wait for a broker inspection before they answer with the last one. */
+export const TARGETS_BROKER_WAIT_MS = 1000;
+
+/** A fresh inspection if it comes within `waitMs`, else the last one that finished (null: none yet, or it failed). */
+async function recentBrokerSnapshot(d: Dashboard, waitMs: number): Promise<BrokerSnapshot | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), waitMs);
+    timer.unref();
+  });
+  try {
+    return (await Promise.race([brokerSnapshot(d), late])) ?? lastBroker.get(d) ?? null;
+  } catch {
+    return lastBroker.get(d) ?? null;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function inspectBroker(d: Dashboard): Promise<BrokerSnapshot> {
@@ -243,12 +265,14 @@ async function inspectOne(d: Dashboard): Promise<Omit<BrokerSnapshot, 'transport
  * The Console's suggestions (`GET /api/targets`): what the traffic named lately, calls' and casts' topics apart
  * from notification topics, then the topics and servers whose queues an RPC server consumes now (the cached
  * broker view), so a topic quiet since osloscope started is offered too. A broker that cannot be inspected
- * leaves the traffic's list. Null without a tap.
+ * leaves the traffic's list; one slower than TARGETS_BROKER_WAIT_MS gives its last inspection (the Console's
+ * suggestions do not wait for a loaded management API). Null without a tap.
  */
-export async function knownTargets(d: Dashboard, limit = 200): Promise<KnownTargets | null> {
+export async function knownTargets(d: Dashboard, limit = 200, waitMs = TARGETS_BROKER_WAIT_MS): Promise<KnownTargets | null> {
   if (!d.tap) return null;
+  const snap = await recentBrokerSnapshot(d, waitMs);
+  // the traffic's list after the wait: what it named meanwhile is in it
   const t = d.tap.knownTargets(limit);
-  const snap = await brokerSnapshot(d).catch(() => null);
   const views = snap === null ? [] : (snap.transports?.map((x) => x.view) ?? [snap.view]);
   const topics = new Set(t.topics);
   const servers = new Set(t.servers.map((x) => `${x.topic}\n${x.server}`));
