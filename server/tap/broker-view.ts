@@ -25,10 +25,11 @@
  * A count the broker did not report is null, never 0: with statistics disabled (`management.disable_stats`
  * and `management_agent.disable_metrics_collector`, common on big clusters) the management API lists queues
  * without messages and consumers, and reading those as 0 would call every reply and fanout queue an orphan.
+ * The tap asks the broker for them (withPassiveCounts); what is left unknown stays null.
  */
 import type { BrokerQueue, BrokerQueueKind, BrokerView, ProcessConnections } from '../../lib/tap-contracts.ts';
 import { processOf } from './calls.ts';
-import type { InspectedConnection, InspectedConsumer, InspectedExchange, InspectedQueue, InspectorSource } from './inspector.ts';
+import { UNREPORTED_CHECKS, type InspectedConnection, type InspectedConsumer, type InspectedExchange, type InspectedQueue, type InspectorSource } from './inspector.ts';
 import { parseFanoutExchange, parseQueueName } from './queue-names.ts';
 
 const KIND_ORDER: Record<BrokerQueueKind, number> = { topic: 0, server: 1, fanout: 2, notification: 3, reply: 4, other: 5 };
@@ -39,7 +40,8 @@ export const ORPHAN_IDLE_WARN_MS = 1_800_000;
 const EXPIRY_SLACK_MS = 60_000;
 /** The note of a reply or fanout queue whose consumers the broker did not report. */
 export const STATS_NOT_REPORTED =
-  'consumers not reported by the management API (statistics disabled: management.disable_stats / management_agent.disable_metrics_collector), so whether it is an orphan is not known; rabbitmqctl list_queues name messages consumers tells';
+  'consumers not reported by the management API (statistics disabled: management.disable_stats / management_agent.disable_metrics_collector) ' +
+  `and not asked of the broker (an exclusive queue never is, nor more than ${UNREPORTED_CHECKS} a view), so whether it is an orphan is not known; rabbitmqctl list_queues name messages consumers tells`;
 
 export interface QueueKindInfo {
   kind: BrokerQueueKind;

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBroker, Transport, type Logger } from '../messaging/index.ts';
-import { inspectorFor, ManagementInspector, MemoryInspector, PassiveInspector, vhostOf } from './inspector.ts';
+import { inspectorFor, ManagementInspector, MemoryInspector, PassiveInspector, vhostOf, withPassiveCounts, type InspectedQueue } from './inspector.ts';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -78,5 +78,47 @@ describe('inspectorFor', () => {
     const i = await inspectorFor(t, { ...passive, managementUrl: 'http://127.0.0.1:1', log });
     expect(i.source).toBe('passive');
     expect(log.warnings).toEqual(['management API unusable; falling back to passive declares']);
+  });
+});
+
+describe('withPassiveCounts: the counts the management API left out, asked of the broker', () => {
+  const unreported = (name: string, over: Partial<InspectedQueue> = {}): InspectedQueue => ({ name, messages: null, consumers: null, exclusive: false, ...over });
+  const kindOf = (name: string) => (name.startsWith('reply_') ? 'reply' : name.includes('_fanout') ? 'fanout' : name.includes('.') ? 'server' : 'topic');
+
+  it('fills what is unknown, reply and fanout queues first, at most `max`, never an exclusive queue nor a stream\'s messages', async () => {
+    const asked: string[] = [];
+    const check = async (q: string) => {
+      asked.push(q);
+      return q === 'gone' ? null : { messageCount: 3, consumerCount: 2 };
+    };
+    const queues = [
+      unreported('compute'),
+      unreported('compute.host1'),
+      unreported('reply_a'),
+      unreported('mine', { exclusive: true }),
+      unreported('compute_fanout', { type: 'stream' }),
+      { name: 'known', messages: 7, consumers: 0, exclusive: false },
+      unreported('gone'),
+    ];
+    const out = await withPassiveCounts(queues, check, kindOf, 3);
+    expect(asked).toEqual(['reply_a', 'compute_fanout', 'compute.host1']);
+    expect(out.map((q) => [q.name, q.messages, q.consumers])).toEqual([
+      ['compute', null, null],
+      ['compute.host1', 3, 2],
+      ['reply_a', 3, 2],
+      ['mine', null, null],
+      ['compute_fanout', null, 2],
+      ['known', 7, 0],
+      ['gone', null, null],
+    ]);
+    // the list given is not changed
+    expect(queues[1].consumers).toBeNull();
+    // nothing unknown: nothing asked
+    asked.length = 0;
+    expect(await withPassiveCounts([queues[5]], check, kindOf)).toEqual([queues[5]]);
+    expect(asked).toEqual([]);
+    // a check that fails leaves the counts unknown
+    const failing = await withPassiveCounts([unreported('reply_b')], async () => Promise.reject(new Error('channel closed')), kindOf);
+    expect(failing[0]).toMatchObject({ messages: null, consumers: null });
   });
 });

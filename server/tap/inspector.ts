@@ -475,6 +475,40 @@ export interface PassiveQueueCheck {
   (queue: string): Promise<{ messageCount: number; consumerCount: number } | null>;
 }
 
+/** Queues whose counts the management API left out that one broker view asks of the broker itself, at most. */
+export const UNREPORTED_CHECKS = 500;
+/** …this many at a time (one passive declare each) */
+const UNREPORTED_CHECKS_AT_ONCE = 16;
+
+/**
+ * The counts the management API left out (statistics disabled), asked of the broker itself: a passive
+ * queue.declare answers each queue's messages and consumers exactly. At most `max` queues, reply and fanout
+ * queues first (whether they are orphans is what the Broker page tells), then RPC servers' queues; never an
+ * exclusive queue (another connection's: the broker refuses it and closes the channel). A stream's count stays
+ * unknown: its declare-ok counts no messages. A queue that could not be checked keeps its unknown counts.
+ */
+export async function withPassiveCounts(queues: InspectedQueue[], check: PassiveQueueCheck, kindOf: (name: string) => string, max = UNREPORTED_CHECKS): Promise<InspectedQueue[]> {
+  const rank: Record<string, number> = { reply: 0, fanout: 1, server: 2, topic: 3, notification: 4 };
+  const wanted = queues
+    .map((q, i) => ({ q, i, r: rank[kindOf(q.name)] ?? 5 }))
+    .filter(({ q }) => (q.consumers === null || q.messages === null) && !q.exclusive)
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .slice(0, max);
+  if (wanted.length === 0) return queues;
+  const out = queues.slice();
+  for (let k = 0; k < wanted.length; k += UNREPORTED_CHECKS_AT_ONCE) {
+    await Promise.all(
+      wanted.slice(k, k + UNREPORTED_CHECKS_AT_ONCE).map(async ({ q, i }) => {
+        const r = await check(q.name).catch(() => null);
+        if (!r) return;
+        const stream = q.type === 'stream' || q.arguments?.['x-queue-type'] === 'stream';
+        out[i] = { ...q, consumers: q.consumers ?? r.consumerCount, messages: q.messages ?? (stream ? null : r.messageCount) };
+      }),
+    );
+  }
+  return out;
+}
+
 export class PassiveInspector implements BrokerInspector {
   readonly source = 'passive' as const;
 

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TapEvent } from '../../lib/tap-contracts.ts';
 import { MemoryBroker, Notifier, RpcClient, RpcServer, Transport, type Endpoint } from '../messaging/index.ts';
-import { PassiveInspector } from './inspector.ts';
+import { STATS_NOT_REPORTED } from './broker-view.ts';
+import { MemoryInspector, PassiveInspector, type InspectedQueue } from './inspector.ts';
 import { Tap, TAP_QUEUE_PREFIX, type TapOptions } from './tap.ts';
 import { waitFor } from './test-support.ts';
 
@@ -166,6 +167,29 @@ describe('Tap on the memory transport', () => {
       expect(tap.status().counters.received).toBe(0);
       await expect(tap.enableFirehose()).rejects.toThrow(/rabbitmqctl trace_on/);
     }
+  });
+
+  it('a broker view whose counts the management API left out (statistics disabled) gets them from passive declares', async () => {
+    const env = setup();
+    await env.server('compute', 'host1');
+    // the memory broker's views, with the counts left out as RabbitMQ does with management.disable_stats
+    const memory = new MemoryInspector(env.broker);
+    const blind = Object.assign(Object.create(memory) as MemoryInspector, {
+      source: 'management' as const,
+      queues: async (): Promise<InspectedQueue[]> => (await memory.queues()).map((q) => ({ ...q, messages: null, consumers: null })),
+    });
+    const { tap } = await env.tap({ mode: 'bindings', inspector: blind });
+    // a call: the client's reply queue and its consumer
+    expect(await new RpcClient(env.transport('nova-api'), { topic: 'compute' }).call({}, 'echo', { value: 1 })).toBe(1);
+    const view = await tap.brokerView();
+    const by = Object.fromEntries(view.queues.map((q) => [q.name, q]));
+    expect(by['compute']).toMatchObject({ kind: 'topic', depth: 0, consumers: 1 });
+    expect(by['compute.host1']).toMatchObject({ kind: 'server', depth: 0, consumers: 1 });
+    expect(view.queues.find((q) => q.kind === 'fanout')).toMatchObject({ consumers: 1, health: 'ok', note: null });
+    // osloscope's own reply queue is exclusive: never asked (the broker would refuse another connection and close the channel)
+    expect(view.queues.find((q) => q.kind === 'reply')).toMatchObject({ consumers: null, health: 'ok', note: STATS_NOT_REPORTED });
+    // the tap's own queues are neither listed nor asked about
+    expect(view.queues.some((q) => q.name.startsWith(TAP_QUEUE_PREFIX))).toBe(false);
   });
 
   it("its queues disappear when it stops, and it never consumes a service's queue", async () => {

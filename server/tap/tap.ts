@@ -46,9 +46,9 @@ import type {
 import { silentLogger, topology, type Logger, type Transport } from '../messaging/index.ts';
 import type { BrokerHealthReport, BrokerHealthSummary, FirehoseCoverage } from '../../lib/broker-contracts.ts';
 import { BrokerReporter } from './broker-report.ts';
-import { buildBrokerView } from './broker-view.ts';
+import { buildBrokerView, queueKind, topicsFromExchanges } from './broker-view.ts';
 import type { CallChange, QueueFact } from './calls.ts';
-import { inspectorFor, vhostOf, type BrokerInspector } from './inspector.ts';
+import { inspectorFor, vhostOf, withPassiveCounts, type BrokerInspector, type PassiveQueueCheck } from './inspector.ts';
 import { TrafficModel, type RecentOptions, type TrafficModelOptions } from './model.ts';
 import { FanoutHistoryReader } from './fanout-history.ts';
 import type { RateQuery } from './rates.ts';
@@ -348,21 +348,24 @@ export class Tap {
     this.emitStatus();
   }
 
+  /** A passive queue.declare on the tap's own link: a queue's exact counts, null when it could not be asked. */
+  private readonly passiveCheck: PassiveQueueCheck = async (q) => {
+    const link = this.cycle.link;
+    if (!link) return null;
+    try {
+      const r = await link.checkQueue(q);
+      return { messageCount: r.messageCount, consumerCount: r.consumerCount };
+    } catch {
+      return null;
+    }
+  };
+
   private async pickInspector(): Promise<BrokerInspector> {
     if (this.options.inspector) return this.options.inspector;
     return inspectorFor(this.transport, {
       managementUrl: this.options.managementUrl,
       log: this.log,
-      checkQueue: async (q) => {
-        const link = this.cycle.link;
-        if (!link) return null;
-        try {
-          const r = await link.checkQueue(q);
-          return { messageCount: r.messageCount, consumerCount: r.consumerCount };
-        } catch {
-          return null;
-        }
-      },
+      checkQueue: this.passiveCheck,
       knownQueues: () => [...this.ingest.knownQueues],
     });
   }
@@ -565,13 +568,17 @@ export class Tap {
         return null;
       }
     };
-    const [exchanges, queues, consumers, connections] = await Promise.all([
+    const [exchanges, listed, consumers, connections] = await Promise.all([
       safe(inspector.exchanges()),
       safe(inspector.queues()),
       safe(inspector.consumers()),
       safe(inspector.connections()),
     ]);
     this.lookups.apply(consumers, connections);
+    const ours = listed?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null;
+    // statistics disabled: the counts the management API left out, from the broker itself
+    const topics = new Set([...this.ingest.knownTopics, ...topicsFromExchanges(exchanges)]);
+    const queues = ours ? await withPassiveCounts(ours, this.passiveCheck, (name) => queueKind(name, topics, this.ingest.pools).kind) : ours;
     return buildBrokerView({
       source: inspector.source,
       vhost: this.vhost,
@@ -580,7 +587,7 @@ export class Tap {
       topics: this.ingest.knownTopics,
       pools: this.ingest.pools,
       exchanges,
-      queues: queues?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null,
+      queues,
       consumers,
       connections,
       ownQueues: own,

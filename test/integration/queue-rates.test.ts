@@ -10,7 +10,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../lib/eventually.ts';
 import { buildBrokerView, STATS_NOT_REPORTED } from '../../server/tap/broker-view.ts';
-import { inspectedQueue, ManagementInspector, MANAGEMENT_QUEUE_COLUMNS, type ManagementQueueRow } from '../../server/tap/inspector.ts';
+import { inspectedQueue, ManagementInspector, MANAGEMENT_QUEUE_COLUMNS, withPassiveCounts, type ManagementQueueRow } from '../../server/tap/inspector.ts';
 import { AMQP_URL, brokerAvailable } from '../interop/python-peer.ts';
 
 const MGMT_URL = process.env.TEST_MANAGEMENT_URL ?? process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -104,5 +104,19 @@ describe.skipIf(!ready)('queue message rates from the management API', () => {
     const v = view(rows);
     expect(v.queues.find((x) => x.name === reply)).toMatchObject({ kind: 'reply', depth: null, consumers: null, health: 'ok', note: STATS_NOT_REPORTED });
     expect(v.replyQueuesWithoutConsumers.map((x) => x.name)).not.toContain(reply);
+    // what the tap does then: ask the broker itself, a passive declare per queue
+    const ch = await conn.createChannel();
+    try {
+      const check = async (name: string) => {
+        const r = await ch.checkQueue(name);
+        return { messageCount: r.messageCount, consumerCount: r.consumerCount };
+      };
+      const filled = await withPassiveCounts(rows.filter((x) => x.name === reply || x.name === idle).map(inspectedQueue), check, (name) => (name.startsWith('reply_') ? 'reply' : 'other'));
+      const fv = buildBrokerView({ source: 'management', vhost: '/', at: Date.now(), poolSize: 30, topics: [], exchanges: [], queues: filled, consumers: [], connections: [] });
+      expect(fv.queues.find((x) => x.name === reply)).toMatchObject({ kind: 'reply', depth: 0, consumers: 1, health: 'ok', note: null });
+      expect(fv.queues.find((x) => x.name === idle)).toMatchObject({ depth: 0, consumers: 0 });
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
   }, 40_000);
 });
