@@ -113,9 +113,10 @@ describe('withPassiveCounts: the counts the management API left out, asked of th
     ]);
     // the list given is not changed
     expect(queues[1].consumers).toBeNull();
-    // nothing unknown: nothing asked
+    // nothing unknown, or only what a declare cannot tell (a stream's messages, with statistics on): nothing asked
     asked.length = 0;
-    expect(await withPassiveCounts([queues[5]], check, kindOf)).toEqual([queues[5]]);
+    const streamCounted = { name: 'compute_fanout', messages: null, consumers: 2, exclusive: false, type: 'stream' };
+    expect(await withPassiveCounts([queues[5], streamCounted], check, kindOf)).toEqual([queues[5], streamCounted]);
     expect(asked).toEqual([]);
     // a check that fails leaves the counts unknown
     const failing = await withPassiveCounts([unreported('reply_b')], async () => Promise.reject(new Error('channel closed')), kindOf);

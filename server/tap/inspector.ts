@@ -489,9 +489,11 @@ const UNREPORTED_CHECKS_AT_ONCE = 16;
  */
 export async function withPassiveCounts(queues: InspectedQueue[], check: PassiveQueueCheck, kindOf: (name: string) => string, max = UNREPORTED_CHECKS): Promise<InspectedQueue[]> {
   const rank: Record<string, number> = { reply: 0, fanout: 1, server: 2, topic: 3, notification: 4 };
+  const isStream = (q: InspectedQueue) => q.type === 'stream' || q.arguments?.['x-queue-type'] === 'stream';
   const wanted = queues
     .map((q, i) => ({ q, i, r: rank[kindOf(q.name)] ?? 5 }))
-    .filter(({ q }) => (q.consumers === null || q.messages === null) && !q.exclusive)
+    // a stream's messages are left out with statistics on too (3.13+), and a declare cannot tell them
+    .filter(({ q }) => (q.consumers === null || (q.messages === null && !isStream(q))) && !q.exclusive)
     .sort((a, b) => a.r - b.r || a.i - b.i)
     .slice(0, max);
   if (wanted.length === 0) return queues;
@@ -501,8 +503,7 @@ export async function withPassiveCounts(queues: InspectedQueue[], check: Passive
       wanted.slice(k, k + UNREPORTED_CHECKS_AT_ONCE).map(async ({ q, i }) => {
         const r = await check(q.name).catch(() => null);
         if (!r) return;
-        const stream = q.type === 'stream' || q.arguments?.['x-queue-type'] === 'stream';
-        out[i] = { ...q, consumers: q.consumers ?? r.consumerCount, messages: q.messages ?? (stream ? null : r.messageCount) };
+        out[i] = { ...q, consumers: q.consumers ?? r.consumerCount, messages: q.messages ?? (isStream(q) ? null : r.messageCount) };
       }),
     );
   }
