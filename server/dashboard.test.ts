@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { BrokerQueue, BrokerView, KnownTargets } from '../lib/tap-contracts.ts';
+import type { BrokerView, KnownTargets } from '../lib/tap-contracts.ts';
+import { brokerQueue } from '../lib/test-support.ts';
 import { BROKER_CACHE_MS, knownTargets, type Dashboard } from './dashboard.ts';
 
 function view(topic: string): BrokerView {
-  const q: BrokerQueue = {
-    name: topic,
-    kind: 'topic',
-    topic,
-    server: null,
-    depth: 0,
-    consumers: 1,
-    consumerProcesses: [],
-    queueType: 'classic',
-    queueManager: null,
-    depthIs: 'backlog',
-    expiresMs: null,
-    idleSince: null,
-    rates: null,
-    health: 'ok',
-    note: null,
-  };
-  return { source: 'management', at: 0, vhost: '/', complete: true, error: null, queues: [q], replyQueuesWithoutConsumers: [], connections: { poolSize: 30, processes: [], unnamed: 0 } };
+  return { source: 'management', at: 0, vhost: '/', complete: true, error: null, queues: [brokerQueue(topic)], replyQueuesWithoutConsumers: [], connections: { poolSize: 30, processes: [], unnamed: 0 } };
 }
 
 /** A dashboard whose broker inspections answer when the test says so. */

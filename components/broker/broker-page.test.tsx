@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import type { BrokerSnapshot } from '@/lib/api-contracts';
 import type { BrokerQueue, BrokerView } from '@/lib/tap-contracts';
+import { brokerQueue as queue } from '@/lib/test-support';
 import { BrokerPage } from './broker-page';
 
 const data = vi.hoisted(() => ({ snapshot: null as unknown }));
@@ -17,27 +18,6 @@ vi.mock('../hooks/use-transport', () => ({
   useFleet: () => ({ transports: [], several: false, choice: null, chosen: null }),
   useTransportChoice: () => ({ choice: null, setChoice: () => undefined }),
 }));
-
-function queue(name: string, over: Partial<BrokerQueue>): BrokerQueue {
-  return {
-    name,
-    kind: 'topic',
-    topic: name,
-    server: null,
-    depth: 0,
-    consumers: 1,
-    consumerProcesses: [],
-    queueType: 'classic',
-    queueManager: null,
-    depthIs: 'backlog',
-    expiresMs: null,
-    idleSince: null,
-    rates: null,
-    health: 'ok',
-    note: null,
-    ...over,
-  };
-}
 
 function show(queues: BrokerQueue[]): void {
   const view: BrokerView = {
