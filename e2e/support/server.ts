@@ -44,7 +44,8 @@ export interface ServerHandle {
 
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 60_000, fixedPort?: number): Promise<ServerHandle> {
   const port = fixedPort ?? (await freePort());
-  const auditLog = join(mkdtempSync(join(tmpdir(), 'osloscope-audit-')), 'audit.log');
+  const dir = mkdtempSync(join(tmpdir(), 'osloscope-server-'));
+  const auditLog = join(dir, 'audit.log');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'index.ts')], {
     cwd: ROOT,
     env: {
@@ -54,6 +55,8 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
       PORT: String(port),
       LOG_LEVEL: 'info',
       AUDIT_LOG: auditLog,
+      // its own history, never the working copy's data/ (a later `npm start` would show the tests' calls)
+      HISTORY_DATABASE: join(dir, 'history.sqlite'),
       // the test environment's variables must not leak into the server
       TRANSPORT_URL: '',
       ...env,

@@ -16,6 +16,7 @@ import { hashPassword } from '../auth/users.ts';
 import { brokerHealthReportSchema, type BrokerHealthReport } from '../../lib/broker-contracts.ts';
 import type { Health } from '../../lib/api-contracts.ts';
 import { knownTargetsSchema } from '../../lib/tap-contracts.ts';
+import { tempHistoryDatabase } from '../store/test-db.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -63,7 +64,7 @@ describe('HTTP API (access control off)', () => {
 
   beforeAll(async () => {
     audit = tmpAudit();
-    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: audit, RPC_RESPONSE_TIMEOUT: '5' }), { withoutPages: true, log: silent });
+    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: audit, RPC_RESPONSE_TIMEOUT: '5', HISTORY_DATABASE: tempHistoryDatabase() }), { withoutPages: true, log: silent });
     service = await echoServer('api-test');
     await eventually(async () => ((await (await fetch(`${srv.url}/api/health`)).json()) as { data: { tap: { state: string } } }).data.tap?.state === 'running', 'the tap');
   });
@@ -308,11 +309,12 @@ describe('HTTP API (access control on)', () => {
       DEMO_FLEET: 'off',
       TAP_MODE: 'off',
       AUDIT_LOG: tmpAudit(),
+      HISTORY_DATABASE: tempHistoryDatabase(),
       AUTH_USERS: `ops:operator:${await hashPassword('ops-password')},watcher:viewer:${await hashPassword('watch-password')}`,
       SESSION_SECRET: 'k'.repeat(48),
     };
     srv = await startOsloscope(loadConfig(env), { withoutPages: true, log: silent });
-    readOnly = await startOsloscope(loadConfig({ ...env, READ_ONLY: '1', AUDIT_LOG: tmpAudit() }), { withoutPages: true, log: silent });
+    readOnly = await startOsloscope(loadConfig({ ...env, READ_ONLY: '1', AUDIT_LOG: tmpAudit(), HISTORY_DATABASE: tempHistoryDatabase() }), { withoutPages: true, log: silent });
   });
   afterAll(async () => {
     await srv?.close();

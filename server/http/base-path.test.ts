@@ -14,6 +14,7 @@ import { hashPassword } from '../auth/users.ts';
 import { ConfigError } from '../messaging/index.ts';
 import { loadConfig } from '../config.ts';
 import { startOsloscope, type RunningServer } from '../index.ts';
+import { tempHistoryDatabase } from '../store/test-db.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -43,6 +44,7 @@ describe('served under BASE_PATH=/osloscope', () => {
         DEMO_FLEET: 'off',
         BASE_PATH: '/osloscope',
         AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-base-')), 'audit.log'),
+        HISTORY_DATABASE: tempHistoryDatabase(),
         AUTH_USERS: `ops:operator:${await hashPassword('ops-password')}`,
         SESSION_SECRET: 'b'.repeat(40),
       }),

@@ -9,6 +9,7 @@ import { MemoryBroker, RpcServer, Transport } from '../messaging/index.ts';
 import { loadConfig } from '../config.ts';
 import { startOsloscope, type RunningServer } from '../index.ts';
 import { fleetPingSchema, type FleetPing } from '../../lib/ping-contracts.ts';
+import { tempHistoryDatabase } from '../store/test-db.ts';
 
 const silent = pino({ level: 'silent' });
 const TOPIC = 'ping-api';
@@ -34,7 +35,7 @@ describe('POST /api/ping', () => {
   };
 
   beforeAll(async () => {
-    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: '', RPC_RESPONSE_TIMEOUT: '5' }), { withoutPages: true, log: silent });
+    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: '', RPC_RESPONSE_TIMEOUT: '5', HISTORY_DATABASE: tempHistoryDatabase() }), { withoutPages: true, log: silent });
     services.a = await service('host-a', true);
     services.b = await service('host-b', true);
     services.c = await service('host-noping', false);

@@ -14,6 +14,7 @@ import { hashPassword } from '../auth/users.ts';
 import { loadConfig } from '../config.ts';
 import { startOsloscope, type RunningServer } from '../index.ts';
 import { ExpectedFailure, MemoryBroker, RpcServer, Transport } from '../messaging/index.ts';
+import { tempHistoryDatabase } from '../store/test-db.ts';
 
 const silent = pino({ level: 'silent' });
 const json = { 'content-type': 'application/json' };
@@ -29,6 +30,7 @@ describe('API security (access control on)', () => {
         DEMO_FLEET: 'off',
         TAP_MODE: 'off',
         AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-sec-')), 'audit.log'),
+        HISTORY_DATABASE: tempHistoryDatabase(),
         AUTH_USERS: `ops:operator:${await hashPassword('ops-password')},watcher:viewer:${await hashPassword('watch-password')}`,
         SESSION_SECRET: 'k'.repeat(48),
         TRUSTED_PROXIES: '127.0.0.1,::1',

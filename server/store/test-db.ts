@@ -11,6 +11,11 @@ import type { StoreTarget } from './options.ts';
 
 export const TEST_PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** A SQLite history file in a fresh temp directory: a test's server never writes the working copy's data/. */
+export function tempHistoryDatabase(): string {
+  return join(mkdtempSync(join(tmpdir(), 'osloscope-history-')), 'history.sqlite');
+}
+
 export interface TestDb {
   target: StoreTarget;
   drop(): Promise<void>;

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker, RpcServer, Transport } from '../../server/messaging/index.ts';
 import { loadConfig } from '../../server/config.ts';
 import { startOsloscope, type RunningServer } from '../../server/index.ts';
+import { tempHistoryDatabase } from '../../server/store/test-db.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RULES = `${ROOT}deploy/prometheus/osloscope-rules.yml`;
@@ -57,7 +58,7 @@ d('deployment files (promtool)', () => {
   let scrape = '';
 
   beforeAll(async () => {
-    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: '', RPC_RESPONSE_TIMEOUT: '5' }), { withoutPages: true, log: pino({ level: 'silent' }) });
+    srv = await startOsloscope(loadConfig({ PORT: '0', DEMO_FLEET: 'off', AUDIT_LOG: '', RPC_RESPONSE_TIMEOUT: '5', HISTORY_DATABASE: tempHistoryDatabase() }), { withoutPages: true, log: pino({ level: 'silent' }) });
     const t = new Transport('memory://', { memoryBroker: MemoryBroker.shared('/'), conf: { control_exchange: 'openstack' }, programName: 'svc' });
     const s = new RpcServer(t, { topic: 'metrics-lint', server: 'host-1' }, [{ echo: (_c: unknown, a: Record<string, unknown>) => a.value }]);
     await s.start(0);

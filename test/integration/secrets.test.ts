@@ -29,6 +29,7 @@ import { loggerOptions, startOsloscope, type RunningServer } from '../../server/
 import { Notifier, RpcClient, Transport } from '../../server/messaging/index.ts';
 import { createTestVhost, managementAvailable, TEST_MANAGEMENT_URL, waitFor, type TestVhost } from '../../server/tap/test-support.ts';
 import { pythonAvailable, startPeer, type PythonPeer } from '../interop/python-peer.ts';
+import { tempHistoryDatabase } from '../../server/store/test-db.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/osloscope', import.meta.url));
 const available = await managementAvailable();
@@ -104,6 +105,7 @@ describe.skipIf(!available)('marked secrets on the real broker', () => {
         TAP_MODE: 'firehose',
         RABBITMQ_MANAGEMENT_URL: TEST_MANAGEMENT_URL,
         AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-secrets-')), 'audit.log'),
+        HISTORY_DATABASE: tempHistoryDatabase(),
         LOG_LEVEL: 'debug',
       }),
       { withoutPages: true, log },

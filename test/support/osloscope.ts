@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../server/config.ts';
 import { startOsloscope, type RunningServer } from '../../server/index.ts';
 import { TEST_MANAGEMENT_URL, type TestVhost } from '../../server/tap/test-support.ts';
+import { tempHistoryDatabase } from '../../server/store/test-db.ts';
 
 export async function startOsloscopeOnVhost(vh: TestVhost, env: Record<string, string> = {}, log: Logger = pino({ level: 'warn' })): Promise<RunningServer> {
   const amqp = await amqplib.connect(vh.amqpUrl);
@@ -28,6 +29,7 @@ export async function startOsloscopeOnVhost(vh: TestVhost, env: Record<string, s
       TAP_MODE: 'bindings',
       RABBITMQ_MANAGEMENT_URL: TEST_MANAGEMENT_URL,
       AUDIT_LOG: join(mkdtempSync(join(tmpdir(), 'osloscope-audit-')), 'audit.log'),
+      HISTORY_DATABASE: tempHistoryDatabase(),
       LOG_LEVEL: 'warn',
       ...env,
     }),
