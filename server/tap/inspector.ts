@@ -490,12 +490,13 @@ const UNREPORTED_CHECKS_AT_ONCE = 16;
 export async function withPassiveCounts(queues: InspectedQueue[], check: PassiveQueueCheck, kindOf: (name: string) => string, max = UNREPORTED_CHECKS): Promise<InspectedQueue[]> {
   const rank: Record<string, number> = { reply: 0, fanout: 1, server: 2, topic: 3, notification: 4 };
   const isStream = (q: InspectedQueue) => q.type === 'stream' || q.arguments?.['x-queue-type'] === 'stream';
-  const wanted = queues
-    .map((q, i) => ({ q, i, r: rank[kindOf(q.name)] ?? 5 }))
+  const wanted: { q: InspectedQueue; i: number; r: number }[] = [];
+  queues.forEach((q, i) => {
     // a stream's messages are left out with statistics on too (3.13+), and a declare cannot tell them
-    .filter(({ q }) => (q.consumers === null || (q.messages === null && !isStream(q))) && !q.exclusive)
-    .sort((a, b) => a.r - b.r || a.i - b.i)
-    .slice(0, max);
+    // only these are ranked: a broker with statistics on has none or a few, and the view lists every queue
+    if ((q.consumers === null || (q.messages === null && !isStream(q))) && !q.exclusive) wanted.push({ q, i, r: rank[kindOf(q.name)] ?? 5 });
+  });
+  wanted.sort((a, b) => a.r - b.r || a.i - b.i).splice(max);
   if (wanted.length === 0) return queues;
   const out = queues.slice();
   for (let k = 0; k < wanted.length; k += UNREPORTED_CHECKS_AT_ONCE) {

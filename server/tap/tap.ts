@@ -577,8 +577,9 @@ export class Tap {
     this.lookups.apply(consumers, connections);
     const ours = listed?.filter((q) => !q.name.startsWith(TAP_QUEUE_PREFIX)) ?? null;
     // statistics disabled: the counts the management API left out, from the broker itself
-    const topics = new Set([...this.ingest.knownTopics, ...topicsFromExchanges(exchanges)]);
-    const queues = ours ? await withPassiveCounts(ours, this.passiveCheck, (name) => queueKind(name, topics, this.ingest.pools).kind) : ours;
+    let topics: Set<string> | null = null;
+    const kindOf = (name: string) => queueKind(name, (topics ??= new Set([...this.ingest.knownTopics, ...topicsFromExchanges(exchanges)])), this.ingest.pools).kind;
+    const queues = ours ? await withPassiveCounts(ours, this.passiveCheck, kindOf) : ours;
     return buildBrokerView({
       source: inspector.source,
       vhost: this.vhost,
