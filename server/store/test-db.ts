@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { StoreTarget } from './options.ts';
 
@@ -37,8 +37,8 @@ export async function postgresAvailable(): Promise<boolean> {
 
 export async function createTestDb(backend: 'sqlite' | 'postgres'): Promise<TestDb> {
   if (backend === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'osloscope-history-'));
-    return { target: { backend, url: join(dir, 'history.sqlite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    const url = tempHistoryDatabase();
+    return { target: { backend, url }, drop: async () => rmSync(dirname(url), { recursive: true, force: true }) };
   }
   const name = `osloscope_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
